@@ -1,0 +1,423 @@
+"""Reverse-mode differentiation on the expression DAG, by the rows of rules/.
+
+Walk the nodes from the output down (parents before children); each node's adjoint G — the gradient
+of the output with respect to that node, in denominator layout — is the sum of what its parents sent
+it, simplified once; then each child that depends on the variable receives the adjoint that the
+parent's rule (operators.toml / functions.toml) gives. Shared subexpressions are visited once. For a
+vector-valued expression the seed is a symbolic vector G, and the Jacobian is read off the result,
+which is linear in G (`x̄ = J'*G`).
+
+Layouts: the walk yields the denominator layout (a gradient has the variable's shape; ∂y/∂x of
+vectors is n×m); the numerator layout is its transpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from . import expr as E
+from .assumptions import Assumptions, bind, parse_assumptions
+from .errors import MatcalcError, UnsupportedError
+from .expr import SCALAR, Node
+from .functions import row as function_row
+from .parse import parse
+from .printing import to_latex, to_text
+from .rules import functions, operators
+from .shapes import Builder, Typed, elaborate_many
+from .simplify import Simplifier, table_rules
+
+LAYOUTS = ("denominator", "numerator")
+SEED = "G"
+
+
+@dataclass
+class Step:
+    """One line of the derivation: the adjoint of `target`, and the identity that gave it."""
+
+    target: str
+    expression: str
+    rule: str
+    source: str
+    kind: str = "chain"   # chain | simplify | assumption | layout | result
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    def __str__(self) -> str:
+        return f"{self.target} = {self.expression}    [{self.rule}; {self.source}]"
+
+
+@lru_cache(maxsize=None)
+def _template(text: str):
+    return parse(text)
+
+
+def instantiate(text: str, env: dict[str, Node], dims: dict[str, object]) -> Node:
+    return Builder(text, env, dims).build(_template(text))
+
+
+def _denominator_shape(f: Node, x: Node) -> tuple:
+    if f.is_scalar:
+        return x.shape
+    return (x.shape[0], f.shape[0]) if not x.is_scalar else (1, f.shape[0])
+
+
+def kind_of(f: Node, x: Node) -> str:
+    def word(n: Node) -> str:
+        if n.is_scalar:
+            return "scalar"
+        if n.shape[1] == 1:
+            return "vector"
+        if n.shape[0] == 1:
+            return "row vector"
+        return "matrix"
+
+    return f"{word(f)}-by-{word(x)}"
+
+
+def _bracketed(node: Node) -> str:
+    text = to_text(node)
+    return text if node.op in ("sym", "fn") else f"({text})"
+
+
+class _Walk:
+    """The adjoint walk for one expression and one variable."""
+
+    def __init__(self, root: Node, wrt: Node, simplifier: Simplifier, plain: Simplifier | None):
+        self.root = root
+        self.wrt = wrt
+        self.simplify = simplifier
+        self.plain = plain
+        self.steps: list[Step] = []
+
+    def run(self, seed: Node) -> Node:
+        order = E.walk(self.root)
+        depends: set[Node] = set()
+        for node in order:
+            if node is self.wrt or any(a in depends for a in node.args):
+                depends.add(node)
+        if self.root not in depends:
+            return E.zero(self.wrt.shape)
+        incoming: dict[Node, list[tuple[Node, str, str]]] = {self.root: [(seed, "seed", "")]}
+        for node in reversed(order):
+            if node not in depends:
+                continue
+            parts = incoming.pop(node, [])
+            adjoint = self._settle(node, parts)
+            if node is self.wrt:
+                return adjoint
+            for child, contribution, rule, source in self._send(node, adjoint, depends):
+                incoming.setdefault(child, []).append((contribution, rule, source))
+        return E.zero(self.wrt.shape)
+
+    def _settle(self, node: Node, parts) -> Node:
+        raw = E.add(*(p[0] for p in parts)) if parts else E.zero(node.shape)
+        if parts and parts[0][1] == "seed":
+            return raw
+        target = f"∂f/∂{_bracketed(node)}" if node is not self.wrt else f"∂f/∂{node.attr}"
+        rules = "; ".join(dict.fromkeys(p[1] for p in parts))
+        sources = "; ".join(dict.fromkeys(p[2] for p in parts))
+        self.steps.append(Step(target, to_text(raw), rules, sources, "chain"))
+        shown = raw
+        if self.plain is not None:
+            before = len(self.plain.trace)
+            shown = self.plain(raw)
+            self._note(target, shown, raw, self.plain.trace[before:], "simplify")
+        before = len(self.simplify.trace)
+        result = self.simplify(raw)
+        fired = self.simplify.trace[before:]
+        kind = "assumption" if self.plain is not None else "simplify"
+        if self.plain is not None:
+            fired = [r for r in fired if r.source.startswith("assumption")]
+        self._note(target, result, shown, fired, kind)
+        return result
+
+    def _note(self, target, new, old, fired, kind):
+        if new is old or to_text(new) == to_text(old):
+            return
+        names = list(dict.fromkeys(r.name for r in fired)) or ["collect and factor terms"]
+        sources = list(dict.fromkeys(r.source for r in fired)) or ["algebra"]
+        self.steps.append(Step("", to_text(new), "; ".join(names), "; ".join(sources), kind))
+
+    def _send(self, node: Node, G: Node, depends: set[Node]):
+        op = node.op
+        if op == "add":
+            r = operators()[("add", "term")]
+            for child in node.args:
+                if child in depends:
+                    yield child, G, r.rule, r.source
+        elif op == "mul":
+            args = node.args
+            for i, child in enumerate(args):
+                if child not in depends:
+                    continue
+                others = args[:i] + args[i + 1:]
+                if child.is_scalar:
+                    r = operators()[("mul", "scalar")]
+                    P = E.mul(*others) if others else E.num(1)
+                    yield child, self._op(r, G=G, P=P), r.rule, r.source
+                else:
+                    r = operators()[("mul", "matrix")]
+                    L = E.mul(*args[:i]) if i else E.eye(child.shape[0])
+                    R = E.mul(*args[i + 1:]) if i + 1 < len(args) else E.eye(child.shape[1])
+                    yield child, self._op(r, G=G, L=L, R=R), r.rule, r.source
+        elif op == "had":
+            r = operators()[("had", "factor")]
+            for i, child in enumerate(node.args):
+                if child in depends:
+                    others = node.args[:i] + node.args[i + 1:]
+                    yield child, self._op(r, G=G, P=E.hadamard(*others)), r.rule, r.source
+        elif op in ("T", "pow", "epow"):
+            slot = "operand" if op == "T" else "base"
+            r = operators()[(op, slot)]
+            env = {"G": G, "X": node.args[0]}
+            if op != "T":
+                env["p"] = E.num(node.attr)
+            yield node.args[0], self._op(r, **env), r.rule, r.source
+        elif op == "bcast":
+            child = node.args[0]
+            slot = "scalar" if child.is_scalar else ("row" if child.shape[0] == 1 else "column")
+            r = operators()[("bcast", slot)]
+            yield child, self._op(r, G=G, m=node.shape[0], c=node.shape[1]), r.rule, r.source
+        elif op == "fn":
+            row = function_row(node.attr)
+            X = node.args[0]
+            dims = {"m": X.shape[0], "c": X.shape[1]}
+            if row.kind == "elementwise":
+                derivative = instantiate(row.derivative, {"x": X}, dims)
+                if E.is_zero(derivative):
+                    return
+                adj = E.hadamard(G, derivative) if not X.is_scalar else E.mul(G, derivative)
+            else:
+                adj = instantiate(row.adjoint, {"G": G, "X": X, "F": node}, dims)
+            yield X, adj, f"{row.printed}: {row.rule}", row.source
+        else:
+            raise UnsupportedError(f"no adjoint rule for the operation {op!r}")
+
+    @staticmethod
+    def _op(r, **env) -> Node:
+        dims = {k: v for k, v in env.items() if not isinstance(v, Node)}
+        nodes = {k: v for k, v in env.items() if isinstance(v, Node)}
+        return instantiate(r.adjoint, nodes, dims)
+
+
+# ---------------------------------------------------------------- Jacobians of vector expressions
+
+
+def linear_coefficient(expr: Node, G: Node, simplifier: Simplifier) -> Node:
+    """M with expr = M*G, for an expression linear in the vector G (after expansion)."""
+    expanded = simplifier.expand(expr)
+    terms = expanded.args if expanded.op == "add" else (expanded,)
+    parts = [_coef(t, G) for t in terms if not E.is_zero(t)]
+    if not parts:
+        return E.zero((expr.shape[0], G.shape[0]))
+    return simplifier(E.add(*parts))
+
+
+def _contains(node: Node, G: Node) -> bool:
+    return any(n is G for n in E.walk(node))
+
+
+def _coef(t: Node, G: Node) -> Node:
+    if t is G:
+        return E.eye(G.shape[0])
+    op = t.op
+    if op == "mul":
+        args = list(t.args)
+        idx = [i for i, a in enumerate(args) if _contains(a, G)]
+        if len(idx) != 1:
+            raise UnsupportedError("the Jacobian could not be read off: the expression is not linear")
+        i = idx[0]
+        a = args[i]
+        others = args[:i] + args[i + 1:]
+        if a.is_scalar:
+            return E.mul(*others, _coef(a, G)) if others else _coef(a, G)
+        if i == len(args) - 1:
+            return E.mul(*others, _coef(a, G)) if others else _coef(a, G)
+        if t.is_scalar:
+            return _coef(E.transpose(Node("mul", tuple(args), None, t.shape)), G) \
+                if not (len(args) == 2 and args[0].op == "T" and args[0].args[0] is G) \
+                else E.transpose(E.mul(*args[1:]))
+        raise UnsupportedError("the Jacobian could not be read off (G inside a product)")
+    if op == "had":
+        inside = [a for a in t.args if _contains(a, G)]
+        others = [a for a in t.args if not _contains(a, G)]
+        if len(inside) != 1:
+            raise UnsupportedError("the Jacobian could not be read off: not linear")
+        diag = E.fn("diag", E.hadamard(*others), (t.shape[0], t.shape[0])) if others else E.eye(t.shape[0])
+        return E.mul(diag, _coef(inside[0], G))
+    if op == "T":
+        if t.is_scalar:
+            return _coef(t.args[0], G)
+        if t.args[0] is G:
+            raise UnsupportedError("the Jacobian could not be read off (a transposed seed)")
+    if op == "fn" and t.attr == "sum":
+        u = t.args[0]
+        if u.shape[0] == 1:
+            u = E.transpose(u)
+        return E.mul(E.transpose(E.ones(u.shape[0])), _coef(u, G))
+    if op == "bcast" and t.args[0].is_scalar:
+        return E.mul(E.ones(t.shape[0]), _coef(t.args[0], G))
+    if op == "add":
+        return E.add(*(_coef(a, G) for a in t.args))
+    raise UnsupportedError(f"the Jacobian could not be read off a term of kind {op!r}")
+
+
+# ---------------------------------------------------------------- the public result
+
+
+@dataclass
+class Derivation:
+    """The derivative of `expression` with respect to `wrt`, with the steps that produced it."""
+
+    expression: str
+    wrt: str
+    layout: str
+    result: Node
+    typed: Typed
+    assumptions: Assumptions
+    steps: list[Step] = field(default_factory=list)
+    denominator: Node | None = None
+    order: int = 1
+
+    def __str__(self) -> str:
+        return to_text(self.result)
+
+    def __repr__(self) -> str:
+        return f"Derivation({self.expression!r}, wrt={self.wrt!r}, layout={self.layout!r}) = {self}"
+
+    @property
+    def text(self) -> str:
+        return to_text(self.result)
+
+    @property
+    def latex(self) -> str:
+        return to_latex(self.result)
+
+    @property
+    def shape(self) -> tuple:
+        return self.result.shape
+
+    @property
+    def kind(self) -> str:
+        return kind_of(self.typed.root, self.typed.names[self.wrt])
+
+    @property
+    def shapes(self) -> dict[str, tuple]:
+        return {n: node.shape for n, node in self.typed.names.items()}
+
+    def in_layout(self, layout: str) -> Node:
+        check_layout(layout)
+        den = self.denominator if self.denominator is not None else self.result
+        return den if layout == "denominator" else E.transpose(den)
+
+    def to_numpy(self):
+        from .codegen import compile_derivation
+
+        return compile_derivation(self)
+
+    @property
+    def numpy_source(self) -> str:
+        from .codegen import derivation_source
+
+        return derivation_source(self)
+
+    def as_dict(self) -> dict:
+        return {
+            "expression": self.expression,
+            "wrt": self.wrt,
+            "layout": self.layout,
+            "kind": self.kind,
+            "result": self.text,
+            "latex": self.latex,
+            "shape": [str(d) for d in self.shape],
+            "shapes": {n: [str(d) for d in s] for n, s in self.shapes.items()},
+            "assumptions": list(self.assumptions.texts),
+            "steps": [s.as_dict() for s in self.steps],
+        }
+
+    def _repr_latex_(self) -> str:
+        return f"$${to_latex(self.result)}$$"
+
+
+def check_layout(layout: str) -> None:
+    if layout not in LAYOUTS:
+        raise MatcalcError(f"unknown layout {layout!r}; use 'numerator' or 'denominator'")
+
+
+def prepare(expression: str, shapes=None, assume=()):
+    """Type the expression together with the assumptions' expressions (they share names)."""
+    a = parse_assumptions(assume)
+    typed, extra = elaborate_many(expression, shapes, a.expressions())
+    a = bind(a, typed.names, extra)
+    return typed, a
+
+
+def derive(expression: str, wrt: str, shapes=None, assume=(), layout: str = "denominator",
+           order: int = 1) -> Derivation:
+    """Differentiate `expression` with respect to the name `wrt`.
+
+    shapes: {"W": ("c", "d"), "x": ("d",), "lam": ()} declares shapes (inferred otherwise);
+    assume: texts such as "sum(y) = 1", "A symmetric"; layout: "denominator" (default) or "numerator";
+    order: 1 for the gradient or Jacobian, 2 for the Hessian of a scalar function of a vector.
+    """
+    check_layout(layout)
+    if order not in (1, 2):
+        raise MatcalcError(f"order must be 1 or 2, got {order!r}")
+    typed, a = prepare(expression, shapes, assume)
+    if not isinstance(wrt, str) or wrt not in typed.names:
+        names = ", ".join(sorted(typed.names)) or "none"
+        raise MatcalcError(f"cannot differentiate with respect to {wrt!r}: it does not appear in "
+                           f"{expression!r} (its names: {names})")
+    x = typed.names[wrt]
+    f = typed.root
+    rules = a.rules + table_rules()
+    simplifier = Simplifier(rules)
+    plain = Simplifier(table_rules()) if a.rules else None
+    steps: list[Step] = [Step("f", to_text(f), f"{kind_of(f, x)} derivative, {layout} layout", "", "result")]
+    den = _first_derivative(f, x, simplifier, plain, steps)
+    if order == 2:
+        if not (f.is_scalar and (x.is_vector or x.is_scalar)):
+            raise UnsupportedError(
+                f"the Hessian of a {kind_of(f, x).split('-by-')[0]} with respect to a "
+                f"{E.shape_text(x.shape)} variable is a higher-order tensor; matcalc derives Hessians of "
+                f"scalar functions of a vector. For a matrix variable X, derive the gradient and then "
+                f"the directional derivative of tr(V'*gradient) with respect to X (a Hessian-vector product)")
+        steps.append(Step("∇f", to_text(den), "gradient, then its Jacobian", "", "result"))
+        den = _first_derivative(den, x, simplifier, plain, steps)
+    result = den if layout == "denominator" else simplifier(E.transpose(den))
+    if layout == "numerator" and not result.is_scalar:
+        steps.append(Step("numerator layout", to_text(result), "transpose of the denominator-layout result",
+                          "Wikipedia: Matrix calculus, Layout conventions", "layout"))
+    steps.append(Step(f"∂f/∂{wrt}", to_text(result), f"result ({layout} layout)", "", "result"))
+    return Derivation(expression, wrt, layout, result, typed, a, steps, den, order)
+
+
+def _first_derivative(f: Node, x: Node, simplifier: Simplifier, plain, steps: list[Step]) -> Node:
+    if f.shape[1] != 1 and not f.is_scalar:
+        raise UnsupportedError(
+            f"the expression is a {E.shape_text(f.shape)} matrix: its derivative is a higher-order tensor. "
+            f"matcalc derives scalar-valued expressions (any variable) and vector-valued ones (with respect "
+            f"to a scalar or a vector); try a scalar function of it such as sum(...) or tr(...)")
+    if not f.is_scalar and not (x.is_scalar or x.is_vector):
+        raise UnsupportedError(
+            f"the derivative of a vector with respect to the {E.shape_text(x.shape)} matrix {x.attr} is a "
+            f"3-tensor; differentiate a scalar such as a'*(...) instead")
+    walk = _Walk(f, x, simplifier, plain)
+    if f.is_scalar:
+        grad = walk.run(E.num(1))
+        steps.extend(walk.steps)
+        return grad
+    G = E.sym("@G", f.shape)
+    adjoint = walk.run(G)
+    steps.extend(walk.steps)
+    jac = linear_coefficient(adjoint, G, simplifier)
+    if x.is_scalar:
+        jac = simplifier(E.transpose(jac)) if jac.shape[1] == 1 and jac.shape[0] != 1 else jac
+    steps.append(Step("Jacobian", to_text(jac), "read off x̄ = J'*G (denominator layout: J')",
+                      "Wikipedia: Matrix calculus, Vector-by-vector", "result"))
+    return jac
+
+
+__all__ = ["derive", "Derivation", "Step", "LAYOUTS", "functions"]

@@ -1,0 +1,502 @@
+"""Typed expression nodes: immutable, hash-consed, so equal subtrees are one object (a DAG).
+
+Every node carries its shape `(rows, cols)`; a scalar is `(1, 1)`, a column vector `(n, 1)`. A dimension
+is an `int` or a name (`str`). Sharing equal subtrees makes common subexpressions free to detect:
+`softmax(W*x + b)` in the gradient is the very object of the forward pass, which the code generator
+computes once.
+
+The constructors below do only *light*, always-valid canonicalisation (flattening, number folding,
+scalars to the front of a product, `(A*B)' = B'*A'`, merging equal bases of a product into a power).
+The textbook shaping of a result (expansion, identities from rules/, factoring) is `simplify`'s job.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Iterable
+from weakref import WeakValueDictionary
+
+from .errors import ShapeError
+
+Dim = int | str
+Shape = tuple[Dim, Dim]
+SCALAR: Shape = (1, 1)
+
+_interned: "WeakValueDictionary[tuple, Node]" = WeakValueDictionary()
+
+
+class Node:
+    """One operation applied to child nodes. `attr` holds a name, a number or an exponent."""
+
+    __slots__ = ("op", "args", "attr", "shape", "_hash", "_key", "__weakref__")
+
+    op: str
+    args: tuple["Node", ...]
+    attr: object
+    shape: Shape
+
+    def __new__(cls, op: str, args: tuple = (), attr: object = None, shape: Shape = SCALAR):
+        ident = (op, tuple(id(a) for a in args), attr, shape)
+        found = _interned.get(ident)
+        if found is not None and found.args == args:
+            return found
+        node = object.__new__(cls)
+        node.op, node.args, node.attr, node.shape = op, args, attr, shape
+        node._hash = hash(ident)
+        node._key = None
+        _interned[ident] = node
+        return node
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __reduce__(self):
+        return (Node, (self.op, self.args, self.attr, self.shape))
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.shape == SCALAR
+
+    @property
+    def is_vector(self) -> bool:
+        return self.shape[1] == 1 and self.shape[0] != 1
+
+    @property
+    def key(self) -> str:
+        """A total order for commutative operands: structural, stable across runs."""
+        if self._key is None:
+            inner = ",".join(a.key for a in self.args)
+            self._key = f"{self.op}:{self.attr}({inner})"
+        return self._key
+
+    def __repr__(self) -> str:
+        from .printing import to_text
+
+        return f"<{to_text(self)} : {dim_text(self.shape[0])}x{dim_text(self.shape[1])}>"
+
+
+def dim_text(d: Dim) -> str:
+    return str(d)
+
+
+def shape_text(shape: Shape) -> str:
+    if shape == SCALAR:
+        return "scalar"
+    return f"{shape[0]}×{shape[1]}"
+
+
+# ---------------------------------------------------------------- leaves
+
+
+def sym(name: str, shape: Shape) -> Node:
+    return Node("sym", (), name, shape)
+
+
+def num(value) -> Node:
+    return Node("num", (), Fraction(value), SCALAR)
+
+
+def ones(n: Dim) -> Node:
+    if n == 1:
+        return num(1)
+    return Node("ones", (), None, (n, 1))
+
+
+def eye(n: Dim) -> Node:
+    if n == 1:
+        return num(1)
+    return Node("eye", (), None, (n, n))
+
+
+def zero(shape: Shape) -> Node:
+    if shape == SCALAR:
+        return num(0)
+    return Node("zero", (), None, shape)
+
+
+ZERO = None  # placeholder for readability of callers: use is_zero()
+
+
+def is_zero(node: Node) -> bool:
+    return node.op == "zero" or (node.op == "num" and node.attr == 0)
+
+
+def is_one(node: Node) -> bool:
+    return node.op == "num" and node.attr == 1
+
+
+def is_ones_matrix(node: Node) -> bool:
+    """ones(m)*ones(n)' (or a broadcast 1): the identity of the Hadamard product."""
+    if node.op == "bcast" and is_one(node.args[0]):
+        return True
+    if node.op == "ones":
+        return True
+    if node.op == "T" and node.args[0].op == "ones":
+        return True
+    return (node.op == "mul" and len(node.args) == 2 and node.args[0].op == "ones"
+            and node.args[1].op == "T" and node.args[1].args[0].op == "ones")
+
+
+def is_identity(node: Node) -> bool:
+    return node.op == "eye"
+
+
+def is_ones(node: Node) -> bool:
+    """A matrix of ones in any disguise: ones(n), or a broadcast 1."""
+    return node.op == "ones" or (node.op == "bcast" and is_one(node.args[0]))
+
+
+# ---------------------------------------------------------------- scalar monomials
+
+
+def split_scalar(node: Node) -> tuple[Fraction, Node | None]:
+    """`c*rest` with c a number: a product's numeric coefficient and what remains."""
+    if node.op == "num":
+        return node.attr, None
+    if node.op == "mul" and node.args[0].op == "num":
+        rest = node.args[1:]
+        return node.args[0].attr, (rest[0] if len(rest) == 1 else Node("mul", rest, None, node.shape))
+    return Fraction(1), node
+
+
+def scaled(coef: Fraction, rest: Node | None, shape: Shape) -> Node:
+    if rest is None:
+        return num(coef) if shape == SCALAR else mul(num(coef), bcast(num(1), shape))
+    if coef == 1:
+        return rest
+    return mul(num(coef), rest)
+
+
+# ---------------------------------------------------------------- operators
+
+
+def add(*terms: Node) -> Node:
+    if not terms:
+        raise ValueError("add of nothing")
+    shape = terms[0].shape
+    flat: list[Node] = []
+    const = Fraction(0)
+    for t in terms:
+        if t.shape != shape:
+            raise ShapeError(f"cannot add {shape_text(shape)} and {shape_text(t.shape)}")
+        parts = t.args if t.op == "add" else (t,)
+        for p in parts:
+            if is_zero(p):
+                continue
+            if p.op == "num":
+                const += p.attr
+                continue
+            flat.append(p)
+    if const != 0:
+        flat.insert(0, num(const))
+    if not flat:
+        return zero(shape)
+    if len(flat) == 1:
+        return flat[0]
+    return Node("add", tuple(flat), None, shape)
+
+
+def neg(a: Node) -> Node:
+    return mul(num(-1), a)
+
+
+def sub(a: Node, b: Node) -> Node:
+    return add(a, neg(b))
+
+
+def _chain_shape(factors: Iterable[Node], where: str = "") -> Shape:
+    shape: Shape | None = None
+    for f in factors:
+        if f.is_scalar:
+            continue
+        if shape is None:
+            shape = f.shape
+            continue
+        if shape[1] != f.shape[0]:
+            raise ShapeError(f"{where or 'product'}: {shape_text(shape)} times {shape_text(f.shape)}")
+        shape = (shape[0], f.shape[1])
+    return shape or SCALAR
+
+
+def mul(*factors: Node) -> Node:
+    """Product: scalars commute to the front (numbers folded, equal bases merged), matrices keep order."""
+    coef = Fraction(1)
+    scalars: dict[Node, Fraction] = {}
+    chain: list[Node] = []
+    zero_hit = False
+    for f in factors:
+        if f.op == "mul" and f.is_scalar and any(not a.is_scalar for a in f.args):
+            # a scalar-valued chain such as s'*v stays one scalar factor (its own chain is 1x1)
+            inner = [a for a in f.args if not a.is_scalar]
+            parts = [a for a in f.args if a.is_scalar] + [Node("mul", tuple(inner), None, SCALAR)]
+        else:
+            parts = f.args if f.op == "mul" else (f,)
+        for p in parts:
+            if p.op == "mul" and p.is_scalar and all(not a.is_scalar for a in p.args):
+                scalars[p] = scalars.get(p, Fraction(0)) + 1
+                continue
+            if p.op == "num":
+                coef *= p.attr
+            elif is_zero(p):
+                zero_hit = True
+            elif p.is_scalar:
+                base, exponent = (p.args[0], p.attr) if p.op == "pow" else (p, Fraction(1))
+                scalars[base] = scalars.get(base, Fraction(0)) + exponent
+            elif p.op == "eye":
+                chain.append(p)
+            else:
+                chain.append(p)
+    shape = _chain_shape(chain)
+    if zero_hit or coef == 0:
+        return zero(shape)
+    if len(chain) > 1:
+        chain = [c for c in chain if c.op != "eye"] or chain[:1]
+    chain = _fold_broadcast_ones(chain)
+    out: list[Node] = []
+    if coef != 1:
+        out.append(num(coef))
+    for base in sorted(scalars, key=lambda n: (scalars[n] > 0, n.key)):
+        p = scalars[base]
+        if p != 0:
+            out.append(base if p == 1 else power(base, p))
+    out.extend(chain)
+    if not out:
+        return num(1) if shape == SCALAR else _ones_like(shape)
+    if len(out) == 1:
+        return out[0]
+    if len(out) == 2 and out[0].op == "num" and out[1].op == "num":
+        return num(out[0].attr * out[1].attr)
+    return Node("mul", tuple(out), None, shape)
+
+
+def _ones_like(shape: Shape) -> Node:
+    return bcast(num(1), shape)
+
+
+def _fold_broadcast_ones(chain: list[Node]) -> list[Node]:
+    """A broadcast ones matrix (m×n) in a product is ones(m)*ones(n)'; keep it factored."""
+    out: list[Node] = []
+    for c in chain:
+        if c.op == "bcast" and is_one(c.args[0]):
+            if c.shape[0] != 1:
+                out.append(ones(c.shape[0]))
+            if c.shape[1] != 1:
+                out.append(transpose(ones(c.shape[1])))
+        else:
+            out.append(c)
+    return out
+
+
+def power(base: Node, p) -> Node:
+    """Scalar power with a rational exponent."""
+    p = Fraction(p)
+    if not base.is_scalar:
+        raise ShapeError(f"^ needs a scalar base (got {shape_text(base.shape)}); use .^ for elementwise power")
+    if p == 0:
+        return num(1)
+    if p == 1:
+        return base
+    if base.op == "num":
+        if base.attr == 0 and p < 0:
+            raise ShapeError("division by zero")
+        if p.denominator == 1:
+            return num(base.attr ** int(p))
+    if base.op == "pow":
+        return power(base.args[0], base.attr * p)
+    if base.op == "mul" and p.denominator == 1:
+        return mul(*(power(f, p) for f in base.args))
+    return Node("pow", (base,), p, SCALAR)
+
+
+def transpose(a: Node) -> Node:
+    """Push a transpose through structure, stopping at names and function calls (`inv(X)'` stays)."""
+    if a.is_scalar:
+        return a
+    op = a.op
+    if op == "T":
+        return a.args[0]
+    if op in ("eye", "zero") or (op == "fn" and a.attr == "diag"):
+        return Node(op, a.args, a.attr, (a.shape[1], a.shape[0])) if op == "zero" else a
+    if op == "mul":
+        return mul(*(transpose(f) for f in reversed(a.args)))
+    if op == "add":
+        return add(*(transpose(t) for t in a.args))
+    if op == "had":
+        return hadamard(*(transpose(f) for f in a.args))
+    if op == "epow":
+        return epow(transpose(a.args[0]), a.attr)
+    if op == "bcast":
+        return bcast(transpose(a.args[0]), (a.shape[1], a.shape[0]))
+    return Node("T", (a,), None, (a.shape[1], a.shape[0]))
+
+
+def bcast(a: Node, shape: Shape) -> Node:
+    """`a` repeated to `shape`: a scalar everywhere, a row over rows, a column over columns."""
+    if a.shape == shape:
+        return a
+    r, c = a.shape
+    if not (a.is_scalar or (r == 1 and c == shape[1]) or (c == 1 and r == shape[0])):
+        raise ShapeError(f"cannot broadcast {shape_text(a.shape)} to {shape_text(shape)}")
+    if a.op == "bcast":
+        return bcast(a.args[0], shape)
+    return Node("bcast", (a,), None, shape)
+
+
+def hadamard(*factors: Node) -> Node:
+    """Elementwise product as a monomial: equal bases merge their exponents (`a .* (b ./ a)` = `b`)."""
+    shape = None
+    for f in factors:
+        if not f.is_scalar:
+            shape = f.shape if shape is None else shape
+    if shape is None:
+        return mul(*factors)
+    scalars: list[Node] = []
+    powers: dict[Node, Fraction] = {}
+    order: list[Node] = []
+    for f in factors:
+        parts = f.args if f.op == "had" else (f,)
+        for p in parts:
+            if p.is_scalar:
+                scalars.append(p)
+                continue
+            if p.shape != shape:
+                if p.op == "bcast" or p.shape[0] == 1 or p.shape[1] == 1:
+                    p = bcast(p, shape) if p.op != "bcast" else p
+                if p.shape != shape:
+                    raise ShapeError(f".*: {shape_text(shape)} and {shape_text(p.shape)}")
+            if is_zero(p):
+                return zero(shape)
+            if p.op == "bcast" and p.args[0].is_scalar:
+                scalars.append(p.args[0])
+                continue
+            if is_ones_matrix(p):
+                continue
+            if p.op == "mul" and p.args[0].is_scalar:
+                k = 0
+                while k < len(p.args) and p.args[k].is_scalar:
+                    scalars.append(p.args[k])
+                    k += 1
+                rest = p.args[k:]
+                p = rest[0] if len(rest) == 1 else Node("mul", rest, None, p.shape)
+                if is_ones_matrix(p):
+                    continue
+                if p.op == "had":
+                    for q in p.args:
+                        base, e = (q.args[0], q.attr) if q.op == "epow" else (q, Fraction(1))
+                        if base not in powers:
+                            order.append(base)
+                        powers[base] = powers.get(base, Fraction(0)) + e
+                    continue
+            base, e = (p.args[0], p.attr) if p.op == "epow" else (p, Fraction(1))
+            if base not in powers:
+                order.append(base)
+            powers[base] = powers.get(base, Fraction(0)) + e
+    kept = [b if powers[b] == 1 else Node("epow", (b,), powers[b], shape) for b in order if powers[b] != 0]
+    kept.sort(key=_hadamard_order)
+    if not kept:
+        core = bcast(num(1), shape)
+    elif len(kept) == 1:
+        core = kept[0]
+    else:
+        core = Node("had", tuple(kept), None, shape)
+    if not scalars:
+        return core
+    if core.op == "bcast":
+        return bcast(mul(*scalars), shape) if shape != SCALAR else mul(*scalars)
+    return mul(*scalars, core)
+
+
+def _hadamard_order(n: Node):
+    """Canonical and readable: names, then products, then function calls, then divisors."""
+    if n.op == "epow" and n.attr < 0:
+        return (3, n.key)
+    return ({"sym": 0, "T": 0, "fn": 2}.get(n.op, 1), n.key)
+
+
+def epow(a: Node, p) -> Node:
+    p = Fraction(p)
+    if a.is_scalar:
+        return power(a, p)
+    if p == 1:
+        return a
+    if p == 0:
+        return bcast(num(1), a.shape)
+    if a.op == "epow":
+        return epow(a.args[0], a.attr * p)
+    return hadamard(Node("epow", (a,), p, a.shape))
+
+
+def ediv(a: Node, b: Node) -> Node:
+    return hadamard(a, epow(b, -1))
+
+
+def fn(name: str, arg: Node, shape: Shape) -> Node:
+    return Node("fn", (arg,), name, shape)
+
+
+# ---------------------------------------------------------------- traversal
+
+
+def walk(root: Node) -> list[Node]:
+    """Every distinct node below `root`, children before parents (a topological order)."""
+    seen: set[int] = set()
+    order: list[Node] = []
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for child in reversed(node.args):
+            if id(child) not in seen:
+                stack.append((child, False))
+    return order
+
+
+def symbols(root: Node) -> dict[str, Node]:
+    return {n.attr: n for n in walk(root) if n.op == "sym"}
+
+
+def substitute(root: Node, mapping: dict[Node, Node]) -> Node:
+    """Replace nodes (by identity) and rebuild with the canonicalising constructors."""
+    memo: dict[int, Node] = {}
+    for node in walk(root):
+        if node in mapping:
+            memo[id(node)] = mapping[node]
+            continue
+        if not node.args:
+            memo[id(node)] = node
+            continue
+        new_args = tuple(memo[id(a)] for a in node.args)
+        memo[id(node)] = node if new_args == node.args else rebuild(node, new_args)
+    return memo[id(root)]
+
+
+def rebuild(node: Node, args: tuple[Node, ...]) -> Node:
+    op = node.op
+    if op == "add":
+        return add(*args)
+    if op == "mul":
+        return mul(*args)
+    if op == "had":
+        return hadamard(*args)
+    if op == "T":
+        return transpose(args[0])
+    if op == "pow":
+        return power(args[0], node.attr)
+    if op == "epow":
+        return epow(args[0], node.attr)
+    if op == "bcast":
+        return bcast(args[0], node.shape)
+    if op == "fn":
+        from .functions import apply
+
+        return apply(node.attr, args[0])
+    return Node(op, args, node.attr, node.shape)

@@ -1,0 +1,251 @@
+"""Printing in the input language (so a result can be pasted back in) and in LaTeX.
+
+Parenthesise by precedence, except that a Hadamard product inside a matrix product (and the reverse)
+is always bracketed: `(W'*g) .* step(z)` reads unambiguously even to someone who does not know that
+MATLAB gives `*` and `.*` one precedence.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .expr import Node
+from .rules import functions
+
+ADD, MUL, UNARY, POSTFIX, ATOM = 1, 2, 3, 4, 5
+
+
+def _fraction(value: Fraction) -> tuple[str, int]:
+    if value.denominator == 1:
+        text = str(value.numerator)
+        return (text, UNARY if value < 0 else ATOM)
+    text = f"{abs(value.numerator)}/{value.denominator}"
+    return ("-" + text if value < 0 else text, UNARY if value < 0 else MUL)
+
+
+def _order_terms(args):
+    """Lead with a term that carries no minus sign: `s - y` rather than `-y + s`."""
+    for i, t in enumerate(args):
+        if not _is_negative(t):
+            return (t,) + args[:i] + args[i + 1:]
+    return args
+
+
+def _is_negative(node: Node) -> bool:
+    if node.op == "num":
+        return node.attr < 0
+    return node.op == "mul" and node.args[0].op == "num" and node.args[0].attr < 0
+
+
+def _negated_text(node: Node, printer) -> tuple[str, int]:
+    if node.op == "num":
+        return printer(Node("num", (), -node.attr))
+    coef = -node.args[0].attr
+    rest = node.args[1:]
+    if coef == 1:
+        if len(rest) == 1:
+            return printer(rest[0])
+        return printer(Node("mul", rest, None, node.shape))
+    return printer(Node("mul", (Node("num", (), coef),) + rest, None, node.shape))
+
+
+class TextPrinter:
+    def __init__(self):
+        self.memo: dict[int, tuple[str, int]] = {}
+
+    def __call__(self, node: Node) -> tuple[str, int]:
+        found = self.memo.get(id(node))
+        if found is None:
+            found = self.memo[id(node)] = self.render(node)
+        return found
+
+    def wrap(self, node: Node, need: int) -> str:
+        text, prec = self(node)
+        return f"({text})" if prec < need else text
+
+    def render(self, node: Node) -> tuple[str, int]:
+        op = node.op
+        if op == "sym":
+            return node.attr, ATOM
+        if op == "num":
+            return _fraction(node.attr)
+        if op == "ones":
+            return f"ones({node.shape[0]})", ATOM
+        if op == "eye":
+            return "I", ATOM
+        if op == "zero":
+            return "0", ATOM
+        if op == "bcast":
+            return self(node.args[0])
+        if op == "fn":
+            return f"{functions()[node.attr].printed}({self(node.args[0])[0]})", ATOM
+        if op == "T":
+            return self.wrap(node.args[0], POSTFIX) + "'", POSTFIX
+        if op == "pow":
+            p = node.attr
+            if p < 0:
+                inner = node.args[0] if p == -1 else Node("pow", node.args, -p)
+                return "1/" + self.wrap(inner, POSTFIX), MUL
+            return f"{self.wrap(node.args[0], ATOM)}^{_exponent(p)}", POSTFIX
+        if op == "epow":
+            return f"{self.wrap(node.args[0], ATOM)}.^{_exponent(node.attr)}", POSTFIX
+        if op == "add":
+            args = _order_terms(node.args)
+            parts = [self(args[0])[0] if not _is_negative(args[0]) else "-" + _wrap_text(
+                _negated_text(args[0], self), MUL)]
+            for t in args[1:]:
+                if _is_negative(t):
+                    parts.append(" - " + _wrap_text(_negated_text(t, self), MUL))
+                else:
+                    parts.append(" + " + self(t)[0])
+            return "".join(parts), ADD
+        if op == "mul":
+            if _is_negative(node):
+                return "-" + _wrap_text(_negated_text(node, self), MUL), UNARY
+            parts = []
+            for f in node.args:
+                text, prec = self(f)
+                bracket = prec < MUL or f.op in ("had",) or (f.op == "mul") or (
+                    f.op == "num" and f.attr.denominator != 1) or (f.op == "pow" and f.attr < 0)
+                parts.append(f"({text})" if bracket else text)
+            return "*".join(parts), MUL
+        if op == "had":
+            num = [f for f in node.args if not (f.op == "epow" and f.attr < 0)]
+            den = [f for f in node.args if f.op == "epow" and f.attr < 0]
+            text = " .* ".join(self._had_factor(f) for f in num) if num else "1"
+            for f in den:
+                base = f.args[0] if f.attr == -1 else Node("epow", f.args, -f.attr, f.shape)
+                text += " ./ " + self._had_factor(base)
+            return text, MUL
+        raise ValueError(f"cannot print node {op}")
+
+    def _had_factor(self, f: Node) -> str:
+        text, prec = self(f)
+        return f"({text})" if prec <= MUL else text
+
+
+def _wrap_text(pair: tuple[str, int], need: int) -> str:
+    text, prec = pair
+    return f"({text})" if prec < need else text
+
+
+def _exponent(p: Fraction) -> str:
+    if p.denominator == 1:
+        return str(p.numerator)
+    return f"({p.numerator}/{p.denominator})"
+
+
+def to_text(node: Node) -> str:
+    return TextPrinter()(node)[0]
+
+
+# ---------------------------------------------------------------- LaTeX
+
+_LATEX_FUNCS = {
+    "exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tan": r"\tan", "tanh": r"\tanh",
+    "arcsin": r"\arcsin", "arccos": r"\arccos", "arctan": r"\arctan", "det": r"\det",
+    "sigmoid": r"\sigma", "tr": r"\operatorname{tr}", "diag": r"\operatorname{diag}",
+    "diagvec": r"\operatorname{diag}", "logdet": r"\log\det", "sum": r"\operatorname{sum}",
+    "softmax": r"\operatorname{softmax}", "logsumexp": r"\operatorname{logsumexp}",
+    "softmax_rows": r"\operatorname{softmax}_{\text{rows}}",
+    "logsumexp_rows": r"\operatorname{logsumexp}_{\text{rows}}",
+    "relu": r"\operatorname{relu}", "step": r"\operatorname{step}", "sign": r"\operatorname{sign}",
+}
+
+
+class LatexPrinter(TextPrinter):
+    def render(self, node: Node) -> tuple[str, int]:
+        op = node.op
+        if op == "sym":
+            return _latex_name(node.attr), ATOM
+        if op == "num":
+            v = node.attr
+            if v.denominator == 1:
+                return str(v.numerator), UNARY if v < 0 else ATOM
+            sign = "-" if v < 0 else ""
+            return f"{sign}\\frac{{{abs(v.numerator)}}}{{{v.denominator}}}", UNARY if v < 0 else ATOM
+        if op == "ones":
+            return r"\mathbf{1}", ATOM
+        if op == "eye":
+            return "I", ATOM
+        if op == "zero":
+            return "0", ATOM
+        if op == "bcast":
+            return self(node.args[0])
+        if op == "fn":
+            name = node.attr
+            arg = self(node.args[0])[0]
+            if name == "sqrt":
+                return f"\\sqrt{{{arg}}}", ATOM
+            if name == "abs":
+                return f"\\left|{arg}\\right|", ATOM
+            if name == "norm2":
+                return f"\\left\\|{arg}\\right\\|_2", ATOM
+            if name == "norm1":
+                return f"\\left\\|{arg}\\right\\|_1", ATOM
+            if name == "inv":
+                return f"{self.wrap(node.args[0], ATOM)}^{{-1}}", POSTFIX
+            return f"{_LATEX_FUNCS.get(name, name)}\\left({arg}\\right)", ATOM
+        if op == "T":
+            inner = node.args[0]
+            if inner.op == "fn" and inner.attr == "inv":
+                return f"{self.wrap(inner.args[0], ATOM)}^{{-\\top}}", POSTFIX
+            return f"{self.wrap(inner, ATOM)}^\\top", POSTFIX
+        if op == "pow":
+            p = node.attr
+            if p < 0:
+                inner = node.args[0] if p == -1 else Node("pow", node.args, -p)
+                return f"\\frac{{1}}{{{self(inner)[0]}}}", ATOM
+            return f"{self.wrap(node.args[0], ATOM)}^{{{_latex_exp(p)}}}", POSTFIX
+        if op == "epow":
+            return f"{self.wrap(node.args[0], ATOM)}^{{\\circ {_latex_exp(node.attr)}}}", POSTFIX
+        if op == "mul":
+            if _is_negative(node):
+                return "-" + _wrap_text(_negated_text(node, self), MUL), UNARY
+            parts = []
+            for f in node.args:
+                text, prec = self(f)
+                parts.append(f"\\left({text}\\right)" if prec < MUL or f.op in ("had", "mul") else text)
+            return " ".join(parts), MUL
+        if op == "had":
+            num = [f for f in node.args if not (f.op == "epow" and f.attr < 0)]
+            den = [f for f in node.args if f.op == "epow" and f.attr < 0]
+            text = r" \odot ".join(self._had_factor(f) for f in num) if num else "1"
+            for f in den:
+                base = f.args[0] if f.attr == -1 else Node("epow", f.args, -f.attr, f.shape)
+                text += r" \oslash " + self._had_factor(base)
+            return text, MUL
+        if op == "add":
+            text, prec = super().render(node)
+            return text, prec
+        raise ValueError(op)
+
+    def _had_factor(self, f: Node) -> str:
+        text, prec = self(f)
+        return f"\\left({text}\\right)" if prec <= MUL else text
+
+
+def _latex_exp(p: Fraction) -> str:
+    return str(p.numerator) if p.denominator == 1 else f"{p.numerator}/{p.denominator}"
+
+
+_GREEK_LATEX = {"lam": r"\lambda", "eps": r"\epsilon"}
+
+
+def _latex_name(name: str) -> str:
+    from .shapes import GREEK
+
+    if name in _GREEK_LATEX:
+        return _GREEK_LATEX[name]
+    if name in GREEK:
+        return "\\" + name
+    head = name.rstrip("0123456789")
+    if head and head != name:
+        return f"{head}_{{{name[len(head):]}}}"
+    if len(name) > 1:
+        return f"\\mathit{{{name}}}"
+    return name
+
+
+def to_latex(node: Node) -> str:
+    return LatexPrinter()(node)[0]

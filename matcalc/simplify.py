@@ -1,0 +1,517 @@
+"""The rewriter: brings a derived expression to the form a textbook prints.
+
+Three passes, each plainly terminating:
+1. expand: distribute products over sums (bounded, so nothing explodes) and apply the identities of
+   rules/simplify.toml and of the user's assumptions to every monomial, re-expanding what a rule
+   produced (each rule makes the expression smaller or more canonical);
+2. collect like terms (the constructors already cancel `a .* (b ./ a)` and merge scalar powers);
+3. factor: pull the factor shared by most terms out to the left, right, as a scalar or as a Hadamard
+   factor, and repeat on what is left — `A*x + A'*x` becomes `(A + A')*x`.
+A pattern's lowercase names stand for vectors, uppercase for matrices, Greek for scalars.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import lru_cache
+from itertools import product
+from math import gcd
+
+from . import expr as E
+from .expr import SCALAR, Node
+from .rules import simplify_rows
+
+MAX_TERMS = 64
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    source: str
+    pattern: Node
+    result: Node
+    wild: frozenset[str]
+    dims: frozenset[str]
+
+
+def _wild_kind(name: str) -> str:
+    from .shapes import GREEK
+
+    if name in GREEK:
+        return "scalar"
+    return "matrix" if name[0].isupper() else "vector"
+
+
+@lru_cache(maxsize=1)
+def table_rules() -> tuple[Rule, ...]:
+    from .shapes import elaborate_many
+
+    rules = []
+    for row in simplify_rows():
+        typed, (result,) = elaborate_many(row.pattern, None, (row.result,))
+        dims = {d for n in E.walk(typed.root) for d in n.shape if isinstance(d, str)}
+        rules.append(Rule(row.name, row.source, typed.root, result, frozenset(typed.names), frozenset(dims)))
+    return tuple(rules)
+
+
+def assumption_rule(name: str, source: str, lhs: Node, rhs: Node) -> Rule:
+    return Rule(name, source, lhs, rhs, frozenset(), frozenset())
+
+
+# ---------------------------------------------------------------- matching
+
+
+class _Match:
+    __slots__ = ("nodes", "dims")
+
+    def __init__(self, nodes=None, dims=None):
+        self.nodes: dict[str, Node] = dict(nodes or {})
+        self.dims: dict[str, object] = dict(dims or {})
+
+    def copy(self) -> "_Match":
+        return _Match(self.nodes, self.dims)
+
+
+def _bind_dims(pshape, tshape, rule: Rule, m: _Match) -> bool:
+    for p, t in zip(pshape, tshape):
+        if isinstance(p, str) and p in rule.dims:
+            if p in m.dims:
+                if m.dims[p] != t:
+                    return False
+            else:
+                m.dims[p] = t
+        elif p != t:
+            return False
+    return True
+
+
+def _match(p: Node, t: Node, rule: Rule, m: _Match) -> _Match | None:
+    if p.op == "sym" and p.attr in rule.wild:
+        kind = _wild_kind(p.attr)
+        if kind == "scalar" and not t.is_scalar:
+            return None
+        if kind == "vector" and not t.is_vector:
+            return None
+        if kind == "matrix" and t.is_scalar:
+            return None
+        if p.attr in m.nodes:
+            return m if m.nodes[p.attr] is t else None
+        m = m.copy()
+        if not _bind_dims(p.shape, t.shape, rule, m):
+            return None
+        m.nodes[p.attr] = t
+        return m
+    if p.op == "T" and p.args[0].op == "sym" and p.args[0].attr in rule.wild and t.op != "T" \
+            and t.shape[0] == 1 and not t.is_scalar:
+        return _match(p.args[0], E.transpose(t), rule, m)
+    if p.op == "mul" and len(p.args) == 2 and _is_bare_wild(p.args[0], rule) \
+            and _wild_kind(p.args[0].attr) == "scalar" and t.op == "mul" and t.args[0].is_scalar \
+            and not t.is_scalar:
+        # alpha*X matches any product with a scalar factor: alpha takes all the scalars
+        k = 0
+        while k < len(t.args) and t.args[k].is_scalar and not _scalar_chain(t.args[k]):
+            k += 1
+        if k == len(t.args) or k == 0:
+            return None
+        rest = t.args[k:]
+        m = _match(p.args[0], E.mul(*t.args[:k]), rule, m)
+        return None if m is None else _match(p.args[1], rest[0] if len(rest) == 1 else E.mul(*rest), rule, m)
+    if p.op != t.op or p.attr != t.attr:
+        return None
+    if p.op in ("ones", "eye", "zero"):
+        m = m.copy()
+        return m if _bind_dims(p.shape, t.shape, rule, m) else None
+    if p.op == "had":
+        found = _match_commutative(list(p.args), list(t.args), rule, m)
+        return found[0] if found and not found[1] else None
+    if len(p.args) != len(t.args):
+        return None
+    for pa, ta in zip(p.args, t.args):
+        m = _match(pa, ta, rule, m)
+        if m is None:
+            return None
+    if p.op == "sym" and p is not t:
+        return None
+    return m
+
+
+def _is_bare_wild(p: Node, rule: Rule) -> bool:
+    return p.op == "sym" and p.attr in rule.wild
+
+
+def _match_commutative(pats: list[Node], targets: list[Node], rule: Rule, m: _Match):
+    """Assign pattern factors to distinct target factors; a lone bare wildcard takes what is left.
+    Returns (match, leftover targets) or None."""
+    pats = sorted(pats, key=lambda p: _is_bare_wild(p, rule))
+    rest_wild = pats[-1] if pats and _is_bare_wild(pats[-1], rule) and pats[-1].attr not in m.nodes else None
+
+    def go(i: int, remaining: list[Node], m: _Match):
+        if i == len(pats):
+            return m, remaining
+        p = pats[i]
+        if p is rest_wild and i == len(pats) - 1:
+            if not remaining:
+                return None
+            node = remaining[0] if len(remaining) == 1 else E.hadamard(*remaining)
+            got = _match(p, node, rule, m)
+            return (got, []) if got else None
+        for j, t in enumerate(remaining):
+            got = _match(p, t, rule, m)
+            if got is not None:
+                out = go(i + 1, remaining[:j] + remaining[j + 1:], got)
+                if out is not None:
+                    return out
+        return None
+
+    return go(0, targets, m)
+
+
+def _instantiate(node: Node, rule: Rule, m: _Match, shape_hint) -> Node:
+    memo: dict[int, Node] = {}
+
+    def dim(d):
+        return m.dims.get(d, d) if isinstance(d, str) else d
+
+    for n in E.walk(node):
+        if n.op == "sym" and n.attr in m.nodes:
+            memo[id(n)] = m.nodes[n.attr]
+        elif n.op == "ones":
+            memo[id(n)] = E.ones(dim(n.shape[0]))
+        elif n.op == "eye":
+            memo[id(n)] = E.eye(shape_hint[0] if n is node and shape_hint else dim(n.shape[0]))
+        elif n.op == "zero":
+            memo[id(n)] = E.zero((dim(n.shape[0]), dim(n.shape[1])))
+        elif not n.args:
+            memo[id(n)] = n
+        else:
+            memo[id(n)] = E.rebuild(n, tuple(memo[id(a)] for a in n.args))
+    return memo[id(node)]
+
+
+def _split_chain(t: Node) -> tuple[list[Node], list[Node]]:
+    scal = [a for a in t.args if a.is_scalar and not _scalar_chain(a)] if t.op == "mul" else []
+    chain = [a for a in t.args if not (a.is_scalar and not _scalar_chain(a))] if t.op == "mul" else [t]
+    return scal, chain
+
+
+def _scalar_chain(a: Node) -> bool:
+    return a.op == "mul" and a.is_scalar
+
+
+def rewrite_once(t: Node, rules: tuple[Rule, ...], trace: list | None) -> Node | None:
+    """Apply the first rule that matches `t` (or a window of its product chain); None if none does."""
+    for rule in rules:
+        p = rule.pattern
+        if p.op == "mul" and t.op == "mul":
+            scal, chain = _split_chain(t)
+            k = len(p.args)
+            for i in range(len(chain) - k + 1):
+                window = chain[i:i + k]
+                m = _Match()
+                for pa, ta in zip(p.args, window):
+                    m = _match(pa, ta, rule, m)
+                    if m is None:
+                        break
+                if m is None:
+                    continue
+                shape = E._chain_shape(window)
+                new = _instantiate(rule.result, rule, m, shape)
+                if trace is not None:
+                    trace.append(rule)
+                return E.mul(*scal, *chain[:i], new, *chain[i + k:])
+            continue
+        if p.op == "had" and t.op == "had":
+            found = _match_commutative(list(p.args), list(t.args), rule, _Match())
+            if found:
+                m, leftover = found
+                new = _instantiate(rule.result, rule, m, t.shape)
+                if trace is not None:
+                    trace.append(rule)
+                return E.hadamard(new, *leftover) if leftover else new
+            continue
+        m = _match(p, t, rule, _Match())
+        if m is not None:
+            if trace is not None:
+                trace.append(rule)
+            return _instantiate(rule.result, rule, m, t.shape)
+    return None
+
+
+# ---------------------------------------------------------------- the simplifier
+
+
+@dataclass
+class Simplifier:
+    rules: tuple[Rule, ...]
+    trace: list = field(default_factory=list)
+    _expanded: dict = field(default_factory=dict)
+    _full: dict = field(default_factory=dict)
+
+    def __call__(self, node: Node) -> Node:
+        found = self._full.get(node)
+        if found is None:
+            found = factor(self.expand(node))
+            self._full[node] = found
+            self._full[found] = found
+        return found
+
+    def expand(self, node: Node) -> Node:
+        found = self._expanded.get(node)
+        if found is not None:
+            return found
+        result = self._expand(node)
+        self._expanded[node] = result
+        return result
+
+    def _terms(self, node: Node) -> list[Node]:
+        e = self.expand(node)
+        return list(e.args) if e.op == "add" else [e]
+
+    def _settle(self, node: Node, depth: int = 0) -> Node:
+        """Apply rules to one monomial until none applies (results re-expanded)."""
+        new = rewrite_once(node, self.rules, self.trace)
+        if new is None or new is node:
+            return node
+        if depth > 50:
+            return new
+        return self.expand(new) if new not in self._expanded else self._expanded[new]
+
+    def _expand(self, node: Node) -> Node:
+        op = node.op
+        if not node.args:
+            return self._settle(node)
+        if op == "add":
+            return collect([t for a in node.args for t in self._terms(a)], node.shape)
+        if op in ("mul", "had"):
+            groups = [self._terms(a) for a in node.args]
+            count = 1
+            for g in groups:
+                count *= len(g)
+            build = E.mul if op == "mul" else E.hadamard
+            if count > MAX_TERMS:
+                return self._settle(build(*(self(a) for a in node.args)))
+            terms = []
+            for choice in product(*groups):
+                term = build(*choice)
+                if term.op == "add":
+                    terms.extend(self._terms(term))
+                else:
+                    terms.extend(self._split(self._settle(term)))
+            return collect(terms, node.shape)
+        if op == "T":
+            inner = self.expand(node.args[0])
+            t = E.transpose(inner)
+            if t.op == "add":
+                return collect([x for a in t.args for x in self._split(self._settle(a))], node.shape)
+            return self._settle(t)
+        if op == "bcast":
+            terms = self._terms(node.args[0])
+            return collect([self._settle(E.bcast(t, node.shape)) for t in terms], node.shape)
+        if op == "fn":
+            return self._settle(E.rebuild(node, (self(node.args[0]),)))
+        if op in ("pow", "epow"):
+            base = self(node.args[0])
+            return self._settle(E.rebuild(node, (base,)))
+        return self._settle(node)
+
+    def _split(self, node: Node) -> list[Node]:
+        if node.op == "add":
+            return list(node.args)
+        return [node]
+
+
+def collect(terms: list[Node], shape) -> Node:
+    """Sum like terms: `2*a + 3*a` is `5*a`."""
+    coefs: dict[Node, Fraction] = {}
+    order: list[Node] = []
+    for t in terms:
+        c, rest = E.split_scalar(t)
+        key = rest if rest is not None else E.num(1)
+        if key not in coefs:
+            order.append(key)
+            coefs[key] = Fraction(0)
+        coefs[key] += c
+    out = []
+    for key in order:
+        c = coefs[key]
+        if c == 0:
+            continue
+        out.append(E.num(c) if key.op == "num" else E.scaled(c, key, shape))
+    if not out:
+        return E.zero(shape)
+    if len(out) == 1:
+        return out[0]
+    return E.add(*out)
+
+
+# ---------------------------------------------------------------- factoring
+
+
+def _pieces(t: Node):
+    """How a monomial can be factored: (kind, factor) candidates. A power offers its base too, so
+    `s - s^2` can become `s*(1 - s)`."""
+    scal, chain = _split_chain(t) if t.op == "mul" else ([], [t])
+    out = []
+    for s in scal:
+        if s.op == "num":
+            continue
+        out.append(("scalar", s))
+        if s.op == "pow" and s.attr > 1:
+            out.append(("scalar", s.args[0]))
+    if chain:
+        if chain[0].op != "eye":
+            out.append(("left", chain[0]))
+        if chain[-1].op != "eye":
+            out.append(("right", chain[-1]))
+        if len(chain) == 1 and chain[0].op == "had":
+            for f in chain[0].args:
+                out.append(("had", f))
+                if f.op == "epow" and f.attr > 1:
+                    out.append(("had", f.args[0]))
+        elif len(chain) == 1 and chain[0].op == "epow" and chain[0].attr > 1:
+            out.append(("had", chain[0].args[0]))
+        elif len(chain) == 1 and chain[0].op not in ("eye", "mul"):
+            out.append(("had", chain[0]))
+    return out
+
+
+def _remove(t: Node, kind: str, f: Node) -> Node:
+    if kind == "scalar":
+        return E.mul(t, E.power(f, -1))
+    if kind == "had":
+        return E.hadamard(t, E.epow(f, -1))
+    coef, _ = E.split_scalar(t)
+    scal, chain = _split_chain(t) if t.op == "mul" else ([], [t])
+    scal = [a for a in scal if a.op != "num"]
+    if kind == "left":
+        rest = chain[1:]
+        if not rest:
+            n = f.shape[1]
+            rest = [E.eye(n) if n != 1 else E.num(1)]
+        return E.mul(E.num(coef), *scal, *rest)
+    rest = chain[:-1]
+    if not rest:
+        n = f.shape[0]
+        rest = [E.eye(n) if n != 1 else E.num(1)]
+    return E.mul(E.num(coef), *scal, *rest)
+
+
+def _rebuild_factored(kind: str, f: Node, inner: Node) -> Node:
+    if kind == "left":
+        return E.mul(f, inner)
+    if kind == "right":
+        return E.mul(inner, f)
+    if kind == "scalar":
+        return E.mul(f, inner)
+    return E.hadamard(f, inner)
+
+
+_factor_memo: dict[Node, Node] = {}
+
+
+def factor(node: Node) -> Node:
+    found = _factor_memo.get(node)
+    if found is not None:
+        return found
+    result = _factor(node)
+    if len(_factor_memo) > 200_000:
+        _factor_memo.clear()
+    _factor_memo[node] = result
+    return result
+
+
+def _factor(node: Node) -> Node:
+    if node.op != "add":
+        return node
+    terms = list(node.args)
+    while True:
+        counts: Counter = Counter()
+        for t in terms:
+            for piece in set(_pieces(t)):
+                counts[piece] += 1
+        best = None
+        for piece, n in counts.items():
+            if n >= 2 and (best is None or n > best[1] or (n == best[1] and _prefer(piece, best[0]))):
+                best = (piece, n)
+        if best is None:
+            break
+        kind, f = best[0]
+        inside = [t for t in terms if best[0] in set(_pieces(t))]
+        outside = [t for t in terms if best[0] not in set(_pieces(t))]
+        inner = collect([_remove(t, kind, f) for t in inside], _inner_shape(kind, f, node.shape))
+        if inner is node:
+            break
+        inner = factor(inner)
+        grouped = _rebuild_factored(kind, f, _pull_coefficient(inner))
+        if not outside:
+            return _order(grouped)
+        terms = outside + [grouped]
+        if len(terms) == 1:
+            return _order(terms[0])
+    return _order(_pull_coefficient(E.add(*terms)) if len(terms) > 1 else terms[0])
+
+
+def _rank(piece) -> int:
+    """Prefer pulling out what leaves a scalar behind: a column vector on the left, a row on the right."""
+    kind, f = piece
+    if kind == "scalar":
+        return 0
+    if kind == "had":
+        return 3
+    if (kind == "left" and f.shape[1] == 1) or (kind == "right" and f.shape[0] == 1):
+        return 1
+    if (kind == "left" and f.shape[0] == 1) or (kind == "right" and f.shape[1] == 1):
+        return 4
+    return 2
+
+
+def _prefer(a, b) -> bool:
+    return _rank(a) < _rank(b)
+
+
+def _inner_shape(kind: str, f: Node, shape):
+    if kind == "left":
+        return (f.shape[1], shape[1]) if not f.is_scalar else shape
+    if kind == "right":
+        return (shape[0], f.shape[0]) if not f.is_scalar else shape
+    return shape
+
+
+def _pull_coefficient(node: Node) -> Node:
+    """`2*a - 2*b` is `2*(a - b)`; `-a - b` is `-(a + b)`."""
+    if node.op != "add":
+        return node
+    coefs = [E.split_scalar(t)[0] for t in node.args]
+    num = 0
+    den = 1
+    for c in coefs:
+        num = gcd(num, c.numerator)
+        den = den * c.denominator // gcd(den, c.denominator)
+    g = Fraction(num, den)
+    if all(c < 0 for c in coefs):
+        g = -g
+    if g == 1 or g == 0:
+        return node
+    inner = E.add(*(E.scaled(E.split_scalar(t)[0] / g, E.split_scalar(t)[1], node.shape) for t in node.args))
+    return E.mul(E.num(g), _order(inner))
+
+
+def _order(node: Node) -> Node:
+    if node.op != "add":
+        if node.op == "mul" and any(a.op == "add" for a in node.args):
+            return E.mul(*(_order(a) if a.op == "add" else a for a in node.args))
+        return node
+    from .printing import to_text
+
+    args = sorted(node.args, key=lambda t: (to_text(t).lstrip("-").lstrip("(")))
+    return E.Node("add", tuple(args), None, node.shape)
+
+
+def simplify(node: Node, rules: tuple[Rule, ...] = (), trace: list | None = None) -> Node:
+    s = Simplifier(tuple(rules) + table_rules())
+    out = s(node)
+    if trace is not None:
+        trace.extend(s.trace)
+    return out
