@@ -346,6 +346,19 @@ def check_layout(layout: str) -> None:
         raise MatcalcError(f"unknown layout {layout!r}; use 'numerator' or 'denominator'")
 
 
+def read_input(expression: str, input: str = "auto") -> str:
+    """ASCII passes through; LaTeX (detected, or forced with input="latex") is translated first."""
+    if input not in ("auto", "ascii", "latex"):
+        raise MatcalcError(f"unknown input kind {input!r}; use auto, ascii or latex")
+    if not isinstance(expression, str):
+        raise MatcalcError(f"expected an expression as text, got {type(expression).__name__}")
+    from .latex import latex_to_ascii, looks_like_latex
+
+    if input == "latex" or (input == "auto" and looks_like_latex(expression)):
+        return latex_to_ascii(expression)
+    return expression
+
+
 def prepare(expression: str, shapes=None, assume=()):
     """Type the expression together with the assumptions' expressions (they share names)."""
     a = parse_assumptions(assume)
@@ -355,7 +368,7 @@ def prepare(expression: str, shapes=None, assume=()):
 
 
 def derive(expression: str, wrt: str, shapes=None, assume=(), layout: str = "denominator",
-           order: int = 1) -> Derivation:
+           order: int = 1, input: str = "auto") -> Derivation:
     """Differentiate `expression` with respect to the name `wrt`.
 
     shapes: {"W": ("c", "d"), "x": ("d",), "lam": ()} declares shapes (inferred otherwise);
@@ -365,6 +378,7 @@ def derive(expression: str, wrt: str, shapes=None, assume=(), layout: str = "den
     check_layout(layout)
     if order not in (1, 2):
         raise MatcalcError(f"order must be 1 or 2, got {order!r}")
+    expression = read_input(expression, input)
     typed, a = prepare(expression, shapes, assume)
     if not isinstance(wrt, str) or wrt not in typed.names:
         names = ", ".join(sorted(typed.names)) or "none"

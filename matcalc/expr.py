@@ -306,7 +306,7 @@ def power(base: Node, p) -> Node:
             return num(base.attr ** int(p))
     if base.op == "pow":
         return power(base.args[0], base.attr * p)
-    if base.op == "mul" and p.denominator == 1:
+    if base.op == "mul" and p.denominator == 1 and all(f.is_scalar for f in base.args):
         return mul(*(power(f, p) for f in base.args))
     return Node("pow", (base,), p, SCALAR)
 

@@ -1,0 +1,218 @@
+"""The `matcalc` command: derive, check, train, rules. Thin: parse options, call the library, print.
+
+Every error a user can cause is a MatcalcError, printed as one clear message with exit code 2; a
+wrong claim exits 1; success 0. No traceback reaches the terminal.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+
+from .derive import derive as derive_expression
+from .errors import MatcalcError
+from .printing import to_latex, to_text
+
+DEFAULT_EXPRESSION = "-y'*log(softmax(W*x + b))"
+DEFAULT_ASSUME = ("sum(y) = 1",)
+
+
+def guarded(command):
+    """Turn every fault into a message and exit code 2 (bad input) — never a traceback."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except MatcalcError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(2)
+        except RecursionError:
+            click.echo("error: the expression is too deeply nested to handle", err=True)
+            sys.exit(2)
+        except MemoryError:
+            click.echo("error: the expression is too large to handle", err=True)
+            sys.exit(2)
+        except (KeyboardInterrupt, click.exceptions.Exit, SystemExit):
+            raise
+        except click.ClickException:
+            raise
+        except Exception as err:  # a bug of ours: still one line, still exit 2, never a traceback
+            click.echo(f"error: internal error ({type(err).__name__}: {err}); please report it", err=True)
+            sys.exit(2)
+
+    return run
+
+
+def parse_shapes(specs) -> dict:
+    shapes = {}
+    for spec in specs:
+        if "=" not in spec:
+            raise MatcalcError(f"--shape takes NAME=d1,d2 (a matrix), NAME=d (a vector) or NAME= (a scalar); "
+                               f"got {spec!r}")
+        name, dims = spec.split("=", 1)
+        name = name.strip()
+        if not name.isidentifier():
+            raise MatcalcError(f"--shape {spec!r}: {name!r} is not a name")
+        shapes[name] = dims.strip()
+    return shapes
+
+
+shape_option = click.option("--shape", "shapes", multiple=True, metavar="NAME=d1,d2",
+                            help="Declare a shape: W=c,d (matrix), x=d (vector), lam= (scalar); numbers allowed.")
+assume_option = click.option("--assume", "assume", multiple=True, metavar="TEXT",
+                             help="An assumption: 'sum(y) = 1', 'A symmetric', 'X positive definite', 'x > 0'.")
+layout_option = click.option("--layout", type=click.Choice(["denominator", "numerator"]), default="denominator",
+                             show_default=True, help="Denominator: a gradient has the variable's shape.")
+input_option = click.option("--input", "input_kind", type=click.Choice(["auto", "ascii", "latex"]),
+                            default="auto", show_default=True, help="The expression's notation.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="matcalc")
+def main():
+    """Derive, check and run matrix-calculus gradients, in matrix notation, showing the work."""
+
+
+EXPRESSION_COMMAND = {"ignore_unknown_options": True}  # so "-y'*log(...)" is an expression, not an option
+
+
+@main.command(context_settings=EXPRESSION_COMMAND)
+@click.argument("expression", required=False)
+@click.option("--wrt", help="The variable to differentiate with respect to (default: the first matrix).")
+@shape_option
+@assume_option
+@layout_option
+@click.option("--order", type=click.IntRange(1, 2), default=1, show_default=True,
+              help="2 for the Hessian of a scalar function of a vector.")
+@click.option("--format", "fmt", type=click.Choice(["text", "latex", "json", "numpy", "markdown"]),
+              default="text", show_default=True)
+@click.option("--steps/--no-steps", default=None, help="Show the derivation step by step.")
+@input_option
+@guarded
+def derive(expression, wrt, shapes, assume, layout, order, fmt, steps, input_kind):
+    """Differentiate EXPRESSION (default: the softmax cross-entropy -y'*log(softmax(W*x + b)))."""
+    if expression is None:
+        expression, wrt = DEFAULT_EXPRESSION, wrt or "W"
+        assume = assume or DEFAULT_ASSUME
+        steps = True if steps is None else steps
+    if not wrt:
+        raise MatcalcError("--wrt is required: the name of the variable to differentiate with respect to")
+    d = derive_expression(expression, wrt=wrt, shapes=parse_shapes(shapes), assume=assume, layout=layout,
+                             order=order, input=input_kind)
+    if fmt == "json":
+        click.echo(json.dumps(d.as_dict(), indent=2, ensure_ascii=False))
+    elif fmt == "latex":
+        click.echo(d.latex)
+    elif fmt == "numpy":
+        click.echo(d.numpy_source, nl=False)
+    elif fmt == "markdown":
+        from .report import markdown_report
+
+        click.echo(markdown_report(d))
+    else:
+        click.echo(render_text(d, bool(steps)))
+
+
+def render_text(d, steps: bool) -> str:
+    from .expr import shape_text
+
+    lines = []
+    what = "Hessian" if d.order == 2 else "derivative"
+    lines.append(f"{what} of  {d.expression}")
+    lines.append(f"with respect to  {d.wrt}   ({d.kind}, {d.layout} layout, result {shape_text(d.shape)})")
+    lines.append("shapes:  " + ", ".join(f"{n} {_dims(s)}" for n, s in sorted(d.shapes.items())))
+    if d.assumptions.texts:
+        lines.append("assuming:  " + "; ".join(d.assumptions.texts))
+    if steps:
+        lines.append("")
+        lines.append("steps:")
+        k = 0
+        shown = None
+        for s in d.steps:
+            if s.kind == "result" and (s.target == "f" or s.expression == shown):
+                continue
+            shown = s.expression
+            if s.target:
+                k += 1
+                lines.append(f"  {k:>2}. {s.target} = {s.expression}")
+            else:
+                lines.append(f"      {'':>{len(str(k))}}= {s.expression}")
+            if s.rule:
+                lines.append(f"        by {s.rule}" + (f"  [{s.source}]" if s.source else ""))
+    lines.append("")
+    lines.append(str(d))
+    return "\n".join(lines)
+
+
+def _dims(shape) -> str:
+    r, c = shape
+    if r == 1 and c == 1:
+        return "scalar"
+    if c == 1:
+        return f"{r}"
+    return f"{r}×{c}"
+
+
+@main.command()
+@click.option("--table", type=click.Choice(["functions", "operators", "simplify", "identities", "all"]),
+              default="all", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@guarded
+def rules(table, fmt):
+    """List the identity tables of rules/, each row with its source."""
+    from . import rules as tables
+
+    chosen = {
+        "functions": lambda: [r.__dict__ for r in tables.functions().values()],
+        "operators": lambda: [r.__dict__ for r in tables.operators().values()],
+        "simplify": lambda: [r.__dict__ for r in tables.simplify_rows()],
+        "identities": lambda: [dict(r.__dict__, assume=list(r.assume), shapes=dict(r.shapes))
+                               for r in tables.identity_rows()],
+    }
+    names = list(chosen) if table == "all" else [table]
+    data = {name: chosen[name]() for name in names}
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    for name in names:
+        click.echo(f"== {name} ({tables.table_path(name).name}) ==")
+        for row in data[name]:
+            click.echo(_row_text(name, row))
+        click.echo("")
+
+
+def _row_text(table: str, row: dict) -> str:
+    if table == "functions":
+        body = f"d {row['name']}: " + (f"G .* ({row['derivative']})" if row["derivative"] else row["adjoint"])
+        return f"  {row['printed'] if 'printed' in row else row.get('spelling') or row['name']:<16} {body}\n" \
+               f"  {'':<16} {row['rule']}   [{row['source']}]"
+    if table == "operators":
+        return f"  {row['op'] + ' (' + row['slot'] + ')':<16} adjoint {row['adjoint']:<20} {row['rule']}   [{row['source']}]"
+    if table == "simplify":
+        return f"  {row['pattern']:<26} -> {row['result']:<14} {row['name']}   [{row['source']}]"
+    assume = f"   assuming {'; '.join(row['assume'])}" if row["assume"] else ""
+    return f"  d/d{row['wrt']} {row['expression']:<34} = {row['gradient']}{assume}   [{row['source']}]"
+
+
+def _register_optional_commands() -> None:
+    """Commands that live in their own modules (check, train) join the group when present."""
+    import importlib
+
+    for module, name in (("cli_check", "check"), ("cli_train", "train")):
+        try:
+            mod = importlib.import_module(f".{module}", __package__)
+        except ModuleNotFoundError as err:
+            if err.name and err.name.endswith(module):
+                continue
+            raise
+        main.add_command(getattr(mod, name))
+
+
+_register_optional_commands()
+
+if __name__ == "__main__":
+    main()
