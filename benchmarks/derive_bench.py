@@ -282,7 +282,7 @@ def part_b() -> dict:
     print("=" * 100)
     rows, per = [], {}
     for L in DEPTHS:
-        repeats = 15 if L <= 4 else 7 if L <= 8 else 5 if L <= 16 else 3
+        repeats = 31 if L <= 4 else 15 if L <= 8 else 9 if L <= 16 else 5
         try:
             m = measure(derive_fn(mlp_loss(L), "W1", CE_ASSUME), repeats, clear_matcalc_memos)
         except Exception as exc:
@@ -340,7 +340,8 @@ def part_c(runs: int = 5) -> float | None:
     print(f"CLI median {cli * 1e3:.0f} ms (runs: {', '.join(f'{t * 1e3:.0f}' for t in times)} ms)")
     print(f"  of which: bare interpreter {base * 1e3:.0f} ms, `import matcalc` {imp * 1e3:.0f} ms "
           f"(incl. interpreter)")
-    print(f"  output: {proc.stdout.strip()[:300]}")
+    lines = proc.stdout.strip().splitlines()
+    print("  output:\n" + "\n".join("    | " + line for line in lines[:12]) + ("\n    | ..." if len(lines) > 12 else ""))
     return cli
 
 

@@ -258,7 +258,7 @@ def mul(*factors: Node) -> Node:
     out: list[Node] = []
     if coef != 1:
         out.append(num(coef))
-    for base in sorted(scalars, key=lambda n: (scalars[n] > 0, n.key)):
+    for base in sorted(scalars, key=lambda n: (scalars[n] > 0, _hadamard_order(n))):
         p = scalars[base]
         if p != 0:
             out.append(base if p == 1 else power(base, p))
@@ -413,7 +413,7 @@ def _hadamard_order(n: Node):
     """Canonical and readable: names, then products, then function calls, then divisors."""
     if n.op == "epow" and n.attr < 0:
         return (3, n.key)
-    return ({"sym": 0, "T": 0, "fn": 2}.get(n.op, 1), n.key)
+    return ({"sym": 0, "T": 0, "mul": 1, "fn": 2, "pow": 2, "epow": 2}.get(n.op, 3), n.key)
 
 
 def epow(a: Node, p) -> Node:

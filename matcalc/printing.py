@@ -88,6 +88,9 @@ class TextPrinter:
                 return "1/" + self.wrap(inner, POSTFIX), MUL
             return f"{self.wrap(node.args[0], ATOM)}^{_exponent(p)}", POSTFIX
         if op == "epow":
+            if node.attr < 0:
+                inner = node.args[0] if node.attr == -1 else Node("epow", node.args, -node.attr, node.shape)
+                return "1 ./ " + self._had_factor(inner), MUL
             return f"{self.wrap(node.args[0], ATOM)}.^{_exponent(node.attr)}", POSTFIX
         if op == "add":
             args = _order_terms(node.args)
@@ -102,13 +105,21 @@ class TextPrinter:
         if op == "mul":
             if _is_negative(node):
                 return "-" + _wrap_text(_negated_text(node, self), MUL), UNARY
+            # a compound divisor reads best after the product: x/norm2(x); a name before it: (1/m)*X
+            divisors = [f for f in node.args if f.op == "pow" and f.attr < 0 and f.args[0].op != "sym"]
             parts = []
             for f in node.args:
+                if any(f is d for d in divisors):
+                    continue
                 text, prec = self(f)
                 bracket = prec < MUL or f.op in ("had",) or (f.op == "mul") or (
                     f.op == "num" and f.attr.denominator != 1) or (f.op == "pow" and f.attr < 0)
                 parts.append(f"({text})" if bracket else text)
-            return "*".join(parts), MUL
+            text = "*".join(parts) if parts else "1"
+            for d in divisors:
+                inner = d.args[0] if d.attr == -1 else Node("pow", d.args, -d.attr)
+                text += "/" + self.wrap(inner, POSTFIX)
+            return text, MUL
         if op == "had":
             num = [f for f in node.args if not (f.op == "epow" and f.attr < 0)]
             den = [f for f in node.args if f.op == "epow" and f.attr < 0]

@@ -28,6 +28,7 @@ class FunctionRow:
     adjoint: str = ""
     jacobian: str = ""
     domain: str = "real"
+    linear: bool = False
 
     @property
     def printed(self) -> str:

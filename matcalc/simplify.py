@@ -422,10 +422,34 @@ def factor(node: Node) -> Node:
     return result
 
 
+def _gather_linear(terms: list[Node]) -> list[Node]:
+    """c1*f(u1) + c2*f(u2) = f(c1*u1 + c2*u2) for a linear f of the table (diag, sum, tr)."""
+    from .rules import functions
+
+    groups: dict[str, list[tuple[Node, Node]]] = {}
+    rest: list[Node] = []
+    for t in terms:
+        scal, chain = _split_chain(t) if t.op == "mul" else ([], [t])
+        f = chain[0] if len(chain) == 1 else None
+        if f is not None and f.op == "fn" and functions()[f.attr].linear:
+            groups.setdefault(f.attr, []).append((E.mul(*scal) if scal else E.num(1), f))
+        else:
+            rest.append(t)
+    for name, items in groups.items():
+        if len(items) < 2:
+            rest.extend(E.mul(c, f) for c, f in items)
+            continue
+        inner = factor(collect([E.mul(c, f.args[0]) for c, f in items], items[0][1].args[0].shape))
+        rest.append(E.rebuild(items[0][1], (inner,)))
+    return rest
+
+
 def _factor(node: Node) -> Node:
     if node.op != "add":
         return node
-    terms = list(node.args)
+    terms = _gather_linear(list(node.args))
+    if len(terms) == 1:
+        return terms[0]
     while True:
         counts: Counter = Counter()
         for t in terms:
