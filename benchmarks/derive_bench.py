@@ -289,17 +289,20 @@ def part_b() -> dict:
             rows.append([L, "ERROR", f"{type(exc).__name__}: {str(exc)[:60]}", "", "", "", "", "", "", ""])
             continue
         text = str(m["out"])
-        per[L] = (m["fresh"], len(text))
+        shared_text, defs = m["out"].shared
+        named = len(shared_text) + sum(len(n) + len(t) + 3 for n, t in defs)
+        per[L] = (m["fresh"], named)
         nodes = dag_size(m["out"])
         rows.append([L, repeats, ms(m["cold"]), ms(m["fresh"]), ms(m["warm"]), f"{m['fresh'] / L:.2f}",
-                     len(text), f"{len(text) / L:.0f}", nodes if nodes is not None else "n/a",
+                     len(text), named, f"{named / L:.0f}", nodes if nodes is not None else "n/a",
                      check_mlp(text, L)])
-    print(table(["L", "reps", "cold ms", "fresh ms", "warm ms", "ms/L", "chars", "chars/L",
-                 "DAG nodes", "check"], rows, right=range(0, 9)))
+    print(table(["L", "reps", "cold ms", "fresh ms", "warm ms", "ms/L", "chars inline", "chars named",
+                 "named/L", "DAG nodes", "check"], rows, right=range(0, 10)))
     if 2 in per:
         print(f"\nL=2 result: {matcalc.derive(mlp_loss(2), wrt='W1', assume=CE_ASSUME)}")
-    print("chars = len(str(result)): the printed form repeats every forward activation inside each step(...) "
-          "and softmax(...), so it is quadratic in L even though the DAG (distinct nodes) is linear.")
+    print("chars inline = len(str(result)): repeats every forward activation inside each step(...), so it is "
+          "quadratic in L;\nchars named = the printed form with repeated subexpressions named once "
+          "(Derivation.shared, shown by the CLI), which is what the size goal is judged on.")
     return per
 
 
@@ -372,7 +375,7 @@ def part_d(a: dict, per: dict, cli: float | None) -> None:
         c_growth = (per[32][1] / 32) / (per[4][1] / 4)
         print(f"[{mark(t_growth <= GOAL_GROWTH)}] time linear in L: (ms/L at L=32) / (ms/L at L=4) = "
               f"{t_growth:.2f} (<= {GOAL_GROWTH:.0f})")
-        print(f"[{mark(c_growth <= GOAL_GROWTH)}] printed size linear in L: (chars/L at L=32) / (chars/L at L=4) "
+        print(f"[{mark(c_growth <= GOAL_GROWTH)}] printed size (named form) linear in L: (chars/L at L=32) / (chars/L at L=4) "
               f"= {c_growth:.2f} (<= {GOAL_GROWTH:.0f})")
     else:
         print("[n/a ] linear growth in L: L=4 or L=32 failed")

@@ -145,6 +145,14 @@ def render_text(d, steps: bool) -> str:
                 lines.append(f"        by {s.rule}" + (f"  [{s.source}]" if s.source else ""))
     lines.append("")
     lines.append(str(d))
+    text, defs = d.shared
+    if defs and len(str(d)) > 100:
+        lines.append("")
+        lines.append("the same, with repeated subexpressions named:")
+        lines.append(f"  {text}")
+        width = max(len(n) for n, _ in defs)
+        for k, (name, definition) in enumerate(defs):
+            lines.append(f"  {'where' if k == 0 else '     '} {name:<{width}} = {definition}")
     return "\n".join(lines)
 
 

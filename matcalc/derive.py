@@ -134,7 +134,7 @@ class _Walk:
         return result
 
     def _note(self, target, new, old, fired, kind):
-        if new is old or to_text(new) == to_text(old):
+        if new is old:
             return
         names = list(dict.fromkeys(r.name for r in fired)) or ["collect and factor terms"]
         sources = list(dict.fromkeys(r.source for r in fired)) or ["algebra"]
@@ -290,6 +290,13 @@ class Derivation:
     @property
     def text(self) -> str:
         return to_text(self.result)
+
+    @property
+    def shared(self) -> tuple[str, list[tuple[str, str]]]:
+        """The result with repeated subexpressions named once: (text, [(name, definition)])."""
+        from .printing import to_text_shared
+
+        return to_text_shared(self.result, set(self.typed.names))
 
     @property
     def latex(self) -> str:

@@ -28,7 +28,7 @@ _interned: "WeakValueDictionary[tuple, Node]" = WeakValueDictionary()
 class Node:
     """One operation applied to child nodes. `attr` holds a name, a number or an exponent."""
 
-    __slots__ = ("op", "args", "attr", "shape", "_hash", "_key", "__weakref__")
+    __slots__ = ("op", "args", "attr", "shape", "_hash", "_key", "_text", "__weakref__")
 
     op: str
     args: tuple["Node", ...]
@@ -44,6 +44,7 @@ class Node:
         node.op, node.args, node.attr, node.shape = op, args, attr, shape
         node._hash = hash(ident)
         node._key = None
+        node._text = None
         _interned[ident] = node
         return node
 

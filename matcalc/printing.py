@@ -146,8 +146,21 @@ def _exponent(p: Fraction) -> str:
     return f"({p.numerator}/{p.denominator})"
 
 
+class _CachedTextPrinter(TextPrinter):
+    """Printed text is a property of the node: keep it on the node, so steps never re-render a tree."""
+
+    def __call__(self, node: Node) -> tuple[str, int]:
+        found = node._text
+        if found is None:
+            found = node._text = self.render(node)
+        return found
+
+
+_PRINTER = _CachedTextPrinter()
+
+
 def to_text(node: Node) -> str:
-    return TextPrinter()(node)[0]
+    return _PRINTER(node)[0]
 
 
 # ---------------------------------------------------------------- LaTeX
@@ -260,3 +273,47 @@ def _latex_name(name: str) -> str:
 
 def to_latex(node: Node) -> str:
     return LatexPrinter()(node)[0]
+
+
+# ---------------------------------------------------------------- shared subexpressions named
+
+_NAME_STEMS = {"softmax": "s", "softmax_rows": "S", "relu": "a", "sigmoid": "h", "tanh": "h", "exp": "e",
+               "inv": "Xi", "logsumexp": "l"}
+
+
+def to_text_shared(node: Node, taken: set[str] = frozenset(), min_length: int = 12):
+    """The result with each repeated subexpression printed once under a name: `(s - y)*x'` where
+    `s = softmax(W*x + b)`. Inline printing repeats every forward activation inside each step(...),
+    which grows quadratically with depth; this form grows linearly. Returns (text, [(name, text)])."""
+    from .expr import sym, walk
+
+    order = walk(node)
+    uses: dict[int, int] = {}
+    for n in order:
+        for a in n.args:
+            uses[id(a)] = uses.get(id(a), 0) + 1
+    counters: dict[str, int] = {}
+    names: dict[Node, Node] = {}
+    defs: list[tuple[str, str]] = []
+
+    def fresh(n: Node) -> str:
+        stem = _NAME_STEMS.get(n.attr, "f") if n.op == "fn" else ("z" if n.shape[1] == 1 else "Z")
+        while True:
+            counters[stem] = counters.get(stem, 0) + 1
+            name = f"{stem}{counters[stem]}"
+            if name not in taken:
+                return name
+
+    from .expr import substitute
+
+    for n in order:
+        if n is node or uses.get(id(n), 0) < 2 or n.op in ("sym", "num", "ones", "eye", "zero", "T", "bcast"):
+            continue
+        shown = substitute(n, names) if names else n
+        text = to_text(shown)
+        if len(text) < min_length:
+            continue
+        name = fresh(n)
+        names[n] = sym(name, n.shape)
+        defs.append((name, text))
+    return to_text(substitute(node, names) if names else node), defs

@@ -36,6 +36,20 @@ class Rule:
     dims: frozenset[str]
 
 
+def _node_key(n: Node):
+    return (n.op, n.attr if n.op == "fn" else None)
+
+
+def _rule_key(p: Node):
+    """Index a rule by what its pattern's top must be; a product pattern by its first factor."""
+    if p.op == "mul":
+        first = p.args[0]
+        if first.op == "sym" or (first.op == "T" and first.args[0].op == "sym"):
+            return ("mul-any",)
+        return ("mul-window", first.op, first.attr if first.op == "fn" else None)
+    return _node_key(p)
+
+
 def _wild_kind(name: str) -> str:
     from .shapes import GREEK
 
@@ -248,11 +262,38 @@ class Simplifier:
     trace: list = field(default_factory=list)
     _expanded: dict = field(default_factory=dict)
     _full: dict = field(default_factory=dict)
+    _factored: dict = field(default_factory=dict)
+    _settled: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.rules = tuple(self.rules)
+        self._index: dict = {}
+        for rule in self.rules:
+            self._index.setdefault(_rule_key(rule.pattern), []).append(rule)
+
+    def candidates(self, t: Node) -> tuple[Rule, ...]:
+        """Only the rules whose pattern could match t (or a window of its product chain)."""
+        found = []
+        if t.op == "mul":
+            ops = {("mul-window", a.op, a.attr if a.op == "fn" else None) for a in t.args}
+            for key in ops:
+                found.extend(self._index.get(key, ()))
+            found.extend(self._index.get(("mul-any",), ()))
+        found.extend(self._index.get(_node_key(t), ()))
+        if len(found) > 1:
+            order = {id(r): i for i, r in enumerate(self.rules)}
+            found.sort(key=lambda r: order[id(r)])
+        return tuple(found)
 
     def __call__(self, node: Node) -> Node:
+        global _factor_memo
         found = self._full.get(node)
         if found is None:
-            found = factor(self.expand(node))
+            saved, _factor_memo = _factor_memo, self._factored
+            try:
+                found = factor(self.expand(node))
+            finally:
+                _factor_memo = saved
             self._full[node] = found
             self._full[found] = found
         return found
@@ -271,7 +312,12 @@ class Simplifier:
 
     def _settle(self, node: Node, depth: int = 0) -> Node:
         """Apply rules to one monomial until none applies (results re-expanded)."""
-        new = rewrite_once(node, self.rules, self.trace)
+        if node in self._settled:
+            found = self._settled[node]
+            return node if found is None else self.expand(found)
+        rules = self.candidates(node)
+        new = rewrite_once(node, rules, self.trace) if rules else None
+        self._settled[node] = new
         if new is None or new is node:
             return node
         if depth > 50:
@@ -408,7 +454,7 @@ def _rebuild_factored(kind: str, f: Node, inner: Node) -> Node:
     return E.hadamard(f, inner)
 
 
-_factor_memo: dict[Node, Node] = {}
+_factor_memo: dict[Node, Node] = {}  # rebound per Simplifier call (see Simplifier.__call__)
 
 
 def factor(node: Node) -> Node:
@@ -416,8 +462,6 @@ def factor(node: Node) -> Node:
     if found is not None:
         return found
     result = _factor(node)
-    if len(_factor_memo) > 200_000:
-        _factor_memo.clear()
     _factor_memo[node] = result
     return result
 
