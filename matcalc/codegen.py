@@ -219,6 +219,8 @@ class Plan:
                         left, lrep, right, rrep = acc, acc_rep, val, rep
                     if lrep == "col" and rrep == "row":
                         acc, acc_rep = xp.outer(left, right), "mat"
+                    elif lrep == "scalar" or rrep == "scalar":  # s*(s'*w): a 1×1 middle scales
+                        acc, acc_rep = left * right, rrep if lrep == "scalar" else lrep
                     else:
                         acc = left @ right
                         acc_rep = _after(lrep, rrep)
@@ -398,6 +400,9 @@ class SourceWriter:
                         (acc, acc_rep, self.ref(a), rep)
                     if lrep == "col" and rrep == "row":
                         acc, acc_rep = f"np.outer({_strip(left)}, {_strip(right)})", "mat"
+                    elif lrep == "scalar" or rrep == "scalar":
+                        acc, acc_rep = f"{left} * {right}", rrep if lrep == "scalar" else lrep
+                        acc = f"({acc})" if a is not seq[-1] else acc
                     else:
                         acc, acc_rep = f"{left} @ {right}", _after(lrep, rrep)
                         acc = f"({acc})" if a is not seq[-1] else acc

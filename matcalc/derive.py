@@ -320,9 +320,29 @@ class Derivation:
         return den if layout == "denominator" else E.transpose(den)
 
     def to_numpy(self):
+        """A callable: keyword arrays (vectors 1-D, matrices 2-D) in, the derivative out. The sizes of
+        dimensions the result alone does not show (I in ∂tr(X)/∂X) are read off the other inputs."""
         from .codegen import compile_derivation
 
-        return compile_derivation(self)
+        inner = compile_derivation(self)
+        sources = {}
+        for name, node in self.typed.names.items():
+            r, c = node.shape
+            axes = [] if (r, c) == (1, 1) else [(r, 0)] if c == 1 else [(c, 0)] if r == 1 else [(r, 0), (c, 1)]
+            for d, axis in axes:
+                if isinstance(d, str):
+                    sources.setdefault(d, (name, axis))
+
+        def gradient(**arrays):
+            import numpy as np
+
+            extra = {d: np.shape(arrays[n])[axis] for d, (n, axis) in sources.items()
+                     if n in arrays and d not in arrays and np.ndim(arrays[n]) > axis}
+            return inner(**arrays, **extra)
+
+        gradient.__doc__ = inner.__doc__
+        gradient.inputs = sorted(self.typed.names)
+        return gradient
 
     @property
     def numpy_source(self) -> str:

@@ -44,6 +44,8 @@ def result_shape(r: FunctionRow, shape):
 def apply(name: str, arg: Node, where: str = "") -> Node:
     r = row(name)
     check_argument(r, arg.shape, where)
+    if r.kind == "reduce" and r.linear and arg.is_scalar:
+        return arg  # sum and trace of a scalar are the scalar
     if r.kind in ("tomatrix", "vector") and arg.is_scalar:
         # diag of a scalar is itself; a one-entry softmax is 1
         return arg if r.kind == "tomatrix" else fn(name, arg, SCALAR)

@@ -415,7 +415,9 @@ def elaborate(text: str, shapes: dict | None = None, extra: tuple[str, ...] = ()
     return typed
 
 
-def elaborate_many(text: str, shapes: dict | None = None, extra: tuple[str, ...] = ()):
+def elaborate_many(text: str, shapes: dict | None = None, extra: tuple[str, ...] = (), targets=None):
+    """Type `text` and the `extra` texts over shared names. `targets` (one per extra, or None) is the
+    shape an extra must have, so a bare `I` in a claimed gradient gets the right size."""
     declared = {}
     for name, spec in (shapes or {}).items():
         if not isinstance(name, str) or not name.isidentifier():
@@ -425,9 +427,14 @@ def elaborate_many(text: str, shapes: dict | None = None, extra: tuple[str, ...]
     inf = _Inference(text, declared)
     for tree in trees:
         inf.prescan(tree)
-    for tree in trees:
+    for k, tree in enumerate(trees):
         inf.text = tree.text
-        inf.shape(tree)
+        got = inf.shape(tree)
+        target = targets[k - 1] if targets and k > 0 else None
+        if target is not None and not (_is_one(got[0]) and _is_one(got[1])):
+            want = tuple(inf.dim(d) for d in target)
+            inf.unify(got[0], want[0], tree, got, want, "should be")
+            inf.unify(got[1], want[1], tree, got, want, "should be")
     for name in declared:
         if name not in inf.names:
             inf.name_shape(Syntax("name", value=name, text=name))

@@ -32,8 +32,8 @@ def declared_shapes(d) -> dict:
 
 
 def typed_like(d, text: str) -> Node:
-    """Type `text` over the derivation's names, with its resolved shapes."""
-    _, (node,) = elaborate_many(d.expression, declared_shapes(d), (text,))
+    """Type `text` over the derivation's names, with its resolved shapes and the result's shape."""
+    _, (node,) = elaborate_many(d.expression, declared_shapes(d), (text,), targets=[d.shape])
     return node
 
 
@@ -51,6 +51,13 @@ def arrays(d, inst) -> dict:
     return env
 
 
+def arrays_and_sizes(d, inst) -> dict:
+    """The arrays plus every dimension's size, for results (like I) that show no input."""
+    env = arrays(d, inst)
+    env.update({k: v for k, v in inst.dims.items() if k not in env})
+    return env
+
+
 def instances(d, count: int = 3, seed: int = 0):
     rng = np.random.default_rng(seed)
     roots = [d.typed.root, d.result]
@@ -62,7 +69,7 @@ def instances(d, count: int = 3, seed: int = 0):
 
 def printed_value(d, inst, text: str | None = None):
     node = typed_like(d, text if text is not None else str(d))
-    return evaluate(node, d.typed.dims, **arrays(d, inst))
+    return evaluate(node, d.typed.dims, **arrays_and_sizes(d, inst))
 
 
 def max_error_against_truth(d, count: int = 3, seed: int = 0) -> float:
@@ -70,6 +77,8 @@ def max_error_against_truth(d, count: int = 3, seed: int = 0) -> float:
     for inst in instances(d, count, seed):
         want = truth(d, inst)
         got = np.asarray(printed_value(d, inst), dtype=float)
+        if got.ndim == 0 and want.ndim:
+            got = np.broadcast_to(got, want.shape)  # a printed 0 or 1 stands for a whole array
         if got.shape != want.shape and got.size == want.size and got.ndim <= 1:
             got = got.reshape(want.shape)
         worst = max(worst, numeric.relative_error(got, want))
