@@ -1,12 +1,29 @@
 """Derived formulas as NumPy: one plan gives both the readable source and the callable.
 
-The plan is the expression DAG in topological order. Because equal subtrees are one node, the
-softmax of the logits in a gradient *is* the softmax of the forward pass: compiling the loss and all
-its gradients together computes every shared value once. The callable interprets the plan with small
-closures (no `exec` of generated text); the source shows the same steps as Python a person would write.
+The plan is built in three passes over the expression DAG (equal subtrees are one node, so sharing is
+already visible there):
 
-Conventions: a vector is a 1-D array, a matrix 2-D, a scalar a float. A product of a column and a row
-is `np.outer`; a chain ending in a vector is evaluated from the right (`A @ (B @ x)`).
+1. **Canonical form up to transposition.** The engine pushes transposes down to the leaves, so the
+   bias gradient arrives as `(S' - Y')*ones(m)` while the weight gradients hold `S - Y`: the same
+   values, transposed. Every node is rewritten as `r` or `r'` where `r` is the first orientation in
+   which its value was met (sums and Hadamard products with their operands sorted), so `S' - Y'`
+   *is* `(S - Y)'` and is computed once. `log(softmax_rows(Z))` becomes `log_softmax_rows(Z)`,
+   which is shifted by the row maximum and never takes the log of an underflowed 0.
+2. **Scalars where they are cheapest.** A scalar factor such as `1/m` in front of a gradient is
+   moved, through the linear operations (matrix products, Hadamard products, transposes), onto the
+   operand that most gradients share -- `(S - Y)/m`, once, the way a hand-written backward pass
+   scales the output error -- or else onto the smallest array.
+3. **Lowering** to NumPy steps: chains of products in the cheapest order (matrix-chain order), a
+   product with `ones(m)` as a column or row sum (`A'*ones(m)` is `A.sum(axis=0)`), broadcast rows
+   and columns left to NumPy broadcasting (`X @ W + b`), `step(z)` inside a Hadamard product as the
+   mask `z > 0`, and the softmax next to its log as `exp(log_softmax)`.
+
+The callable interprets the steps with small closures (no `exec` of generated text). With NumPy,
+a temporary that has no other use is updated in place (`np.add(t, b, out=t)`), as a hand-written
+loop does. The source shows the same steps as Python a person would write: values used twice get
+a name, the rest is inlined.
+
+Conventions: a vector is a 1-D array, a matrix 2-D, a scalar a float.
 """
 
 from __future__ import annotations
@@ -22,6 +39,13 @@ from . import runtime
 from .errors import MatcalcError
 from .expr import Node, walk
 from .rules import functions
+
+DEFAULT_SIZE = 32  # assumed size of an unknown dimension when ordering products and placing scalars
+
+# fused functions the plan introduces (not in the language): name -> (kind, runtime helper)
+_FUSED = {"log_softmax": "vector", "log_softmax_rows": "rows"}
+_LOG_OF = {"softmax": "log_softmax", "softmax_rows": "log_softmax_rows"}
+_INVARIANT_KINDS = ("reduce", "tovector")  # f(X') = f(X)
 
 
 def _rep(shape) -> str:
@@ -39,38 +63,633 @@ def _py_name(name: str) -> str:
     return name + "_" if keyword.iskeyword(name) or name in ("np",) else name
 
 
-def _number(v: Fraction) -> str:
+def _number(v) -> str:
+    v = Fraction(v)
     if v.denominator == 1:
         return f"{v.numerator}.0"
-    return repr(float(v)) if len(repr(float(v))) < 12 else f"({v.numerator} / {v.denominator})"
+    text = repr(float(v))
+    return text if len(text) < 12 else f"({v.numerator} / {v.denominator})"
+
+
+def _float_text(value: float) -> str:
+    return f"{value:.1f}" if float(value).is_integer() and abs(value) < 1e15 else repr(float(value))
+
+
+def _kind(fname: str) -> str:
+    if fname in _FUSED:
+        return _FUSED[fname]
+    return functions()[fname].kind
+
+
+def _spelling(fname: str) -> str:
+    if fname in _FUSED:
+        return fname
+    return functions()[fname].numpy
+
+
+# ================================================================ pass 1: canonical form
+
+
+def _T(r: Node) -> Node:
+    if r.is_scalar:
+        return r
+    if r.op == "T":
+        return r.args[0]
+    return Node("T", (r,), None, (r.shape[1], r.shape[0]))
+
+
+def _orient(r: Node, flipped: bool) -> Node:
+    return _T(r) if flipped else r
+
+
+def _by_key(nodes):
+    return tuple(sorted(nodes, key=lambda n: n.key))
+
+
+class _Canon:
+    """Engine node -> (r, flipped): its value is r, or r' when flipped."""
+
+    def __init__(self):
+        self.memo: dict[int, tuple[Node, bool]] = {}
+        self.known: dict[int, Node] = {}
+
+    def _register(self, P: Node, Q: Node | None = None) -> tuple[Node, bool]:
+        if id(P) in self.known:
+            return P, False
+        if Q is not None and id(Q) in self.known:
+            return Q, True
+        self.known[id(P)] = P
+        return P, False
+
+    def __call__(self, root: Node) -> tuple[Node, bool]:
+        for n in walk(root):
+            if id(n) not in self.memo:
+                self.memo[id(n)] = self._one(n)
+        return self.memo[id(root)]
+
+    def _one(self, n: Node) -> tuple[Node, bool]:
+        op = n.op
+        kids = [self.memo[id(a)] for a in n.args]
+        tshape = (n.shape[1], n.shape[0])
+        if not kids:
+            return self._register(n)
+        if op == "T":
+            r, t = kids[0]
+            return (r, False) if n.is_scalar else (r, not t)
+        if op in ("add", "had"):
+            P = Node(op, _by_key(_orient(r, t) for r, t in kids), None, n.shape)
+            Q = None if n.is_scalar else Node(op, _by_key(_orient(r, not t) for r, t in kids), None, tshape)
+            return self._register(P, Q)
+        if op == "mul":
+            scal = [r for (r, _), a in zip(kids, n.args) if a.is_scalar]
+            chain = [(r, t) for (r, t), a in zip(kids, n.args) if not a.is_scalar]
+            scal = list(_by_key(scal))
+            P = Node("mul", tuple(scal + [_orient(r, t) for r, t in chain]), None, n.shape)
+            if not chain:
+                return self._register(P)
+            Q = Node("mul", tuple(scal + [_orient(r, not t) for r, t in reversed(chain)]), None,
+                     n.shape if n.is_scalar else tshape)
+            return self._register(P, Q)
+        if op == "pow":
+            return self._register(Node("pow", (kids[0][0],), n.attr, n.shape))
+        if op == "epow":
+            r, t = kids[0]
+            node, _ = self._register(Node("epow", (r,), n.attr, r.shape))
+            return node, t
+        if op == "bcast":
+            r, t = kids[0]
+            P = Node("bcast", (_orient(r, t),), None, n.shape)
+            Q = None if n.is_scalar else Node("bcast", (_orient(r, not t),), None, tshape)
+            return self._register(P, Q)
+        if op == "fn":
+            return self._fn(n, kids[0])
+        raise MatcalcError(f"cannot compile the operation {op!r}")
+
+    def _fn(self, n: Node, kid) -> tuple[Node, bool]:
+        r, t = kid
+        name = n.attr
+        kind = _kind(name)
+        if name == "log" and n.args[0].op == "fn" and n.args[0].attr in _LOG_OF:
+            inner = self.memo[id(n.args[0])][0]            # softmax(z), never flipped
+            return self._register(Node("fn", inner.args, _LOG_OF[inner.attr], inner.shape))
+        if kind == "elementwise" or kind == "square":
+            node, _ = self._register(Node("fn", (r,), name, r.shape))
+            return node, t and not n.is_scalar
+        if kind in _INVARIANT_KINDS:
+            return self._register(Node("fn", (r,), name, n.shape))
+        return self._register(Node("fn", (_orient(r, t),), name, n.shape))
+
+
+# ================================================================ pass 2: scalar placement
+
+
+def _scalars_and_chain(n: Node):
+    scal = tuple(a for a in n.args if a.is_scalar)
+    chain = tuple(a for a in n.args if not a.is_scalar)
+    return scal, chain
+
+
+def _linear_candidates(node: Node, depth: int, out: list):
+    """Nodes a scalar factor can be moved onto through linear operations, with their depth."""
+    while node.op == "T":
+        node = node.args[0]
+    if node.op in ("ones", "eye", "zero", "num", "bcast"):
+        return
+    out.append((node, depth))
+    if node.op == "mul" and not node.is_scalar:
+        for f in _scalars_and_chain(node)[1]:
+            _linear_candidates(f, depth + 1, out)
+    elif node.op == "had":
+        for f in node.args:
+            if f.op != "epow":
+                _linear_candidates(f, depth + 1, out)
+
+
+def _size(shape, sizes: dict) -> int:
+    total = 1
+    for d in shape:
+        total *= d if isinstance(d, int) else sizes.get(d, DEFAULT_SIZE)
+    return total
+
+
+def _scaled(scal: tuple, node: Node) -> Node:
+    if node.op == "mul":
+        s2, chain = _scalars_and_chain(node)
+        return Node("mul", _by_key(scal + s2) + chain, None, node.shape)
+    return Node("mul", scal + (node,), None, node.shape)
+
+
+def _replace_once(node: Node, target: Node, scal: tuple):
+    """node with the first linear occurrence of target multiplied by scal; (new, found)."""
+    if node is target:
+        return _scaled(scal, node), True
+    if node.op == "T":
+        inner, found = _replace_once(node.args[0], target, scal)
+        return (_T(inner), True) if found else (node, False)
+    if (node.op == "mul" and not node.is_scalar) or node.op == "had":
+        args = list(node.args)
+        for i, a in enumerate(args):
+            if a.is_scalar or a.op == "epow":
+                continue
+            new, found = _replace_once(a, target, scal)
+            if found:
+                args[i] = new
+                return Node(node.op, tuple(args), node.attr, node.shape), True
+    return node, False
+
+
+def _place_scalars(roots: list[Node], sizes: dict) -> list[Node]:
+    order: list[Node] = []
+    seen: set[int] = set()
+    for root in roots:
+        for n in walk(root):
+            if id(n) not in seen:
+                seen.add(id(n))
+                order.append(n)
+    scaled = {}
+    votes: dict[tuple, int] = {}
+    for n in order:
+        if n.op != "mul" or n.is_scalar:
+            continue
+        scal, chain = _scalars_and_chain(n)
+        if not scal or not chain or (len(scal) == 1 and scal[0].op == "num" and scal[0].attr == -1):
+            continue
+        cands: list = [(n, 0)]
+        for f in chain:
+            _linear_candidates(f, 1, cands)
+        scaled[id(n)] = (scal, cands)
+        for c in {id(c): c for c, _ in cands}.values():
+            votes[(scal, id(c))] = votes.get((scal, id(c)), 0) + 1
+    if not scaled:
+        return roots
+    targets = {}
+    for key, (scal, cands) in scaled.items():
+        best = max(cands, key=lambda cd: (votes[(scal, id(cd[0]))], -_size(cd[0].shape, sizes), -cd[1]))
+        targets[key] = best[0]
+    memo: dict[int, Node] = {}
+    for n in order:
+        args = tuple(memo[id(a)] for a in n.args)
+        new = n if all(a is b for a, b in zip(args, n.args)) else Node(n.op, args, n.attr, n.shape)
+        target = targets.get(id(n))
+        if target is not None and target is not n:
+            target = memo[id(target)]
+            scal, chain = _scalars_and_chain(new)
+            body = chain[0] if len(chain) == 1 else Node("mul", chain, None, new.shape)
+            moved, found = _replace_once(body, target, scal)
+            if found:
+                new = moved
+        memo[id(n)] = new
+    return [memo[id(r)] for r in roots]
+
+
+# ================================================================ pass 3: lowering to steps
+
+
+@dataclass
+class Step:
+    """One NumPy operation of the plan. `compact`: the array is smaller than the value's shape and
+    NumPy broadcasting stands for the rest ('scalar', 'row' stored 1-D, 'col' stored n×1)."""
+
+    op: str
+    args: tuple = ()
+    param: object = None
+    rep: str = "mat"
+    shape: tuple = (1, 1)
+    compact: str | None = None
+    fresh: bool = False      # allocates a new float array that nothing else holds
+    hint: str = "t"
+
+
+@dataclass(frozen=True)
+class _Ref:
+    slot: int
+    rep: str
+    compact: str | None = None
+
+
+_FRESH_OPS = ("matmul", "outer", "add", "had", "scale", "colsum", "rowsum", "fn", "ones", "zeros", "eye")
+
+
+class _Lowering:
+    def __init__(self, plan: "Plan", roots: list[Node], fast: bool):
+        self.plan = plan
+        self.fast = fast
+        self.steps: list[Step] = []
+        self.memo: dict[int, _Ref] = {}
+        self.extra: dict[tuple, _Ref] = {}
+        self.size_slots: dict[str, int] = {}
+        self.present: set[int] = set()
+        for r in roots:
+            for n in walk(r):
+                self.present.add(id(n))
+        self.keep: list[Node] = list(roots)
+        for name in plan.inputs:
+            self.steps.append(Step("input", (), name, _rep(plan.shapes[name]), plan.shapes[name], hint=name))
+
+    # ---------------------------------------------------------------- helpers
+
+    def emit(self, op, args=(), param=None, shape=(1, 1), compact=None, hint=None, rep=None) -> int:
+        rep = rep or _rep(shape)
+        fresh = op in _FRESH_OPS and rep != "scalar" and compact is None and param != "np.diag"
+        self.steps.append(Step(op, tuple(args), param, rep, shape, compact, fresh, hint or op))
+        return len(self.steps) - 1
+
+    def ref(self, op, args=(), param=None, shape=(1, 1), compact=None, hint=None) -> _Ref:
+        slot = self.emit(op, args, param, shape, compact, hint)
+        return _Ref(slot, _rep(shape), compact)
+
+    def size_slot(self, d) -> int:
+        key = d if isinstance(d, str) else int(d)
+        if key in self.size_slots:
+            return self.size_slots[key]
+        if isinstance(d, int):
+            slot = self.emit("const", (), d, hint=str(d))
+        elif d in self.plan.dim_sources:
+            name, axis = self.plan.dim_sources[d]
+            slot = self.emit("size", (self.plan.inputs.index(name),), axis, hint=d)
+        else:
+            slot = self.emit("argdim", (), d, hint=d)   # not implied by any input: a keyword argument
+        self.size_slots[key] = slot
+        return slot
+
+    def full(self, ref: _Ref, shape) -> _Ref:
+        """The array itself, broadcast out where it was stored compactly."""
+        if ref.compact is None:
+            return ref
+        rep = _rep(shape)
+        if rep == "scalar":
+            return ref
+        if rep in ("col", "row"):
+            dims = [shape[0] if rep == "col" else shape[1]]
+        else:
+            dims = list(shape)
+        slot = self.emit("expand", (ref.slot, *[self.size_slot(d) for d in dims]), None, shape, None, "full")
+        return _Ref(slot, rep, None)
+
+    def get(self, n: Node) -> _Ref:
+        found = self.memo.get(id(n))
+        if found is None:
+            self.keep.append(n)
+            found = self.memo[id(n)] = self.lower(n)
+        return found
+
+    # ---------------------------------------------------------------- nodes
+
+    def lower(self, n: Node) -> _Ref:
+        op = n.op
+        rep = _rep(n.shape)
+        if op == "sym":
+            name = n.attr
+            if name in self.plan.dim_scalars:
+                slot = self.size_slot(name)
+                return self.ref("float", (slot,), None, (1, 1), hint=name)
+            return _Ref(self.plan.inputs.index(name), rep)
+        if op == "num":
+            return self.ref("const", (), float(n.attr), hint="c")
+        if op == "ones":
+            return self.ref("ones", (self.size_slot(n.shape[0]),), None, n.shape, hint="ones")
+        if op == "eye":
+            return self.ref("eye", (self.size_slot(n.shape[0]),), None, n.shape, hint="eye")
+        if op == "zero":
+            if rep == "scalar":
+                return self.ref("const", (), 0.0)
+            dims = [n.shape[0] if rep == "col" else n.shape[1]] if rep != "mat" else list(n.shape)
+            return self.ref("zeros", tuple(self.size_slot(d) for d in dims), None, n.shape, hint="zeros")
+        if op == "T":
+            inner = self.get(n.args[0])
+            if rep == "scalar":
+                return inner
+            if inner.compact == "row" and rep == "mat":
+                return self.ref("asCol", (inner.slot,), None, n.shape, "col", hint="col")
+            if inner.compact == "col" and rep == "mat":
+                return self.ref("asRow", (inner.slot,), None, n.shape, "row", hint="row")
+            if rep == "mat" and inner.compact is None:
+                return self.ref("T", (inner.slot,), None, n.shape, hint="T")
+            return _Ref(inner.slot, rep, inner.compact)
+        if op == "bcast":
+            return self.bcast(n)
+        if op == "add":
+            return self.add(n)
+        if op == "had" or op == "epow":
+            return self.had(n)
+        if op == "mul":
+            return self.mul(n)
+        if op == "pow":
+            base = self.get(n.args[0])
+            return self.ref("pow", (base.slot,), Fraction(n.attr), (1, 1), hint="p")
+        if op == "fn":
+            return self.fn(n)
+        raise MatcalcError(f"cannot compile the operation {op!r}")
+
+    def bcast(self, n: Node) -> _Ref:
+        child = n.args[0]
+        inner = self.get(child)
+        rep = _rep(n.shape)
+        if child.is_scalar:
+            return _Ref(inner.slot, rep, "scalar")
+        if inner.compact is not None:
+            inner = self.full(inner, child.shape)
+        if rep != "mat":
+            return _Ref(inner.slot, rep, None)
+        if _rep(child.shape) == "row":
+            return _Ref(inner.slot, rep, "row")
+        return self.ref("asCol", (inner.slot,), None, n.shape, "col", hint="col")
+
+    @staticmethod
+    def _join(compacts) -> str | None:
+        if any(c is None for c in compacts):
+            return None
+        kinds = set(compacts) - {"scalar"}
+        if len(kinds) > 1:
+            return None
+        return kinds.pop() if kinds else "scalar"
+
+    def add(self, n: Node) -> _Ref:
+        terms = []
+        for a in n.args:
+            neg = False
+            if a.op == "num" and a.attr < 0:
+                a, neg = Node("num", (), -a.attr, a.shape), True
+            elif a.op == "mul" and a.args[0].op == "num" and a.args[0].attr < 0:
+                coef = -a.args[0].attr
+                rest = a.args[1:]
+                if coef != 1:
+                    rest = (Node("num", (), coef, (1, 1)),) + rest
+                a = rest[0] if len(rest) == 1 else Node("mul", rest, None, a.shape)
+                neg = True
+            terms.append((neg, a))
+        refs = [(neg, self.get(a)) for neg, a in terms]
+        # lead with a positive term, broadcast terms last: `X @ W + b`, `s - y`
+        refs.sort(key=lambda nr: (nr[1].compact is not None, nr[0]))
+        first = next((i for i, (neg, _) in enumerate(refs) if not neg), 0)
+        refs = [refs[first]] + refs[:first] + refs[first + 1:]
+        compact = self._join([r.compact for _, r in refs])
+        if compact is None and _rep(n.shape) != "scalar":
+            # a compact term broadcasts against a full one; NumPy does that by itself
+            pass
+        signs = tuple(-1 if neg else 1 for neg, _ in refs)
+        return self.ref("add", tuple(r.slot for _, r in refs), signs, n.shape, compact, "total")
+
+    def had(self, n: Node) -> _Ref:
+        factors = n.args if n.op == "had" else (n,)
+        args, powers = [], []
+        for f in factors:
+            p = Fraction(1)
+            if f.op == "epow":
+                f, p = f.args[0], Fraction(f.attr)
+            if self.fast and p == 1 and f.op == "fn" and f.attr == "step":
+                ref = self.mask(f)
+                powers.append("mask")
+            else:
+                ref = self.get(f)
+                powers.append(p)
+            args.append(ref)
+        compact = self._join([r.compact for r in args])
+        order = sorted(range(len(args)), key=lambda i: 1 if powers[i] == "mask" else (2 if powers[i] < 0 else 0))
+        return self.ref("had", tuple(args[i].slot for i in order), tuple(powers[i] for i in order),
+                        n.shape, compact, "elem")
+
+    def mask(self, f: Node) -> _Ref:
+        key = ("mask", id(f.args[0]))
+        if key not in self.extra:
+            z = self.get(f.args[0])
+            self.extra[key] = self.ref("gt0", (z.slot,), None, f.shape, z.compact, "mask")
+        return self.extra[key]
+
+    def mul(self, n: Node) -> _Ref:
+        scal, chain = _scalars_and_chain(n)
+        const = Fraction(1)
+        numer: list[_Ref] = []
+        denom: list[_Ref] = []
+        for s in scal:
+            if s.op == "num":
+                const *= s.attr
+            elif s.op == "pow" and s.attr < 0:
+                base = s.args[0] if s.attr == -1 else Node("pow", s.args, -s.attr, s.shape)
+                denom.append(self.get(base))
+            else:
+                numer.append(self.get(s))
+        if chain:
+            body = self.chain(chain, n.shape)
+        elif numer:
+            body = numer.pop(0)
+        else:
+            body = self.ref("const", (), float(const))
+            const = Fraction(1)
+        if const == 1 and not numer and not denom:
+            return body
+        args = (body.slot,) + tuple(r.slot for r in numer) + tuple(r.slot for r in denom)
+        return self.ref("scale", args, (float(const), len(numer)), n.shape, body.compact, "scaled")
+
+    # ---------------------------------------------------------------- products
+
+    def chain(self, factors, shape) -> _Ref:
+        sizes = self.plan.size_hints
+        leaves = []
+        for f in factors:
+            if f.op == "ones":
+                leaves.append(("ones", f, None))
+            elif f.op == "T" and f.args[0].op == "ones":
+                leaves.append(("onesrow", f, None))
+            elif f.op == "T" and _rep(f.shape) == "mat":
+                leaves.append(("T", f, None))
+            else:
+                leaves.append(("plain", f, None))
+        k = len(leaves)
+        if k == 1:
+            return self.leaf(leaves[0])
+        dim = [(_size((f.shape[0],), sizes), _size((f.shape[1],), sizes)) for _, f, _ in leaves]
+        cost = [[0.0] * k for _ in range(k)]
+        split = [[0] * k for _ in range(k)]
+        for length in range(2, k + 1):
+            for i in range(0, k - length + 1):
+                j = i + length - 1
+                best = None
+                for s in range(j - 1, i - 1, -1):
+                    left_kind = leaves[i][0] if s == i else "prod"
+                    right_kind = leaves[j][0] if s + 1 == j else "prod"
+                    r, m, c = dim[i][0], dim[s][1], dim[j][1]
+                    if right_kind == "ones" or left_kind == "onesrow":
+                        pair = r * m if right_kind == "ones" else m * c
+                    else:
+                        pair = r * m * c
+                    total = cost[i][s] + cost[s + 1][j] + pair
+                    if best is None or total < best:
+                        best, split[i][j] = total, s
+                cost[i][j] = best
+
+        def build(i, j):
+            if i == j:
+                return leaves[i]
+            s = split[i][j]
+            return ("pair", build(i, s), build(s + 1, j), (factors[i].shape[0], factors[j].shape[1]))
+
+        return self.emit_tree(build(0, k - 1))
+
+    def leaf(self, leaf) -> _Ref:
+        kind, f, _ = leaf
+        return self.get(f)
+
+    def emit_tree(self, tree) -> _Ref:
+        if tree[0] != "pair":
+            return self.leaf(tree)
+        _, left, right, shape = tree
+        lk, rk = left[0], right[0]
+        rep = _rep(shape)
+        if rk == "ones":
+            if lk in ("ones", "onesrow"):
+                pass
+            elif lk == "T":
+                inner = self.full(self.get(left[1].args[0]), left[1].args[0].shape)
+                return self.ref("colsum", (inner.slot,), None, shape, hint="colsum")
+            else:
+                a = self.full(self.emit_tree(left), _tree_shape(left))
+                if _rep(_tree_shape(left)) in ("row", "col"):
+                    return self.ref("sumall", (a.slot,), None, shape, hint="total")
+                return self.ref("rowsum", (a.slot,), None, shape, hint="rowsum")
+        if lk == "onesrow" and rk not in ("ones", "onesrow"):
+            if rk == "T":
+                inner = self.full(self.get(right[1].args[0]), right[1].args[0].shape)
+                return self.ref("rowsum", (inner.slot,), None, shape, hint="rowsum")
+            b = self.full(self.emit_tree(right), _tree_shape(right))
+            if _rep(_tree_shape(right)) in ("row", "col"):
+                return self.ref("sumall", (b.slot,), None, shape, hint="total")
+            return self.ref("colsum", (b.slot,), None, shape, hint="colsum")
+        if rep == "mat" and lk == "ones" and _rep(_tree_shape(left)) == "col":
+            b = self.emit_tree(right)
+            if _rep(_tree_shape(right)) == "row":
+                if b.compact == "scalar" or rk == "onesrow":
+                    return _Ref(self.get(Node("num", (), Fraction(1))).slot if rk == "onesrow" else b.slot,
+                                rep, "scalar")
+                return _Ref(b.slot, rep, "row")
+        if rep == "mat" and rk == "onesrow" and _rep(_tree_shape(left)) == "col":
+            a = self.full(self.emit_tree(left), _tree_shape(left))
+            return self.ref("asCol", (a.slot,), None, shape, "col", hint="col")
+        lrep, rrep = _rep(_tree_shape(left)), _rep(_tree_shape(right))
+        if lrep == "mat" and rrep != "scalar" and lk == "T" or rrep == "mat" and lrep != "scalar" and rk == "T":
+            # a transposed operand goes to the product as a view: `A.T @ B`, no step of its own
+            a, ta = self.operand(left)
+            b, tb = self.operand(right)
+            return self.ref("matmul", (a.slot, b.slot), (ta, tb), shape, hint="prod")
+        a = self.full(self.emit_tree(left), _tree_shape(left))
+        b = self.full(self.emit_tree(right), _tree_shape(right))
+        if lrep == "scalar" or rrep == "scalar":
+            return self.ref("had", (a.slot, b.slot), (Fraction(1), Fraction(1)), shape, None, "prod")
+        if lrep == "col" and rrep == "row":
+            return self.ref("outer", (a.slot, b.slot), None, shape, hint="outer")
+        return self.ref("matmul", (a.slot, b.slot), (False, False), shape, hint="prod")
+
+    def operand(self, tree) -> tuple[_Ref, bool]:
+        if tree[0] == "T":
+            inner = tree[1].args[0]
+            return self.full(self.get(inner), inner.shape), True
+        return self.full(self.emit_tree(tree), _tree_shape(tree)), False
+
+    # ---------------------------------------------------------------- functions
+
+    def fn(self, n: Node) -> _Ref:
+        name = n.attr
+        kind = _kind(name)
+        arg = n.args[0]
+        if name in _LOG_OF:
+            fused = Node("fn", (arg,), _LOG_OF[name], n.shape)
+            if id(fused) in self.present:
+                logp = self.get(fused)
+                return self.ref("fn", (logp.slot,), "np.exp", n.shape, hint=name)
+        inner = self.get(arg)
+        if kind == "elementwise":
+            return self.ref("fn", (inner.slot,), _spelling(name), n.shape, inner.compact, name)
+        inner = self.full(inner, arg.shape)
+        return self.ref("fn", (inner.slot,), _spelling(name), n.shape, None, name)
+
+
+def _tree_shape(tree):
+    if tree[0] == "pair":
+        return tree[3]
+    return tree[1].shape
+
+
+# ================================================================ the plan
 
 
 @dataclass
 class Plan:
-    """Outputs (name -> node) over inputs (the symbols they use), in one shared topological order."""
+    """Outputs (name -> node) over inputs (the symbols they use), computed together.
+
+    `sizes` ({"m": 64, ...}) are hints for ordering chains of products and placing scalar factors;
+    any sizes work at run time. `Plan(**arrays)` returns {output name: value}."""
 
     outputs: dict[str, Node]
     dim_scalars: set[str] = field(default_factory=set)
     xp: object = np
+    sizes: dict | None = None
 
     def __post_init__(self):
-        self.order: list[Node] = []
+        self.dim_scalars = set(self.dim_scalars)
+        self.size_hints = dict(self.sizes or {})
+        order: list[Node] = []
         seen: set[int] = set()
         for node in self.outputs.values():
             for n in walk(node):
                 if id(n) not in seen:
                     seen.add(id(n))
-                    self.order.append(n)
-        self.index = {id(n): i for i, n in enumerate(self.order)}
-        self.inputs = sorted({n.attr for n in self.order if n.op == "sym"} - set(self.dim_scalars))
-        self.shapes = {n.attr: n.shape for n in self.order if n.op == "sym"}
+                    order.append(n)
+        self.order = order
+        syms = {n.attr: n for n in order if n.op == "sym"}
+        self.shapes = {name: n.shape for name, n in syms.items()}
+        self.inputs = sorted(set(syms) - self.dim_scalars)
         self.dim_sources = self._dim_sources()
-        self.uses: dict[int, int] = {}
-        for n in self.order:
-            for a in n.args:
-                self.uses[id(a)] = self.uses.get(id(a), 0) + 1
-        self.steps = [self._closure(n) for n in self.order]
-        self.output_slots = [(name, self.index[id(node)], node) for name, node in self.outputs.items()]
+        self.fast = self.xp is np
+        canon = _Canon()
+        oriented = [_orient(*canon(node)) for node in self.outputs.values()]
+        roots = _place_scalars(oriented, self.size_hints)
+        lowering = _Lowering(self, roots, self.fast)
+        for r in roots:
+            for n in walk(r):
+                lowering.get(n)
+        refs = [lowering.full(lowering.get(r), r.shape) for r in roots]
+        self._keep = lowering.keep
+        self._finish(lowering.steps, refs)
 
     # ------------------------------------------------------------ dimensions
 
@@ -92,180 +711,106 @@ class Plan:
             out[d] = int(np.shape(env[name])[axis])
         return out
 
-    def _size(self, d, env_dims, env):
-        if isinstance(d, int):
-            return d
-        if d in env_dims:
-            return env_dims[d]
-        if d in env:
-            return int(env[d])
-        raise MatcalcError(f"the size of dimension {d!r} is not implied by any input; pass {d}=<int>")
+    # ------------------------------------------------------------ steps
 
-    # ------------------------------------------------------------ closures
+    def _finish(self, steps: list[Step], refs: list[_Ref]):
+        n_fixed = len(self.inputs)
+        out_slots = []
+        live = set(range(n_fixed))
+        for (name, node), ref in zip(self.outputs.items(), refs):
+            out_slots.append((name, ref, node))
+        stack = [ref.slot for _, ref, _ in out_slots]
+        while stack:
+            s = stack.pop()
+            if s in live and s >= n_fixed:
+                continue
+            live.add(s)
+            stack.extend(steps[s].args)
+        renumber = {}
+        kept: list[Step] = []
+        for i, st in enumerate(steps):
+            if i in live:
+                renumber[i] = len(kept)
+                kept.append(st)
+        for st in kept:
+            st.args = tuple(renumber[a] for a in st.args)
+        self.steps = kept
+        self.output_slots = [(name, _Ref(renumber[ref.slot], ref.rep, ref.compact), node)
+                             for name, ref, node in out_slots]
+        self.uses = [0] * len(kept)
+        for st in kept:
+            for a in st.args:
+                self.uses[a] += 1
+        for _, ref, _ in self.output_slots:
+            self.uses[ref.slot] += 2
+        self.n_fixed = n_fixed
+        self._argdim_slots = [(st.param, i) for i, st in enumerate(kept) if st.op == "argdim"]
+        self.arg_dims = [d for d, _ in self._argdim_slots]
+        self._runners = [(i, _closure(self, i, st)) for i, st in enumerate(kept)
+                         if i >= n_fixed and st.op != "argdim"]
+        self._input_specs = [(name, i, _ndim(_rep(self.shapes[name]))) for i, name in enumerate(self.inputs)]
+        self._dim_checks = self._checks()
 
-    def _closure(self, n: Node):
-        xp = self.xp
-        idx = [self.index[id(a)] for a in n.args]
-        op = n.op
-        if op == "sym":
-            name = n.attr
-            if name in self.dim_scalars:
-                return lambda v, env, dims, _n=name: float(dims[_n]) if _n in dims else float(env[_n])
-            return lambda v, env, dims, _n=name: env[_n]
-        if op == "num":
-            value = float(n.attr)
-            return lambda v, env, dims: value
-        if op in ("ones", "eye", "zero"):
-            shape = n.shape
+    def _checks(self):
+        by_dim: dict = {}
+        for slot, name in enumerate(self.inputs):
+            shape = self.shapes[name]
             rep = _rep(shape)
-
-            def make(v, env, dims, _op=op, _s=shape, _rep=rep):
-                if _op == "ones":
-                    return xp.ones(self._size(_s[0], dims, env))
-                if _op == "eye":
-                    return xp.eye(self._size(_s[0], dims, env))
-                if _rep == "scalar":
-                    return 0.0
-                if _rep in ("col", "row"):
-                    return xp.zeros(self._size(_s[0] if _rep == "col" else _s[1], dims, env))
-                return xp.zeros((self._size(_s[0], dims, env), self._size(_s[1], dims, env)))
-
-            return make
-        if op == "add":
-            if len(idx) == 2:
-                i, j = idx
-                return lambda v, env, dims: v[i] + v[j]
-
-            def total(v, env, dims, _idx=idx):
-                acc = v[_idx[0]]
-                for k in _idx[1:]:
-                    acc = acc + v[k]
-                return acc
-
-            return total
-        if op == "mul":
-            return self._mul_closure(n, idx)
-        if op == "had":
-            plan = []
-            for a, k in zip(n.args, idx):
-                p = a.attr if a.op == "epow" else 1
-                plan.append((self.index[id(a.args[0])] if a.op == "epow" else k, float(p)))
-
-            def had(v, env, dims, _plan=plan):
-                acc = None
-                for k, p in _plan:
-                    val = v[k]
-                    if p == 1.0:
-                        acc = val if acc is None else acc * val
-                    elif p == -1.0:
-                        acc = 1.0 / val if acc is None else acc / val
-                    else:
-                        acc = val ** p if acc is None else acc * val ** p
-                return acc
-
-            return had
-        if op == "T":
-            i = idx[0]
-            if _rep(n.shape) == "mat":
-                return lambda v, env, dims: v[i].T
-            return lambda v, env, dims: v[i]
-        if op in ("pow", "epow"):
-            i = idx[0]
-            p = float(n.attr)
-            if p == -1.0:
-                return lambda v, env, dims: 1.0 / v[i]
-            if p == 0.5:
-                return lambda v, env, dims: xp.sqrt(v[i])
-            return lambda v, env, dims: v[i] ** p
-        if op == "bcast":
-            i = idx[0]
-            child = _rep(n.args[0].shape)
-            if child == "col":
-                return lambda v, env, dims: v[i][:, None] * xp.ones((1, self._size(n.shape[1], dims, env)))
-            if child == "row":
-                return lambda v, env, dims: v[i] * xp.ones((self._size(n.shape[0], dims, env), 1))
-            shape = n.shape
-            rep = _rep(shape)
-            if rep in ("col", "row"):
-                d = shape[0] if rep == "col" else shape[1]
-                return lambda v, env, dims: v[i] * xp.ones(self._size(d, dims, env))
-            return lambda v, env, dims: v[i] * xp.ones((self._size(shape[0], dims, env),
-                                                        self._size(shape[1], dims, env)))
-        if op == "fn":
-            f = runtime.resolve(functions()[n.attr].numpy, xp)
-            i = idx[0]
-            return lambda v, env, dims: f(v[i])
-        raise MatcalcError(f"cannot compile the operation {op!r}")
-
-    def _mul_closure(self, n: Node, idx: list[int]):
-        xp = self.xp
-        scal = [k for a, k in zip(n.args, idx) if a.is_scalar]
-        chain = [(k, _rep(a.shape)) for a, k in zip(n.args, idx) if not a.is_scalar]
-        from_right = bool(chain) and chain[-1][1] == "col"
-
-        def product(v, env, dims):
-            acc = None
-            if chain:
-                seq = reversed(chain) if from_right else chain
-                acc_rep = None
-                for k, rep in seq:
-                    val = v[k]
-                    if acc is None:
-                        acc, acc_rep = val, rep
-                        continue
-                    if from_right:
-                        left, lrep, right, rrep = val, rep, acc, acc_rep
-                    else:
-                        left, lrep, right, rrep = acc, acc_rep, val, rep
-                    if lrep == "col" and rrep == "row":
-                        acc, acc_rep = xp.outer(left, right), "mat"
-                    elif lrep == "scalar" or rrep == "scalar":  # s*(s'*w): a 1×1 middle scales
-                        acc, acc_rep = left * right, rrep if lrep == "scalar" else lrep
-                    else:
-                        acc = left @ right
-                        acc_rep = _after(lrep, rrep)
-            for k in scal:
-                acc = v[k] if acc is None else v[k] * acc
-            return acc
-
-        return product
+            want = {"scalar": (), "col": (shape[0],), "row": (shape[1],), "mat": tuple(shape)}[rep]
+            for axis, d in enumerate(want):
+                by_dim.setdefault(d, []).append((slot, axis, name))
+        return [(d, places) for d, places in by_dim.items()]
 
     # ------------------------------------------------------------ running
 
     def __call__(self, **env):
-        missing = [name for name in self.inputs if name not in env]
-        if missing:
-            raise MatcalcError(f"missing input(s): {', '.join(missing)} (inputs: {', '.join(self.inputs)})")
-        env = {k: _as_input(k, v, self.shapes.get(k)) for k, v in env.items()}
-        dims = self.dims(env)
-        self._check(env, dims)
-        vals = [None] * len(self.steps)
-        for i, step in enumerate(self.steps):
-            vals[i] = step(vals, env, dims)
-        return {name: _as_output(vals[i], node, self, dims, env) for name, i, node in self.output_slots}
+        v = [None] * len(self.steps)
+        fast = self.fast
+        for name, slot, ndim in self._input_specs:
+            try:
+                a = env[name]
+            except KeyError:
+                missing = [n for n in self.inputs if n not in env]
+                raise MatcalcError(f"missing input(s): {', '.join(missing)} "
+                                   f"(inputs: {', '.join(self.inputs)})") from None
+            if not (fast and type(a) is np.ndarray and a.dtype == np.float64 and a.ndim == ndim):
+                a = _as_input(name, a, self.shapes[name], fast)
+                if np.ndim(a) != ndim:
+                    got = np.shape(a)
+                    raise MatcalcError(f"input {name} should be {_describe(_rep(self.shapes[name]))}, "
+                                       f"got an array of shape {got}")
+            v[slot] = a
+        for d, slot in self._argdim_slots:
+            if d not in env:
+                raise MatcalcError(f"the size of dimension {d!r} is not implied by any input; pass {d}=<int>")
+            v[slot] = int(env[d])
+        for d, places in self._dim_checks:
+            slot, axis, name = places[0]
+            size = d if isinstance(d, int) else np.shape(v[slot])[axis]
+            for slot, axis, name in (places if isinstance(d, int) else places[1:]):
+                got = np.shape(v[slot])
+                if got[axis] != size:
+                    raise MatcalcError(f"input {name} has shape {got}, but its dimension {d} is {size} elsewhere")
+        for i, run in self._runners:
+            v[i] = run(v)
+        return {name: self._output(v, ref, node) for name, ref, node in self.output_slots}
 
-    def _check(self, env, dims):
-        for name in self.inputs:
-            shape = self.shapes[name]
-            rep = _rep(shape)
-            got = np.shape(env[name])
-            want = {"scalar": (), "col": (shape[0],), "row": (shape[1],), "mat": shape}[rep]
-            if len(got) != len(want):
-                raise MatcalcError(f"input {name} should be {_describe(rep)}, got an array of shape {got}")
-            for g, w in zip(got, want):
-                size = w if isinstance(w, int) else dims.get(w, g)
-                if g != size:
-                    raise MatcalcError(f"input {name} has shape {got}, but its dimension {w} is {size} elsewhere")
+    def _output(self, v, ref: _Ref, node: Node):
+        val = v[ref.slot]
+        if _rep(node.shape) == "scalar":
+            return float(val) if self.fast else val
+        if self.fast and not self.steps[ref.slot].fresh:
+            return np.array(val, dtype=float)   # not a view of an input or a read-only broadcast
+        return val
+
+    # ------------------------------------------------------------ text
+
+    def source(self, name: str = "f", doc: str = "", with_helpers: bool = True) -> str:
+        return SourceWriter(self).function(name, doc, with_helpers)
 
 
-def _after(lrep: str, rrep: str) -> str:
-    if lrep == "row" and rrep == "col":
-        return "scalar"
-    if lrep == "row":
-        return "row"
-    if rrep == "col":
-        return "col"
-    return "mat"
+def _ndim(rep: str) -> int:
+    return {"scalar": 0, "col": 1, "row": 1, "mat": 2}[rep]
 
 
 def _describe(rep: str) -> str:
@@ -273,223 +818,438 @@ def _describe(rep: str) -> str:
             "mat": "a matrix (2-D array)"}[rep]
 
 
-def _as_input(name, value, shape):
-    if shape is None:
-        return value
+def _as_input(name, value, shape, fast=True):
     rep = _rep(shape)
     if rep == "scalar":
-        return float(np.asarray(value).reshape(()))  if np.size(value) == 1 else value
-    arr = value if hasattr(value, "shape") and not isinstance(value, np.ndarray) else np.asarray(value, dtype=float)
-    if rep in ("col", "row") and getattr(arr, "ndim", 1) == 2 and 1 in arr.shape:
+        if np.size(value) == 1 and (fast or isinstance(value, (int, float, np.ndarray, np.generic))):
+            return float(np.asarray(value).reshape(()))
+        return value
+    if not fast and hasattr(value, "shape") and not isinstance(value, np.ndarray):
+        return value
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise MatcalcError(f"input {name} is not an array of numbers ({err})") from None
+    if rep in ("col", "row") and arr.ndim == 2 and 1 in arr.shape:
         arr = arr.reshape(-1)
     return arr
 
 
-def _as_output(val, node: Node, plan: Plan, dims, env):
-    rep = _rep(node.shape)
-    if rep == "scalar":
-        return val if not isinstance(val, np.ndarray) else float(val)
-    if node.op == "bcast" or np.ndim(val) == 0:
-        if rep == "mat":
-            shape = (plan._size(node.shape[0], dims, env), plan._size(node.shape[1], dims, env))
-        else:
-            shape = (plan._size(node.shape[0] if rep == "col" else node.shape[1], dims, env),)
-        return np.broadcast_to(val, shape).copy()
-    return val
+# ---------------------------------------------------------------- closures (the callable)
 
 
-# ---------------------------------------------------------------- source text
+def _closure(plan: Plan, i: int, st: Step):
+    xp = plan.xp
+    fast = plan.fast
+    op, args, param = st.op, st.args, st.param
+    uses = plan.uses
+    steps = plan.steps
+
+    def owned(k):
+        """An argument whose buffer this step may overwrite: a fresh temporary used only here."""
+        s = steps[k]
+        return fast and s.fresh and uses[k] == 1 and s.rep == st.rep and s.compact is None \
+            and st.compact is None
+
+    if op == "size":
+        (a,) = args
+        return lambda v: np.shape(v[a])[param]
+    if op == "float":
+        (a,) = args
+        return lambda v: float(v[a])
+    if op == "const":
+        value = param
+        return lambda v: value
+    if op == "ones":
+        (a,) = args
+        return lambda v: xp.ones(v[a])
+    if op == "eye":
+        (a,) = args
+        return lambda v: xp.eye(v[a])
+    if op == "zeros":
+        if len(args) == 1:
+            (a,) = args
+            return lambda v: xp.zeros(v[a])
+        a, b = args
+        return lambda v: xp.zeros((v[a], v[b]))
+    if op == "expand":
+        x, *dims = args
+        if fast:
+            return lambda v: np.broadcast_to(v[x], tuple(v[d] for d in dims))
+        return lambda v: v[x] * xp.ones(tuple(v[d] for d in dims))
+    if op == "T":
+        (a,) = args
+        return lambda v: v[a].T
+    if op == "asCol":
+        (a,) = args
+        return lambda v: v[a][:, None]
+    if op == "asRow":
+        (a,) = args
+        return lambda v: v[a][:, 0]
+    if op == "matmul":
+        a, b = args
+        ta, tb = param
+        if ta and tb:
+            return lambda v: v[a].T @ v[b].T
+        if ta:
+            return lambda v: v[a].T @ v[b]
+        if tb:
+            return lambda v: v[a] @ v[b].T
+        return lambda v: v[a] @ v[b]
+    if op == "outer":
+        a, b = args
+        return lambda v: xp.outer(v[a], v[b])
+    if op == "colsum":
+        (a,) = args
+        if fast:
+            return lambda v: v[a].sum(axis=0)
+        return lambda v: xp.sum(v[a], axis=0)
+    if op == "rowsum":
+        (a,) = args
+        if fast:
+            return lambda v: v[a].sum(axis=1)
+        return lambda v: xp.sum(v[a], axis=1)
+    if op == "sumall":
+        (a,) = args
+        if fast:
+            return lambda v: v[a].sum()
+        return lambda v: xp.sum(v[a])
+    if op == "gt0":
+        (a,) = args
+        return lambda v: v[a] > 0
+    if op == "pow":
+        (a,) = args
+        p = float(param)
+        if p == -1.0:
+            return lambda v: 1.0 / v[a]
+        if p == 0.5:
+            return lambda v: xp.sqrt(v[a])
+        return lambda v: v[a] ** p
+    if op == "add":
+        return _add_closure(args, param, owned, xp)
+    if op == "had":
+        return _had_closure(args, param, owned, xp)
+    if op == "scale":
+        return _scale_closure(args, param, owned, xp)
+    if op == "fn":
+        (a,) = args
+        if fast and steps[a].rep != "scalar" and steps[a].compact is None and param in runtime.FAST:
+            f = runtime.FAST[param]
+            if owned(a) and param in runtime.FAST_INPLACE:
+                f = runtime.FAST_INPLACE[param]
+            return lambda v: f(v[a])
+        f = runtime.resolve(param, xp)
+        return lambda v: f(v[a])
+    raise MatcalcError(f"cannot run the step {op!r}")
+
+
+def _add_closure(args, signs, owned, xp):
+    if len(args) == 2:
+        a, b = args
+        sa, sb = signs
+        if sa == 1 and sb == 1:
+            if owned(a):
+                return lambda v: np.add(v[a], v[b], out=v[a])
+            if owned(b):
+                return lambda v: np.add(v[a], v[b], out=v[b])
+            return lambda v: v[a] + v[b]
+        if sa == 1 and sb == -1:
+            if owned(a):
+                return lambda v: np.subtract(v[a], v[b], out=v[a])
+            if owned(b):
+                return lambda v: np.subtract(v[a], v[b], out=v[b])
+            return lambda v: v[a] - v[b]
+    pairs = list(zip(args, signs))
+
+    def total(v):
+        k, s = pairs[0]
+        acc = v[k] if s == 1 else -v[k]
+        for k, s in pairs[1:]:
+            acc = acc + v[k] if s == 1 else acc - v[k]
+        return acc
+
+    return total
+
+
+def _had_closure(args, powers, owned, xp):
+    plain = all(p == "mask" or p == 1 for p in powers)
+    if plain and len(args) == 2:
+        a, b = args
+        if owned(a):
+            return lambda v: np.multiply(v[a], v[b], out=v[a])
+        if owned(b) and powers[1] != "mask":
+            return lambda v: np.multiply(v[a], v[b], out=v[b])
+        return lambda v: v[a] * v[b]
+    pairs = list(zip(args, powers))
+
+    def power(x, p):
+        if p == "mask" or p == 1:
+            return x
+        if p == Fraction(1, 2):
+            return xp.sqrt(x)
+        return x ** float(p)
+
+    def elem(v):
+        acc = None
+        for k, p in pairs:
+            if p != "mask" and p < 0:
+                piece = v[k] if p == -1 else power(v[k], -p)
+                acc = 1.0 / piece if acc is None else acc / piece
+            else:
+                piece = power(v[k], p)
+                acc = piece if acc is None else acc * piece
+        return acc
+
+    return elem
+
+
+def _scale_closure(args, param, owned, xp):
+    const, n_numer = param
+    body, numer, denom = args[0], args[1:1 + n_numer], args[1 + n_numer:]
+    if const == 1.0 and not numer and len(denom) == 1:
+        (d,) = denom
+        if owned(body):
+            return lambda v: np.divide(v[body], v[d], out=v[body])
+        return lambda v: v[body] / v[d]
+    if not numer and not denom:
+        if const == -1.0:
+            if owned(body):
+                return lambda v: np.negative(v[body], out=v[body])
+            return lambda v: -v[body]
+        if owned(body):
+            return lambda v: np.multiply(v[body], const, out=v[body])
+        return lambda v: const * v[body]
+
+    def factor(v):
+        f = const
+        for k in numer:
+            f = f * v[k]
+        for k in denom:
+            f = f / v[k]
+        return f
+
+    if owned(body):
+        return lambda v: np.multiply(v[body], factor(v), out=v[body])
+    return lambda v: factor(v) * v[body]
+
+
+# ================================================================ source text
+
+ATOM, POW, UNARY, MUL, MATMUL, ADD, CMP = 100, 90, 80, 70, 69, 60, 40
 
 
 class SourceWriter:
-    """Python source for the same plan: shared values get a name, the rest is inlined."""
+    """Python source for the same steps: a value used twice gets a name, the rest is inlined."""
 
     def __init__(self, plan: Plan):
         self.plan = plan
-        self.names: dict[int, str] = {}
-        self.lines: list[str] = []
         self.helpers: set[str] = set()
+        self.lines: list[str] = []
+        self.text: dict[int, tuple[str, int]] = {}
         self.counter = 0
-        for name in plan.inputs:
-            pass
-        for n in plan.order:
-            text = self._text(n)
-            if self._materialize(n):
-                var = self._fresh(n)
-                self.lines.append(f"    {var} = {text}")
-                self.names[id(n)] = var
+        taken = {_py_name(n) for n in plan.inputs} | set(plan.arg_dims)
+        self.taken = set(taken)
+        outputs = {ref.slot for _, ref, _ in plan.output_slots}
+        for i, st in enumerate(plan.steps):
+            if st.op in ("input", "argdim"):
+                self.text[i] = (_py_name(st.param), ATOM)
+                continue
+            rendered = self.render(i, st)
+            if self._materialize(i, st, rendered, outputs):
+                var = self._fresh(st)
+                self.lines.append(f"    {var} = {rendered[0]}")
+                rendered = (var, ATOM)
+            self.text[i] = rendered
 
-    def _materialize(self, n: Node) -> bool:
-        if n.op in ("sym", "num") or (n.op == "T" and n.args[0].op == "sym"):
+    def _materialize(self, i, st, rendered, outputs) -> bool:
+        if st.op in ("const", "size"):
             return False
-        return self.plan.uses.get(id(n), 0) >= 2
+        if st.op == "float":
+            return self.plan.uses[i] >= 2
+        if st.op in ("T", "asCol", "asRow") and self.plan.steps[st.args[0]].op in ("input", "argdim"):
+            return False
+        return self.plan.uses[i] >= 2 and not (i in outputs and self.plan.uses[i] == 2)
 
-    def _fresh(self, n: Node) -> str:
-        self.counter += 1
-        base = n.attr if n.op == "fn" else {"mul": "prod", "add": "total", "had": "elem"}.get(n.op, "t")
-        return f"{base}_{self.counter}"
+    def _fresh(self, st: Step) -> str:
+        base = st.hint if st.hint.isidentifier() else "t"
+        if st.op == "float" and base not in self.taken:
+            self.taken.add(base)
+            return base
+        while True:
+            self.counter += 1
+            name = f"{base}_{self.counter}"
+            if name not in self.taken:
+                self.taken.add(name)
+                return name
 
-    def ref(self, n: Node, parens: bool = True) -> str:
-        if id(n) in self.names:
-            return self.names[id(n)]
-        text = self.texts[id(n)]
-        if parens and n.op in ("add", "mul", "had", "pow", "epow") and not text.startswith("("):
-            return f"({text})"
-        return text
+    def wrap(self, k: int, need: int) -> str:
+        text, prec = self.text[k]
+        return f"({text})" if prec < need else text
 
-    @property
-    def texts(self):
-        if not hasattr(self, "_texts"):
-            self._texts = {}
-        return self._texts
+    def wrap_same(self, k: int, level: int) -> str:
+        """Left operand of `*` or `@`: no brackets for the same operator, always for the other one
+        (`(A @ B) * C` reads unambiguously; Python gives both one precedence)."""
+        text, prec = self.text[k]
+        return text if prec == level or prec >= UNARY else f"({text})"
 
-    def _text(self, n: Node) -> str:
-        text = self._render(n)
-        self.texts[id(n)] = text
-        return text
+    def bare(self, k: int) -> str:
+        return self.text[k][0]
 
-    def _size(self, d) -> str:
-        if isinstance(d, int):
-            return str(d)
-        if d in self.plan.dim_sources:
-            name, axis = self.plan.dim_sources[d]
-            return f"{_py_name(name)}.shape[{axis}]"
-        return _py_name(d)
+    def _size(self, k: int) -> str:
+        return self.bare(k)
 
-    def _render(self, n: Node) -> str:
-        op = n.op
-        if op == "sym":
-            if n.attr in self.plan.dim_scalars and n.attr in self.plan.dim_sources:
-                return self._size(n.attr)
-            return _py_name(n.attr)
-        if op == "num":
-            return _number(n.attr)
+    def render(self, i: int, st: Step) -> tuple[str, int]:
+        op, a = st.op, st.args
+        if op == "size":
+            return f"{self.wrap(a[0], ATOM)}.shape[{st.param}]", ATOM
+        if op == "float":
+            return self.text[a[0]]
+        if op == "const":
+            value = st.param
+            if isinstance(value, int):
+                return str(value), ATOM
+            return _float_text(value), (UNARY if value < 0 else ATOM)
         if op == "ones":
-            return f"np.ones({self._size(n.shape[0])})"
+            return f"np.ones({self.bare(a[0])})", ATOM
         if op == "eye":
-            return f"np.eye({self._size(n.shape[0])})"
-        if op == "zero":
-            rep = _rep(n.shape)
-            if rep == "scalar":
-                return "0.0"
-            if rep == "mat":
-                return f"np.zeros(({self._size(n.shape[0])}, {self._size(n.shape[1])}))"
-            return f"np.zeros({self._size(n.shape[0] if rep == 'col' else n.shape[1])})"
+            return f"np.eye({self.bare(a[0])})", ATOM
+        if op == "zeros":
+            dims = ", ".join(self.bare(k) for k in a)
+            return (f"np.zeros(({dims}))" if len(a) > 1 else f"np.zeros({dims})"), ATOM
+        if op == "expand":
+            dims = ", ".join(self.bare(k) for k in a[1:])
+            shape = f"({dims},)" if len(a) == 2 else f"({dims})"
+            return f"np.broadcast_to({self.bare(a[0])}, {shape})", ATOM
+        if op == "T":
+            return f"{self.wrap(a[0], ATOM)}.T", ATOM
+        if op == "asCol":
+            return f"{self.wrap(a[0], ATOM)}[:, None]", ATOM
+        if op == "asRow":
+            return f"{self.wrap(a[0], ATOM)}[:, 0]", ATOM
+        if op == "matmul":
+            ta, tb = st.param
+            left = f"{self.wrap(a[0], ATOM)}.T" if ta else self.wrap_same(a[0], MATMUL)
+            right = f"{self.wrap(a[1], ATOM)}.T" if tb else self.wrap(a[1], UNARY)
+            return f"{left} @ {right}", MATMUL
+        if op == "outer":
+            return f"np.outer({self.bare(a[0])}, {self.bare(a[1])})", ATOM
+        if op == "colsum":
+            return f"{self.wrap(a[0], ATOM)}.sum(axis=0)", ATOM
+        if op == "rowsum":
+            return f"{self.wrap(a[0], ATOM)}.sum(axis=1)", ATOM
+        if op == "sumall":
+            return f"np.sum({self.bare(a[0])})", ATOM
+        if op == "gt0":
+            return f"{self.wrap(a[0], ADD)} > 0", CMP
+        if op == "pow":
+            p = Fraction(st.param)
+            if p == -1:
+                return f"1.0 / {self.wrap(a[0], UNARY)}", MUL
+            if p == Fraction(1, 2):
+                return f"np.sqrt({self.bare(a[0])})", ATOM
+            return f"{self.wrap(a[0], ATOM)} ** {_number(p) if p > 0 else '(' + _number(p) + ')'}", POW
         if op == "add":
             parts = []
-            for k, a in enumerate(n.args):
-                coef_neg = a.op == "mul" and a.args[0].op == "num" and a.args[0].attr < 0
-                if coef_neg and k:
-                    rest = a.args[1:] if a.args[0].attr == -1 else (Node("num", (), -a.args[0].attr),) + a.args[1:]
-                    inner = self._render(Node("mul", rest, None, a.shape)) if len(rest) > 1 else self.ref(rest[0])
-                    parts.append(f" - {inner}" if not (len(rest) > 1 and "+" in inner) else f" - ({inner})")
+            for k, (slot, sign) in enumerate(zip(a, st.param)):
+                if k == 0:
+                    parts.append(f"-{self.wrap(slot, UNARY)}" if sign < 0 else self.wrap(slot, ADD))
                 else:
-                    parts.append((" + " if k else "") + self.ref(a, parens=False))
-            return "".join(parts)
-        if op == "mul":
-            scal = [a for a in n.args if a.is_scalar]
-            chain = [a for a in n.args if not a.is_scalar]
-            text = ""
-            if chain:
-                from_right = _rep(chain[-1].shape) == "col"
-                seq = list(reversed(chain)) if from_right else chain
-                acc, acc_rep = self.ref(seq[0]), _rep(seq[0].shape)
-                for a in seq[1:]:
-                    rep = _rep(a.shape)
-                    left, lrep, right, rrep = (self.ref(a), rep, acc, acc_rep) if from_right else \
-                        (acc, acc_rep, self.ref(a), rep)
-                    if lrep == "col" and rrep == "row":
-                        acc, acc_rep = f"np.outer({_strip(left)}, {_strip(right)})", "mat"
-                    elif lrep == "scalar" or rrep == "scalar":
-                        acc, acc_rep = f"{left} * {right}", rrep if lrep == "scalar" else lrep
-                        acc = f"({acc})" if a is not seq[-1] else acc
-                    else:
-                        acc, acc_rep = f"{left} @ {right}", _after(lrep, rrep)
-                        acc = f"({acc})" if a is not seq[-1] else acc
-                text = acc
-            for a in reversed(scal):
-                if a.op == "num" and a.attr == -1:
-                    text = f"-{_wrap(text)}" if text else "-1.0"
-                else:
-                    text = f"{self.ref(a)} * {_wrap(text)}" if text else self.ref(a)
-            return text
+                    parts.append((" + " if sign > 0 else " - ") + self.wrap(slot, MATMUL))
+            return "".join(parts), (ADD if len(parts) > 1 else UNARY)
         if op == "had":
-            text = ""
-            for a in n.args:
-                if a.op == "epow" and a.attr < 0:
-                    base = self.ref(a.args[0])
-                    piece = base if a.attr == -1 else f"{base} ** {_number(-a.attr)}"
-                    text = f"{text} / {piece}" if text else f"1.0 / {piece}"
+            text, prec = "", ATOM
+            for slot, p in zip(a, st.param):
+                if p == "mask":
+                    piece, div = f"({self.bare(slot)})", False
+                elif p < 0:
+                    piece = self.wrap(slot, UNARY) if p == -1 else self._power_text(slot, -p)
+                    div = True
                 else:
-                    text = f"{text} * {self.ref(a)}" if text else self.ref(a)
-            return text
-        if op == "T":
-            inner = self.ref(n.args[0])
-            return f"{inner}.T" if _rep(n.shape) == "mat" else inner
-        if op in ("pow", "epow"):
-            base = self.ref(n.args[0])
-            if n.attr == -1:
-                return f"1.0 / {base}"
-            if n.attr == Fraction(1, 2):
-                return f"np.sqrt({_strip(base)})"
-            return f"{base} ** {_number(n.attr)}"
-        if op == "bcast":
-            child = _rep(n.args[0].shape)
-            inner = self.ref(n.args[0])
-            if child == "col":
-                return f"{inner}[:, None]"
-            return inner
+                    piece = self.wrap(slot, UNARY) if p == 1 else self._power_text(slot, p)
+                    div = False
+                if not text:
+                    if div:
+                        text, prec = f"1.0 / {piece}", MUL
+                    elif p == 1:
+                        text, prec = self.wrap_same(slot, MUL), MUL
+                    else:
+                        text, prec = piece, (ATOM if p == "mask" or p == Fraction(1, 2) else POW)
+                else:
+                    if prec != MUL and prec < UNARY:
+                        text = f"({text})"
+                    text, prec = f"{text} {'/' if div else '*'} {piece}", MUL
+            return text, prec
+        if op == "scale":
+            const, n_numer = st.param
+            body, numer, denom = a[0], a[1:1 + n_numer], a[1 + n_numer:]
+            pieces = []
+            if const not in (1.0, -1.0):
+                pieces.append(_number(Fraction(abs(const)).limit_denominator(10**9)))
+            pieces += [self.wrap(k, UNARY) for k in numer]
+            if pieces:
+                text = " * ".join(pieces) + " * " + self.wrap(body, UNARY)
+            elif const < 0:
+                text = self.wrap(body, UNARY)
+            else:
+                text = self.wrap_same(body, MUL)
+            for k in denom:
+                text += f" / {self.wrap(k, UNARY)}"
+            if const < 0:
+                text = "-" + (text if pieces or not denom else text)
+                return text, (UNARY if not denom and not pieces else MUL)
+            return text, (MUL if pieces or denom else self.text[body][1])
         if op == "fn":
-            spelling = functions()[n.attr].numpy
+            spelling = st.param
             if not spelling.startswith("np."):
                 self.helpers.add(spelling)
-            return f"{spelling}({self.ref(n.args[0], parens=False)})"
+            return f"{spelling}({self.bare(a[0])})", ATOM
         raise MatcalcError(f"cannot write source for {op!r}")
 
+    def _power_text(self, slot: int, p: Fraction) -> str:
+        if p == Fraction(1, 2):
+            return f"np.sqrt({self.bare(slot)})"
+        return f"{self.wrap(slot, ATOM)} ** {_number(p)}"
 
-def _strip(text: str) -> str:
-    return text[1:-1] if text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]) else text
+    def output_text(self, name: str) -> str:
+        for key, ref, node in self.plan.output_slots:
+            if key == name:
+                text = self.bare(ref.slot)
+                if self.plan.steps[ref.slot].op == "expand":
+                    text += ".copy()"
+                return text
+        raise KeyError(name)
 
-
-def _balanced(text: str) -> bool:
-    depth = 0
-    for ch in text:
-        depth += ch == "("
-        depth -= ch == ")"
-        if depth < 0:
-            return False
-    return depth == 0
-
-
-def _wrap(text: str) -> str:
-    return f"({text})" if any(op in text for op in (" + ", " - ", " @ ")) and not (
-        text.startswith("(") and _balanced(text[1:-1]) and text.endswith(")")) else text
+    def function(self, name: str, doc: str = "", with_helpers: bool = True) -> str:
+        args = ", ".join([_py_name(a) for a in self.plan.inputs] + [_py_name(d) for d in self.plan.arg_dims])
+        body = list(self.lines)
+        results = [(key, self.output_text(key)) for key in self.plan.outputs]
+        if len(results) == 1:
+            body.append(f"    return {results[0][1]}")
+        else:
+            body.append("    return {")
+            body += [f"        {k!r}: {v}," for k, v in results]
+            body.append("    }")
+        head = ["import numpy as np", ""]
+        if with_helpers and self.helpers:
+            for h in sorted(self.helpers):
+                head.append("")
+                head.append(inspect.getsource(runtime.HELPERS[h]).rstrip())
+            head.append("")
+        head.append("")
+        doc_line = [f'    """{doc}"""'] if doc else []
+        return "\n".join(head + [f"def {name}({args}):"] + doc_line + body) + "\n"
 
 
 def function_source(name: str, outputs: dict[str, Node], dim_scalars=(), doc: str = "",
-                    with_helpers: bool = True) -> str:
+                    with_helpers: bool = True, sizes: dict | None = None) -> str:
     """A self-contained Python function computing `outputs` (one value, or a dict of several)."""
-    plan = Plan(outputs, set(dim_scalars))
-    writer = SourceWriter(plan)
-    args = ", ".join(_py_name(a) for a in plan.inputs)
-    body = list(writer.lines)
-    results = [(key, writer.ref(node, parens=False)) for key, node in outputs.items()]
-    if len(results) == 1:
-        body.append(f"    return {results[0][1]}")
-    else:
-        body.append("    return {" + ", ".join(f"{k!r}: {v}" for k, v in results) + "}")
-    head = ["import numpy as np", ""]
-    if with_helpers and writer.helpers:
-        for h in sorted(writer.helpers):
-            head.append(inspect.getsource(runtime.HELPERS[h]).rstrip())
-            head.append("")
-        head.append("")
-    doc_line = [f'    """{doc}"""'] if doc else []
-    return "\n".join(head + [f"def {name}({args}):"] + doc_line + body) + "\n"
+    return Plan(outputs, set(dim_scalars), np, sizes).source(name, doc, with_helpers)
 
 
-def compile_nodes(outputs: dict[str, Node], dim_scalars=(), xp=np) -> Plan:
-    return Plan(outputs, set(dim_scalars), xp)
+def compile_nodes(outputs: dict[str, Node], dim_scalars=(), xp=np, sizes: dict | None = None) -> Plan:
+    """One plan for several outputs of the same expression (a loss and all its gradients): every
+    shared value -- the activations, the softmax, the output error -- is computed once."""
+    return Plan(outputs, set(dim_scalars), xp, sizes)
 
 
 def compile_derivation(derivation):

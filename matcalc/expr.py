@@ -343,6 +343,13 @@ def bcast(a: Node, shape: Shape) -> Node:
         raise ShapeError(f"cannot broadcast {shape_text(a.shape)} to {shape_text(shape)}")
     if a.op == "bcast":
         return bcast(a.args[0], shape)
+    if a.op == "num":
+        # a constant array is c times a ones vector (or ones*ones'), so like terms meet in sums
+        if a.attr == 0:
+            return zero(shape)
+        r, c = shape
+        unit = ones(r) if c == 1 else transpose(ones(c)) if r == 1 else mul(ones(r), transpose(ones(c)))
+        return unit if a.attr == 1 else mul(a, unit)
     return Node("bcast", (a,), None, shape)
 
 

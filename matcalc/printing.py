@@ -23,6 +23,20 @@ def _fraction(value: Fraction) -> tuple[str, int]:
     return ("-" + text if value < 0 else text, UNARY if value < 0 else MUL)
 
 
+def constant_value(node: Node):
+    """The number c if node is c times a ones vector or matrix (printed as c inside a sum), else None."""
+    from .expr import is_ones_matrix
+
+    if is_ones_matrix(node):
+        return Fraction(1)
+    if node.op == "mul" and node.args[0].op == "num":
+        rest = node.args[1:]
+        inner = rest[0] if len(rest) == 1 else Node("mul", rest, None, node.shape)
+        if is_ones_matrix(inner):
+            return node.args[0].attr
+    return None
+
+
 def _order_terms(args):
     """Lead with a term that carries no minus sign: `s - y` rather than `-y + s`."""
     for i, t in enumerate(args):
@@ -93,7 +107,8 @@ class TextPrinter:
                 return "1 ./ " + self._had_factor(inner), MUL
             return f"{self.wrap(node.args[0], ATOM)}.^{_exponent(node.attr)}", POSTFIX
         if op == "add":
-            args = _order_terms(node.args)
+            args = tuple(_as_number(t) for t in node.args)
+            args = _order_terms(args)
             parts = [self(args[0])[0] if not _is_negative(args[0]) else "-" + _wrap_text(
                 _negated_text(args[0], self), MUL)]
             for t in args[1:]:
@@ -113,7 +128,8 @@ class TextPrinter:
                     continue
                 text, prec = self(f)
                 bracket = prec < MUL or f.op in ("had",) or (f.op == "mul") or (
-                    f.op == "num" and f.attr.denominator != 1) or (f.op == "pow" and f.attr < 0)
+                    f.op == "num" and f.attr.denominator != 1) or (f.op == "pow" and f.attr < 0) or (
+                    f.op == "epow" and f.attr < 0)
                 parts.append(f"({text})" if bracket else text)
             text = "*".join(parts) if parts else "1"
             for d in divisors:
@@ -133,6 +149,12 @@ class TextPrinter:
     def _had_factor(self, f: Node) -> str:
         text, prec = self(f)
         return f"({text})" if prec <= MUL else text
+
+
+def _as_number(term: Node) -> Node:
+    """Inside a sum a constant array prints as its number: `1 - s`, not `ones(n) - s`."""
+    value = constant_value(term)
+    return Node("num", (), value) if value is not None else term
 
 
 def _wrap_text(pair: tuple[str, int], need: int) -> str:

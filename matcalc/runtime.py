@@ -43,6 +43,17 @@ def logsumexp_rows(Z, xp=np):
     return (top + xp.log(xp.sum(xp.exp(Z - top), axis=1, keepdims=True)))[:, 0]
 
 
+def log_softmax(z, xp=np):
+    # log(softmax(z)) without forming softmax: an entry far below the maximum stays finite
+    shifted = z - xp.max(z)
+    return shifted - xp.log(xp.sum(xp.exp(shifted)))
+
+
+def log_softmax_rows(Z, xp=np):
+    shifted = Z - xp.max(Z, axis=1, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+
+
 def logdet(X, xp=np):
     sign, value = xp.linalg.slogdet(X)
     return value if sign > 0 else value + xp.log(sign)  # log of a negative determinant is nan
@@ -53,7 +64,57 @@ def norm1(X, xp=np):
 
 
 HELPERS = {f.__name__: f for f in (sigmoid, relu, step, softmax, logsumexp, softmax_rows,
-                                   logsumexp_rows, logdet, norm1)}
+                                   logsumexp_rows, log_softmax, log_softmax_rows, logdet, norm1)}
+
+
+# ---------------------------------------------------------------- NumPy fast paths
+# The same functions for the compiled callable when the arrays are NumPy's: array methods instead of
+# module functions, no intermediate that is not needed, and (FAST_INPLACE) the argument's buffer
+# reused when the plan knows it is a temporary with no other use.
+
+
+def _softmax_rows_np(Z):
+    e = np.exp(Z - Z.max(axis=1, keepdims=True))
+    e /= e.sum(axis=1, keepdims=True)
+    return e
+
+
+def _softmax_np(z):
+    e = np.exp(z - z.max())
+    e /= e.sum()
+    return e
+
+
+def _log_softmax_rows_np(Z, out=None):
+    shifted = np.subtract(Z, Z.max(axis=1, keepdims=True), out=out)
+    shifted -= np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return shifted
+
+
+def _log_softmax_np(z, out=None):
+    shifted = np.subtract(z, z.max(), out=out)
+    shifted -= np.log(np.exp(shifted).sum())
+    return shifted
+
+
+FAST = {
+    "relu": lambda z: np.maximum(z, 0.0),
+    "softmax_rows": _softmax_rows_np,
+    "softmax": _softmax_np,
+    "log_softmax_rows": _log_softmax_rows_np,
+    "log_softmax": _log_softmax_np,
+    "np.sum": lambda a: a.sum(),
+}
+
+FAST_INPLACE = {
+    "relu": lambda z: np.maximum(z, 0.0, out=z),
+    "log_softmax_rows": lambda Z: _log_softmax_rows_np(Z, out=Z),
+    "log_softmax": lambda z: _log_softmax_np(z, out=z),
+    "np.exp": lambda z: np.exp(z, out=z),
+    "np.tanh": lambda z: np.tanh(z, out=z),
+}
+for _name in ("np.exp", "np.tanh"):
+    FAST[_name] = getattr(np, _name[3:])
 
 
 def resolve(spelling: str, xp=np):

@@ -395,10 +395,17 @@ def collect(terms: list[Node], shape) -> Node:
 # ---------------------------------------------------------------- factoring
 
 
+def _split_scalars(t: Node) -> tuple[list[Node], list[Node]]:
+    """Scalar factors (scalar-valued chains such as x'*y included) and the matrix chain."""
+    if t.op != "mul":
+        return [], [t]
+    return [a for a in t.args if a.is_scalar], [a for a in t.args if not a.is_scalar]
+
+
 def _pieces(t: Node):
     """How a monomial can be factored: (kind, factor) candidates. A power offers its base too, so
     `s - s^2` can become `s*(1 - s)`."""
-    scal, chain = _split_chain(t) if t.op == "mul" else ([], [t])
+    scal, chain = _split_scalars(t)
     out = []
     for s in scal:
         if s.op == "num":
@@ -429,7 +436,7 @@ def _remove(t: Node, kind: str, f: Node) -> Node:
     if kind == "had":
         return E.hadamard(t, E.epow(f, -1))
     coef, _ = E.split_scalar(t)
-    scal, chain = _split_chain(t) if t.op == "mul" else ([], [t])
+    scal, chain = _split_scalars(t)
     scal = [a for a in scal if a.op != "num"]
     if kind == "left":
         rest = chain[1:]
@@ -473,7 +480,7 @@ def _gather_linear(terms: list[Node]) -> list[Node]:
     groups: dict[str, list[tuple[Node, Node]]] = {}
     rest: list[Node] = []
     for t in terms:
-        scal, chain = _split_chain(t) if t.op == "mul" else ([], [t])
+        scal, chain = _split_scalars(t)
         f = chain[0] if len(chain) == 1 else None
         if f is not None and f.op == "fn" and functions()[f.attr].linear:
             groups.setdefault(f.attr, []).append((E.mul(*scal) if scal else E.num(1), f))

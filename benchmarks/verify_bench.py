@@ -1,0 +1,82 @@
+"""How long one `matcalc.verify` takes, the numeric cross-check against finite differences included.
+
+Run from a checkout (`python benchmarks/verify_bench.py`) or with matcalc pip-installed. The figure
+judged is the median wall time of one verify of the softmax cross-entropy gradient with respect to W
+(a right claim, three random instances, central finite differences of the original expression, the
+engine's own derivation and the symbolic normal forms), in-process, after one warm-up call (grammar and
+rule tables loaded). "fresh" empties matcalc's module-level memo tables before each call, as
+derive_bench.py does; "warm" does not. Goal: fresh median <= 50 ms. A wrong claim (which adds the
+diagnosis) and the batched form are printed for information.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parents[1]
+if (_ROOT / "matcalc" / "__init__.py").is_file() and str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))  # a checkout: benchmark the code next to this script
+
+from matcalc.verify import verify  # noqa: E402
+
+GOAL_MS = 50.0
+REPEATS = 25
+CE = "-y'*log(softmax(W*x + b))"
+CASES = [
+    ("softmax cross-entropy wrt W, right claim (the goal)", CE, "W", "(softmax(W*x + b) - y)*x'", None,
+     ["sum(y) = 1"]),
+    ("softmax cross-entropy wrt W, sign error (diagnosed)", CE, "W", "(y - softmax(W*x + b))*x'", None,
+     ["sum(y) = 1"]),
+    ("softmax cross-entropy wrt W, sum(y) = 1 not assumed", CE, "W", "(softmax(W*x + b) - y)*x'", None, []),
+    ("batched cross-entropy wrt W, right claim", "-sum(Y .* log(softmax_rows(X*W + b')))/m", "W",
+     "(1/m)*X'*(softmax_rows(X*W + b') - Y)", {"X": "m,d"}, ["Y one-hot"]),
+]
+
+
+def clear_memos() -> None:
+    """Empty matcalc's module-level memo dicts (not the interning table), as derive_bench.py does."""
+    for name, module in list(sys.modules.items()):
+        if not (name == "matcalc" or name.startswith("matcalc.")) or module is None:
+            continue
+        for attr, value in list(vars(module).items()):
+            if type(value) is dict and "memo" in attr.lower():
+                value.clear()
+
+
+def median_ms(fn, clear: bool) -> float:
+    times = []
+    for _ in range(REPEATS):
+        if clear:
+            clear_memos()
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def main() -> int:
+    verify("x'*A*x", wrt="x", claim="(A + A')*x")  # warm-up: grammar, rule tables
+    rows = []
+    for label, expression, wrt, claim, shapes, assume in CASES:
+        def call():
+            return verify(expression, wrt=wrt, claim=claim, shapes=shapes, assume=assume)
+
+        verdict = call()
+        fresh, warm = median_ms(call, True), median_ms(call, False)
+        rows.append((label, fresh, warm, verdict))
+    print(f"matcalc.verify — median of {REPEATS} calls, in-process, finite-difference cross-check included")
+    print(f"{'case':<56} {'fresh ms':>9} {'warm ms':>8}  verdict")
+    for label, fresh, warm, verdict in rows:
+        print(f"{label:<56} {fresh:>9.1f} {warm:>8.1f}  {verdict.status}"
+              + (f" ({verdict.kind})" if verdict.kind else ""))
+    goal = rows[0][1]
+    status = "PASS" if goal <= GOAL_MS else "MISS"
+    print(f"\n{status}: one verify of the softmax cross-entropy wrt W takes {goal:.1f} ms (goal <= {GOAL_MS:.0f} ms)")
+    return 0 if status == "PASS" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
