@@ -209,7 +209,8 @@ def linear_coefficient(expr: Node, G: Node, simplifier: Simplifier) -> Node:
     """M with expr = M*G, for an expression linear in the vector G (after expansion)."""
     expanded = simplifier.expand(expr)
     terms = expanded.args if expanded.op == "add" else (expanded,)
-    parts = [_coef(t, G) for t in terms if not E.is_zero(t)]
+    # a term without G can only be a zero that did not cancel symbolically (x - x inside a function)
+    parts = [_coef(t, G) for t in terms if not E.is_zero(t) and _contains(t, G)]
     if not parts:
         return E.zero((expr.shape[0], G.shape[0]))
     return simplifier(E.add(*parts))

@@ -177,7 +177,12 @@ def scaled(coef: Fraction, rest: Node | None, shape: Shape) -> Node:
 def add(*terms: Node) -> Node:
     if not terms:
         raise ValueError("add of nothing")
-    shape = terms[0].shape
+    nonzero = [t for t in terms if not is_zero(t)]
+    shape = terms[0].shape if not nonzero else nonzero[0].shape
+    if not nonzero:
+        shapes = [t.shape for t in terms if t.shape != SCALAR]
+        return zero(shapes[0] if shapes else SCALAR)
+    terms = nonzero
     flat: list[Node] = []
     const = Fraction(0)
     for t in terms:
@@ -243,6 +248,8 @@ def mul(*factors: Node) -> Node:
                 coef *= p.attr
             elif is_zero(p):
                 zero_hit = True
+                if not p.is_scalar:
+                    chain.append(p)  # keeps the product's shape right
             elif p.is_scalar:
                 base, exponent = (p.args[0], p.attr) if p.op == "pow" else (p, Fraction(1))
                 scalars[base] = scalars.get(base, Fraction(0)) + exponent

@@ -1,0 +1,93 @@
+"""The command line: what a user sees, exit codes, and no traceback ever."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from matcalc.cli import main
+
+
+def run(*args):
+    result = CliRunner().invoke(main, list(args))
+    assert "Traceback" not in result.output
+    return result
+
+
+def test_default_derivation_shows_steps_and_the_result():
+    result = run("derive")
+    assert result.exit_code == 0
+    assert "softmax Jacobian" in result.output
+    assert result.output.rstrip().endswith("(softmax(W*x + b) - y)*x'")
+
+
+def test_expression_may_start_with_a_minus():
+    result = run("derive", "-y'*log(softmax(W*x + b))", "--wrt", "b", "--assume", "sum(y) = 1")
+    assert result.exit_code == 0
+    assert result.output.rstrip().endswith("softmax(W*x + b) - y")
+
+
+@pytest.mark.parametrize("fmt,needle", [
+    ("latex", r"\operatorname{softmax}"),
+    ("numpy", "def d_dW(W, b, x, y):"),
+    ("json", '"result": "(softmax(W*x + b) - y)*x\'"'),
+])
+def test_output_formats(fmt, needle):
+    result = run("derive", "-y'*log(softmax(W*x + b))", "--wrt", "W", "--assume", "sum(y) = 1", "--format", fmt)
+    assert result.exit_code == 0
+    assert needle in result.output
+    if fmt == "json":
+        data = json.loads(result.output)
+        assert data["layout"] == "denominator" and data["steps"]
+
+
+def test_numerator_layout_and_shapes_option():
+    result = run("derive", "W*x + b", "--wrt", "x", "--shape", "W=3,4", "--layout", "numerator")
+    assert result.exit_code == 0
+    assert result.output.rstrip().endswith("W")
+    assert "W 3×4" in result.output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["derive", "W*x +", "--wrt", "W"], "ends too early"),
+    (["derive", "W*x + b", "--wrt", "W", "--shape", "W=c,d", "--shape", "x=e"], "W*x: c×d times e×1"),
+    (["derive", "foo(x)", "--wrt", "x"], "unknown function 'foo'"),
+    (["derive", "tr(x)", "--wrt", "x"], "tr(x)"),
+    (["derive", "det(A)", "--wrt", "A", "--shape", "A=3,4"], "square"),
+    (["derive", "x'*A*x", "--wrt", "x", "--shape", "Wc,d"], "NAME=d1,d2"),
+    (["derive", "x'*A*x", "--wrt", "x", "--assume", "A is lovely"], "forms understood"),
+    (["derive", "x'*A*x", "--wrt", "z"], "does not appear"),
+    (["derive", "x'*A*x"], "--wrt is required"),
+    (["derive", "(" * 5000 + "x" + ")" * 5000, "--wrt", "x"], "nested deeper"),
+])
+def test_bad_input_exits_2_with_a_clear_message(args, message):
+    result = run(*args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_unknown_layout_is_rejected_by_the_option():
+    result = run("derive", "a'*x", "--wrt", "x", "--layout", "mixed")
+    assert result.exit_code == 2
+
+
+def test_rules_lists_every_table_with_sources():
+    result = run("rules")
+    assert result.exit_code == 0
+    for table in ("functions", "operators", "simplify", "identities"):
+        assert f"== {table}" in result.output
+    assert "Matrix Cookbook" in result.output
+    data = json.loads(run("rules", "--table", "identities", "--format", "json").output)
+    assert len(data["identities"]) >= 30
+
+
+def test_the_command_starts_as_a_process():
+    done = subprocess.run([sys.executable, "-m", "matcalc.cli", "derive", "x'*A*x", "--wrt", "x"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    assert done.stdout.rstrip().endswith("(A + A')*x")
+    bad = subprocess.run([sys.executable, "-m", "matcalc.cli", "derive", "x'*", "--wrt", "x"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "^" in bad.stderr
