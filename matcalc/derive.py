@@ -334,14 +334,14 @@ class Derivation:
     order: int = 1
 
     def __str__(self) -> str:
-        return to_text(self.result)
+        return "0" if E.is_zero(self.result) else to_text(self.result)
 
     def __repr__(self) -> str:
         return f"Derivation({self.expression!r}, wrt={self.wrt!r}, layout={self.layout!r}) = {self}"
 
     @property
     def text(self) -> str:
-        return to_text(self.result)
+        return str(self)
 
     @property
     def shared(self) -> tuple[str, list[tuple[str, str]]]:

@@ -87,8 +87,13 @@ class TextPrinter:
             return f"ones({node.shape[0]})", ATOM
         if op == "eye":
             return "I", ATOM
-        if op == "zero":
-            return "0", ATOM
+        if op == "zero":  # shaped, so that softmax(0*ones(n)) does not read back as softmax of a scalar
+            r, c = node.shape
+            if c == 1:
+                return f"0*ones({r})", MUL
+            if r == 1:
+                return f"0*ones({c})'", MUL
+            return f"0*ones({r})*ones({c})'", MUL
         if op == "bcast":
             return self(node.args[0])
         if op == "fn":

@@ -132,8 +132,15 @@ def _match(p: Node, t: Node, rule: Rule, m: _Match) -> _Match | None:
         rest = t.args[k:]
         m = _match(p.args[0], E.mul(*t.args[:k]), rule, m)
         return None if m is None else _match(p.args[1], rest[0] if len(rest) == 1 else E.mul(*rest), rule, m)
+    if E.is_ones_matrix(p) and E.is_ones_matrix(t):
+        return m  # a constant 1 is the same whatever shape the pattern gave it
     if p.op != t.op or p.attr != t.attr:
         return None
+    if p.op == "add":
+        if len(p.args) != len(t.args):
+            return None
+        found = _match_commutative(list(p.args), list(t.args), rule, m, absorb=False)
+        return found[0] if found and not found[1] else None
     if p.op in ("ones", "eye", "zero"):
         m = m.copy()
         return m if _bind_dims(p.shape, t.shape, rule, m) else None
@@ -155,11 +162,12 @@ def _is_bare_wild(p: Node, rule: Rule) -> bool:
     return p.op == "sym" and p.attr in rule.wild
 
 
-def _match_commutative(pats: list[Node], targets: list[Node], rule: Rule, m: _Match):
+def _match_commutative(pats: list[Node], targets: list[Node], rule: Rule, m: _Match, absorb: bool = True):
     """Assign pattern factors to distinct target factors; a lone bare wildcard takes what is left.
     Returns (match, leftover targets) or None."""
     pats = sorted(pats, key=lambda p: _is_bare_wild(p, rule))
-    rest_wild = pats[-1] if pats and _is_bare_wild(pats[-1], rule) and pats[-1].attr not in m.nodes else None
+    rest_wild = pats[-1] if absorb and pats and _is_bare_wild(pats[-1], rule) \
+        and pats[-1].attr not in m.nodes else None
 
     def go(i: int, remaining: list[Node], m: _Match):
         if i == len(pats):
@@ -357,6 +365,10 @@ class Simplifier:
             return collect([self._settle(E.bcast(t, node.shape)) for t in terms], node.shape)
         if op == "fn":
             return self._settle(E.rebuild(node, (self(node.args[0]),)))
+        if op == "epow" and node.attr in (2, 3) and self.expand(node.args[0]).op == "add":
+            # (1 - s).^2 = 1 - 2*s + s.^2, so that s - s.^2 and the like can meet and cancel
+            base = node.args[0]
+            return self.expand(E.hadamard(*([base] * int(node.attr))))
         if op in ("pow", "epow"):
             base = self(node.args[0])
             return self._settle(E.rebuild(node, (base,)))
