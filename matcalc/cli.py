@@ -88,12 +88,13 @@ EXPRESSION_COMMAND = {"ignore_unknown_options": True}  # so "-y'*log(...)" is an
 @layout_option
 @click.option("--order", type=click.IntRange(1, 2), default=1, show_default=True,
               help="2 for the Hessian of a scalar function of a vector.")
+@click.option("--direction", metavar="NAME", help="With --order 2: the Hessian-vector product H[NAME].")
 @click.option("--format", "fmt", type=click.Choice(["text", "latex", "json", "numpy", "markdown"]),
               default="text", show_default=True)
 @click.option("--steps/--no-steps", default=None, help="Show the derivation step by step.")
 @input_option
 @guarded
-def derive(expression, wrt, shapes, assume, layout, order, fmt, steps, input_kind):
+def derive(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, input_kind):
     """Differentiate EXPRESSION (default: the softmax cross-entropy -y'*log(softmax(W*x + b)))."""
     if expression is None:
         expression, wrt = DEFAULT_EXPRESSION, wrt or "W"
@@ -102,7 +103,7 @@ def derive(expression, wrt, shapes, assume, layout, order, fmt, steps, input_kin
     if not wrt:
         raise MatcalcError("--wrt is required: the name of the variable to differentiate with respect to")
     d = derive_expression(expression, wrt=wrt, shapes=parse_shapes(shapes), assume=assume, layout=layout,
-                             order=order, input=input_kind)
+                             order=order, input=input_kind, direction=direction)
     if fmt == "json":
         click.echo(json.dumps(d.as_dict(), indent=2, ensure_ascii=False))
     elif fmt == "latex":
@@ -121,7 +122,9 @@ def render_text(d, steps: bool) -> str:
     from .expr import shape_text
 
     lines = []
-    what = "Hessian" if d.order == 2 else "derivative"
+    what = "derivative"
+    if d.order == 2:
+        what = f"Hessian-vector product H[{d.direction}]" if d.direction else "Hessian"
     lines.append(f"{what} of  {d.expression}")
     lines.append(f"with respect to  {d.wrt}   ({d.kind}, {d.layout} layout, result {shape_text(d.shape)})")
     lines.append("shapes:  " + ", ".join(f"{n} {_dims(s)}" for n, s in sorted(d.shapes.items())))

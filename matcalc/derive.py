@@ -40,9 +40,15 @@ class Step:
     rule: str
     source: str
     kind: str = "chain"   # chain | simplify | assumption | layout | result
+    node: Node | None = field(default=None, repr=False, compare=False)
+    target_node: Node | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k not in ("node", "target_node")}
+
+    @property
+    def latex(self) -> str:
+        return to_latex(self.node) if self.node is not None else self.expression
 
     def __str__(self) -> str:
         return f"{self.target} = {self.expression}    [{self.rule}; {self.source}]"
@@ -118,7 +124,7 @@ class _Walk:
         target = f"∂f/∂{_bracketed(node)}" if node is not self.wrt else f"∂f/∂{node.attr}"
         rules = "; ".join(dict.fromkeys(p[1] for p in parts))
         sources = "; ".join(dict.fromkeys(p[2] for p in parts))
-        self.steps.append(Step(target, to_text(raw), rules, sources, "chain"))
+        self.steps.append(Step(target, to_text(raw), rules, sources, "chain", raw, node))
         shown = raw
         if self.plain is not None:
             before = len(self.plain.trace)
@@ -138,7 +144,7 @@ class _Walk:
             return
         names = list(dict.fromkeys(r.name for r in fired)) or ["collect and factor terms"]
         sources = list(dict.fromkeys(r.source for r in fired)) or ["algebra"]
-        self.steps.append(Step("", to_text(new), "; ".join(names), "; ".join(sources), kind))
+        self.steps.append(Step("", to_text(new), "; ".join(names), "; ".join(sources), kind, new))
 
     def _send(self, node: Node, G: Node, depends: set[Node]):
         op = node.op
@@ -332,6 +338,7 @@ class Derivation:
     steps: list[Step] = field(default_factory=list)
     denominator: Node | None = None
     order: int = 1
+    direction: str | None = None
 
     def __str__(self) -> str:
         return "0" if E.is_zero(self.result) else to_text(self.result)
@@ -417,7 +424,12 @@ class Derivation:
         }
 
     def _repr_latex_(self) -> str:
-        return f"$${to_latex(self.result)}$$"
+        return f"$$\\frac{{\\partial f}}{{\\partial {self.wrt}}} = {to_latex(self.result)}$$"
+
+    def _repr_markdown_(self) -> str:
+        from .report import markdown_report
+
+        return markdown_report(self)
 
 
 def check_layout(layout: str) -> None:
@@ -446,13 +458,40 @@ def prepare(expression: str, shapes=None, assume=()):
     return typed, a
 
 
+def _second_derivative(f, x, grad, direction, typed, simplifier, plain, steps) -> Node:
+    """The Hessian of a scalar function of a vector (the Jacobian of its gradient); for a matrix
+    variable, whose Hessian is a 4-tensor, the Hessian-vector product H[V] = ∂ sum(V .* ∇f)/∂X."""
+    if not f.is_scalar:
+        raise UnsupportedError(f"the second derivative of a {E.shape_text(f.shape)} expression is a "
+                               f"higher-order tensor; matcalc derives Hessians of scalar expressions")
+    if direction is None and not (x.is_vector or x.is_scalar):
+        raise UnsupportedError(
+            f"the Hessian of a scalar function of the {E.shape_text(x.shape)} matrix {x.attr} is a 4-tensor, "
+            f"which matrix notation cannot show; ask for the Hessian-vector product instead: "
+            f"direction='V' (CLI: --direction V) gives H[V], the directional second derivative, "
+            f"a {E.shape_text(x.shape)} matrix")
+    steps.append(Step("∇f", to_text(grad), "the gradient; now its derivative", "", "result"))
+    if direction is None:
+        return _first_derivative(grad, x, simplifier, plain, steps)
+    if not isinstance(direction, str) or not direction.isidentifier() or direction in typed.names:
+        raise MatcalcError(f"the direction must be a new name (not one of {', '.join(sorted(typed.names))}); "
+                           f"got {direction!r}")
+    V = E.sym(direction, x.shape)
+    typed.names[direction] = V
+    inner = E.fn("sum", E.hadamard(V, grad), E.SCALAR) if not x.is_scalar else E.mul(V, grad)
+    steps.append(Step(f"sum({direction} .* ∇f)", to_text(inner),
+                      "Hessian-vector product: H[V] is the gradient of <V, ∇f>", "Hessian symmetry", "result"))
+    return _first_derivative(inner, x, simplifier, plain, steps)
+
+
 def derive(expression: str, wrt: str, shapes=None, assume=(), layout: str = "denominator",
-           order: int = 1, input: str = "auto") -> Derivation:
+           order: int = 1, input: str = "auto", direction: str | None = None) -> Derivation:
     """Differentiate `expression` with respect to the name `wrt`.
 
     shapes: {"W": ("c", "d"), "x": ("d",), "lam": ()} declares shapes (inferred otherwise);
     assume: texts such as "sum(y) = 1", "A symmetric"; layout: "denominator" (default) or "numerator";
-    order: 1 for the gradient or Jacobian, 2 for the Hessian of a scalar function of a vector.
+    order: 1 for the gradient or Jacobian, 2 for the Hessian of a scalar function of a vector;
+    direction: with order=2, a new name V: the Hessian-vector product H[V] (for a matrix variable).
     """
     check_layout(layout)
     if order not in (1, 2):
@@ -471,20 +510,13 @@ def derive(expression: str, wrt: str, shapes=None, assume=(), layout: str = "den
     steps: list[Step] = [Step("f", to_text(f), f"{kind_of(f, x)} derivative, {layout} layout", "", "result")]
     den = _first_derivative(f, x, simplifier, plain, steps)
     if order == 2:
-        if not (f.is_scalar and (x.is_vector or x.is_scalar)):
-            raise UnsupportedError(
-                f"the Hessian of a {kind_of(f, x).split('-by-')[0]} with respect to a "
-                f"{E.shape_text(x.shape)} variable is a higher-order tensor; matcalc derives Hessians of "
-                f"scalar functions of a vector. For a matrix variable X, derive the gradient and then "
-                f"the directional derivative of tr(V'*gradient) with respect to X (a Hessian-vector product)")
-        steps.append(Step("∇f", to_text(den), "gradient, then its Jacobian", "", "result"))
-        den = _first_derivative(den, x, simplifier, plain, steps)
+        den = _second_derivative(f, x, den, direction, typed, simplifier, plain, steps)
     result = den if layout == "denominator" else simplifier(E.transpose(den))
     if layout == "numerator" and not result.is_scalar:
         steps.append(Step("numerator layout", to_text(result), "transpose of the denominator-layout result",
                           "Wikipedia: Matrix calculus, Layout conventions", "layout"))
     steps.append(Step(f"∂f/∂{wrt}", to_text(result), f"result ({layout} layout)", "", "result"))
-    return Derivation(expression, wrt, layout, result, typed, a, steps, den, order)
+    return Derivation(expression, wrt, layout, result, typed, a, steps, den, order, direction)
 
 
 def _first_derivative(f: Node, x: Node, simplifier: Simplifier, plain, steps: list[Step]) -> Node:

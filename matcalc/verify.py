@@ -351,6 +351,7 @@ class _Checker:
     laid out the other way; the truth is the finite-difference derivative (denominator layout)."""
 
     def __init__(self, expression: str, wrt: str, claim_text: str, shapes, assume, layout: str):
+        """Derive (errors say "in the expression"), then type the claim (errors say "in the claim")."""
         self.expression = expression
         self.wrt = wrt
         self.claim_text = claim_text
@@ -448,6 +449,7 @@ class _Checker:
         return ""
 
     def _wanted_shape(self, layout: str | None = None) -> tuple:
+        """The derivative's shape in a layout (the requested one by default)."""
         layout = layout or self.layout
         return self.den_shape if layout == "denominator" else _transposed(self.den_shape)
 
@@ -542,15 +544,18 @@ class _Checker:
         return errs
 
     def matches(self, node: Node, layout: str, cases: list[_Case]) -> bool:
+        """Whether a claim-like node equals the derivative on every instance."""
         return max(self.measured(node, layout, cases)) < TOLERANCE
 
     # ------------------------------------------------------------ printing
 
     def in_layout(self, den: Node, layout: str | None = None) -> Node:
+        """A denominator-layout node shown in a layout (transposed and simplified for numerator)."""
         layout = layout or self.layout
         return den if layout == "denominator" else self.simplifier(E.transpose(den))
 
     def expected_text(self, layout: str | None = None) -> str | None:
+        """matcalc's own answer, printed in a layout (None when the engine could not derive it)."""
         if self.derivation is None:
             return None
         layout = layout or self.layout
@@ -577,6 +582,7 @@ class _Checker:
         return d
 
     def user_dims(self) -> set[str]:
+        """Dimension names the user declared (m in X=m,d): the only ones a claim may mention."""
         out = set()
         for spec in (self.user_shapes or {}).values():
             parts = spec.split(",") if isinstance(spec, str) else list(spec)
@@ -652,6 +658,7 @@ def _evidence(ck: _Checker, cases: list[_Case], errs: list[float], claim_layout:
 
 
 def _correct(ck: _Checker, base: dict, evidence: dict) -> Verdict:
+    """The verdict for a claim the numbers accept, saying whether it is also matcalc's expression."""
     diagnosis = (f"your answer agrees with finite differences of the expression on {evidence['instances']} "
                  f"random instances")
     if evidence["symbolic_match"]:
@@ -833,6 +840,7 @@ def _sign_or_factor(ck, cases, layout, values, truth, varying: bool = False):
 
 
 def _varying_factor(ck, cases, layout, values, truth):
+    """The weakest relation, tried last: a scalar factor that changes from instance to instance."""
     return _sign_or_factor(ck, cases, layout, values, truth, varying=True)
 
 
@@ -1171,6 +1179,7 @@ class StepsVerdict:
 
 
 def render_steps(v: StepsVerdict) -> str:
+    """The text the CLI prints for a derivation: the verdict, then every line marked ok or BAD."""
     lines = [f"verdict:   {'CORRECT' if v.ok else 'WRONG'} — {v.diagnosis}"]
     if v.assumptions:
         lines.append(f"assuming:  {'; '.join(v.assumptions)}")
@@ -1323,6 +1332,7 @@ class _StepsChecker:
         self.expression, self.wrt, self.layout = expression, wrt, layout
 
     def run(self) -> StepsVerdict:
+        """Check the first line (against the derivative, when given), then each step; name the first bad."""
         steps: list[StepCheck] = []
         typed_count, shape_error = self._type()
         first = None
@@ -1437,6 +1447,7 @@ class _StepsChecker:
         return [v for node in roots for v in self._values(node, [arrays])]
 
     def _values(self, node: Node, cases: list[dict]) -> list:
+        """A line's value on each shared instance (NaN where it cannot be computed)."""
         plan = compile_nodes({"v": node}, self.dim_scalars)
         out = []
         with np.errstate(all="ignore"):
