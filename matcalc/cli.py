@@ -226,4 +226,7 @@ def _register_optional_commands() -> None:
 _register_optional_commands()
 
 if __name__ == "__main__":
-    main()
+    # run the one copy of this module that the registered commands import (python -m matcalc.cli)
+    from matcalc.cli import main as registered_main
+
+    registered_main()

@@ -36,14 +36,17 @@ def _domains(root: Node) -> dict[str, set[str]]:
         domain = functions()[node.attr].domain
         if domain == "real":
             continue
-        for n in walk(node.args[0]):
+        # names under a function whose value is positive anyway (log(softmax(z))) need nothing
+        stack = [node.args[0]]
+        while stack:
+            n = stack.pop()
             if n.op == "sym":
                 kind = domain
                 if domain in ("invertible", "positive-determinant") and n is not node.args[0]:
                     kind = "conditioned"
                 need.setdefault(n.attr, set()).add(kind)
-        if node.attr in ("log", "sqrt") and node.args[0].op == "fn" and node.args[0].attr in ("softmax", "softmax_rows", "sigmoid", "exp"):
-            pass
+            elif not (domain == "positive" and n.op == "fn" and functions()[n.attr].positive):
+                stack.extend(n.args)
     return need
 
 

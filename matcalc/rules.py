@@ -29,6 +29,7 @@ class FunctionRow:
     jacobian: str = ""
     domain: str = "real"
     linear: bool = False
+    positive: bool = False
 
     @property
     def printed(self) -> str:

@@ -207,6 +207,8 @@ def _instantiate(node: Node, rule: Rule, m: _Match, shape_hint) -> Node:
             memo[id(n)] = E.zero((dim(n.shape[0]), dim(n.shape[1])))
         elif not n.args:
             memo[id(n)] = n
+        elif n.op == "bcast":
+            memo[id(n)] = E.bcast(memo[id(n.args[0])], (dim(n.shape[0]), dim(n.shape[1])))
         else:
             memo[id(n)] = E.rebuild(n, tuple(memo[id(a)] for a in n.args))
     return memo[id(node)]
@@ -367,8 +369,12 @@ class Simplifier:
             return self._settle(E.rebuild(node, (self(node.args[0]),)))
         if op == "epow" and node.attr in (2, 3) and self.expand(node.args[0]).op == "add":
             # (1 - s).^2 = 1 - 2*s + s.^2, so that s - s.^2 and the like can meet and cancel
-            base = node.args[0]
-            return self.expand(E.hadamard(*([base] * int(node.attr))))
+            terms = self._terms(node.args[0])
+            if len(terms) ** int(node.attr) <= MAX_TERMS:
+                out = []
+                for choice in product(*([terms] * int(node.attr))):
+                    out.extend(self._split(self._settle(E.hadamard(*choice))))
+                return collect(out, node.shape)
         if op in ("pow", "epow"):
             base = self(node.args[0])
             return self._settle(E.rebuild(node, (base,)))
