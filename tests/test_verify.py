@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import matcalc.verify as V
+import importlib
+
+V = importlib.import_module("matcalc.verify")  # the module (matcalc.verify the attribute is the function)
 from matcalc.cli import main
 from matcalc.errors import MatcalcError, ParseError, ShapeError
 from matcalc.verify import STATUSES, Verdict, verify, verify_steps
