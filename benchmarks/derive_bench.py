@@ -383,6 +383,31 @@ def part_d(a: dict, per: dict, cli: float | None) -> None:
           f"{'not available' if cli is None else f'{cli:.2f} s'}")
 
 
+HESSIANS = [
+    ("x'*A*x", "x", ()),
+    ("norm2(A*x - b)^2", "x", ()),
+    ("sum(log(1 + exp(-y .* (X*w))))", "w", ("y in {-1, 1}",)),
+    ("logsumexp(x)", "x", ()),
+]
+GOAL_HESSIAN_MS = 20.0
+
+
+def part_e(repeats: int = 15) -> list[float]:
+    """Second order: the Hessians of issue 5, median fresh time each."""
+    print()
+    print("=" * 100)
+    print("(e) Hessians (order=2), median of", repeats, "fresh derivations")
+    print("=" * 100)
+    rows, times = [], []
+    for expr, wrt, assume in HESSIANS:
+        fn = lambda e=expr, w=wrt, a=assume: matcalc.derive(e, wrt=w, assume=a, order=2)  # noqa: E731
+        m = measure(fn, repeats, clear_matcalc_memos)
+        times.append(m["fresh"])
+        rows.append([f"d2/d{wrt}2 {expr}", ms(m["fresh"]), str(m["out"])])
+    print(table(["Hessian", "fresh ms", "result"], rows, right=[1]))
+    return times
+
+
 def main() -> None:
     t0 = time.perf_counter()
     print(f"matcalc {getattr(matcalc, '__version__', '?')} from {Path(matcalc.__file__).resolve().parent}; "
@@ -390,7 +415,11 @@ def main() -> None:
     a = part_a()
     per = part_b()
     cli = part_c()
+    hessians = part_e()
     part_d(a, per, cli)
+    worst = max(hessians) if hessians else None
+    print(f"[{'PASS' if worst is not None and worst <= GOAL_HESSIAN_MS else 'MISS'}] every Hessian <= "
+          f"{GOAL_HESSIAN_MS:.0f} ms: slowest {ms(worst)} ms")
     print(f"\ntotal benchmark time {time.perf_counter() - t0:.1f} s")
 
 

@@ -58,11 +58,13 @@ def parse_shapes(specs) -> dict:
 @assume_option
 @click.option("--layout", type=click.Choice(["denominator", "numerator"]), default=None,
               help="The claim's layout (default: denominator; a derivation file may say 'layout: ...').")
+@click.option("--order", type=click.IntRange(1, 2), default=1, show_default=True,
+              help="2 to check a claimed Hessian (of a scalar function of a vector).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
               show_default=True)
 @input_option
 @guarded
-def check(expression, wrt, claim, derivation_file, shapes, assume, layout, fmt, input_kind):
+def check(expression, wrt, claim, derivation_file, shapes, assume, layout, order, fmt, input_kind):
     """Check CLAIM, the derivative of EXPRESSION with respect to --wrt; or a whole --derivation FILE."""
     from .verify import read_derivation_file, verify, verify_steps
 
@@ -80,7 +82,7 @@ def check(expression, wrt, claim, derivation_file, shapes, assume, layout, fmt, 
         if claim is None:
             raise MatcalcError("--claim is required: the derivative you want checked")
         result = verify(expression, wrt=wrt, claim=claim, shapes=parse_shapes(shapes), assume=assume,
-                        layout=layout or "denominator", input=input_kind)
+                        layout=layout or "denominator", input=input_kind, order=order)
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
     elif fmt == "markdown":

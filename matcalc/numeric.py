@@ -151,3 +151,31 @@ def relative_error(a, b) -> float:
         return float("inf")
     scale = max(1.0, float(np.max(np.abs(b))) if b.size else 1.0)
     return float(np.max(np.abs(a - b)) / scale) if a.size else 0.0
+
+
+def hessian_finite_difference(root: Node, wrt: str, inst: Instance, dim_scalars=(), h: float = 1e-5):
+    """The Hessian of a scalar expression with respect to a vector (or scalar), in denominator layout:
+    central differences of its gradient, where the gradient comes from HIPS autograd differentiating the
+    forward computation — an autodiff that shares nothing with matcalc's rules."""
+    import autograd
+    import autograd.numpy as anp
+
+    plan = Plan({"value": root}, set(dim_scalars), xp=anp)
+    env = dict(inst.env)
+    env.update({k: v for k, v in inst.dims.items() if k in dim_scalars})
+
+    def f(x):
+        local = dict(env)
+        local[wrt] = x
+        return plan(**local)["value"]
+
+    grad = autograd.grad(f)
+    x0 = np.asarray(env[wrt], dtype=float)
+    if x0.ndim == 0:
+        return float((grad(float(x0) + h) - grad(float(x0) - h)) / (2 * h))
+    rows = []
+    for i in range(x0.size):
+        e = np.zeros_like(x0)
+        e.flat[i] = h
+        rows.append((np.asarray(grad(x0 + e)) - np.asarray(grad(x0 - e))) / (2 * h))
+    return np.array(rows).reshape(x0.shape + np.shape(rows[0]))

@@ -350,12 +350,13 @@ class _Checker:
     Values are compared in denominator layout: the claim's values are transposed when the claim is
     laid out the other way; the truth is the finite-difference derivative (denominator layout)."""
 
-    def __init__(self, expression: str, wrt: str, claim_text: str, shapes, assume, layout: str):
+    def __init__(self, expression: str, wrt: str, claim_text: str, shapes, assume, layout: str, order: int = 1):
         """Derive (errors say "in the expression"), then type the claim (errors say "in the claim")."""
         self.expression = expression
         self.wrt = wrt
         self.claim_text = claim_text
         self.layout = layout
+        self.order = order
         self.user_shapes = shapes
         self.assume = list(assume or ())
         self.derivation = None
@@ -365,7 +366,7 @@ class _Checker:
             raise ParseError(f"in the expression: {err.message}", err.text, err.column) from None
         try:
             self.derivation = derive_expression(expression, wrt=wrt, shapes=shapes, assume=self.assume,
-                                                layout=layout)
+                                                layout=layout, order=order)
             self.typed, self.assumptions = self.derivation.typed, self.derivation.assumptions
         except ShapeError as err:
             raise ShapeError(f"in the expression: {err}") from None
@@ -496,7 +497,11 @@ class _Checker:
         """The true derivative at the instance, or None where the expression is not defined."""
         with np.errstate(all="ignore"):
             try:
-                truth = numeric.finite_difference(self.root, self.wrt, inst, self.typed.dims, h=h)
+                if self.order == 2:
+                    truth = numeric.hessian_finite_difference(self.root, self.wrt, inst, self.typed.dims,
+                                                              h=max(h, 1e-5))
+                else:
+                    truth = numeric.finite_difference(self.root, self.wrt, inst, self.typed.dims, h=h)
             except (MatcalcError, ValueError, ZeroDivisionError, np.linalg.LinAlgError):
                 return None
         return truth if _finite(truth) else None
@@ -591,7 +596,7 @@ class _Checker:
 
 
 def verify(expr: str, wrt: str, claim: str, shapes=None, assume=(), layout: str = "denominator",
-           input: str = "auto") -> Verdict:
+           input: str = "auto", order: int = 1) -> Verdict:
     """Is `claim` the derivative of `expr` with respect to `wrt` (in `layout`)? The numbers decide.
 
     Raises a MatcalcError for bad input (a parse or shape error, in the expression or — saying so —
@@ -604,7 +609,9 @@ def verify(expr: str, wrt: str, claim: str, shapes=None, assume=(), layout: str 
         claim_text = read_input(claim, input)
     except MatcalcError as err:
         raise type(err)(f"in the claim: {err}") from None
-    ck = _Checker(expression, wrt, claim_text, shapes, assume, layout)
+    if order not in (1, 2):
+        raise MatcalcError(f"order must be 1 or 2, got {order!r}")
+    ck = _Checker(expression, wrt, claim_text, shapes, assume, layout, order)
     base = dict(expression=expression, wrt=wrt, claim=claim_text, layout=layout,
                 assumptions=list(ck.assumptions.texts), expected=ck.expected_text(),
                 expected_shape=E.shape_text(ck._wanted_shape()), claim_shape=E.shape_text(ck.claim.shape))

@@ -76,3 +76,11 @@ def test_a_matrix_hessian_says_what_to_do_instead():
 def test_hessian_in_numerator_layout_is_the_same_symmetric_matrix():
     d = matcalc.derive("x'*A*x", wrt="x", order=2, layout="numerator")
     assert same_modulo_order(d, "A + A'")
+
+
+@pytest.mark.parametrize("expression,wrt,assume,expected", HESSIANS)
+def test_verify_accepts_the_right_hessian_and_rejects_a_wrong_one(expression, wrt, assume, expected):
+    right = matcalc.verify(expression, wrt=wrt, claim=expected, assume=assume, order=2)
+    assert right.ok and right.max_relative_error < 1e-6
+    wrong = matcalc.verify(expression, wrt=wrt, claim=f"2*({expected})", assume=assume, order=2)
+    assert not wrong.ok and wrong.kind == "factor"
