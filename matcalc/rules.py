@@ -9,7 +9,6 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 TABLES = ("functions", "operators", "simplify", "identities")
@@ -66,13 +65,12 @@ class IdentityRow:
 
 
 def _rules_dir() -> Path:
-    try:
-        path = Path(str(resources.files("matcalc.rules")))
-        if (path / "functions.toml").exists():
-            return path
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return Path(__file__).resolve().parent.parent / "rules"
+    """Installed, the tables sit in matcalc/rules/; in a checkout, in rules/ beside the package."""
+    here = Path(__file__).resolve().parent
+    installed = here / "rules"
+    if (installed / "functions.toml").exists():
+        return installed
+    return here.parent / "rules"
 
 
 def table_path(name: str) -> Path:
