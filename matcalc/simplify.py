@@ -592,14 +592,21 @@ def _pull_coefficient(node: Node) -> Node:
 
 
 def _order(node: Node) -> Node:
+    """Terms keep the order they arrived in (the user's own order for a forward expression such as
+    X*W1 + b1', so that it stays one node with the forward pass); a term without a minus leads."""
     if node.op != "add":
         if node.op == "mul" and any(a.op == "add" for a in node.args):
             return E.mul(*(_order(a) if a.op == "add" else a for a in node.args))
         return node
-    from .printing import to_text
+    args = sorted(node.args, key=_transposes)  # stable: A + A', never A' + A
+    return node if list(args) == list(node.args) else E.Node("add", tuple(args), None, node.shape)
 
-    args = sorted(node.args, key=lambda t: (to_text(t).lstrip("-").lstrip("(")))
-    return E.Node("add", tuple(args), None, node.shape)
+
+def _transposes(term: Node) -> int:
+    """Transposes at the top of a term (A' or c*A'*B), not those deep inside its arguments."""
+    if term.op == "T":
+        return 1
+    return sum(1 for a in term.args if a.op == "T") if term.op == "mul" else 0
 
 
 def simplify(node: Node, rules: tuple[Rule, ...] = (), trace: list | None = None) -> Node:
