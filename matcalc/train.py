@@ -292,7 +292,8 @@ def train(hidden=DEFAULT_HIDDEN, epochs: int = 30, lr: float = 0.1, batch_size: 
         total, count = 0.0, 0
         for idx in data.minibatches(len(Xtr), batch_size, rng):
             env["X"], env["Y"] = Xtr[idx], Ytr[idx]
-            out = net.plan(**env)
+            with np.errstate(all="ignore"):  # a diverging run is reported below, not as warnings
+                out = net.plan(**env)
             loss = out["loss"]
             if not np.isfinite(loss):
                 raise TrainingDiverged(
@@ -303,8 +304,9 @@ def train(hidden=DEFAULT_HIDDEN, epochs: int = 30, lr: float = 0.1, batch_size: 
             total += loss * len(idx)
             count += len(idx)
         seconds = time.perf_counter() - t
-        record = Epoch(epoch, total / count, accuracy(net, params, Xtr, ytr), accuracy(net, params, Xte, yte),
-                       seconds)
+        with np.errstate(all="ignore"):
+            record = Epoch(epoch, total / count, accuracy(net, params, Xtr, ytr),
+                           accuracy(net, params, Xte, yte), seconds)
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
