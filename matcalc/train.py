@@ -62,6 +62,7 @@ class Network:
     plan: codegen.Plan
     scores: codegen.Plan
     parameters: list[str] = field(default_factory=list)
+    step: object = None   # the plan's generated source as a function: the training loop's hot path
 
     @property
     def root(self) -> Node:
@@ -79,7 +80,7 @@ def derive_network(sizes: list[int]) -> Network:
     plan = codegen.compile_nodes(outputs, first.typed.dims, sizes=hints)
     logits = _logits(first.typed.root)
     scores = codegen.compile_nodes({"scores": logits}, first.typed.dims, sizes=hints)
-    return Network(list(sizes), loss, shapes, derivations, plan, scores, names)
+    return Network(list(sizes), loss, shapes, derivations, plan, scores, names, plan.native("loss_and_gradients"))
 
 
 def _logits(root: Node) -> Node:
@@ -281,6 +282,10 @@ def train(hidden=DEFAULT_HIDDEN, epochs: int = 30, lr: float = 0.1, batch_size: 
             f"the derived gradients disagree with the independent checks (finite differences: "
             f"{check.finite_differences:.2e}, autograd: {check.autograd:.2e}; allowed {GRAD_CHECK_GOAL:.0e}); "
             f"not training on them")
+    probe_env = batch_env(params, Xtr[probe], Ytr[probe])
+    interpreted, native = net.plan(**probe_env), net.step(**probe_env)
+    if any(not np.allclose(interpreted[k], native[k], rtol=1e-12, atol=1e-14) for k in interpreted):
+        raise GradientCheckError("the generated NumPy source disagrees with the checked plan; not training on it")
     if on_start is not None:
         on_start(net, check)
     rng = np.random.default_rng(seed)
@@ -293,7 +298,7 @@ def train(hidden=DEFAULT_HIDDEN, epochs: int = 30, lr: float = 0.1, batch_size: 
         for idx in data.minibatches(len(Xtr), batch_size, rng):
             env["X"], env["Y"] = Xtr[idx], Ytr[idx]
             with np.errstate(all="ignore"):  # a diverging run is reported below, not as warnings
-                out = net.plan(**env)
+                out = net.step(**env)
             loss = out["loss"]
             if not np.isfinite(loss):
                 raise TrainingDiverged(
