@@ -55,7 +55,7 @@ def per_epoch(step_fn, params, Xtr, Ytr, epochs):
     return statistics.median(times), params
 
 
-def main(epochs: int = 15) -> None:
+def main(epochs: int = 30) -> None:
     X, y = data.load_digits_data()
     Xtr, Xte, ytr, yte = data.train_test_split(X, y, 0.2, SEED)
     Ytr = data.one_hot(ytr, 10)
@@ -137,4 +137,4 @@ def timeit(fn, repeats: int = 200) -> float:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 15)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 30)
