@@ -37,13 +37,11 @@ CASES = [
 
 
 def clear_memos() -> None:
-    """Empty matcalc's module-level memo dicts (not the interning table), as derive_bench.py does."""
-    for name, module in list(sys.modules.items()):
-        if not (name == "matcalc" or name.startswith("matcalc.")) or module is None:
-            continue
-        for attr, value in list(vars(module).items()):
-            if type(value) is dict and "memo" in attr.lower():
-                value.clear()
+    """Empty matcalc's module-level memo dicts, exactly as derive_bench.py does."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from derive_bench import clear_matcalc_memos
+
+    clear_matcalc_memos()
 
 
 def median_ms(fn, clear: bool) -> float:

@@ -493,6 +493,11 @@ class _Lowering:
         key = ("mask", id(f.args[0]))
         if key not in self.extra:
             z = self.get(f.args[0])
+            activation = Node("fn", f.args, "relu", f.shape)
+            if id(activation) in self.present:
+                # relu(z) > 0 exactly where z > 0: the mask reads the activation, so nothing else
+                # needs z and relu can overwrite it in place, as a hand-written forward pass does
+                z = self.get(activation)
             self.extra[key] = self.ref("gt0", (z.slot,), None, f.shape, z.compact, "mask")
         return self.extra[key]
 
@@ -751,6 +756,14 @@ class Plan:
                          if i >= n_fixed and st.op != "argdim"]
         self._input_specs = [(name, i, _ndim(_rep(self.shapes[name]))) for i, name in enumerate(self.inputs)]
         self._dim_checks = self._checks()
+        # how each output leaves the plan: a float, a copy (of an input or a broadcast view), as is
+        self._finals = []
+        for name, ref, node in self.output_slots:
+            if _rep(node.shape) == "scalar":
+                kind = "float" if self.fast else "as is"
+            else:
+                kind = "copy" if self.fast and not self.steps[ref.slot].fresh else "as is"
+            self._finals.append((name, ref.slot, kind))
 
     def _checks(self):
         by_dim: dict = {}
@@ -767,46 +780,42 @@ class Plan:
     def __call__(self, **env):
         v = [None] * len(self.steps)
         fast = self.fast
+        shapes = []
         for name, slot, ndim in self._input_specs:
-            try:
-                a = env[name]
-            except KeyError:
+            a = env.get(name, _MISSING)
+            if a is _MISSING:
                 missing = [n for n in self.inputs if n not in env]
                 raise MatcalcError(f"missing input(s): {', '.join(missing)} "
-                                   f"(inputs: {', '.join(self.inputs)})") from None
-            if not (fast and type(a) is np.ndarray and a.dtype == np.float64 and a.ndim == ndim):
+                                   f"(inputs: {', '.join(self.inputs)})")
+            if not (fast and type(a) is np.ndarray and a.dtype is _F64 and a.ndim == ndim):
                 a = _as_input(name, a, self.shapes[name], fast)
                 if np.ndim(a) != ndim:
                     got = np.shape(a)
                     raise MatcalcError(f"input {name} should be {_describe(_rep(self.shapes[name]))}, "
                                        f"got an array of shape {got}")
             v[slot] = a
+            shapes.append(np.shape(a) if ndim else ())
         for d, slot in self._argdim_slots:
             if d not in env:
                 raise MatcalcError(f"the size of dimension {d!r} is not implied by any input; pass {d}=<int>")
             v[slot] = int(env[d])
-        shapes = tuple([np.shape(v[slot]) for _, slot, _ in self._input_specs])
         if shapes != self._checked_shapes:  # a training loop passes the same shapes every step
             for d, places in self._dim_checks:
                 slot, axis, name = places[0]
-                size = d if isinstance(d, int) else np.shape(v[slot])[axis]
+                size = d if isinstance(d, int) else shapes[slot][axis]
                 for slot, axis, name in (places if isinstance(d, int) else places[1:]):
-                    got = np.shape(v[slot])
+                    got = shapes[slot]
                     if got[axis] != size:
                         raise MatcalcError(f"input {name} has shape {got}, but its dimension {d} is {size} "
                                            f"elsewhere")
             self._checked_shapes = shapes
         for i, run in self._runners:
             v[i] = run(v)
-        return {name: self._output(v, ref, node) for name, ref, node in self.output_slots}
-
-    def _output(self, v, ref: _Ref, node: Node):
-        val = v[ref.slot]
-        if _rep(node.shape) == "scalar":
-            return float(val) if self.fast else val
-        if self.fast and not self.steps[ref.slot].fresh:
-            return np.array(val, dtype=float)   # not a view of an input or a read-only broadcast
-        return val
+        out = {}
+        for name, slot, kind in self._finals:
+            val = v[slot]
+            out[name] = val if kind == "as is" else float(val) if kind == "float" else np.array(val, dtype=float)
+        return out
 
     # ------------------------------------------------------------ text
 
@@ -834,6 +843,10 @@ class Plan:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return getattr(module, f"{name}_dict" if len(self.outputs) == 1 else name)
+
+
+_MISSING = object()
+_F64 = np.dtype(np.float64)
 
 
 def _ndim(rep: str) -> int:
