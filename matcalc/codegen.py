@@ -298,6 +298,7 @@ class Step:
     compact: str | None = None
     fresh: bool = False      # allocates a new float array that nothing else holds
     hint: str = "t"
+    label: str = ""          # a name the caller gave this value (A1, S, ...), used by the source
 
 
 @dataclass(frozen=True)
@@ -668,6 +669,7 @@ class Plan:
     dim_scalars: set[str] = field(default_factory=set)
     xp: object = np
     sizes: dict | None = None
+    names: dict | None = None
 
     def __post_init__(self):
         self.dim_scalars = set(self.dim_scalars)
@@ -695,6 +697,12 @@ class Plan:
                 lowering.get(n)
         refs = [lowering.full(lowering.get(r), r.shape) for r in roots]
         self._keep = lowering.keep
+        for node, label in (self.names or {}).items():
+            raw, flipped = canon(node)
+            ref = lowering.memo.get(id(raw))
+            if not flipped and ref is not None and ref.compact is None and str(label).isidentifier() \
+                    and lowering.steps[ref.slot].op not in ("input", "argdim", "const", "size"):
+                lowering.steps[ref.slot].label = str(label)
         self._finish(lowering.steps, refs)
 
     # ------------------------------------------------------------ dimensions
@@ -821,28 +829,6 @@ class Plan:
 
     def source(self, name: str = "f", doc: str = "", with_helpers: bool = True) -> str:
         return SourceWriter(self).function(name, doc, with_helpers)
-
-    def native(self, name: str = "f"):
-        """The printed source, saved and imported as a module: plain NumPy with no interpreter between
-        the steps, as fast as the same code written by hand (a training loop calls it thousands of
-        times). It is code matcalc wrote from a typed tree, whose names are grammar identifiers and whose
-        numbers are rationals: nothing a user typed is evaluated. Keyword arrays in, a dict out."""
-        import importlib.util
-        import tempfile
-        from pathlib import Path
-
-        if not name.isidentifier():
-            raise MatcalcError(f"not a function name: {name!r}")
-        source = self.source(name, "", True)
-        if len(self.outputs) == 1:  # the source returns the bare value; keep the dict convention
-            source += f"\n\ndef {name}_dict(**arrays):\n    return {{{next(iter(self.outputs))!r}: {name}(**arrays)}}\n"
-        folder = Path(tempfile.mkdtemp(prefix="matcalc-"))
-        path = folder / f"generated_{name}.py"
-        path.write_text(source, encoding="utf-8")
-        spec = importlib.util.spec_from_file_location(f"matcalc_generated_{id(self)}_{name}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return getattr(module, f"{name}_dict" if len(self.outputs) == 1 else name)
 
 
 _MISSING = object()
@@ -1111,6 +1097,9 @@ class SourceWriter:
         return self.plan.uses[i] >= 2 and not (i in outputs and self.plan.uses[i] == 2)
 
     def _fresh(self, st: Step) -> str:
+        if st.label and st.label not in self.taken and not keyword.iskeyword(st.label) and st.label != "np":
+            self.taken.add(st.label)
+            return st.label
         base = st.hint if st.hint.isidentifier() else "t"
         if st.op == "float" and base not in self.taken:
             self.taken.add(base)
@@ -1281,15 +1270,17 @@ class SourceWriter:
 
 
 def function_source(name: str, outputs: dict[str, Node], dim_scalars=(), doc: str = "",
-                    with_helpers: bool = True, sizes: dict | None = None) -> str:
-    """A self-contained Python function computing `outputs` (one value, or a dict of several)."""
-    return Plan(outputs, set(dim_scalars), np, sizes).source(name, doc, with_helpers)
+                    with_helpers: bool = True, sizes: dict | None = None, names: dict | None = None) -> str:
+    """A self-contained Python function computing `outputs` (one value, or a dict of several).
+    `names` ({node: "A1"}) names intermediate values in the source."""
+    return Plan(outputs, set(dim_scalars), np, sizes, names).source(name, doc, with_helpers)
 
 
-def compile_nodes(outputs: dict[str, Node], dim_scalars=(), xp=np, sizes: dict | None = None) -> Plan:
+def compile_nodes(outputs: dict[str, Node], dim_scalars=(), xp=np, sizes: dict | None = None,
+                  names: dict | None = None) -> Plan:
     """One plan for several outputs of the same expression (a loss and all its gradients): every
     shared value -- the activations, the softmax, the output error -- is computed once."""
-    return Plan(outputs, set(dim_scalars), xp, sizes)
+    return Plan(outputs, set(dim_scalars), xp, sizes, names)
 
 
 def compile_derivation(derivation):

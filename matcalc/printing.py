@@ -112,7 +112,7 @@ class TextPrinter:
                 return "1 ./ " + self._had_factor(inner), MUL
             return f"{self.wrap(node.args[0], ATOM)}.^{_exponent(node.attr)}", POSTFIX
         if op == "add":
-            args = tuple(_as_number(t) for t in node.args)
+            args = tuple(_as_number(t.args[0] if t.op == "bcast" else t) for t in node.args)
             args = _order_terms(args)
             parts = [self(args[0])[0] if not _is_negative(args[0]) else "-" + _wrap_text(
                 _negated_text(args[0], self), MUL)]

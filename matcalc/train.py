@@ -9,6 +9,8 @@ the derived gradients are checked against finite differences and against HIPS au
 
 from __future__ import annotations
 
+import contextlib
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -59,10 +61,9 @@ class Network:
     loss: str
     shapes: dict
     derivations: dict[str, Derivation]
-    plan: codegen.Plan
-    scores: codegen.Plan
+    plan: codegen.Plan     # loss and every gradient, one interpreted plan: the training loop's hot path
+    scores: codegen.Plan   # the logits, for accuracy
     parameters: list[str] = field(default_factory=list)
-    step: object = None   # the plan's generated source as a function: the training loop's hot path
 
     @property
     def root(self) -> Node:
@@ -77,10 +78,22 @@ def derive_network(sizes: list[int]) -> Network:
     first = derivations[names[0]]
     hints = {"m": 64, **{f"d{k}": s for k, s in enumerate(sizes)}}
     outputs = {"loss": first.typed.root, **{n: d.result for n, d in derivations.items()}}
-    plan = codegen.compile_nodes(outputs, first.typed.dims, sizes=hints)
+    plan = codegen.compile_nodes(outputs, first.typed.dims, sizes=hints, names=_value_names(first.typed.root))
     logits = _logits(first.typed.root)
     scores = codegen.compile_nodes({"scores": logits}, first.typed.dims, sizes=hints)
-    return Network(list(sizes), loss, shapes, derivations, plan, scores, names, plan.native("loss_and_gradients"))
+    return Network(list(sizes), loss, shapes, derivations, plan, scores, names)
+
+
+def _value_names(root: Node) -> dict[Node, str]:
+    """A1, A2, ... for the activations and S for the softmax, in the generated source as in the formulas."""
+    relus = [n for n in walk(root) if n.op == "fn" and n.attr == "relu"]  # innermost first
+    names = {n: f"A{k}" for k, n in enumerate(relus, 1)}
+    names[_logits(root)] = f"Z{len(relus) + 1}"
+    return names
+
+
+def _pre_activations(root: Node) -> list[Node]:
+    return [n.args[0] for n in walk(root) if n.op == "fn" and n.attr == "relu"]
 
 
 def _logits(root: Node) -> Node:
@@ -155,29 +168,46 @@ class GradCheck:
 
 def gradient_check(net: Network, params, X, Y, entries: int = 16, seed: int = 0) -> GradCheck:
     """Derived gradients on one batch against (a) central differences of the loss on random entries of
-    every parameter and (b) HIPS autograd's full gradient of the same forward expression."""
+    every parameter and (b) HIPS autograd's full gradient of the same forward expression.
+
+    relu has a kink at 0: an entry whose ±h step moves some pre-activation across 0 has no central
+    difference to compare with, so another entry is drawn instead (`GradCheck.entries` counts those used)."""
     import autograd
     import autograd.numpy as anp
 
     env = batch_env([(W.copy(), b.copy()) for W, b in params], X, Y)
     derived = net.plan(**env)
-    loss_plan = codegen.compile_nodes({"loss": net.root}, {"m"})
+    pre = {f"Z{k}": z for k, z in enumerate(_pre_activations(net.root), 1)}
+    loss_plan = codegen.compile_nodes({"loss": net.root, **pre}, {"m"})
+
+    def loss_and_pattern():
+        out = loss_plan(**env)
+        return out["loss"], [out[k] > 0 for k in pre]
+
     rng = np.random.default_rng(seed)
     worst_fd = 0.0
     checked = 0
     for name in net.parameters:
         x = env[name]
-        idx = [tuple(int(rng.integers(0, s)) for s in x.shape) for _ in range(entries)]
-        fd = np.empty(len(idx))
-        for j, i in enumerate(idx):
+        idx, fd = [], []
+        for _ in range(20 * entries):
+            if len(idx) == entries:
+                break
+            i = tuple(int(rng.integers(0, s)) for s in x.shape)
             h = 1e-5 * max(1.0, abs(x[i]))
             old = x[i]
             x[i] = old + h
-            plus = loss_plan(**env)["loss"]
+            plus, up = loss_and_pattern()
             x[i] = old - h
-            minus = loss_plan(**env)["loss"]
+            minus, down = loss_and_pattern()
             x[i] = old
-            fd[j] = (plus - minus) / (2 * h)
+            if any(np.any(a != b) for a, b in zip(up, down)):
+                continue    # a relu kink lies between the two points
+            idx.append(i)
+            fd.append((plus - minus) / (2 * h))
+        if not idx:
+            continue
+        fd = np.array(fd)
         got = np.array([derived[name][i] for i in idx])
         scale = max(np.linalg.norm(fd), np.linalg.norm(got), 1e-12)
         worst_fd = max(worst_fd, float(np.linalg.norm(got - fd) / scale))
@@ -282,42 +312,49 @@ def train(hidden=DEFAULT_HIDDEN, epochs: int = 30, lr: float = 0.1, batch_size: 
             f"the derived gradients disagree with the independent checks (finite differences: "
             f"{check.finite_differences:.2e}, autograd: {check.autograd:.2e}; allowed {GRAD_CHECK_GOAL:.0e}); "
             f"not training on them")
-    probe_env = batch_env(params, Xtr[probe], Ytr[probe])
-    interpreted, native = net.plan(**probe_env), net.step(**probe_env)
-    if any(not np.allclose(interpreted[k], native[k], rtol=1e-12, atol=1e-14) for k in interpreted):
-        raise GradientCheckError("the generated NumPy source disagrees with the checked plan; not training on it")
     if on_start is not None:
         on_start(net, check)
     rng = np.random.default_rng(seed)
     env = parameter_arrays(params)
     history: list[Epoch] = []
     started = time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        t = time.perf_counter()
-        total, count = 0.0, 0
-        for idx in data.minibatches(len(Xtr), batch_size, rng):
-            env["X"], env["Y"] = Xtr[idx], Ytr[idx]
-            with np.errstate(all="ignore"):  # a diverging run is reported below, not as warnings
-                out = net.step(**env)
-            loss = out["loss"]
-            if not np.isfinite(loss):
-                raise TrainingDiverged(
-                    f"the loss became {loss} in epoch {epoch}: the updates diverged. The learning rate "
-                    f"({lr}) is probably too high, or the inputs are not scaled; try --lr {lr / 10:g}")
-            for name in net.parameters:
-                env[name] -= lr * out[name]
-            total += loss * len(idx)
-            count += len(idx)
-        seconds = time.perf_counter() - t
-        with np.errstate(all="ignore"):
+    # a diverging run is reported below, not as NumPy warnings; small matrices run best on one BLAS thread
+    with np.errstate(all="ignore"), _one_blas_thread():
+        for epoch in range(1, epochs + 1):
+            t = time.perf_counter()
+            total, count = 0.0, 0
+            for idx in data.minibatches(len(Xtr), batch_size, rng):
+                env["X"], env["Y"] = Xtr[idx], Ytr[idx]
+                out = net.plan(**env)
+                loss = out["loss"]
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"the loss became {loss} in epoch {epoch}: the updates diverged. The learning rate "
+                        f"({lr:g}) is probably too high, or the inputs are not scaled (largest |x| is "
+                        f"{float(np.max(np.abs(Xtr))):g}); try --lr {lr / 10:g}")
+                for name in net.parameters:
+                    env[name] -= lr * out[name]
+                total += loss * len(idx)
+                count += len(idx)
+            seconds = time.perf_counter() - t
             record = Epoch(epoch, total / count, accuracy(net, params, Xtr, ytr),
                            accuracy(net, params, Xte, yte), seconds)
-        history.append(record)
-        if on_epoch is not None:
-            on_epoch(record)
+            history.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
     train_seconds = time.perf_counter() - started
     return TrainResult(sizes, history, check, train_seconds, derive_seconds, formulas(net), net.loss,
                        (len(Xtr), len(Xte)))
+
+
+def _one_blas_thread():
+    """One BLAS thread for the loop: for 64×128 products threads cost more than they give, and on a
+    busy machine they wait on each other (measured 10× slower on 2 shared cores)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn brings it; without it, train as configured
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
 
 
 def _check_options(hidden, epochs, lr, batch_size) -> None:
