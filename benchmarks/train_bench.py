@@ -3,6 +3,10 @@ PyTorch: same network (64-128-64-10), same data (digits, 80/20, /16), same seed,
 run. Prints seconds per epoch, the ratios, the weight difference to the hand-written loop after one
 epoch, and what the loss plus every gradient costs compared with the loss alone.
 
+The derived step is the demo's: the interpreted plan of `matcalc train` (no generated text is imported
+or executed). Every peer runs on one BLAS thread (as the demo does), and the peers take turns epoch by
+epoch, so a busy machine slows them alike; the figures are medians over epochs.
+
     python benchmarks/train_bench.py [epochs]
 """
 
@@ -34,14 +38,16 @@ GOAL_COST = 3.0
 
 
 def derived_step_function(net):
-    """The demo's step: the generated code for the loss and all gradients, then the SGD update."""
+    """The demo's step (`train.sgd_step`): the compiled plan for the loss and all gradients, then the
+    SGD update; same call shape as the peers. The dict of named arrays is built once per network."""
+    envs = {}
 
     def step(params, A0, Y, lr):
-        env = demo.batch_env(params, A0, Y)
-        out = net.step(**env)
-        for name in net.parameters:
-            env[name] -= lr * out[name]
-        return out["loss"]
+        env = envs.get(id(params))
+        if env is None:
+            env = envs[id(params)] = demo.parameter_arrays(params)
+        env["X"], env["Y"] = A0, Y
+        return demo.sgd_step(net, env, lr)
 
     return step
 
@@ -73,20 +79,29 @@ def main(epochs: int = 30) -> None:
                       for p, q in ((Wa, Wb), (ba, bb)))
 
     rows = []
-    # interleave the peers over rounds so that machine noise hits all of them alike
-    results: dict[str, list[float]] = {"derived (matcalc)": [], "hand-written NumPy": [], "HIPS autograd": []}
     fns = {"derived (matcalc)": derived, "hand-written NumPy": peers.handwritten_step,
            "HIPS autograd": peers.autograd_step}
-    finals = {}
-    for name, fn in fns.items():
-        params = copy(init)
-        times = peers.train_epochs(fn, params, Xtr, Ytr, epochs, BATCH, LR, SEED)
-        results[name] = times
-        finals[name] = peers.loss_and_accuracy(params, Xte, yte)[1]
+    state = {name: copy(init) for name in fns}
     if peers.HAVE_TORCH:
-        model = peers.make_torch_model(copy(init))
-        results["PyTorch (CPU)"] = peers.train_epochs(peers.torch_step, model, Xtr, Ytr, epochs, BATCH, LR, SEED)
-        finals["PyTorch (CPU)"] = peers.loss_and_accuracy(peers.torch_params(model), Xte, yte)[1]
+        peers.torch.set_num_threads(1)
+        fns["PyTorch (CPU)"] = peers.torch_step
+        state["PyTorch (CPU)"] = peers.make_torch_model(copy(init))
+    results: dict[str, list[float]] = {name: [] for name in fns}
+    # take turns epoch by epoch; each peer keeps its own shuffle generator, seeded alike
+    shuffles = {name: np.random.default_rng(SEED) for name in fns}
+    names = list(fns)
+    for epoch in range(epochs):
+        # a different peer goes first each round: none always follows the same neighbour
+        for name in names[epoch % len(names):] + names[:epoch % len(names)]:
+            fn = fns[name]
+            t = time.perf_counter()
+            for idx in data.minibatches(Xtr.shape[0], BATCH, shuffles[name]):
+                fn(state[name], Xtr[idx], Ytr[idx], LR)
+            results[name].append(time.perf_counter() - t)
+    finals = {}
+    for name, params in state.items():
+        final = peers.torch_params(params) if name == "PyTorch (CPU)" else params
+        finals[name] = peers.loss_and_accuracy(final, Xte, yte)[1]
     hand = statistics.median(results["hand-written NumPy"])
     print(f"MLP {'-'.join(map(str, SIZES))}, digits {len(Xtr)}/{len(Xte)}, batch {BATCH}, lr {LR}, seed {SEED}, "
           f"{epochs} epochs each; derivation of all gradients {derive_s * 1000:.0f} ms")
@@ -101,8 +116,8 @@ def main(epochs: int = 30) -> None:
 
     # what the loss with every gradient costs, against the loss alone
     env = demo.batch_env(init, Xtr[:BATCH], Ytr[:BATCH])
-    loss_only = codegen.compile_nodes({"loss": net.root}, {"m"}).native("loss")
-    both = timeit(lambda: net.step(**env))
+    loss_only = codegen.compile_nodes({"loss": net.root}, {"m"}, sizes={"m": BATCH})
+    both = timeit(lambda: net.plan(**env))
     alone = timeit(lambda: loss_only(**env))
     cost = both / alone
 
@@ -137,4 +152,7 @@ def timeit(fn, repeats: int = 200) -> float:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 30)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else 30)

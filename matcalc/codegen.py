@@ -760,7 +760,18 @@ class Plan:
         self.n_fixed = n_fixed
         self._argdim_slots = [(st.param, i) for i, st in enumerate(kept) if st.op == "argdim"]
         self.arg_dims = [d for d, _ in self._argdim_slots]
-        self._runners = [(i, _closure(self, i, st)) for i, st in enumerate(kept)
+        # a temporary is dropped after its last use, so NumPy can hand its (cache-warm) memory to the
+        # next array, as it does for a hand-written function whose locals go out of use
+        last: dict[int, int] = {}
+        for i, st in enumerate(kept):
+            for a in st.args:
+                last[a] = i
+        keep = {ref.slot for _, ref, _ in self.output_slots}
+        dead: dict[int, list[int]] = {}
+        for k, i in last.items():
+            if k >= n_fixed and k not in keep and kept[k].rep != "scalar":
+                dead.setdefault(i, []).append(k)
+        self._runners = [(i, _closure(self, i, st), tuple(dead.get(i, ()))) for i, st in enumerate(kept)
                          if i >= n_fixed and st.op != "argdim"]
         self._input_specs = [(name, i, _ndim(_rep(self.shapes[name]))) for i, name in enumerate(self.inputs)]
         self._dim_checks = self._checks()
@@ -795,14 +806,15 @@ class Plan:
                 missing = [n for n in self.inputs if n not in env]
                 raise MatcalcError(f"missing input(s): {', '.join(missing)} "
                                    f"(inputs: {', '.join(self.inputs)})")
-            if not (fast and type(a) is np.ndarray and a.dtype is _F64 and a.ndim == ndim):
+            if not (fast and (type(a) is np.ndarray and a.dtype is _F64 and a.ndim == ndim
+                              or ndim == 0 and type(a) is float)):
                 a = _as_input(name, a, self.shapes[name], fast)
                 if np.ndim(a) != ndim:
                     got = np.shape(a)
                     raise MatcalcError(f"input {name} should be {_describe(_rep(self.shapes[name]))}, "
                                        f"got an array of shape {got}")
             v[slot] = a
-            shapes.append(np.shape(a) if ndim else ())
+            shapes.append(() if ndim == 0 else a.shape if fast else np.shape(a))
         for d, slot in self._argdim_slots:
             if d not in env:
                 raise MatcalcError(f"the size of dimension {d!r} is not implied by any input; pass {d}=<int>")
@@ -817,8 +829,10 @@ class Plan:
                         raise MatcalcError(f"input {name} has shape {got}, but its dimension {d} is {size} "
                                            f"elsewhere")
             self._checked_shapes = shapes
-        for i, run in self._runners:
+        for i, run, dead in self._runners:
             v[i] = run(v)
+            for k in dead:
+                v[k] = None
         out = {}
         for name, slot, kind in self._finals:
             val = v[slot]
@@ -1211,6 +1225,16 @@ class SourceWriter:
         if op == "scale":
             const, n_numer = st.param
             body, numer, denom = a[0], a[1:1 + n_numer], a[1 + n_numer:]
+            terms = len(numer) + len(denom) + (const != 1.0)
+            if st.rep != "scalar" and terms > 1:
+                # one multiplication of the array by a factor worked out on scalars, as the callable does
+                factor = [] if const in (1.0, -1.0) else [_number(Fraction(abs(const)).limit_denominator(10**9))]
+                factor += [self.wrap(k, UNARY) for k in numer]
+                ftext = " * ".join(factor) or "1.0"
+                for k in denom:
+                    ftext += f" / {self.wrap(k, UNARY)}"
+                ftext = ("-" if const < 0 else "") + ftext
+                return f"{self.wrap_same(body, MUL)} * ({ftext})", MUL
             pieces = []
             if const not in (1.0, -1.0):
                 pieces.append(_number(Fraction(abs(const)).limit_denominator(10**9)))

@@ -19,10 +19,11 @@ import numpy as np
 from . import codegen, data, numeric
 from .derive import Derivation, derive
 from .errors import MatcalcError
-from .expr import Node, substitute, sym, walk
+from .expr import Node, mul, substitute, sym, walk
 from .printing import to_text
 
 DEFAULT_HIDDEN = (128, 64)
+LEARNING_RATE = "lr"   # the name of the learning rate in the compiled step
 GRAD_CHECK_GOAL = 1e-7
 
 
@@ -61,9 +62,10 @@ class Network:
     loss: str
     shapes: dict
     derivations: dict[str, Derivation]
-    plan: codegen.Plan     # loss and every gradient, one interpreted plan: the training loop's hot path
+    plan: codegen.Plan     # the loss and every gradient, compiled together into one plan
     scores: codegen.Plan   # the logits, for accuracy
     parameters: list[str] = field(default_factory=list)
+    updates: codegen.Plan | None = None   # the loss and lr times every gradient: the training loop's step
 
     @property
     def root(self) -> Node:
@@ -81,7 +83,12 @@ def derive_network(sizes: list[int]) -> Network:
     plan = codegen.compile_nodes(outputs, first.typed.dims, sizes=hints, names=_value_names(first.typed.root))
     logits = _logits(first.typed.root)
     scores = codegen.compile_nodes({"scores": logits}, first.typed.dims, sizes=hints)
-    return Network(list(sizes), loss, shapes, derivations, plan, scores, names)
+    # The SGD steps lr*dW: the same derived formulas times one more scalar, which the code generator
+    # applies once, to the output error shared by every gradient ((S - Y)*(lr/m)), instead of six times.
+    lr = sym(LEARNING_RATE, (1, 1))
+    steps = {"loss": first.typed.root, **{n: mul(lr, d.result) for n, d in derivations.items()}}
+    updates = codegen.compile_nodes(steps, first.typed.dims, sizes=hints, names=_value_names(first.typed.root))
+    return Network(list(sizes), loss, shapes, derivations, plan, scores, names, updates)
 
 
 def _value_names(root: Node) -> dict[Node, str]:
@@ -144,6 +151,27 @@ def parameter_arrays(params) -> dict[str, np.ndarray]:
     for k, (W, b) in enumerate(params, 1):
         env[f"W{k}"], env[f"b{k}"] = W, b
     return env
+
+
+def sgd_step(net: Network, env: dict, lr: float) -> float:
+    """One minibatch SGD step on the arrays in env (updated in place): W -= lr*dW for every parameter,
+    lr*dW from the compiled plan of the derived formulas. Returns the loss before the step."""
+    env[LEARNING_RATE] = lr
+    out = net.updates(**env)
+    for name in net.parameters:
+        env[name] -= out[name]
+    return out["loss"]
+
+
+def check_updates(net: Network, env: dict, lr: float) -> None:
+    """The step plan is the checked gradient plan times lr; make sure, on the probe batch."""
+    grads = net.plan(**env)
+    steps = net.updates(**{**env, LEARNING_RATE: lr})
+    for name in ["loss", *net.parameters]:
+        want = grads[name] if name == "loss" else lr * grads[name]
+        if not np.allclose(steps[name], want, rtol=1e-12, atol=1e-15 * max(1.0, abs(lr))):
+            raise GradientCheckError(f"the compiled SGD step for {name} is not lr times the checked gradient; "
+                                     f"not training on it")
 
 
 def batch_env(params, X, Y) -> dict:
@@ -312,6 +340,7 @@ def train(hidden=DEFAULT_HIDDEN, epochs: int = 30, lr: float = 0.1, batch_size: 
             f"the derived gradients disagree with the independent checks (finite differences: "
             f"{check.finite_differences:.2e}, autograd: {check.autograd:.2e}; allowed {GRAD_CHECK_GOAL:.0e}); "
             f"not training on them")
+    check_updates(net, batch_env(params, Xtr[probe], Ytr[probe]), lr)
     if on_start is not None:
         on_start(net, check)
     rng = np.random.default_rng(seed)
@@ -325,15 +354,12 @@ def train(hidden=DEFAULT_HIDDEN, epochs: int = 30, lr: float = 0.1, batch_size: 
             total, count = 0.0, 0
             for idx in data.minibatches(len(Xtr), batch_size, rng):
                 env["X"], env["Y"] = Xtr[idx], Ytr[idx]
-                out = net.plan(**env)
-                loss = out["loss"]
+                loss = sgd_step(net, env, lr)
                 if not math.isfinite(loss):
                     raise TrainingDiverged(
                         f"the loss became {loss} in epoch {epoch}: the updates diverged. The learning rate "
                         f"({lr:g}) is probably too high, or the inputs are not scaled (largest |x| is "
                         f"{float(np.max(np.abs(Xtr))):g}); try --lr {lr / 10:g}")
-                for name in net.parameters:
-                    env[name] -= lr * out[name]
                 total += loss * len(idx)
                 count += len(idx)
             seconds = time.perf_counter() - t
