@@ -30,16 +30,17 @@ def _hidden(text: str) -> tuple[int, ...]:
               help="Train on your own data: an .npz with arrays X (samples × features) and y (integer labels).")
 @click.option("--plot", "plot_path", metavar="FILE.png", help="Save loss and accuracy curves.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-def train(hidden, epochs, lr, batch_size, seed, data_path, plot_path, as_json):
+@click.option("--show-code", is_flag=True, help="Also print the generated NumPy code of the loss and gradients.")
+def train(hidden, epochs, lr, batch_size, seed, data_path, plot_path, as_json, show_code):
     """Train an MLP on scikit-learn's digits (or --data) with gradients derived by matcalc.
 
     Exit codes: 0 trained; 2 bad input; 3 the derived gradients failed their check or training diverged."""
     from .cli import guarded
 
-    guarded(_run)(hidden, epochs, lr, batch_size, seed, data_path, plot_path, as_json)
+    guarded(_run)(hidden, epochs, lr, batch_size, seed, data_path, plot_path, as_json, show_code)
 
 
-def _run(hidden, epochs, lr, batch_size, seed, data_path, plot_path, as_json):
+def _run(hidden, epochs, lr, batch_size, seed, data_path, plot_path, as_json, show_code=False):
     from . import train as demo
 
     sizes = _hidden(hidden)
@@ -53,6 +54,10 @@ def _run(hidden, epochs, lr, batch_size, seed, data_path, plot_path, as_json):
         echo("gradients derived by matcalc (Z pre-activations, A = relu(Z), S = softmax_rows(...)):")
         for name, formula in demo.formulas(net):
             echo(f"  d{name:<4}= {formula}")
+        if show_code:
+            echo("generated NumPy (interpreted step by step; the training step is the same with lr*dW):")
+            code = net.plan.source("loss_and_gradients", "", with_helpers=False)
+            echo(code.replace("import numpy as np", "", 1).strip("\n"))
         echo(f"gradient check on one batch: largest relative error {check.max_rel_error:.1e} "
              f"(finite differences {check.finite_differences:.1e} on {check.entries} entries, "
              f"HIPS autograd {check.autograd:.1e}; goal < {demo.GRAD_CHECK_GOAL:.0e})")

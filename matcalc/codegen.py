@@ -106,6 +106,15 @@ def _by_key(nodes):
     return tuple(sorted(nodes, key=lambda n: n.key))
 
 
+def _scalars_first_numbers(nodes):
+    """Scalar factors of a product in a fixed order, the number first (as the engine keeps it)."""
+    return tuple(sorted(nodes, key=lambda n: (n.op != "num", n.key)))
+
+
+def _transposes(nodes) -> int:
+    return sum(1 for n in nodes if n.op == "T")
+
+
 class _Canon:
     """Engine node -> (r, flipped): its value is r, or r' when flipped."""
 
@@ -113,10 +122,15 @@ class _Canon:
         self.memo: dict[int, tuple[Node, bool]] = {}
         self.known: dict[int, Node] = {}
 
-    def _register(self, P: Node, Q: Node | None = None) -> tuple[Node, bool]:
+    def _register(self, P: Node, Q: Node | None = None, prefer_fewer_transposes: bool = True) -> tuple[Node, bool]:
+        """P is the value, Q its transpose: whichever was met first stands for both. A value met for the
+        first time takes the orientation with fewer transposed operands (`S - Y` rather than `S' - Y'`)."""
         if id(P) in self.known:
             return P, False
         if Q is not None and id(Q) in self.known:
+            return Q, True
+        if prefer_fewer_transposes and Q is not None and Q is not P and _transposes(Q.args) < _transposes(P.args):
+            self.known[id(Q)] = Q
             return Q, True
         self.known[id(P)] = P
         return P, False
@@ -143,7 +157,7 @@ class _Canon:
         if op == "mul":
             scal = [r for (r, _), a in zip(kids, n.args) if a.is_scalar]
             chain = [(r, t) for (r, t), a in zip(kids, n.args) if not a.is_scalar]
-            scal = list(_by_key(scal))
+            scal = list(_scalars_first_numbers(scal))
             P = Node("mul", tuple(scal + [_orient(r, t) for r, t in chain]), None, n.shape)
             if not chain:
                 return self._register(P)
@@ -160,7 +174,7 @@ class _Canon:
             r, t = kids[0]
             P = Node("bcast", (_orient(r, t),), None, n.shape)
             Q = None if n.is_scalar else Node("bcast", (_orient(r, not t),), None, tshape)
-            return self._register(P, Q)
+            return self._register(P, Q, prefer_fewer_transposes=False)   # b' over rows stays `+ b`
         if op == "fn":
             return self._fn(n, kids[0])
         raise MatcalcError(f"cannot compile the operation {op!r}")
@@ -215,7 +229,7 @@ def _size(shape, sizes: dict) -> int:
 def _scaled(scal: tuple, node: Node) -> Node:
     if node.op == "mul":
         s2, chain = _scalars_and_chain(node)
-        return Node("mul", _by_key(scal + s2) + chain, None, node.shape)
+        return Node("mul", _scalars_first_numbers(scal + s2) + chain, None, node.shape)
     return Node("mul", scal + (node,), None, node.shape)
 
 
@@ -464,10 +478,7 @@ class _Lowering:
         refs.sort(key=lambda nr: (nr[1].compact is not None, nr[0]))
         first = next((i for i, (neg, _) in enumerate(refs) if not neg), 0)
         refs = [refs[first]] + refs[:first] + refs[first + 1:]
-        compact = self._join([r.compact for _, r in refs])
-        if compact is None and _rep(n.shape) != "scalar":
-            # a compact term broadcasts against a full one; NumPy does that by itself
-            pass
+        compact = self._join([r.compact for _, r in refs])  # a compact term against a full one: NumPy broadcasts
         signs = tuple(-1 if neg else 1 for neg, _ in refs)
         return self.ref("add", tuple(r.slot for _, r in refs), signs, n.shape, compact, "total")
 
@@ -573,8 +584,7 @@ class _Lowering:
         return self.emit_tree(build(0, k - 1))
 
     def leaf(self, leaf) -> _Ref:
-        kind, f, _ = leaf
-        return self.get(f)
+        return self.get(leaf[1])
 
     def emit_tree(self, tree) -> _Ref:
         if tree[0] != "pair":
@@ -1137,9 +1147,6 @@ class SourceWriter:
 
     def bare(self, k: int) -> str:
         return self.text[k][0]
-
-    def _size(self, k: int) -> str:
-        return self.bare(k)
 
     def render(self, i: int, st: Step) -> tuple[str, int]:
         op, a = st.op, st.args

@@ -5,6 +5,10 @@ with gradients nobody wrote by hand: the loss is one expression in the language,
 the gradient of every weight and bias, and the code generator compiles the loss and all gradients into
 one plan that computes every shared value (activations, softmax, output error) once. Before training,
 the derived gradients are checked against finite differences and against HIPS autograd.
+
+The training step is the compiled plan of the loss and lr times every derived gradient (the scalar lr
+joins 1/m on the shared output error), followed by W -= step: nothing here differentiates anything.
+The plan is interpreted by codegen's closures; no generated text is executed.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import codegen, data, numeric
+from . import codegen, data
 from .derive import Derivation, derive
 from .errors import MatcalcError
 from .expr import Node, mul, substitute, sym, walk
@@ -72,13 +76,16 @@ class Network:
         return next(iter(self.derivations.values())).typed.root
 
 
-def derive_network(sizes: list[int]) -> Network:
+def derive_network(sizes: list[int], batch_size: int = 64) -> Network:
+    """Derive the gradient of the loss for every W and b and compile them with the loss into one plan
+    (`plan`), and lr times them into the training step (`updates`). batch_size only guides the code
+    generator's choices (order of products, where a scalar factor goes); any batch runs."""
     loss, shapes = loss_expression(sizes)
     layers = len(sizes) - 1
     names = [n for k in range(1, layers + 1) for n in (f"W{k}", f"b{k}")]
     derivations = {n: derive(loss, wrt=n, shapes=shapes, assume=["Y one-hot"]) for n in names}
     first = derivations[names[0]]
-    hints = {"m": 64, **{f"d{k}": s for k, s in enumerate(sizes)}}
+    hints = {"m": batch_size, **{f"d{k}": s for k, s in enumerate(sizes)}}
     outputs = {"loss": first.typed.root, **{n: d.result for n, d in derivations.items()}}
     plan = codegen.compile_nodes(outputs, first.typed.dims, sizes=hints, names=_value_names(first.typed.root))
     logits = _logits(first.typed.root)
@@ -92,7 +99,8 @@ def derive_network(sizes: list[int]) -> Network:
 
 
 def _value_names(root: Node) -> dict[Node, str]:
-    """A1, A2, ... for the activations and S for the softmax, in the generated source as in the formulas."""
+    """A1, A2, ... for the activations (as in the printed formulas) and Z_L for the logits, to name the
+    values of the generated source."""
     relus = [n for n in walk(root) if n.op == "fn" and n.attr == "relu"]  # innermost first
     names = {n: f"A{k}" for k, n in enumerate(relus, 1)}
     names[_logits(root)] = f"Z{len(relus) + 1}"
@@ -114,8 +122,6 @@ def formulas(net: Network) -> list[tuple[str, str]]:
     """The derived gradients as a NumPy user writes them: activations named A1, A2, ..., the
     pre-activations Z1, Z2, ... and the softmax S, so `dW3 = (1/m)*A2'*(S - Y)`."""
     mapping: dict[Node, Node] = {}
-    layers = len(net.sizes) - 1
-    z = net.root
     for n in walk(net.root):
         if n.op == "fn" and n.attr == "softmax_rows":
             mapping[n] = sym("S", n.shape)
@@ -123,7 +129,6 @@ def formulas(net: Network) -> list[tuple[str, str]]:
     for k, n in enumerate(relus, 1):
         mapping[n.args[0]] = sym(f"Z{k}", n.shape)
         mapping[n] = sym(f"A{k}", n.shape)
-    del z, layers
     return [(name, to_text(_pull_transposes(substitute(d.result, mapping)))) for name, d in
             net.derivations.items()]
 
@@ -329,7 +334,7 @@ def train(hidden=DEFAULT_HIDDEN, epochs: int = 30, lr: float = 0.1, batch_size: 
     classes = int(max(ytr.max(), yte.max())) + 1
     sizes = [Xtr.shape[1], *hidden, classes]
     t0 = time.perf_counter()
-    net = derive_network(sizes)
+    net = derive_network(sizes, batch_size)
     derive_seconds = time.perf_counter() - t0
     params = data.init_params(sizes, seed)
     Ytr = data.one_hot(ytr, classes)
@@ -427,5 +432,5 @@ def plot_history(result: TrainResult, path: str) -> None:
         plt.close(fig)
 
 
-__all__ = ["train", "derive_network", "loss_expression", "formulas", "gradient_check", "plot_history",
-           "GradientCheckError", "TrainingDiverged", "numeric"]
+__all__ = ["train", "derive_network", "loss_expression", "formulas", "gradient_check", "sgd_step",
+           "check_updates", "plot_history", "GradientCheckError", "TrainingDiverged"]
