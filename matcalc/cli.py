@@ -131,7 +131,17 @@ def render_text(d, steps: bool) -> str:
     if d.assumptions.texts:
         lines.append("assuming:  " + "; ".join(d.assumptions.texts))
     if steps:
+        from .expr import substitute
+        from .printing import abbreviations
+
+        names, defs = abbreviations(d.typed.root, set(d.typed.names))
+
+        def short(node, fallback):
+            return to_text(substitute(node, names)) if node is not None and names else fallback
+
         lines.append("")
+        if defs:
+            lines.append("where  " + ",  ".join(f"{n} = {t}" for n, t in defs))
         lines.append("steps:")
         k = 0
         shown = None
@@ -139,11 +149,19 @@ def render_text(d, steps: bool) -> str:
             if s.kind == "result" and (s.target == "f" or s.expression == shown):
                 continue
             shown = s.expression
+            text = short(s.node, s.expression)
             if s.target:
                 k += 1
-                lines.append(f"  {k:>2}. {s.target} = {s.expression}")
+                target = s.target
+                if s.target_node is not None and names:
+                    inner = short(s.target_node, "")
+                    target = f"∂f/∂{inner}" if s.target_node.op in ("sym", "fn") or inner in {
+                        n for n, _ in defs} else f"∂f/∂({inner})"
+                    if s.target_node.op == "bcast":
+                        target = f"∂f/∂({inner} repeated)"
+                lines.append(f"  {k:>2}. {target} = {text}")
             else:
-                lines.append(f"      {'':>{len(str(k))}}= {s.expression}")
+                lines.append(f"      {'':>{len(str(k))}}= {text}")
             if s.rule:
                 lines.append(f"        by {s.rule}" + (f"  [{s.source}]" if s.source else ""))
     lines.append("")

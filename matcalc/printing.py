@@ -344,3 +344,31 @@ def to_text_shared(node: Node, taken: set[str] = frozenset(), min_length: int = 
         names[n] = sym(name, n.shape)
         defs.append((name, text))
     return to_text(substitute(node, names) if names else node), defs
+
+
+def abbreviations(root: Node, taken: set[str]) -> tuple[dict[Node, Node], list[tuple[str, str]]]:
+    """Short names for the forward pass, as a hand derivation writes them: z = W*x + b, s = softmax(z),
+    a1 = relu(z1), ... Returns (node -> name symbol, [(name, definition)]) in the order computed."""
+    from .expr import substitute, sym, walk
+
+    wanted: list[tuple[Node, str]] = []
+    for n in walk(root):
+        if n.op == "fn" and n.attr in _NAME_STEMS and not n.is_scalar:
+            arg = n.args[0]
+            if arg.op in ("add", "mul", "had") and all(arg is not w for w, _ in wanted):
+                wanted.append((arg, "Z" if arg.shape[1] != 1 else "z"))
+            wanted.append((n, _NAME_STEMS[n.attr]))
+    counts: dict[str, int] = {}
+    for _, stem in wanted:
+        counts[stem] = counts.get(stem, 0) + 1
+    seen: dict[str, int] = {}
+    mapping: dict[Node, Node] = {}
+    defs: list[tuple[str, str]] = []
+    for node, stem in wanted:
+        seen[stem] = seen.get(stem, 0) + 1
+        name = stem if counts[stem] == 1 else f"{stem}{seen[stem]}"
+        while name in taken:
+            name += "_"
+        defs.append((name, to_text(substitute(node, mapping) if mapping else node)))
+        mapping[node] = sym(name, node.shape)
+    return mapping, defs

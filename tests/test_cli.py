@@ -20,6 +20,9 @@ def test_default_derivation_shows_steps_and_the_result():
     result = run("derive")
     assert result.exit_code == 0
     assert "softmax Jacobian" in result.output
+    assert "where  z = W*x + b,  s = softmax(z)" in result.output
+    for line in ("∂f/∂z = -(diag(s) - s*s')*(y ./ s)", "= sum(y)*s - y", "= s - y", "∂f/∂W = (s - y)*x'"):
+        assert line in result.output
     assert result.output.rstrip().endswith("(softmax(W*x + b) - y)*x'")
 
 
