@@ -19,6 +19,7 @@ from .errors import ParseError
 
 MAX_LENGTH = 20_000
 MAX_DEPTH = 200
+MAX_NUMBER = 40
 
 
 @dataclass(eq=False)
@@ -53,7 +54,10 @@ class _Build(Transformer_NonRecursive):
         return Syntax(kind, tuple(args), value, meta.start_pos, meta.end_pos, self.text)
 
     def number(self, meta, children):
-        return self._node("num", meta, value=Fraction(str(children[0])))
+        text = str(children[0])
+        if len(text) > MAX_NUMBER:
+            raise ParseError(f"a number longer than {MAX_NUMBER} characters", self.text, meta.column)
+        return self._node("num", meta, value=Fraction(text))
 
     def name(self, meta, children):
         return self._node("name", meta, value=str(children[0]))
@@ -103,7 +107,12 @@ def parse(text: str) -> Syntax:
         raise ParseError(f"unexpected {str(err.token)!r}; expected {expected}", text, err.column) from None
     except lark.exceptions.UnexpectedEOF:
         raise ParseError("the expression ends too early", text, len(text) + 1) from None
-    syntax = _Build(text).transform(tree)
+    try:
+        syntax = _Build(text).transform(tree)
+    except lark.exceptions.VisitError as err:  # our own error, raised while building a node
+        if isinstance(err.orig_exc, ParseError):
+            raise err.orig_exc from None
+        raise
     if not isinstance(syntax, Syntax):  # a bare token, e.g. a lone name without a rule
         raise ParseError("not an expression", text, 1)
     _check_depth(syntax, text)

@@ -193,7 +193,11 @@ class _Inference:
         if k in ("pow", "epow"):
             constant_exponent(node.args[1])
             if k == "pow" and not (_is_one(a[0]) and _is_one(a[1])):
-                self.unify(a[0], a[1], node, a, a, "is not square:")
+                try:
+                    self.unify(a[0], a[1], node, a, a, "is not square:")
+                except ShapeError:
+                    raise ShapeError(f"{node.source}: ^ is a power of a scalar or a square matrix, got "
+                                     f"{_shape_text(a)}; for an elementwise power write .^") from None
             return a
         b = self.shape(node.args[1])
         scalar_a = _is_one(a[0]) and _is_one(a[1])
@@ -241,7 +245,10 @@ class _Inference:
         a = self.shape(node.args[0])
         row = _choose_row(rows, a)
         if row.arg == "square":
-            self.unify(a[0], a[1], node, a, a, "is not square:")
+            try:
+                self.unify(a[0], a[1], node, a, a, "is not square:")
+            except ShapeError:
+                raise ShapeError(f"{node.source}: {name} needs a square matrix, got {_shape_text(a)}") from None
         if row.arg == "vector":
             if not _is_one(a[1]) and a[1].root().value is not None:
                 hint = f"; for a row-wise {name} of a matrix write {name}_rows(…)" \

@@ -93,3 +93,8 @@ def test_long_caret_lines_are_windowed():
 def test_non_text_input():
     with pytest.raises(ParseError):
         parse(42)  # type: ignore[arg-type]
+
+
+def test_a_huge_number_fails_cleanly():
+    with pytest.raises(ParseError, match="number longer than"):
+        parse("9" * 5000 + "*x")
