@@ -54,6 +54,12 @@ def log_softmax_rows(Z, xp=np):
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
 
 
+def softplus(z, xp=np):
+    # log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)): exp never overflows (NumPy's logaddexp(0, z))
+    a = xp.abs(z)
+    return 0.5 * (z + a) + xp.log1p(xp.exp(-a))
+
+
 def logdet(X, xp=np):
     sign, value = xp.linalg.slogdet(X)
     return value if sign > 0 else value + xp.log(sign)  # log of a negative determinant is nan
@@ -64,7 +70,7 @@ def norm1(X, xp=np):
 
 
 HELPERS = {f.__name__: f for f in (sigmoid, relu, step, softmax, logsumexp, softmax_rows,
-                                   logsumexp_rows, log_softmax, log_softmax_rows, logdet, norm1)}
+                                   logsumexp_rows, log_softmax, log_softmax_rows, softplus, logdet, norm1)}
 
 
 # ---------------------------------------------------------------- NumPy fast paths
@@ -104,6 +110,7 @@ FAST = {
     "log_softmax_rows": _log_softmax_rows_np,
     "log_softmax": _log_softmax_np,
     "np.sum": lambda a: a.sum(),
+    "softplus": lambda z: np.logaddexp(0.0, z),
 }
 
 FAST_INPLACE = {

@@ -1,11 +1,10 @@
 """Generated NumPy: the callable and the printed source agree with central finite differences and HIPS
 autograd on every case of the foundation issue in both layouts, share subexpressions (the gradient
 reuses the forward values, transposed or not), stay finite for logits of size 1e3, and cost at most
-about 3x the loss alone."""
+at most 3x the loss alone in matrix products."""
 
 import importlib.util
 import re
-import time
 from pathlib import Path
 
 import autograd
@@ -28,6 +27,10 @@ CASES = [
     (CE, "W", ["sum(y) = 1"]), (CE, "b", ["sum(y) = 1"]), (CE, "x", ["sum(y) = 1"]),
     (MLP1, "W1", ["sum(y) = 1"]), (BATCH, "W", ["Y one-hot"]), (BATCH, "b", ["Y one-hot"]),
     ("softmax(z)", "z", []), ("logsumexp(z)", "z", []), ("sigmoid(w'*x)", "w", []),
+    # forms that the lowering rows rewrite (rewrites.py): the rewritten code must keep the value
+    ("log(sum(exp(z)))", "z", []), ("log(1 + exp(alpha))", "alpha", []), ("sum(log(softmax(z)))", "z", []),
+    ("sum(log(1 + exp(-y .* (X*w))))", "w", ["y in {-1, 1}"]), ("sum(log(1 + x .^ 2))", "x", []),
+    ("a'*inv(A)*x", "x", []), ("b'*inv(A)*x", "A", []), ("x'*diag(v)*A*x", "x", []),
 ]
 VECTOR_VALUED = {"softmax(z)"}
 
@@ -137,6 +140,133 @@ def test_batched_loss_and_logsumexp_stay_finite_for_logits_of_size_1e3():
     assert np.all(np.isfinite(lse.to_numpy()(z=z)))
 
 
+def _stable_softmax(z):
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def _sigmoid(a):
+    return np.exp(-np.logaddexp(0.0, -a))
+
+
+# expression, wrt, order, input at the extremes -> (value, derivative) computed the stable way by hand
+EXTREMES = [
+    ("log(sum(exp(z)))", "z", 1, lambda z: (z.max() + np.log(np.exp(z - z.max()).sum()), _stable_softmax(z))),
+    ("log(sum(exp(z)))", "z", 2, lambda z: (None, np.diag(_stable_softmax(z))
+                                           - np.outer(_stable_softmax(z), _stable_softmax(z)))),
+    ("log(1 + exp(alpha))", "alpha", 1, lambda a: (np.logaddexp(0.0, a), _sigmoid(a))),
+    ("log(1 + exp(alpha))", "alpha", 2, lambda a: (None, _sigmoid(a) * _sigmoid(-a))),
+    ("sum(log(softmax(z)))", "z", 1, lambda z: (np.sum(z - z.max() - np.log(np.exp(z - z.max()).sum())),
+                                                1 - z.size * _stable_softmax(z))),
+    ("sum(log(1 + exp(z)))", "z", 1, lambda z: (np.sum(np.logaddexp(0.0, z)), _sigmoid(z))),
+]
+
+
+@pytest.mark.parametrize("expression,wrt,order,reference", EXTREMES)
+@pytest.mark.parametrize("scale", [1000.0, -1000.0])
+def test_value_and_derivative_are_exact_at_plus_minus_1000(expression, wrt, order, reference, scale, tmp_path):
+    """issue 13: exp(z)/sum(exp(z)), exp(a)/(1 + exp(a)), s'*(1 ./ s) are NaN at 1000 as printed; the
+    generated code (callable and source) uses softmax, log-sum-exp, logaddexp and sigmoid instead."""
+    d = matcalc.derive(expression, wrt=wrt, order=order)
+    x = scale if wrt == "alpha" else scale * np.array([1.0, 0.25, -1.0, 0.0])
+    want_value, want = reference(x)
+    env = {wrt: x}
+    module = load_source(d.numpy_source, tmp_path, f"extreme_{order}_{abs(hash(expression))}")
+    with np.errstate(over="raise", invalid="raise", divide="raise"):   # no overflow, inf/inf, 0*inf
+        got = np.asarray(d.to_numpy()(**env), dtype=float)
+        from_source = np.asarray(getattr(module, f"d_d{wrt}")(**env), dtype=float)
+        value = codegen.evaluate(d.typed.root, d.typed.dims, **env)
+    for g in (got, from_source):
+        assert np.all(np.isfinite(g))
+        assert np.allclose(g, want, rtol=1e-12, atol=1e-15)
+    if want_value is not None:
+        assert np.isfinite(value) and value == pytest.approx(want_value, rel=1e-12)
+
+
+def test_logistic_loss_and_gradient_are_finite_for_huge_margins():
+    d = matcalc.derive("sum(log(1 + exp(-y .* (X*w))))", wrt="w", assume=["y in {-1, 1}"])
+    X = np.array([[1.0, 2.0], [3.0, -1.0], [-2.0, 0.5]]) * 500
+    w = np.array([1.0, -1.0])
+    y = np.array([1.0, -1.0, 1.0])
+    margins = y * (X @ w)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        loss = codegen.evaluate(d.typed.root, d.typed.dims, X=X, w=w, y=y)
+        grad = d.to_numpy()(X=X, w=w, y=y)
+    assert loss == pytest.approx(np.sum(np.logaddexp(0.0, -margins)), rel=1e-12)
+    assert np.allclose(grad, X.T @ (-y * _sigmoid(-margins)), rtol=1e-12)
+
+
+def test_stable_forms_appear_in_the_source():
+    src = lambda e, w, o=1: _body(matcalc.derive(e, wrt=w, order=o).numpy_source, "d_d")  # noqa: E731
+    assert "return softmax(z)" in src("log(sum(exp(z)))", "z")
+    assert "return sigmoid(alpha)" in src("log(1 + exp(alpha))", "alpha")
+    assert "1.0 / " not in src("sum(log(softmax(z)))", "z")   # s'*(1 ./ s) is the length of z
+    assert "np.log1p(" in _body(codegen.function_source(
+        "f", {"v": matcalc.derive("sum(log(1 + x .^ 2))", wrt="x").typed.root}), "f")
+
+
+# ---------------------------------------------------------------- structure: never materialise
+
+
+def _source_of(expression, wrt, order=1, assume=()):
+    return _body(matcalc.derive(expression, wrt=wrt, order=order, assume=list(assume)).numpy_source, "d_d")
+
+
+def test_the_logistic_hessian_never_forms_the_n_by_n_diagonal():
+    body = _source_of("sum(log(1 + exp(-y .* (X*w))))", "w", 2, ["y in {-1, 1}"])
+    assert "np.diag" not in body and "np.ones" not in body and "np.eye" not in body
+    assert "(X.T * " in body or "[:, None] * X" in body or "X * " in body
+
+
+def test_the_log_sum_exp_hessian_is_distributed():
+    body = _source_of("logsumexp(X*w)", "w", 2)
+    assert "np.diag" not in body and "np.outer(X.T @ softmax_1, softmax_1 @ X)" in body
+
+
+@pytest.mark.parametrize("expression,wrt,needle,absent", [
+    ("x'*diag(v)*A*x", "x", "v * ", "np.diag"),             # diag(v)*b is v * b
+    ("ones(m)'*A*x", "x", ".sum(axis=0)", "np.ones"),       # ones'*A is a column sum
+    ("a'*inv(A)*x", "x", "np.linalg.solve(A.T, a)", "np.linalg.inv"),   # inv(A)'*a is a solve
+    ("a'*inv(A)*x", "a", "np.linalg.solve(A, x)", "np.linalg.inv"),
+    ("x'*y", "x", "return y", "@"),
+])
+def test_structured_products_are_lowered(expression, wrt, needle, absent):
+    body = _source_of(expression, wrt)
+    assert needle in body and absent not in body, body
+
+
+def test_diag_and_identity_products_against_dense_numpy():
+    """diag(v)*A, A*diag(v), I*A: the lowered plan equals the dense product on distinct sizes."""
+    from matcalc import expr as E
+    rng = np.random.default_rng(5)
+    v, A, B, b = (E.sym("v", ("p", 1)), E.sym("A", ("p", "q")), E.sym("B", ("q", "p")), E.sym("b", ("p", 1)))
+    outputs = {"left": E.mul(E.fn("diag", v, ("p", "p")), A), "right": E.mul(B, E.fn("diag", v, ("p", "p"))),
+               "vec": E.mul(E.fn("diag", v, ("p", "p")), b), "eye": Node_eye_times(A)}
+    plan = codegen.compile_nodes(outputs)
+    env = {"v": rng.standard_normal(4), "A": rng.standard_normal((4, 3)), "B": rng.standard_normal((3, 4)),
+           "b": rng.standard_normal(4)}
+    out = plan(**env)
+    D = np.diag(env["v"])
+    assert np.allclose(out["left"], D @ env["A"]) and np.allclose(out["right"], env["B"] @ D)
+    assert np.allclose(out["vec"], D @ env["b"]) and np.allclose(out["eye"], env["A"])
+    assert not any(st.op == "fn" and st.param == "np.diag" for st in plan.steps)
+
+
+def Node_eye_times(A):
+    from matcalc.expr import Node, eye
+    return Node("mul", (eye(A.shape[0]), A), None, A.shape)   # I*A as the engine may hand it over
+
+
+def test_matrix_chain_order_follows_declared_sizes():
+    from matcalc import expr as E
+    A, B, x = E.sym("A", ("n", "k")), E.sym("B", ("k", "n")), E.sym("x", ("n", 1))
+    plan = codegen.compile_nodes({"y": E.mul(A, B, x)}, sizes={"n": 1000, "k": 5})
+    text = plan.source("f")
+    assert "A @ (B @ x)" in text    # n*k + n*k, not n*k*n
+    plan = codegen.compile_nodes({"y": E.mul(A, B, A)}, sizes={"n": 1000, "k": 5})
+    assert "A @ (B @ A)" in plan.source("f")
+
+
 # ---------------------------------------------------------------- sharing and the shape of the code
 
 
@@ -179,27 +309,13 @@ def test_sources_lead_with_a_positive_term():
     assert "(1.0 - sigmoid_1)" in s.numpy_source
 
 
-def test_loss_and_gradients_cost_at_most_about_3x_the_loss_alone(mlp):
+def test_loss_and_gradients_cost_at_most_3x_the_loss_alone(mlp):
+    """Counted in matrix products (the work that dominates): timings belong in benchmarks/."""
     root = mlp.root
     loss_only = codegen.compile_nodes({"loss": root}, {"m"}, sizes={"m": 64})
     products = lambda plan: sum(1 for st in plan.steps if st.op == "matmul")  # noqa: E731
+    assert products(loss_only) == 3
     assert products(mlp.plan) <= 3 * products(loss_only)
-    rng = np.random.default_rng(0)
-    params = [(W, b + 0.1) for W, b in matcalc.data.init_params([64, 128, 64, 10], 0)]
-    env = demo.batch_env(params, rng.random((64, 64)), np.eye(10)[rng.integers(0, 10, 64)])
-
-    def best(fn, n=40):
-        fn()
-        times = []
-        for _ in range(7):
-            t = time.perf_counter()
-            for _ in range(n):
-                fn()
-            times.append(time.perf_counter() - t)
-        return min(times)
-
-    ratio = best(lambda: mlp.plan(**env)) / best(lambda: loss_only(**env))
-    assert ratio < 3.5, ratio  # measured 2.2 (benchmarks/train_bench.py); loose for a busy machine
 
 
 # ---------------------------------------------------------------- the callable as an API
@@ -246,6 +362,7 @@ def test_inputs_are_checked():
 
 def test_the_code_generator_never_executes_text():
     root = Path(codegen.__file__).parent
-    for name in ("codegen.py", "runtime.py", "train.py", "cli_train.py"):
+    for name in ("codegen.py", "canon.py", "rewrites.py", "lowering.py", "closures.py", "emit_source.py",
+                 "runtime.py", "train.py", "cli_train.py"):
         text = (root / name).read_text()
         assert not re.search(r"\b(exec|eval)\(|exec_module|import_module|__import__|compile\(", text), name
