@@ -12,14 +12,15 @@ A pattern's lowercase names stand for vectors, uppercase for matrices, Greek for
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 from itertools import product
 from math import gcd
+from weakref import WeakKeyDictionary
 
 from . import expr as E
+from .errors import AssumptionError, MatcalcError
 from .expr import SCALAR, Node
 from .rules import simplify_rows
 
@@ -132,6 +133,11 @@ def _match(p: Node, t: Node, rule: Rule, m: _Match) -> _Match | None:
         rest = t.args[k:]
         m = _match(p.args[0], E.mul(*t.args[:k]), rule, m)
         return None if m is None else _match(p.args[1], rest[0] if len(rest) == 1 else E.mul(*rest), rule, m)
+    if p.op == "mul" and len(p.args) == 2 and p.args[0].op == "num" and _is_bare_wild(p.args[1], rule) \
+            and t.op == "mul" and len(t.args) > 2 and t.args[0] is p.args[0]:
+        # -X matches -A*w: X takes the rest of the product (the same number only, so no rule can
+        # move a sign back and forth)
+        return _match(p.args[1], E.mul(*t.args[1:]), rule, m)
     if E.is_ones_matrix(p) and E.is_ones_matrix(t):
         return m  # a constant 1 is the same whatever shape the pattern gave it
     if p.op != t.op or p.attr != t.attr:
@@ -228,6 +234,16 @@ def rewrite_once(t: Node, rules: tuple[Rule, ...], trace: list | None) -> Node |
     """Apply the first rule that matches `t` (or a window of its product chain); None if none does."""
     for rule in rules:
         p = rule.pattern
+        if p.op == "mul" and t.op == "mul" and all(a.is_scalar and not _scalar_chain(a) for a in p.args):
+            # scalar factors commute: match the pattern's factors among the target's scalar factors
+            scal, chain = _split_chain(t)
+            found = _match_commutative(list(p.args), scal, rule, _Match(), absorb=False) if scal else None
+            if found:
+                m, leftover = found
+                if trace is not None:
+                    trace.append(rule)
+                return E.mul(_instantiate(rule.result, rule, m, E.SCALAR), *leftover, *chain)
+            continue
         if p.op == "mul" and t.op == "mul":
             scal, chain = _split_chain(t)
             k = len(p.args)
@@ -277,6 +293,7 @@ class Simplifier:
 
     def __post_init__(self):
         self.rules = tuple(self.rules)
+        self._active: dict[Node, int] = {}  # expansions under way -> where their rules start in trace
         self._index: dict = {}
         for rule in self.rules:
             self._index.setdefault(_rule_key(rule.pattern), []).append(rule)
@@ -301,6 +318,7 @@ class Simplifier:
         if found is None:
             saved, _factor_memo = _factor_memo, self._factored
             try:
+                self._prepare(node)
                 found = factor(self.expand(node))
             finally:
                 _factor_memo = saved
@@ -308,11 +326,37 @@ class Simplifier:
             self._full[found] = found
         return found
 
+    def _prepare(self, root: Node) -> None:
+        """Expand the subexpressions children first, without recursion: the expansion of `root`
+        then finds every argument done, so its own recursion stays shallow however deep the
+        expression is nested."""
+        stack = [root]
+        seen: set[Node] = set()
+        while stack:
+            n = stack[-1]
+            if n in self._expanded or n in self._active:
+                stack.pop()
+                continue
+            todo = [a for a in n.args if a.args and a not in self._expanded and a not in seen]
+            if todo:
+                seen.update(todo)
+                stack.extend(reversed(todo))
+                continue
+            stack.pop()
+            if n is not root:
+                self.expand(n)
+
     def expand(self, node: Node) -> Node:
         found = self._expanded.get(node)
         if found is not None:
             return found
-        result = self._expand(node)
+        if node in self._active:
+            raise _loop_error(self.trace[self._active[node]:], node)
+        self._active[node] = len(self.trace)
+        try:
+            result = self._expand(node)
+        finally:
+            del self._active[node]
         self._expanded[node] = result
         return result
 
@@ -342,6 +386,7 @@ class Simplifier:
             return collect([t for a in node.args for t in self._terms(a)], node.shape)
         if op in ("mul", "had"):
             groups = [self._terms(a) for a in node.args]
+            kept = self._keep_divisors(node.args, groups)
             count = 1
             for g in groups:
                 count *= len(g)
@@ -351,7 +396,7 @@ class Simplifier:
             terms = []
             for choice in product(*groups):
                 term = build(*choice)
-                if term.op == "add":
+                if term.op == "add" or (kept and _contains_factor(term, kept)):
                     terms.extend(self._terms(term))
                 else:
                     terms.extend(self._split(self._settle(term)))
@@ -377,13 +422,72 @@ class Simplifier:
                 return collect(out, node.shape)
         if op in ("pow", "epow"):
             base = self(node.args[0])
+            c, rest = E.split_scalar(base)
+            if rest is not None and c != 1 and Fraction(node.attr).denominator == 1:
+                # (c*u).^p is c^p*u.^p: so that u ./ (c*u) cancels, and no divisor hides a number
+                return self.expand(E.mul(E.num(c ** int(node.attr)), E.rebuild(node, (rest,))))
             return self._settle(E.rebuild(node, (base,)))
         return self._settle(node)
+
+    def _keep_divisors(self, args, groups: list[list[Node]]) -> set[Node]:
+        """Cancel before distributing: a sum that another factor's terms divide by stays whole, so
+        `s .* (1 - s) .* (a ./ (1 - s))` is `s .* a`, not four quotients that no longer meet.
+        Replaces such groups (in place) by the one undistributed sum; returns the sums kept."""
+        divisors = {b for g in groups if len(g) <= MAX_TERMS for t in g for b in _divisors(t)}
+        kept: set[Node] = set()
+        if not divisors:
+            return kept
+        for i, a in enumerate(args):
+            if len(groups[i]) < 2:
+                continue
+            whole = a if a in divisors else self(a)
+            if whole in divisors:
+                groups[i] = [whole]
+                kept.add(whole)
+        return kept
 
     def _split(self, node: Node) -> list[Node]:
         if node.op == "add":
             return list(node.args)
         return [node]
+
+
+def _factors(t: Node) -> list[Node]:
+    """A monomial's factors, one level into a Hadamard product under a scalar coefficient."""
+    if t.op in ("mul", "had"):
+        out = []
+        for a in t.args:
+            out.extend(a.args if a.op == "had" else (a,))
+        return out
+    return [t]
+
+
+def _divisors(t: Node) -> list[Node]:
+    """The bases a monomial divides by (`a ./ d`, `alpha/delta`)."""
+    return [f.args[0] for f in _factors(t) if f.op in ("pow", "epow") and f.attr < 0]
+
+
+def _contains_factor(t: Node, bases: set[Node]) -> bool:
+    return any((f.args[0] if f.op in ("pow", "epow") else f) in bases for f in _factors(t))
+
+
+class RewriteLoopError(MatcalcError):
+    """Rewrite rules that undo one another (never from the shipped tables alone)."""
+
+
+def _loop_error(fired: list, node: Node) -> MatcalcError:
+    from .printing import to_text
+
+    names = list(dict.fromkeys(r.name for r in fired))
+    assumed = [r.name for r in fired if r.source.startswith("assumption")]
+    shown = to_text(node)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    if assumed:
+        listed = "', '".join(dict.fromkeys(assumed))
+        return AssumptionError(f"circular assumption '{listed}': rewriting {shown} with it leads back to "
+                               f"{shown} (rules applied in turn: {'; '.join(names)}); state it so that "
+                               f"its right side is simpler than its left")
+    return RewriteLoopError(f"the simplification rules undo one another on {shown}: {'; '.join(names)}")
 
 
 def collect(terms: list[Node], shape) -> Node:
@@ -514,26 +618,39 @@ def _gather_linear(terms: list[Node]) -> list[Node]:
 
 
 def _factor(node: Node) -> Node:
+    """Pull out the factor most terms share, and repeat on what is left. Terminates: each round
+    replaces two or more terms by one, and the recursion is on terms made strictly smaller (a
+    removal that does not shrink them, as `a ./ (c*u)` times `c*u` when the constructors keep the
+    coefficient apart, is refused). Ties go to the first piece met, in the terms' order: never to
+    an address or a per-process hash."""
     if node.op != "add":
         return node
     terms = _gather_linear(list(node.args))
     if len(terms) == 1:
         return terms[0]
+    refused: set = set()
     while True:
-        counts: Counter = Counter()
-        for t in terms:
-            for piece in set(_pieces(t)):
-                counts[piece] += 1
+        pieces_of = [list(dict.fromkeys(_pieces(t))) for t in terms]
+        counts: dict = {}
+        for pieces in pieces_of:
+            for piece in pieces:
+                counts[piece] = counts.get(piece, 0) + 1
         best = None
         for piece, n in counts.items():
-            if n >= 2 and (best is None or n > best[1] or (n == best[1] and _prefer(piece, best[0]))):
+            if n < 2 or piece in refused:
+                continue
+            if best is None or n > best[1] or (n == best[1] and _prefer(piece, best[0])):
                 best = (piece, n)
         if best is None:
             break
         kind, f = best[0]
-        inside = [t for t in terms if best[0] in set(_pieces(t))]
-        outside = [t for t in terms if best[0] not in set(_pieces(t))]
-        inner = collect([_remove(t, kind, f) for t in inside], _inner_shape(kind, f, node.shape))
+        inside = [t for t, pieces in zip(terms, pieces_of) if best[0] in pieces]
+        outside = [t for t, pieces in zip(terms, pieces_of) if best[0] not in pieces]
+        removed = [_remove(t, kind, f) for t in inside]
+        if sum(map(_tree_size, removed)) >= sum(map(_tree_size, inside)):
+            refused.add(best[0])
+            continue
+        inner = collect(removed, _inner_shape(kind, f, node.shape))
         if inner is node:
             break
         inner = factor(inner)
@@ -544,6 +661,27 @@ def _factor(node: Node) -> Node:
         if len(terms) == 1:
             return _order(terms[0])
     return _order(_pull_coefficient(E.add(*terms)) if len(terms) > 1 else terms[0])
+
+
+_sizes: "WeakKeyDictionary[Node, int]" = WeakKeyDictionary()
+
+
+def _tree_size(root: Node) -> int:
+    """Nodes in the expression written out as a tree (shared subtrees counted each time), without
+    recursion: the measure that factoring must decrease."""
+    stack = [root]
+    while stack:
+        n = stack[-1]
+        if n in _sizes:
+            stack.pop()
+            continue
+        missing = [a for a in n.args if a not in _sizes]
+        if missing:
+            stack.extend(missing)
+            continue
+        stack.pop()
+        _sizes[n] = 1 + sum(_sizes[a] for a in n.args)
+    return _sizes[root]
 
 
 def _rank(piece) -> int:
