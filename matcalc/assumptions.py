@@ -43,6 +43,8 @@ class Assumptions:
     positive_definite: set[str] = field(default_factory=set)
     positive: set[str] = field(default_factory=set)
     sums_to_one: set[str] = field(default_factory=set)   # a vector summing to 1, or rows of a matrix
+    one_hot: set[str] = field(default_factory=set)       # ... and one-hot, not merely summing to 1
+    probability: set[str] = field(default_factory=set)   # ... and a probability vector (entries >= 0)
     plus_minus_one: set[str] = field(default_factory=set)
     equations: list[tuple[str, str]] = field(default_factory=list)
     rules: tuple[Rule, ...] = ()
@@ -73,6 +75,7 @@ def parse_assumptions(texts) -> Assumptions:
                 a.positive.add(name)
             else:
                 a.sums_to_one.add(name)
+                (a.one_hot if prop.startswith("one") else a.probability).add(name)
             continue
         m = _POSITIVE.match(text)
         if m:
@@ -141,6 +144,9 @@ def bind(a: Assumptions, names: dict[str, E.Node], extra_nodes: list[E.Node]) ->
     it = iter(extra_nodes)
     for lhs_text, rhs_text in a.equations:
         lhs, rhs = next(it), next(it)
+        if not _names_in(lhs) and _names_in(rhs):
+            lhs, rhs, lhs_text, rhs_text = rhs, lhs, rhs_text, lhs_text  # `1 = sum(y)` is `sum(y) = 1`
+        _check_equation(lhs_text, rhs_text, lhs, rhs)
         if lhs.shape != rhs.shape and not rhs.is_scalar:
             raise AssumptionError(f"{lhs_text} = {rhs_text}: the sides have shapes "
                                   f"{E.shape_text(lhs.shape)} and {E.shape_text(rhs.shape)}")
@@ -151,6 +157,41 @@ def bind(a: Assumptions, names: dict[str, E.Node], extra_nodes: list[E.Node]) ->
         rules.append(assumption_rule(f"{lhs_text} = {rhs_text}", f"assumption: {lhs_text} = {rhs_text}", lhs, rhs))
     a.rules = tuple(rules)
     return a
+
+
+def _names_in(node: E.Node) -> bool:
+    return any(n.op == "sym" for n in E.walk(node))
+
+
+def _occurs(lhs: E.Node, rhs: E.Node) -> bool:
+    """Whether the rewrite lhs -> rhs would find lhs again in what it wrote: as a subexpression, or
+    as consecutive factors of a product (`A*B = B*A*B`)."""
+    k = len(lhs.args)
+    for n in E.walk(rhs):
+        if n is lhs:
+            return True
+        if lhs.op == "mul" and n.op == "mul" and any(n.args[i:i + k] == lhs.args for i in range(len(n.args) - k + 1)):
+            return True
+    return False
+
+
+def _check_equation(lhs_text: str, rhs_text: str, lhs: E.Node, rhs: E.Node) -> None:
+    """An equation becomes the rewrite left -> right, applied to a fixpoint: refuse one that says
+    nothing, contradicts itself, or would rewrite forever."""
+    stated = f"{lhs_text} = {rhs_text}"
+    if not _names_in(lhs) and not _names_in(rhs):
+        if lhs is rhs:
+            raise AssumptionError(f"the assumption '{stated}' mentions no name and says nothing")
+        raise AssumptionError(f"contradictory assumption '{stated}': it mentions no name, and its sides "
+                              f"are different constants")
+    if lhs is rhs:
+        raise AssumptionError(f"the assumption '{stated}' says nothing: both sides are the same")
+    if _occurs(lhs, rhs):
+        raise AssumptionError(
+            f"circular assumption '{stated}': it is used as the rewrite {lhs_text} -> {rhs_text}, and the "
+            f"right side contains {lhs_text} again, so the rewrite would never end; "
+            + (f"for a skew-symmetric {lhs_text}, write {lhs_text}' = -{lhs_text}"
+               if rhs is E.neg(E.transpose(lhs)) else "state it with the simpler side on the right"))
 
 
 __all__ = ["Assumptions", "parse_assumptions", "bind", "FORMS", "MatcalcError"]

@@ -396,7 +396,7 @@ class Simplifier:
             terms = []
             for choice in product(*groups):
                 term = build(*choice)
-                if term.op == "add" or (kept and _contains_factor(term, kept)):
+                if term.op == "add" or (kept and term is not node and _contains_factor(term, kept)):
                     terms.extend(self._terms(term))
                 else:
                     terms.extend(self._split(self._settle(term)))
@@ -483,8 +483,10 @@ def _loop_error(fired: list, node: Node) -> MatcalcError:
     shown = to_text(node)
     shown = shown if len(shown) <= 80 else shown[:77] + "..."
     if assumed:
-        listed = "', '".join(dict.fromkeys(assumed))
-        return AssumptionError(f"circular assumption '{listed}': rewriting {shown} with it leads back to "
+        assumed = list(dict.fromkeys(assumed))
+        listed = "', '".join(assumed)
+        s, it = ("s", "them") if len(assumed) > 1 else ("", "it")
+        return AssumptionError(f"circular assumption{s} '{listed}': rewriting {shown} with {it} leads back to "
                                f"{shown} (rules applied in turn: {'; '.join(names)}); state it so that "
                                f"its right side is simpler than its left")
     return RewriteLoopError(f"the simplification rules undo one another on {shown}: {'; '.join(names)}")
