@@ -16,13 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from . import budget as _budget
 from . import expr as E
+from .arguments import check_assume, check_name, check_shapes, check_text
 from .assumptions import Assumptions, bind, parse_assumptions
 from .errors import MatcalcError, UnsupportedError
 from .expr import SCALAR, Node
 from .functions import row as function_row
 from .parse import parse
-from .printing import to_latex, to_text
+from .printing import to_latex_bounded, to_text_bounded
 from .rules import functions, operators
 from .shapes import Builder, Typed, elaborate_many
 from .simplify import Simplifier, table_rules
@@ -48,7 +50,7 @@ class Step:
 
     @property
     def latex(self) -> str:
-        return to_latex(self.node) if self.node is not None else self.expression
+        return to_latex_bounded(self.node) if self.node is not None else self.expression
 
     def __str__(self) -> str:
         return f"{self.target} = {self.expression}    [{self.rule}; {self.source}]"
@@ -83,7 +85,7 @@ def kind_of(f: Node, x: Node) -> str:
 
 
 def _bracketed(node: Node) -> str:
-    text = to_text(node)
+    text = to_text_bounded(node)
     return text if node.op in ("sym", "fn") else f"({text})"
 
 
@@ -109,6 +111,7 @@ class _Walk:
         for node in reversed(order):
             if node not in depends:
                 continue
+            _budget.check("walking the adjoints")
             parts = incoming.pop(node, [])
             adjoint = self._settle(node, parts)
             if node is self.wrt:
@@ -124,7 +127,7 @@ class _Walk:
         target = f"∂f/∂{_bracketed(node)}" if node is not self.wrt else f"∂f/∂{node.attr}"
         rules = "; ".join(dict.fromkeys(p[1] for p in parts))
         sources = "; ".join(dict.fromkeys(p[2] for p in parts))
-        self.steps.append(Step(target, to_text(raw), rules, sources, "chain", raw, node))
+        self.steps.append(Step(target, to_text_bounded(raw), rules, sources, "chain", raw, node))
         shown = raw
         if self.plain is not None:
             before = len(self.plain.trace)
@@ -144,7 +147,7 @@ class _Walk:
             return
         names = list(dict.fromkeys(r.name for r in fired)) or ["collect and factor terms"]
         sources = list(dict.fromkeys(r.source for r in fired)) or ["algebra"]
-        self.steps.append(Step("", to_text(new), "; ".join(names), "; ".join(sources), kind, new))
+        self.steps.append(Step("", to_text_bounded(new), "; ".join(names), "; ".join(sources), kind, new))
 
     def _send(self, node: Node, G: Node, depends: set[Node]):
         op = node.op
@@ -244,6 +247,8 @@ def _coef(t: Node, G: Node) -> Node:
         return _coef(t.args[0], G)
     if op == "fn" and t.attr == "sum":
         u = t.args[0]
+        if u.shape[0] != 1 and u.shape[1] != 1:  # the sum of a matrix: ones(m)'*U*ones(n)
+            return _coef(_matrix_sum(u), G)
         if u.shape[0] == 1:
             u = E.transpose(u)
         return E.mul(E.transpose(E.ones(u.shape[0])), _coef(u, G))
@@ -281,6 +286,11 @@ def _coef_product(args: list[Node], t: Node, G: Node) -> Node:
     raise UnsupportedError("the Jacobian could not be read off (the seed sits inside a product)")
 
 
+def _matrix_sum(u: Node) -> Node:
+    """sum(U) of an m×n matrix as the product ones(m)'*U*ones(n), which the readers above take apart."""
+    return E.mul(E.transpose(E.ones(u.shape[0])), u, E.ones(u.shape[1]))
+
+
 def _scalar_chain_factor(a: Node) -> bool:
     return a.op == "mul" and a.is_scalar
 
@@ -313,6 +323,8 @@ def _row(s: Node, G: Node) -> Node:
     if s.op == "T":
         return _row(s.args[0], G)
     if s.op == "fn" and s.attr == "sum":
+        if s.args[0].shape[0] != 1 and s.args[0].shape[1] != 1:
+            return _row(_matrix_sum(s.args[0]), G)
         u = s.args[0] if s.args[0].shape[1] == 1 else E.transpose(s.args[0])
         return E.mul(E.transpose(E.ones(u.shape[0])), _coef(u, G))
     if s.op == "add":
@@ -341,7 +353,7 @@ class Derivation:
     direction: str | None = None
 
     def __str__(self) -> str:
-        return "0" if E.is_zero(self.result) else to_text(self.result)
+        return "0" if E.is_zero(self.result) else to_text_bounded(self.result, set(self.typed.names))
 
     def __repr__(self) -> str:
         return f"Derivation({self.expression!r}, wrt={self.wrt!r}, layout={self.layout!r}) = {self}"
@@ -359,7 +371,7 @@ class Derivation:
 
     @property
     def latex(self) -> str:
-        return to_latex(self.result)
+        return to_latex_bounded(self.result, set(self.typed.names))
 
     @property
     def shape(self) -> tuple:
@@ -383,25 +395,26 @@ class Derivation:
         dimensions the result alone does not show (I in ∂tr(X)/∂X) are read off the other inputs."""
         from .codegen import compile_derivation
 
-        inner = compile_derivation(self)
-        sources = {}
-        for name, node in self.typed.names.items():
-            r, c = node.shape
-            axes = [] if (r, c) == (1, 1) else [(r, 0)] if c == 1 else [(c, 0)] if r == 1 else [(r, 0), (c, 1)]
-            for d, axis in axes:
-                if isinstance(d, str):
-                    sources.setdefault(d, (name, axis))
+        return compile_derivation(self)
 
-        def gradient(**arrays):
-            import numpy as np
+    def compile(self, backend: str = "numpy"):
+        """The derivative as a callable on numpy, torch, jax or cupy arrays (see matcalc/backends.py);
+        for a scalar function, `.loss(**arrays)` is differentiable in torch/jax by the derived formula."""
+        from .backends import compile_for
 
-            extra = {d: np.shape(arrays[n])[axis] for d, (n, axis) in sources.items()
-                     if n in arrays and d not in arrays and np.ndim(arrays[n]) > axis}
-            return inner(**arrays, **extra)
+        return compile_for(self, backend)
 
-        gradient.__doc__ = inner.__doc__
-        gradient.inputs = sorted(self.typed.names)
-        return gradient
+    def to_torch(self):
+        return self.compile("torch")
+
+    def to_jax(self):
+        return self.compile("jax")
+
+    def source(self, backend: str = "numpy") -> str:
+        """The generated code as text for numpy, torch, jax or cupy."""
+        from .codegen import derivation_source
+
+        return derivation_source(self, backend)
 
     @property
     def numpy_source(self) -> str:
@@ -424,7 +437,7 @@ class Derivation:
         }
 
     def _repr_latex_(self) -> str:
-        return f"$$\\frac{{\\partial f}}{{\\partial {self.wrt}}} = {to_latex(self.result)}$$"
+        return f"$$\\frac{{\\partial f}}{{\\partial {self.wrt}}} = {self.latex}$$"
 
     def _repr_markdown_(self) -> str:
         from .report import markdown_report
@@ -442,7 +455,9 @@ def read_input(expression: str, input: str = "auto") -> str:
     if input not in ("auto", "ascii", "latex"):
         raise MatcalcError(f"unknown input kind {input!r}; use auto, ascii or latex")
     if not isinstance(expression, str):
-        raise MatcalcError(f"expected an expression as text, got {type(expression).__name__}")
+        raise TypeError(f"the expression must be a str, got {type(expression).__name__}")
+    # bounded before the LaTeX translator runs: a 4 MB line must not reach it
+    check_text(expression, "the expression")
     from .latex import latex_to_ascii, looks_like_latex
 
     if input == "latex" or (input == "auto" and looks_like_latex(expression)):
@@ -470,7 +485,7 @@ def _second_derivative(f, x, grad, direction, typed, simplifier, plain, steps) -
             f"which matrix notation cannot show; ask for the Hessian-vector product instead: "
             f"direction='V' (CLI: --direction V) gives H[V], the directional second derivative, "
             f"a {E.shape_text(x.shape)} matrix")
-    steps.append(Step("∇f", to_text(grad), "the gradient; now its derivative", "", "result"))
+    steps.append(Step("∇f", to_text_bounded(grad), "the gradient; now its derivative", "", "result"))
     if direction is None:
         return _first_derivative(grad, x, simplifier, plain, steps)
     if not isinstance(direction, str) or not direction.isidentifier() or direction in typed.names:
@@ -479,23 +494,42 @@ def _second_derivative(f, x, grad, direction, typed, simplifier, plain, steps) -
     V = E.sym(direction, x.shape)
     typed.names[direction] = V
     inner = E.fn("sum", E.hadamard(V, grad), E.SCALAR) if not x.is_scalar else E.mul(V, grad)
-    steps.append(Step(f"sum({direction} .* ∇f)", to_text(inner),
+    steps.append(Step(f"sum({direction} .* ∇f)", to_text_bounded(inner),
                       "Hessian-vector product: H[V] is the gradient of <V, ∇f>", "Hessian symmetry", "result"))
     return _first_derivative(inner, x, simplifier, plain, steps)
 
 
 def derive(expression: str, wrt: str, shapes=None, assume=(), layout: str = "denominator",
-           order: int = 1, input: str = "auto", direction: str | None = None) -> Derivation:
+           order: int = 1, input: str = "auto", direction: str | None = None,
+           budget: _budget.Budget | None = None) -> Derivation:
     """Differentiate `expression` with respect to the name `wrt`.
 
     shapes: {"W": ("c", "d"), "x": ("d",), "lam": ()} declares shapes (inferred otherwise);
     assume: texts such as "sum(y) = 1", "A symmetric"; layout: "denominator" (default) or "numerator";
     order: 1 for the gradient or Jacobian, 2 for the Hessian of a scalar function of a vector;
     direction: with order=2, a new name V: the Hessian-vector product H[V] (for a matrix variable).
+    budget: a matcalc.budget.Budget (time, memory); default 10 s and 1 GB, or MATCALC_TIME_LIMIT and
+    MATCALC_MEMORY_LIMIT. Work past it stops with BudgetExceeded (a MatcalcError).
     """
+    with _budget.limit(budget):
+        return _derive(expression, wrt, shapes, assume, layout, order, input, direction)
+
+
+def _derive(expression, wrt, shapes, assume, layout, order, input, direction) -> Derivation:
+    if not isinstance(layout, str):
+        raise TypeError(f"layout must be a str ('denominator' or 'numerator'), got {type(layout).__name__}")
     check_layout(layout)
-    if order not in (1, 2):
+    if isinstance(order, bool) or order not in (1, 2):
         raise MatcalcError(f"order must be 1 or 2, got {order!r}")
+    if not isinstance(input, str):
+        raise TypeError(f"input must be a str ('auto', 'ascii' or 'latex'), got {type(input).__name__}")
+    check_name(wrt, "wrt")
+    if direction is not None:
+        check_name(direction, "direction")
+        if order != 2:
+            raise MatcalcError("a direction (the Hessian-vector product H[V]) needs order=2 (CLI: --order 2)")
+    shapes = check_shapes(shapes)
+    assume = check_assume(assume)
     expression = read_input(expression, input)
     typed, a = prepare(expression, shapes, assume)
     if not isinstance(wrt, str) or wrt not in typed.names:
@@ -507,15 +541,15 @@ def derive(expression: str, wrt: str, shapes=None, assume=(), layout: str = "den
     rules = a.rules + table_rules()
     simplifier = Simplifier(rules)
     plain = Simplifier(table_rules()) if a.rules else None
-    steps: list[Step] = [Step("f", to_text(f), f"{kind_of(f, x)} derivative, {layout} layout", "", "result")]
+    steps: list[Step] = [Step("f", to_text_bounded(f), f"{kind_of(f, x)} derivative, {layout} layout", "", "result")]
     den = _first_derivative(f, x, simplifier, plain, steps)
     if order == 2:
         den = _second_derivative(f, x, den, direction, typed, simplifier, plain, steps)
     result = den if layout == "denominator" else simplifier(E.transpose(den))
     if layout == "numerator" and not result.is_scalar:
-        steps.append(Step("numerator layout", to_text(result), "transpose of the denominator-layout result",
+        steps.append(Step("numerator layout", to_text_bounded(result), "transpose of the denominator-layout result",
                           "Wikipedia: Matrix calculus, Layout conventions", "layout"))
-    steps.append(Step(f"∂f/∂{wrt}", to_text(result), f"result ({layout} layout)", "", "result"))
+    steps.append(Step(f"∂f/∂{wrt}", to_text_bounded(result), f"result ({layout} layout)", "", "result"))
     return Derivation(expression, wrt, layout, result, typed, a, steps, den, order, direction)
 
 
@@ -540,7 +574,7 @@ def _first_derivative(f: Node, x: Node, simplifier: Simplifier, plain, steps: li
     jac = linear_coefficient(adjoint, G, simplifier)
     if x.is_scalar:
         jac = simplifier(E.transpose(jac)) if jac.shape[1] == 1 and jac.shape[0] != 1 else jac
-    steps.append(Step("Jacobian", to_text(jac), "read off x̄ = J'*G (denominator layout: J')",
+    steps.append(Step("Jacobian", to_text_bounded(jac), "read off x̄ = J'*G (denominator layout: J')",
                       "Wikipedia: Matrix calculus, Vector-by-vector", "result"))
     return jac
 

@@ -12,23 +12,47 @@ The textbook shaping of a result (expansion, identities from rules/, factoring) 
 
 from __future__ import annotations
 
+import zlib
 from fractions import Fraction
 from typing import Iterable
 from weakref import WeakValueDictionary
 
-from .errors import ShapeError
+from . import budget as _budget
+from .errors import ShapeError, UnsupportedError
 
 Dim = int | str
 Shape = tuple[Dim, Dim]
 SCALAR: Shape = (1, 1)
 
 _interned: "WeakValueDictionary[tuple, Node]" = WeakValueDictionary()
+_codes: dict[str, int] = {}
+KEY_LENGTH = 160  # a sort key longer than this keeps a readable prefix and a structural digest
+
+
+def _code(value) -> int:
+    """A hash of an attribute or a dimension that is the same in every process.
+
+    Python salts `hash(str)` per process and `id()` is an address, so neither may decide the order in
+    which a set or dict of nodes is iterated: the result of a derivation would change from run to run.
+    Numbers hash the same everywhere; strings are hashed here with CRC-32."""
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        found = _codes.get(value)
+        if found is None:
+            found = _codes[value] = zlib.crc32(value.encode("utf-8", "surrogatepass")) + 1
+        return found
+    if isinstance(value, (int, Fraction)):
+        return hash(value)
+    if isinstance(value, tuple):
+        return hash(tuple(_code(v) for v in value))
+    return _code(repr(value))
 
 
 class Node:
     """One operation applied to child nodes. `attr` holds a name, a number or an exponent."""
 
-    __slots__ = ("op", "args", "attr", "shape", "_hash", "_key", "_text", "__weakref__")
+    __slots__ = ("op", "args", "attr", "shape", "_hash", "_key", "_text", "_size", "__weakref__")
 
     op: str
     args: tuple["Node", ...]
@@ -40,11 +64,13 @@ class Node:
         found = _interned.get(ident)
         if found is not None and found.args == args:
             return found
+        _tick()  # the budget in force (time, memory) is looked at every few hundred new nodes
         node = object.__new__(cls)
         node.op, node.args, node.attr, node.shape = op, args, attr, shape
-        node._hash = hash(ident)
+        node._hash = hash((_code(op), tuple(a._hash for a in args), _code(attr), _code(shape)))
         node._key = None
         node._text = None
+        node._size = None  # printing.inline_size: the length of the inlined text, computed on the DAG
         _interned[ident] = node
         return node
 
@@ -67,10 +93,16 @@ class Node:
 
     @property
     def key(self) -> str:
-        """A total order for commutative operands: structural, stable across runs."""
+        """A total order for commutative operands: structural, stable across runs and processes.
+
+        Readable for small nodes (`sym:A()`); a long key is cut to a prefix plus a structural digest, so
+        that keys stay short on a DAG whose inlined tree is exponentially large."""
         if self._key is None:
             inner = ",".join(a.key for a in self.args)
-            self._key = f"{self.op}:{self.attr}({inner})"
+            text = f"{self.op}:{self.attr}({inner})"
+            if len(text) > KEY_LENGTH:
+                text = f"{text[:KEY_LENGTH - 18]}#{self._hash & 0xFFFFFFFFFFFFFFFF:016x}"
+            self._key = text
         return self._key
 
     def __repr__(self) -> str:
@@ -96,8 +128,37 @@ def sym(name: str, shape: Shape) -> Node:
     return Node("sym", (), name, shape)
 
 
+_tick = _budget.tick
+MAX_BITS = 1000      # |c| < 2**1000 (about 1e301) and |c| > 2**-1000 for a nonzero constant
+MAX_DIGIT_BITS = 12_000  # an exact fraction's numerator and denominator (about 3,600 digits each)
+
+
+def check_constant(value: Fraction) -> Fraction:
+    """Constants are exact fractions; bound their size, so that folding `2^1000000000` or multiplying
+    ever longer fractions cannot run for hours, and every constant still fits a float when evaluated."""
+    if value:
+        top, bottom = abs(value.numerator).bit_length(), value.denominator.bit_length()
+        if top - bottom > MAX_BITS or bottom - top > MAX_BITS:
+            raise UnsupportedError("a constant of the computation is out of range: matcalc works with numbers "
+                                   "between 1e-300 and 1e300 in size")
+        if top > MAX_DIGIT_BITS or bottom > MAX_DIGIT_BITS:
+            raise UnsupportedError("a constant of the computation has too many digits (over 3,600): "
+                                   "write it as a name instead")
+    return value
+
+
 def num(value) -> Node:
-    return Node("num", (), Fraction(value), SCALAR)
+    return Node("num", (), check_constant(Fraction(value)), SCALAR)
+
+
+def power_fits(base: Fraction, p: Fraction) -> bool:
+    """Whether base**p (p whole) stays within check_constant's range: estimated from bit lengths before
+    the power is computed, since computing it is what would take forever."""
+    if base == 0 or abs(base) == 1:
+        return True
+    n = abs(int(p))
+    top, bottom = abs(base.numerator).bit_length(), base.denominator.bit_length()
+    return n * max(top - bottom, bottom - top, 1) <= MAX_BITS + n and n * max(top, bottom) <= MAX_DIGIT_BITS
 
 
 def ones(n: Dim) -> Node:
@@ -311,6 +372,9 @@ def power(base: Node, p) -> Node:
         if base.attr == 0 and p < 0:
             raise ShapeError("division by zero")
         if p.denominator == 1:
+            if not power_fits(base.attr, p):
+                raise UnsupportedError(f"the constant {base.attr}^{p} is out of range: matcalc works with "
+                                       f"numbers between 1e-300 and 1e300 in size")
             return num(base.attr ** int(p))
     if base.op == "pow":
         return power(base.args[0], base.attr * p)

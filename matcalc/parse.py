@@ -7,6 +7,7 @@ broadcast, is decided by shape inference (shapes.py), which needs the whole expr
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
@@ -20,6 +21,7 @@ from .errors import ParseError
 MAX_LENGTH = 20_000
 MAX_DEPTH = 200
 MAX_NUMBER = 40
+MAX_MAGNITUDE = 300  # a literal's size: 1e-300 … 1e300, so that it fits a float when evaluated
 
 
 @dataclass(eq=False)
@@ -36,6 +38,30 @@ class Syntax:
     @property
     def source(self) -> str:
         return self.text[self.start:self.end]
+
+
+_LITERAL = re.compile(r"([0-9]+)(?:\.([0-9]+))?(?:[eE]([-+]?[0-9]+))?")
+
+
+def number_value(literal: str, text: str = "", column: int | None = None) -> Fraction:
+    """A literal as an exact fraction, refused up front when out of range: `1e9999999999` would make
+    Fraction compute a ten-billion-digit power of ten, and `1e309` is no float when evaluated."""
+    m = _LITERAL.fullmatch(literal)
+    if m is None:
+        raise ParseError(f"not a number: {literal[:MAX_NUMBER]!r}", text, column)
+    whole, frac, exp = m.group(1), m.group(2) or "", m.group(3) or "0"
+    digits = (whole + frac).lstrip("0")
+    if not digits:
+        return Fraction(0)
+    exp_digits = exp.lstrip("+-").lstrip("0")
+    if len(exp_digits) > 5:
+        magnitude = MAX_MAGNITUDE + 1
+    else:  # the decimal exponent of the leading digit
+        magnitude = int(exp) + len(whole + frac) - len(frac) - 1 - (len(whole + frac) - len(digits))
+    if abs(magnitude) > MAX_MAGNITUDE:
+        raise ParseError(f"the number {literal} is out of range: matcalc takes numbers between "
+                         f"1e-{MAX_MAGNITUDE} and 1e{MAX_MAGNITUDE} in size", text, column)
+    return Fraction(literal)
 
 
 @lru_cache(maxsize=1)
@@ -57,7 +83,7 @@ class _Build(Transformer_NonRecursive):
         text = str(children[0])
         if len(text) > MAX_NUMBER:
             raise ParseError(f"a number longer than {MAX_NUMBER} characters", self.text, meta.column)
-        return self._node("num", meta, value=Fraction(text))
+        return self._node("num", meta, value=number_value(text, self.text, meta.column))
 
     def name(self, meta, children):
         return self._node("name", meta, value=str(children[0]))
@@ -145,11 +171,32 @@ def _check_nesting(text: str) -> None:
         raise ParseError("unclosed '('", text, text.rindex("(") + 1)
 
 
+# Operators whose left-nested chains (`a + b - c + …`, `a*b/c*…`) are one level: later passes walk such a
+# chain in a loop (see chain()), and the typed constructors flatten it.
+CHAIN_FAMILY = {"add": "sum", "sub": "sum", "mul": "product", "div": "product", "had": "hadamard",
+                "ediv": "hadamard"}
+
+
+def chain(node: Syntax) -> list[Syntax]:
+    """The left spine of an operator chain, innermost first: for `a + b - c` the nodes `a + b` and
+    `(a + b) - c`. Walked in a loop, so a flat sum of 5,000 terms needs no recursion."""
+    family = CHAIN_FAMILY.get(node.kind)
+    spine = [node]
+    while family is not None and CHAIN_FAMILY.get(spine[-1].args[0].kind) == family:
+        spine.append(spine[-1].args[0])
+    spine.reverse()
+    return spine
+
+
 def _check_depth(root: Syntax, text: str) -> None:
-    """Long operator chains nest as deeply as parentheses; later passes recurse, so bound both."""
+    """Parentheses, calls and mixed operators nest; later passes recurse over that nesting, so bound it.
+    A flat chain of one operator family (`x1 + x2 + … + x500`) is one level, however long."""
     stack = [(root, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise ParseError(f"expression nested deeper than {MAX_DEPTH} levels", text, node.start + 1)
-        stack.extend((child, depth + 1) for child in node.args)
+        family = CHAIN_FAMILY.get(node.kind)
+        for i, child in enumerate(node.args):
+            same = i == 0 and family is not None and CHAIN_FAMILY.get(child.kind) == family
+            stack.append((child, depth if same else depth + 1))

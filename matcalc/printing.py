@@ -65,12 +65,12 @@ def _negated_text(node: Node, printer) -> tuple[str, int]:
 
 class TextPrinter:
     def __init__(self):
-        self.memo: dict[int, tuple[str, int]] = {}
+        self.memo: dict[Node, tuple[str, int]] = {}  # by node, not id(): a temporary's address is reused
 
     def __call__(self, node: Node) -> tuple[str, int]:
-        found = self.memo.get(id(node))
+        found = self.memo.get(node)
         if found is None:
-            found = self.memo[id(node)] = self.render(node)
+            found = self.memo[node] = self.render(node)
         return found
 
     def wrap(self, node: Node, need: int) -> str:
@@ -186,8 +186,42 @@ class _CachedTextPrinter(TextPrinter):
 _PRINTER = _CachedTextPrinter()
 
 
+MAX_INLINE = 20_000      # characters: above this, results and steps are shown in the named form
+MAX_TEXT = 5_000_000     # characters: no inlined text longer than this is ever built
+
+
+def inline_size(root: Node) -> int:
+    """About how many characters `to_text(root)` would print, computed on the shared DAG without
+    printing: each node's size is its own few characters plus its children's. k layers of shared
+    activations give a DAG of O(k) nodes but an inlined text of O(2^k) characters."""
+    if root._size is not None:
+        return root._size
+    from .expr import walk
+
+    for n in walk(root):
+        if n._size is None:
+            own = len(str(n.attr)) + 6 if n.op in ("sym", "num", "fn") else 8
+            n._size = own + sum(a._size for a in n.args)
+    return root._size
+
+
 def to_text(node: Node) -> str:
+    """The expression inlined, in the input language. Refuses (a MatcalcError) a text that would pass
+    MAX_TEXT characters: callers that may meet a large result use to_text_bounded."""
+    if node._text is None and inline_size(node) > MAX_TEXT:
+        from .budget import BudgetExceeded
+
+        raise BudgetExceeded(f"the expression printed inline would be about {inline_size(node):,} characters "
+                             f"(the limit is {MAX_TEXT:,}); it is shown with repeated subexpressions named instead")
     return _PRINTER(node)[0]
+
+
+def to_text_bounded(node: Node, taken: set[str] = frozenset(), limit: int = MAX_INLINE) -> str:
+    """Inline when short; otherwise the named form on one text: `body   where z1 = …; z2 = …`."""
+    if inline_size(node) <= limit:
+        return to_text(node)
+    text, defs = to_text_shared(node, taken)
+    return text + ("   where " + "; ".join(f"{n} = {d}" for n, d in defs) if defs else "")
 
 
 # ---------------------------------------------------------------- LaTeX
@@ -312,16 +346,24 @@ def to_text_shared(node: Node, taken: set[str] = frozenset(), min_length: int = 
     """The result with each repeated subexpression printed once under a name: `(s - y)*x'` where
     `s = softmax(W*x + b)`. Inline printing repeats every forward activation inside each step(...),
     which grows quadratically with depth; this form grows linearly. Returns (text, [(name, text)])."""
-    from .expr import sym, walk
+    root, defs = named_form(node, taken, min_length)
+    return to_text(root), [(name, to_text(d)) for name, d in defs]
+
+
+def named_form(node: Node, taken: set[str] = frozenset(), min_length: int = 12):
+    """(root, [(name, definition node)]): the DAG with each repeated subexpression replaced by a name
+    symbol, in one pass over the shared nodes (never over the inlined tree)."""
+    from .budget import check
+    from .expr import rebuild, sym, walk
 
     order = walk(node)
-    uses: dict[int, int] = {}
+    uses: dict[Node, int] = {}
     for n in order:
         for a in n.args:
-            uses[id(a)] = uses.get(id(a), 0) + 1
+            uses[a] = uses.get(a, 0) + 1
     counters: dict[str, int] = {}
-    names: dict[Node, Node] = {}
-    defs: list[tuple[str, str]] = []
+    named: dict[Node, Node] = {}  # each node with the names of its repeated parts put in
+    defs: list[tuple[str, Node]] = []
 
     def fresh(n: Node) -> str:
         stem = _NAME_STEMS.get(n.attr, "f") if n.op == "fn" else ("z" if n.shape[1] == 1 else "Z")
@@ -331,19 +373,26 @@ def to_text_shared(node: Node, taken: set[str] = frozenset(), min_length: int = 
             if name not in taken:
                 return name
 
-    from .expr import substitute
-
     for n in order:
-        if n is node or uses.get(id(n), 0) < 2 or n.op in ("sym", "num", "ones", "eye", "zero", "T", "bcast"):
+        check("naming repeated subexpressions")
+        args = tuple(named[a] for a in n.args)
+        shown = n if all(a is b for a, b in zip(args, n.args)) else rebuild(n, args)
+        named[n] = shown
+        if n is node or uses.get(n, 0) < 2 or n.op in ("sym", "num", "ones", "eye", "zero", "T", "bcast"):
             continue
-        shown = substitute(n, names) if names else n
-        text = to_text(shown)
-        if len(text) < min_length:
+        if inline_size(shown) < min_length or len(to_text(shown)) < min_length:
             continue
-        name = fresh(n)
-        names[n] = sym(name, n.shape)
-        defs.append((name, text))
-    return to_text(substitute(node, names) if names else node), defs
+        named[n] = sym(fresh(n), n.shape)
+        defs.append((named[n].attr, shown))
+    return named[node], defs
+
+
+def to_latex_bounded(node: Node, taken: set[str] = frozenset(), limit: int = MAX_INLINE) -> str:
+    """LaTeX inline when short; otherwise the named form: `body, \\quad z_1 = …`."""
+    if inline_size(node) <= limit:
+        return to_latex(node)
+    root, defs = named_form(node, taken)
+    return ",\\quad ".join([to_latex(root)] + [f"{_latex_name(n)} = {to_latex(d)}" for n, d in defs])
 
 
 def abbreviations(root: Node, taken: set[str]) -> tuple[dict[Node, Node], list[tuple[str, str]]]:

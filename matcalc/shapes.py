@@ -16,7 +16,7 @@ from . import expr as E
 from .errors import ParseError, ShapeError, UnsupportedError
 from .expr import SCALAR, Dim, Node, Shape
 from .functions import apply
-from .parse import Syntax, parse
+from .parse import Syntax, chain, parse
 from .rules import functions, known_function_names, spelled
 
 GREEK = {
@@ -24,6 +24,7 @@ GREEK = {
     "lam", "lambda_", "mu", "nu", "xi", "rho", "sigma", "tau", "phi", "chi", "psi", "omega",
 }
 FRESH_DIMS = "pqrstuvwklmnhijgfedcba"
+MAX_DIMENSION = 10**9  # a declared size; the checker draws small instances whatever is declared
 
 
 class _Var:
@@ -83,18 +84,26 @@ def parse_shape_spec(spec) -> tuple[Dim, ...]:
     """`"c,d"`, `("c", "d")`, `"3"`, `""` or `()` -> a tuple of dimensions (ints where numeric)."""
     if isinstance(spec, str):
         parts = [p.strip() for p in spec.split(",")] if spec.strip() else []
-    else:
+    elif isinstance(spec, int) and not isinstance(spec, bool):
+        parts = [spec]
+    elif isinstance(spec, (tuple, list)):
         parts = list(spec)
+    else:
+        raise TypeError(f"a shape is a str such as 'c,d' or a tuple of dimensions, got {type(spec).__name__}")
     out: list[Dim] = []
     for p in parts:
-        if isinstance(p, int) and p > 0:
+        if isinstance(p, int) and not isinstance(p, bool) and 0 < p <= MAX_DIMENSION:
             out.append(p)
-        elif isinstance(p, str) and p.isdigit() and int(p) > 0:
+        elif isinstance(p, str) and p.isascii() and p.isdigit() and len(p) <= 12 and 0 < int(p) <= MAX_DIMENSION:
             out.append(int(p))
         elif isinstance(p, str) and p.isidentifier():
             out.append(p)
+        elif (isinstance(p, int) and not isinstance(p, bool) and p > MAX_DIMENSION) or (
+                isinstance(p, str) and p.isascii() and p.isdigit() and p.strip("0")):
+            raise ShapeError(f"a dimension of {str(p)[:20]} is larger than matcalc handles "
+                             f"(at most {MAX_DIMENSION:,})")
         else:
-            raise ShapeError(f"a dimension is a positive whole number or a name, got {p!r}")
+            raise ShapeError(f"a dimension is a positive whole number or a name, got {str(p)[:40]!r}")
     if len(out) > 2:
         raise ShapeError(f"at most two dimensions (rows, columns), got {len(out)}")
     return tuple(out)
@@ -173,6 +182,13 @@ class _Inference:
         return shape
 
     def shape(self, node: Syntax) -> tuple[_Var, _Var]:
+        spine = chain(node)
+        value = self._shape_one(spine[0])
+        for link in spine[1:]:  # a long chain a + b + c + … in a loop, not by recursion
+            value = self._shape_one(link, value)
+        return value
+
+    def _shape_one(self, node: Syntax, left=None) -> tuple[_Var, _Var]:
         k = node.kind
         if k == "num":
             return (_one(), _one())
@@ -189,9 +205,10 @@ class _Inference:
             return (c, r)
         if k == "call":
             return self.call_shape(node)
-        a = self.shape(node.args[0])
+        a = left if left is not None else self.shape(node.args[0])
         if k in ("pow", "epow"):
-            constant_exponent(node.args[1])
+            matrix = k == "pow" and not (_is_one(a[0]) and _is_one(a[1]))
+            check_exponent(node, constant_exponent(node.args[1]), matrix)
             if k == "pow" and not (_is_one(a[0]) and _is_one(a[1])):
                 try:
                     self.unify(a[0], a[1], node, a, a, "is not square:")
@@ -290,6 +307,29 @@ def _dimension_argument(node: Syntax) -> Dim:
     return arg.value
 
 
+MAX_EXPONENT = 1000          # |p| in x^p and x.^p, and its denominator
+MAX_MATRIX_POWER = 64        # X^k is k factors X*X*…*X: its derivative has k terms of k factors
+
+
+def check_exponent(node: Syntax, p: Fraction, matrix: bool = False) -> None:
+    """Bound an exponent of the user's text up front: `2^1e10` would fold into a ten-billion-bit number
+    and `x.^1e9` overflows any evaluation."""
+    if matrix and abs(p) > MAX_MATRIX_POWER:
+        _matrix_power_error(node, p)
+    if abs(p) > MAX_EXPONENT or p.denominator > MAX_EXPONENT:
+        shown = str(p) if len(str(p)) <= 24 else f"{float(p):.3g}"
+        raise UnsupportedError(f"{node.source[:60]}: the exponent {shown} is out of range; matcalc takes "
+                               f"exponents up to {MAX_EXPONENT} in size (denominators up to {MAX_EXPONENT})")
+
+
+def _matrix_power_error(node: Syntax, p: Fraction):
+    shown = str(p) if len(str(p)) <= 24 else f"{float(p):.3g}"
+    raise UnsupportedError(
+        f"{node.source[:60]}: a matrix power X^k is expanded into k factors, and matcalc takes k up to "
+        f"{MAX_MATRIX_POWER} in size (got {shown}); write the product you mean, or differentiate through a "
+        f"decomposition")
+
+
 def constant_exponent(node: Syntax, env: dict | None = None) -> Fraction:
     """Exponents are numbers: `x^2`, `X^-1`, `x.^(1/2)` (in rule templates, a bound number `p`)."""
     k = node.kind
@@ -330,6 +370,13 @@ class Builder:
         self.implicit_eye = implicit_eye or {}
 
     def build(self, node: Syntax) -> Node:
+        spine = chain(node)
+        value = self._build_one(spine[0])
+        for link in spine[1:]:  # a long chain a + b + c + … in a loop, not by recursion
+            value = self._build_one(link, value)
+        return value
+
+    def _build_one(self, node: Syntax, left: Node | None = None) -> Node:
         k = node.kind
         if k == "num":
             return E.num(node.value)
@@ -347,7 +394,7 @@ class Builder:
             return E.transpose(self.build(node.args[0]))
         if k == "call":
             return self.call(node)
-        a = self.build(node.args[0])
+        a = left if left is not None else self.build(node.args[0])
         if k == "pow":
             return self.power(node, a, constant_exponent(node.args[1], self.env))
         if k == "epow":
@@ -395,6 +442,8 @@ class Builder:
         if p.denominator != 1 or p == 0:
             raise UnsupportedError(f"{node.source}: a matrix power must be a nonzero whole number; "
                                    f"use .^ for an elementwise power")
+        if abs(p) > MAX_MATRIX_POWER:
+            _matrix_power_error(node, p)
         base = apply("inv", a) if p < 0 else a
         return E.mul(*([base] * abs(int(p))))
 

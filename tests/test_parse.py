@@ -73,9 +73,14 @@ def test_five_thousand_parentheses_fail_cleanly():
         parse("(" * 5000 + "x" + ")" * 5000)
 
 
-def test_a_long_operator_chain_fails_cleanly():
+def test_a_flat_operator_chain_is_one_level_but_real_nesting_is_bounded():
+    # issue 13: a flat sum of 250 terms is not "nested deeper than 200 levels"; depth counts real nesting
+    parse("+".join(["x"] * (MAX_DEPTH + 50)))
+    parse("*".join(["x"] * (MAX_DEPTH + 50)))
     with pytest.raises(ParseError, match="nested deeper"):
-        parse("+".join(["x"] * (MAX_DEPTH + 50)))
+        parse("x" + "'" * (MAX_DEPTH + 50))
+    with pytest.raises(ParseError, match="nested deeper"):
+        parse("-" * (MAX_DEPTH + 50) + "x")
 
 
 def test_huge_input_fails_cleanly():
