@@ -45,7 +45,7 @@ def _rep(shape) -> str:
 
 
 def _py_name(name: str) -> str:
-    return name + "_" if keyword.iskeyword(name) or name in ("np",) else name
+    return name + "_" if keyword.iskeyword(name) or name in ("np", "cp", "jnp", "jax", "torch") else name
 
 
 def _number(v) -> str:

@@ -59,6 +59,7 @@ class Plan:
     xp: object = np
     sizes: dict | None = None
     names: dict | None = None
+    dim_hints: dict | None = None   # {dim: (name, axis)}: where a size no input shows may be read off
 
     def __post_init__(self):
         self.dim_scalars = set(self.dim_scalars)
@@ -189,7 +190,8 @@ class Plan:
 
     # ------------------------------------------------------------ running
 
-    def __call__(self, **env):
+    def run(self, env: dict) -> list:
+        """Every slot's value for the keyword arrays in env (inputs checked, shapes checked once)."""
         v = [None] * len(self.steps)
         fast = self.fast
         shapes = []
@@ -207,11 +209,9 @@ class Plan:
                     raise MatcalcError(f"input {name} should be {_describe(_rep(self.shapes[name]))}, "
                                        f"got an array of shape {got}")
             v[slot] = a
-            shapes.append(() if ndim == 0 else a.shape if fast else np.shape(a))
+            shapes.append(() if ndim == 0 else a.shape if fast else tuple(np.shape(a)))
         for d, slot in self._argdim_slots:
-            if d not in env:
-                raise MatcalcError(f"the size of dimension {d!r} is not implied by any input; pass {d}=<int>")
-            v[slot] = int(env[d])
+            v[slot] = self._argdim(d, env)
         if shapes != self._checked_shapes:  # a training loop passes the same shapes every step
             for d, places in self._dim_checks:
                 slot, axis, name = places[0]
@@ -226,11 +226,28 @@ class Plan:
             v[i] = run(v)
             for k in dead:
                 v[k] = None
-        out = {}
-        for name, slot, kind in self._finals:
-            val = v[slot]
-            out[name] = val if kind == "as is" else float(val) if kind == "float" else np.array(val, dtype=float)
-        return out
+        return v
+
+    def _argdim(self, d, env) -> int:
+        if d in env:
+            return int(env[d])
+        name, axis = (self.dim_hints or {}).get(d, (None, 0))
+        if name in env and np.ndim(env[name]) > axis:
+            return int(np.shape(env[name])[axis])
+        raise MatcalcError(f"the size of dimension {d!r} is not implied by any input; pass {d}=<int>")
+
+    def _final(self, v, slot, kind):
+        val = v[slot]
+        return val if kind == "as is" else float(val) if kind == "float" else np.array(val, dtype=float)
+
+    def __call__(self, **env):
+        v = self.run(env)
+        return {name: self._final(v, slot, kind) for name, slot, kind in self._finals}
+
+    def value(self, **env):
+        """The first output alone (a gradient callable's whole answer), without the dict."""
+        v = self.run(env)
+        return self._final(v, *self._finals[0][1:])
 
     # ------------------------------------------------------------ text
 
@@ -285,23 +302,75 @@ def compile_nodes(outputs: dict[str, Node], dim_scalars=(), xp=np, sizes: dict |
     return Plan(outputs, set(dim_scalars), xp, sizes, names)
 
 
+def derivative_label(derivation) -> str:
+    """∂f/∂w, ∂²f/∂w² for a Hessian, H[V] for a Hessian-vector product."""
+    wrt = derivation.wrt
+    if getattr(derivation, "order", 1) == 2:
+        direction = getattr(derivation, "direction", None)
+        if direction:
+            return f"H[{direction}] (the Hessian of f in {wrt} applied to {direction})"
+        return f"∂²f/∂{wrt}²"
+    return f"∂f/∂{wrt}"
+
+
+def _doc(derivation) -> str:
+    """The docstring: what was derived, and the result; a long result in its named (shared) form, and
+    never more than a few lines (the inlined tree of a deep network can be megabytes)."""
+    text = str(derivation)
+    if len(text) > 300:
+        try:
+            named, lets = derivation.shared
+            text = named + ("" if not lets else " where " + "; ".join(f"{n} = {t}" for n, t in lets))
+        except Exception:   # noqa: BLE001  the shared form is a nicety; the plain one is always there
+            pass
+    if len(text) > 600:
+        text = text[:600] + " …"
+    doc = f"{derivative_label(derivation)} of f = {derivation.expression} ({derivation.layout} layout): {text}"
+    return doc.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+def _dim_hints(derivation) -> dict:
+    """Where the size of each dimension can be read off the expression's names (I in ∂tr(X)/∂X)."""
+    hints = {}
+    for name, node in sorted(derivation.typed.names.items()):
+        r, c = node.shape
+        axes = [] if (r, c) == (1, 1) else [(r, 0)] if c == 1 else [(c, 0)] if r == 1 else [(r, 0), (c, 1)]
+        for d, axis in axes:
+            if isinstance(d, str):
+                hints.setdefault(d, (name, axis))
+    return hints
+
+
+def derivation_plan(derivation, xp=np) -> Plan:
+    return Plan({"result": derivation.result}, set(derivation.typed.dims), xp, dim_hints=_dim_hints(derivation))
+
+
+def derivation_function_name(derivation) -> str:
+    wrt = _py_name(derivation.wrt)
+    if getattr(derivation, "order", 1) == 2:
+        return f"hvp_{wrt}" if getattr(derivation, "direction", None) else f"d2_d{wrt}2"
+    return f"d_d{wrt}"
+
+
 def compile_derivation(derivation):
-    """`d.to_numpy()`: keyword arrays in, the derivative out."""
-    plan = Plan({"result": derivation.result}, set(derivation.typed.dims))
+    """`d.to_numpy()`: keyword arrays in, the derivative out; sizes that no input of the result shows
+    are read off the other names of the expression (or passed as keywords). One call is the plan's
+    run and nothing else: no per-call reading of sizes in a wrapper."""
+    plan = derivation_plan(derivation)
+    value = plan.value
 
     def gradient(**arrays):
-        return plan(**arrays)["result"]
+        return value(**arrays)
 
-    gradient.inputs = plan.inputs
+    gradient.inputs = sorted(derivation.typed.names)
     gradient.plan = plan
-    gradient.__doc__ = f"{derivation.layout}-layout ∂/∂{derivation.wrt} of {derivation.expression}: {derivation}"
+    gradient.__doc__ = _doc(derivation)
     return gradient
 
 
-def derivation_source(derivation) -> str:
-    name = f"d_d{_py_name(derivation.wrt)}"
-    doc = f"∂/∂{derivation.wrt} of {derivation.expression} ({derivation.layout} layout): {derivation}"
-    return function_source(name, {"result": derivation.result}, derivation.typed.dims, doc)
+def derivation_source(derivation, backend: str = "numpy") -> str:
+    plan = derivation_plan(derivation)
+    return SourceWriter(plan, backend).function(derivation_function_name(derivation), _doc(derivation))
 
 
 def evaluate(node: Node, dim_scalars=(), xp=np, **arrays):

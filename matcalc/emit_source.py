@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import keyword
+import re
 from fractions import Fraction
 
 from . import runtime
@@ -16,10 +17,27 @@ from .errors import MatcalcError
 ATOM, POW, UNARY, MUL, MATMUL, ADD, CMP = 100, 90, 80, 70, 69, 60, 40
 
 
-class SourceWriter:
-    """Python source for the same steps: a value used twice gets a name, the rest is inlined."""
+# backend -> (module prefix, import lines, keyword for array constructors)
+BACKENDS = {
+    "numpy": ("np", ["import numpy as np"], ""),
+    "cupy": ("cp", ["import cupy as cp"], ""),
+    "jax": ("jnp", ["import jax.numpy as jnp", "",
+                    "# float64 as in NumPy: jax.config.update(\"jax_enable_x64\", True) before use"], ""),
+    "torch": ("torch", ["import torch"], ", dtype=torch.float64"),
+}
 
-    def __init__(self, plan):
+
+class SourceWriter:
+    """Python source for the same steps: a value used twice gets a name, the rest is inlined.
+    `backend` picks the module the text calls (numpy, cupy, jax, torch): the steps are the same."""
+
+    def __init__(self, plan, backend: str = "numpy"):
+        from .errors import MatcalcError as _Err
+
+        if backend not in BACKENDS:
+            raise _Err(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        self.backend = backend
+        self.mod, self.imports, self.ctor = BACKENDS[backend]
         self.plan = plan
         self.helpers: set[str] = set()
         self.lines: list[str] = []
@@ -88,12 +106,12 @@ class SourceWriter:
                 return str(value), ATOM
             return _float_text(value), (UNARY if value < 0 else ATOM)
         if op == "ones":
-            return f"np.ones({self.bare(a[0])})", ATOM
+            return f"np.ones({self.bare(a[0])}{self.ctor})", ATOM
         if op == "eye":
-            return f"np.eye({self.bare(a[0])})", ATOM
+            return f"np.eye({self.bare(a[0])}{self.ctor})", ATOM
         if op == "zeros":
             dims = ", ".join(self.bare(k) for k in a)
-            return (f"np.zeros(({dims}))" if len(a) > 1 else f"np.zeros({dims})"), ATOM
+            return (f"np.zeros(({dims}){self.ctor})" if len(a) > 1 else f"np.zeros({dims}{self.ctor})"), ATOM
         if op == "expand":
             dims = ", ".join(self.bare(k) for k in a[1:])
             shape = f"({dims},)" if len(a) == 2 else f"({dims})"
@@ -200,6 +218,18 @@ class SourceWriter:
             return f"np.sqrt({self.bare(slot)})"
         return f"{self.wrap(slot, ATOM)} ** {_number(p)}"
 
+    def _in_module(self, line: str) -> str:
+        """`np.` is the plan's spelling of the array module; other backends call theirs."""
+        return line if self.mod == "np" else re.sub(r"\bnp\.", self.mod + ".", line)
+
+    def _helper_source(self, name: str) -> str:
+        if self.backend == "torch":
+            from . import runtime_torch
+
+            return inspect.getsource(runtime_torch.HELPERS[name]).rstrip()
+        text = inspect.getsource(runtime.HELPERS[name]).rstrip()
+        return text.replace("xp=np", f"xp={self.mod}")
+
     def output_text(self, name: str) -> str:
         for key, ref, node in self.plan.output_slots:
             if key == name:
@@ -219,13 +249,14 @@ class SourceWriter:
             body.append("    return {")
             body += [f"        {k!r}: {v}," for k, v in results]
             body.append("    }")
-        head = ["import numpy as np", ""]
+        head = list(self.imports) + [""]
         if with_helpers and self.helpers:
             for h in sorted(self.helpers):
                 head.append("")
-                head.append(inspect.getsource(runtime.HELPERS[h]).rstrip())
+                head.append(self._helper_source(h))
             head.append("")
         head.append("")
+        body = [self._in_module(line) for line in body]
         doc_line = [f'    """{doc}"""'] if doc else []
         return "\n".join(head + [f"def {name}({args}):"] + doc_line + body) + "\n"
 

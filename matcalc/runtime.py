@@ -61,8 +61,10 @@ def softplus(z, xp=np):
 
 
 def logdet(X, xp=np):
+    # slogdet: the log of the determinant without forming it (det overflows for n in the hundreds);
+    # the log of a negative determinant is nan. No branch on a value, so it traces under jax.jit
     sign, value = xp.linalg.slogdet(X)
-    return value if sign > 0 else value + xp.log(sign)  # log of a negative determinant is nan
+    return xp.where(sign > 0, value, xp.nan)
 
 
 def norm1(X, xp=np):
@@ -103,8 +105,17 @@ def _log_softmax_np(z, out=None):
     return shifted
 
 
+def _sigmoid_np(z, out=None):
+    t = np.multiply(z, 0.5, out=out)
+    np.tanh(t, out=t)
+    t += 1.0
+    t *= 0.5
+    return t
+
+
 FAST = {
     "relu": lambda z: np.maximum(z, 0.0),
+    "sigmoid": _sigmoid_np,
     "softmax_rows": _softmax_rows_np,
     "softmax": _softmax_np,
     "log_softmax_rows": _log_softmax_rows_np,
@@ -115,6 +126,7 @@ FAST = {
 
 FAST_INPLACE = {
     "relu": lambda z: np.maximum(z, 0.0, out=z),
+    "sigmoid": lambda z: _sigmoid_np(z, out=z),
     "log_softmax_rows": lambda Z: _log_softmax_rows_np(Z, out=Z),
     "log_softmax": lambda z: _log_softmax_np(z, out=z),
     "np.exp": lambda z: np.exp(z, out=z),
@@ -126,6 +138,9 @@ for _name in ("np.exp", "np.tanh"):
 
 def resolve(spelling: str, xp=np):
     """`np.linalg.inv` or a helper name -> the callable, looked up attribute by attribute (no eval)."""
+    own = getattr(xp, "helpers", None)
+    if own and spelling in own:          # the library's own fused kernel (torch.softmax, ...)
+        return own[spelling]
     if spelling in HELPERS:
         helper = HELPERS[spelling]
         return helper if xp is np else (lambda a, _h=helper: _h(a, xp=xp))

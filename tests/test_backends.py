@@ -1,0 +1,171 @@
+"""The same plan on PyTorch and JAX (run here, on the CPU; both are test requirements through the
+[torch] and [jax] extras, so these tests never skip) and CuPy (no GPU here: its source is generated
+and checked as text, equal to the NumPy source but for the module name; it is not run).
+
+Every backend's derivative is checked against central finite differences of the original expression
+on instances with distinct dimension sizes, and against the NumPy callable to 1e-12."""
+
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+
+import matcalc
+from matcalc import backends, codegen, numeric
+
+from oracle import arrays_and_sizes, instances, truth
+
+CASES = [
+    ("sum(log(1 + exp(-y .* (X*w))))", "w", ["y in {-1, 1}"], 1),
+    ("sum(log(1 + exp(-y .* (X*w))))", "w", ["y in {-1, 1}"], 2),
+    ("-y'*log(softmax(W*x + b))", "W", ["sum(y) = 1"], 1),
+    ("-sum(Y .* log(softmax_rows(X*W + b')))/m", "b", ["Y one-hot"], 1),
+    ("norm2(A*x - b)^2", "x", [], 2),
+    ("x'*A*x", "x", [], 2),
+    ("logsumexp(X*w)", "w", [], 2),
+    ("logdet(X)", "X", [], 1),
+    ("a'*inv(A)*x", "x", [], 1),
+    ("sum(log(1 + exp(z)))", "z", [], 1),
+    ("log(sum(exp(z)))", "z", [], 1),
+    ("tr(X)", "X", [], 1),
+]
+
+
+def derive(expression, wrt, assume, order):
+    shapes = {"X": ("m", "d")} if "softmax_rows" in expression else None
+    return matcalc.derive(expression, wrt=wrt, assume=assume, order=order, shapes=shapes)
+
+
+def hessian_truth(d, inst):
+    """Finite differences of the NumPy gradient (itself checked against finite differences elsewhere)."""
+    first = matcalc.derive(d.expression, wrt=d.wrt, assume=list(d.assumptions.texts),
+                           shapes={"X": ("m", "d")} if "softmax_rows" in d.expression else None)
+    grad = first.to_numpy()
+    env = arrays_and_sizes(d, inst)
+    x0 = np.asarray(env[d.wrt], dtype=float)
+    h = 1e-6
+    cols = []
+    for i in range(x0.size):
+        e = np.zeros_like(x0)
+        e.flat[i] = h
+        cols.append((grad(**{**env, d.wrt: x0 + e}) - grad(**{**env, d.wrt: x0 - e})) / (2 * h))
+    return np.array(cols)
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+@pytest.mark.parametrize("expression,wrt,assume,order", CASES)
+def test_backend_matches_finite_differences_and_numpy(expression, wrt, assume, order, backend):
+    d = derive(expression, wrt, assume, order)
+    f = d.compile(backend)
+    numpy_f = d.to_numpy()
+    for inst in instances(d, count=2, seed=3):
+        env = arrays_and_sizes(d, inst)
+        got = f(**env)
+        assert type(got).__module__.split(".")[0] in ("torch", "jax", "jaxlib")
+        assert str(got.dtype).endswith("float64")
+        got = np.asarray(got, dtype=float)
+        want = truth(d, inst) if order == 1 else hessian_truth(d, inst)
+        assert numeric.relative_error(got.reshape(want.shape), want) < 1e-6
+        assert np.allclose(got, np.asarray(numpy_f(**env)), rtol=1e-12, atol=1e-12)
+
+
+def _scalar_first_order():
+    return [c for c in CASES if c[3] == 1]
+
+
+@pytest.mark.parametrize("expression,wrt,assume,order", _scalar_first_order())
+def test_torch_autograd_function_backward_is_the_derived_formula(expression, wrt, assume, order):
+    d = derive(expression, wrt, assume, order)
+    f = d.to_torch()
+    assert issubclass(f.function, torch.autograd.Function)
+    inst = next(instances(d, count=1, seed=8))
+    env = arrays_and_sizes(d, inst)
+    tensors = {k: torch.tensor(np.asarray(v, dtype=float), requires_grad=(k == wrt)) for k, v in env.items()
+               if k in d.typed.names}
+    loss = f.loss(**tensors)
+    want_value = codegen.evaluate(d.typed.root, d.typed.dims, **env)
+    assert float(loss.detach()) == pytest.approx(float(want_value), rel=1e-12)
+    loss.backward()
+    want = truth(d, inst)
+    got = tensors[wrt].grad.numpy()
+    assert numeric.relative_error(got.reshape(want.shape), want) < 1e-6
+    # chained inside a larger torch computation: the incoming gradient multiplies the derived one
+    tensors[wrt].grad = None
+    (3.0 * f.loss(**tensors)).backward()
+    assert np.allclose(tensors[wrt].grad.numpy(), 3.0 * got, rtol=1e-12)
+
+
+@pytest.mark.parametrize("expression,wrt,assume,order", _scalar_first_order())
+def test_jax_custom_vjp_is_the_derived_formula_under_jit(expression, wrt, assume, order):
+    d = derive(expression, wrt, assume, order)
+    loss = d.to_jax().loss
+    inst = next(instances(d, count=1, seed=9))
+    env = arrays_and_sizes(d, inst)
+    args = [jnp.asarray(env[n]) for n in loss.names]
+    k = loss.names.index(wrt)
+    grad = jax.jit(jax.grad(loss.positional, argnums=k))(*args)
+    want = truth(d, inst)
+    assert numeric.relative_error(np.asarray(grad).reshape(want.shape), want) < 1e-6
+    value = loss(**{n: env[n] for n in loss.names})
+    assert float(value) == pytest.approx(float(codegen.evaluate(d.typed.root, d.typed.dims, **env)), rel=1e-12)
+
+
+@pytest.mark.parametrize("expression,wrt,assume,order", CASES)
+def test_cupy_source_is_the_numpy_source_with_its_module(expression, wrt, assume, order):
+    """CuPy cannot run here (no GPU, not installed): its source is checked as text only."""
+    d = derive(expression, wrt, assume, order)
+    numpy_src, cupy_src = d.source("numpy"), d.source("cupy")
+    assert cupy_src.startswith("import cupy as cp\n") and "np." not in cupy_src
+    assert re.sub(r"\bcp\.", "np.", cupy_src.replace("import cupy as cp", "import numpy as np")
+                  .replace("xp=cp", "xp=np")) == numpy_src
+
+
+def test_cupy_backend_says_plainly_that_it_cannot_run_here():
+    d = matcalc.derive("x'*A*x", wrt="x")
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        with pytest.raises(matcalc.MatcalcError, match="CuPy"):
+            d.compile("cupy")
+
+
+@pytest.mark.parametrize("backend,module", [("torch", "torch."), ("jax", "jnp.")])
+def test_torch_and_jax_sources_run_and_agree(backend, module, tmp_path):
+    """The printed source for torch/jax, imported as a module (as a user would), gives the numbers."""
+    import importlib.util
+
+    d = matcalc.derive("sum(log(1 + exp(-y .* (X*w))))", wrt="w", assume=["y in {-1, 1}"], order=2)
+    src = d.source(backend)
+    assert not re.search(r"\bnp\.", src) and module in src and ".diag(" not in src
+    path = tmp_path / f"h_{backend}.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rng = np.random.default_rng(0)
+    X, w, y = rng.standard_normal((7, 3)), rng.standard_normal(3), np.sign(rng.standard_normal(7))
+    conv = (lambda a: torch.as_tensor(a)) if backend == "torch" else jnp.asarray
+    backends.namespace(backend)   # float64 for jax
+    got = np.asarray(getattr(mod, "d2_dw2")(conv(X), conv(w), conv(y)))
+    assert np.allclose(got, d.to_numpy()(X=X, w=w, y=y), rtol=1e-12)
+
+
+def test_unknown_backend_is_a_clear_error():
+    d = matcalc.derive("x'*A*x", wrt="x")
+    with pytest.raises(matcalc.MatcalcError, match="unknown backend"):
+        d.compile("tensorflow")
+    with pytest.raises(matcalc.MatcalcError, match="unknown backend"):
+        d.source("tensorflow")
+
+
+def test_hessian_labels_say_second_derivative():
+    d = matcalc.derive("x'*A*x", wrt="x", order=2)
+    assert "∂²f/∂x²" in d.numpy_source and "∂²f/∂x²" in d.to_numpy().__doc__
+    assert "def d2_dx2(" in d.numpy_source
+    h = matcalc.derive("tr(X'*A*X)", wrt="X", order=2, direction="V")
+    assert "H[V]" in h.numpy_source and "def hvp_X(" in h.numpy_source
+    g = matcalc.derive("x'*A*x", wrt="x")
+    assert "∂f/∂x" in g.numpy_source and "∂²" not in g.numpy_source
