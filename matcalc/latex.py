@@ -18,6 +18,9 @@ Choices (see also the tests):
     with parentheses, powers bind to the result: `\log(u)^2` -> `log(u)^2`;
   * `\sum X` and `\sum_i x_i` -> `sum(..)`: with an index, names carrying it lose it and the summand
     is read entrywise (`\sum_i x_i^2` -> `sum(x.^2)`); summands that are not entrywise are rejected;
+    that reading is right only when every indexed name carries exactly the summed indices in one
+    order; any other index sum (`\sum_{ij} W_{ij} x_j y_i`, `\sum_i\sum_j A_{ij} x_i x_j`) is rewritten
+    by the index-notation module (index_matrix.to_matrix: `y'*W*x`, `x'*A*x`) or refused;
   * `\mathbf{1}^T v` -> `sum(v)` (and `\mathbf{1}^T M \mathbf{1}` -> `sum(M)`), any other
     `\mathbf{1}` is rejected: the ASCII `ones(n)` needs a size the LaTeX does not give.
 """
@@ -51,7 +54,11 @@ def looks_like_latex(text: str) -> bool:
 def latex_to_ascii(text: str) -> str:
     """The ASCII matcalc expression for a LaTeX formula; ParseError (with a column) if unsupported."""
     try:
-        return _show(_parser().parse(text))
+        tree = _parser().parse(text)
+        odd = _needs_index_notation(tree)
+        if odd is not None:
+            return _via_index_notation(text, odd)
+        return _show(tree)
     except _Err as e:
         raise ParseError(e.message, text, e.pos + 1) from None
     except VisitError as e:  # an exception raised inside a _Build callback
@@ -266,10 +273,11 @@ def _pair_brackets(toks: list[Token]) -> list[Token]:
 class _N:
     """A node: kind in name num ones call norm neg add minus mul had ediv div pow epow tr group."""
 
-    __slots__ = ("kind", "args", "pos", "paren", "head")
+    __slots__ = ("kind", "args", "pos", "paren", "head", "isum")
 
     def __init__(self, kind: str, *args, pos: int = 0, paren: bool = False):
         self.kind, self.args, self.pos, self.paren, self.head = kind, args, pos, paren, None
+        self.isum = None  # for \sum_i: (subscripts of the summand's names before stripping, indices summed)
 
 
 def _name(base: str, sub: str, pos: int) -> _N:
@@ -361,6 +369,58 @@ def _entrywise(n: _N, idx: set, what: str):
     if k == "div" and rx:
         k = "ediv"
     return _N(k, l, r, pos=n.pos), lx or rx
+
+
+def _raw_subscripts(n: _N) -> tuple[set, set]:
+    """The letter subscripts of the names in a summand (nested index sums report their own, recorded
+    before they stripped them) and the indices those nested sums bind."""
+    subs: set = set()
+    summed: set = set()
+    stack = [n]
+    while stack:
+        x = stack.pop()
+        if not isinstance(x, _N):
+            continue
+        if x.isum is not None:
+            subs |= x.isum[0]
+            summed |= x.isum[1]
+            continue
+        if x.kind == "name":
+            if any(c.isalpha() for c in x.args[1]):
+                subs.add(x.args[1])
+            continue
+        stack.extend(c for c in _children(x) if isinstance(c, _N))
+    return subs, summed
+
+
+def _needs_index_notation(n: _N) -> _N | None:
+    """The first outermost \\sum_i whose summand is not one entrywise product over exactly its indices
+    (`\\sum_{ij} W_{ij} x_j y_i`, `\\sum_i \\sum_j A_{ij} x_i x_j`): stripping the indices there would
+    change the meaning, so the whole formula goes to the index-notation module instead."""
+    stack = [n]
+    while stack:
+        x = stack.pop()
+        if not isinstance(x, _N):
+            continue
+        if x.isum is not None:
+            subs, summed = x.isum
+            if len(subs) != 1 or set(next(iter(subs))) != summed or len(next(iter(subs))) != len(summed):
+                return x
+            continue
+        stack.extend(c for c in _children(x) if isinstance(c, _N))
+    return None
+
+
+def _via_index_notation(text: str, at: _N) -> str:
+    from .errors import MatcalcError
+    from .index_matrix import to_matrix
+
+    try:
+        return to_matrix(text)
+    except MatcalcError as e:
+        why = str(e).splitlines()[0]
+        raise ParseError(f"this LaTeX sum over indices has no matrix form matcalc can read ({why})",
+                         text, at.pos + 1) from None
 
 
 def _contains(n: _N, kind: str) -> bool:
@@ -457,13 +517,17 @@ class _Build(Transformer):
         ch = list(ch)
         before = ch.pop(0) if isinstance(ch[0], _N) else None
         tok, body = ch[0], ch[-1]
+        info = None
         if len(ch) == 3:
             text = ch[1][1]
             what = f"\\sum_{{{text}}}"
+            subs, summed = _raw_subscripts(body)
+            info = (subs, summed | set(text))
             body, indexed = _entrywise(body, set(text), what)
             if not indexed:
                 raise _Err(f"{what}: no name in the summand carries the index", tok.start_pos)
         s = _N("call", "sum", body, pos=tok.start_pos)
+        s.isum = info
         return _product([before, s], before.pos) if before is not None else s
 
     def neg(self, m, x):
