@@ -120,10 +120,6 @@ def test_to_index_takes_a_typed_node():
     _assert_same(text, str(d), ("i", "j"))
 
 
-def test_matcalc_to_matrix_is_exported():
-    assert matcalc.to_matrix("sum_k A_ik*B_kj") == "A*B"
-
-
 def test_default_free_order_is_alphabetical_for_matrix_form():
     assert to_matrix("A_ji") == "A'"
     assert to_matrix("s_k*s_i") == "s*s'"
