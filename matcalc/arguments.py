@@ -7,6 +7,7 @@ string reaches code deep inside and fails there with an AttributeError that help
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from .errors import MatcalcError
@@ -79,3 +80,31 @@ def check_assume(assume) -> tuple[str, ...]:
     for t in texts:
         check_text(t, "an assumption")
     return texts
+
+
+MAX_FILE_BYTES = 1_000_000  # a derivation file or a --data text file: read at most this much
+
+
+def read_text_file(path, what: str = "the file", limit: int = MAX_FILE_BYTES) -> str:
+    """The text of a small UTF-8 file, read in bounded pieces: /dev/zero or a 200 MB file is refused
+    after `limit` bytes, a byte-order mark is dropped, and no message quotes the file's content."""
+    if isinstance(path, (bytes, bytearray)) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{what} must be a path (str), got {type(path).__name__}")
+    shown = excerpt(os.fspath(path), 80)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except IsADirectoryError:
+        raise MatcalcError(f"cannot read {what} {shown}: it is a directory") from None
+    except OSError as err:
+        raise MatcalcError(f"cannot read {what} {shown}: {err.strerror or type(err).__name__}") from None
+    if len(data) > limit:
+        raise MatcalcError(f"{what} {shown} is larger than {limit:,} bytes; matcalc reads at most that much")
+    if b"\x00" in data:
+        raise MatcalcError(f"{what} {shown} is not a text file (it contains NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise MatcalcError(f"{what} {shown} is not UTF-8 text (an undecodable byte at offset {err.start})") \
+            from None
+    return text

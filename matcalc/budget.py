@@ -80,6 +80,17 @@ class Budget:
         return cls(_env_number("MATCALC_TIME_LIMIT", DEFAULT_SECONDS),
                    _env_number("MATCALC_MEMORY_LIMIT", DEFAULT_MEGABYTES))
 
+    @classmethod
+    def with_limits(cls, seconds=None, megabytes=None) -> "Budget":
+        """The environment's budget, with the limits given (not None) in place of its own."""
+        b = cls.from_environment()
+        if seconds is not None:
+            b.seconds = float(seconds)
+        if megabytes is not None:
+            b.megabytes = float(megabytes)
+        b.__post_init__()
+        return b
+
     def start(self) -> "Budget":
         self.started = time.monotonic()
         self.base_memory = _resident_megabytes() or 0.0

@@ -14,7 +14,7 @@ import click
 
 from .derive import derive as derive_expression
 from .errors import MatcalcError
-from .printing import to_latex, to_text
+from .printing import MAX_INLINE, inline_size, to_text_bounded
 
 DEFAULT_EXPRESSION = "-y'*log(softmax(W*x + b))"
 DEFAULT_ASSUME = ("sum(y) = 1",)
@@ -25,16 +25,23 @@ def guarded(command):
 
     @functools.wraps(command)
     def run(*args, **kwargs):
+        import warnings
+
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings():
+                # NumPy's overflow/invalid-value warnings (with our file paths) are not messages for users:
+                # the checks report non-finite values themselves
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return command(*args, **kwargs)
         except MatcalcError as err:
             click.echo(f"error: {err}", err=True)
             sys.exit(2)
         except RecursionError:
-            click.echo("error: the expression is too deeply nested to handle", err=True)
+            click.echo("error: the expression is nested too deeply for matcalc's recursive passes", err=True)
             sys.exit(2)
         except MemoryError:
-            click.echo("error: the expression is too large to handle", err=True)
+            click.echo("error: ran out of memory (the machine refused an allocation); lower the sizes, or "
+                       "--memory-limit to stop earlier with a message", err=True)
             sys.exit(2)
         except (KeyboardInterrupt, click.exceptions.Exit, SystemExit):
             raise
@@ -56,9 +63,28 @@ def parse_shapes(specs) -> dict:
         name, dims = spec.split("=", 1)
         name = name.strip()
         if not name.isidentifier():
-            raise MatcalcError(f"--shape {spec!r}: {name!r} is not a name")
+            raise MatcalcError(f"--shape {spec[:60]!r}: {name[:40]!r} is not a name")
+        if name in shapes:
+            raise MatcalcError(f"--shape gives {name} twice ({name}={shapes[name]} and {spec[:60]}); give each name "
+                               f"once")
         shapes[name] = dims.strip()
     return shapes
+
+
+def budget_options(command):
+    """--time-limit and --memory-limit: the budget every derivation of the command runs under."""
+    command = click.option("--memory-limit", type=click.FloatRange(min=0), default=None, metavar="MB",
+                           help="Stop with a message past this much new memory (default 1024, or "
+                                "MATCALC_MEMORY_LIMIT; 0: no limit).")(command)
+    return click.option("--time-limit", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+                        help="Stop with a message past this many seconds (default 10, or MATCALC_TIME_LIMIT; "
+                             "0: no limit).")(command)
+
+
+def make_budget(time_limit, memory_limit):
+    from .budget import Budget
+
+    return Budget.with_limits(time_limit, memory_limit)
 
 
 shape_option = click.option("--shape", "shapes", multiple=True, metavar="NAME=d1,d2",
@@ -93,15 +119,26 @@ EXPRESSION_COMMAND = {"ignore_unknown_options": True}  # so "-y'*log(...)" is an
               default="text", show_default=True)
 @click.option("--steps/--no-steps", default=None, help="Show the derivation step by step.")
 @input_option
+@budget_options
 @guarded
-def derive(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, input_kind):
+def derive(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, input_kind, time_limit,
+           memory_limit):
     """Differentiate EXPRESSION (default: the softmax cross-entropy -y'*log(softmax(W*x + b)))."""
+    from .budget import limit
+
+    with limit(make_budget(time_limit, memory_limit)):
+        _derive_command(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, input_kind)
+
+
+def _derive_command(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, input_kind):
     if expression is None:
         expression, wrt = DEFAULT_EXPRESSION, wrt or "W"
         assume = assume or DEFAULT_ASSUME
         steps = True if steps is None else steps
     if not wrt:
         raise MatcalcError("--wrt is required: the name of the variable to differentiate with respect to")
+    if direction is not None and order != 2:
+        raise MatcalcError("--direction V asks for the Hessian-vector product H[V]: give --order 2 with it")
     d = derive_expression(expression, wrt=wrt, shapes=parse_shapes(shapes), assume=assume, layout=layout,
                              order=order, input=input_kind, direction=direction)
     if fmt == "json":
@@ -137,7 +174,7 @@ def render_text(d, steps: bool) -> str:
         names, defs = abbreviations(d.typed.root, set(d.typed.names))
 
         def short(node, fallback):
-            return to_text(substitute(node, names)) if node is not None and names else fallback
+            return to_text_bounded(substitute(node, names)) if node is not None and names else fallback
 
         lines.append("")
         if defs:
@@ -165,6 +202,14 @@ def render_text(d, steps: bool) -> str:
             if s.rule:
                 lines.append(f"        by {s.rule}" + (f"  [{s.source}]" if s.source else ""))
     lines.append("")
+    if inline_size(d.result) > MAX_INLINE:  # k layers inline to 2^k characters: only the named form
+        text, defs = d.shared
+        lines.append(f"(printed inline the result would take about {inline_size(d.result):,} characters; "
+                     f"repeated subexpressions are named)")
+        lines.append(text)
+        for name, definition in defs:
+            lines.append(f"  where {name} = {definition}")
+        return "\n".join(lines)
     lines.append(str(d))
     text, defs = d.shared
     if defs and len(str(d)) > 100:
@@ -231,7 +276,7 @@ def _register_optional_commands() -> None:
     """Commands that live in their own modules (check, train) join the group when present."""
     import importlib
 
-    for module, name in (("cli_check", "check"), ("cli_train", "train")):
+    for module, name in (("cli_check", "check"), ("cli_train", "train"), ("web.serve", "serve")):
         try:
             mod = importlib.import_module(f".{module}", __package__)
         except ModuleNotFoundError as err:

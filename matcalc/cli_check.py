@@ -42,6 +42,16 @@ def guarded(command):
     return run
 
 
+def budget_options(command):
+    """The same --time-limit / --memory-limit as matcalc.cli.budget_options."""
+    command = click.option("--memory-limit", type=click.FloatRange(min=0), default=None, metavar="MB",
+                           help="Stop with a message past this much new memory (default 1024, or "
+                                "MATCALC_MEMORY_LIMIT; 0: no limit).")(command)
+    return click.option("--time-limit", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+                        help="Stop with a message past this many seconds (default 10, or MATCALC_TIME_LIMIT; "
+                             "0: no limit).")(command)
+
+
 def parse_shapes(specs) -> dict:
     from .cli import parse_shapes as cli_parse_shapes
 
@@ -63,15 +73,27 @@ def parse_shapes(specs) -> dict:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
               show_default=True)
 @input_option
+@budget_options
 @guarded
-def check(expression, wrt, claim, derivation_file, shapes, assume, layout, order, fmt, input_kind):
+def check(expression, wrt, claim, derivation_file, shapes, assume, layout, order, fmt, input_kind, time_limit,
+          memory_limit):
     """Check CLAIM, the derivative of EXPRESSION with respect to --wrt; or a whole --derivation FILE."""
-    from .verify import read_derivation_file, verify, verify_steps
+    from .budget import Budget, limit
+
+    with limit(Budget.with_limits(time_limit, memory_limit)):
+        _check(expression, wrt, claim, derivation_file, shapes, assume, layout, order, fmt, input_kind)
+
+
+def _check(expression, wrt, claim, derivation_file, shapes, assume, layout, order, fmt, input_kind):
+    from .arguments import read_text_file
+    from .derivation_file import verify_steps
+    from .verify import verify
 
     if derivation_file is not None:
         if expression is not None or claim is not None:
             raise MatcalcError("--derivation checks a file: give no EXPRESSION or --claim with it")
-        text = read_derivation_file(derivation_file)
+        # bounded (1 MB), a byte-order mark accepted, nothing of the file quoted in an error
+        text = read_text_file(derivation_file, "the derivation file")
         result = verify_steps(text, shapes=parse_shapes(shapes), assume=assume, wrt=wrt, layout=layout,
                               input=input_kind)
     else:
