@@ -1,0 +1,152 @@
+"""The Starlette application: the page's static files and the JSON API, guarded against hostile input.
+
+    POST /api/derive            {"expression", "wrt", "shapes", "assume", "layout", "order", "direction", "input"}
+    POST /api/check             {"expression", "wrt", "claim", "shapes", "assume", "layout", "order", "input"}
+    POST /api/check-derivation  {"derivation": the file's text, "shapes", "assume", "wrt", "layout", "input"}
+    GET  /api/examples
+
+Guards: a body over `max_body` bytes is refused with 413 before it is read in full; every library
+call runs in a worker process (pool.py) under `time_limit` and answers 422 when it runs out, the
+worker killed and replaced; the answer is always JSON, errors as {"error": one line, "kind": ...}.
+Static files are served from the package (KaTeX vendored under static/katex), nothing from outside.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from .examples import EXAMPLES
+from .pool import Busy, Timeout, WorkerDied, WorkerPool
+
+STATIC = Path(__file__).parent / "static"
+MAX_BODY = 64 * 1024
+TIME_LIMIT = 10.0
+
+# The page loads only its own files; it runs no inline script and fetches only this origin.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                               "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class TooLarge(Exception):
+    pass
+
+
+async def read_json(request: Request, limit: int):
+    """The request's JSON body, refusing (TooLarge) as soon as more than `limit` bytes are announced or
+    received — a client cannot make the server buffer an unbounded body."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge()
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"the request body is not JSON: {err}") from None
+
+
+def error(status: int, message: str, kind: str) -> JSONResponse:
+    return JSONResponse({"error": message, "kind": kind}, status_code=status)
+
+
+def create_app(workers: int = 2, time_limit: float = TIME_LIMIT, max_body: int = MAX_BODY,
+               memory_limit: int | None = 3 << 30, test_hooks: bool = False) -> Starlette:
+    """The app, with its own worker pool (started with the app, stopped with it). test_hooks (for the
+    test suite only) adds POST /api/_sleep and /api/_hog, computations of known time and memory."""
+    pool = WorkerPool(size=workers, time_limit=time_limit, memory_limit=memory_limit, test_hooks=test_hooks)
+
+    def endpoint(name: str):
+        async def handle(request: Request):
+            try:
+                payload = await read_json(request, max_body)
+            except TooLarge:
+                return error(413, f"the request body is larger than {max_body} bytes", "too-large")
+            except ValueError as err:
+                return error(400, str(err), "request")
+            try:
+                status, body = await pool.run(name, payload)
+            except Timeout:
+                return error(422, f"gave up after {time_limit:g} s: the expression is too costly to derive "
+                                  f"(its derivative grows too large); try a smaller one", "timeout")
+            except Busy:
+                return error(503, "the server is busy; try again in a moment", "busy")
+            except WorkerDied as err:  # most likely killed by the OS for its memory
+                return error(422, f"the expression is too large to handle ({err})", "limit")
+            return JSONResponse(body, status_code=status)
+
+        return handle
+
+    async def examples(request: Request):
+        return JSONResponse({"examples": EXAMPLES})
+
+    async def index(request: Request):
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @asynccontextmanager
+    async def lifespan(app):
+        await pool.start()
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    routes = [
+        Route("/", index),
+        Route("/api/derive", endpoint("derive"), methods=["POST"]),
+        Route("/api/check", endpoint("check"), methods=["POST"]),
+        Route("/api/check-derivation", endpoint("check-derivation"), methods=["POST"]),
+        Route("/api/examples", examples, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    if test_hooks:
+        routes += [Route(f"/api/{name}", endpoint(name), methods=["POST"]) for name in ("_sleep", "_hog")]
+    async def not_found(request: Request, exc):
+        return error(404, f"no such page: {request.url.path}", "not-found")
+
+    async def not_allowed(request: Request, exc):
+        return error(405, f"{request.method} is not allowed on {request.url.path}", "method")
+
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)],
+                    exception_handlers={404: not_found, 405: not_allowed})
+    app.state.pool = pool
+    return app
+
+
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every response (a pure ASGI middleware: no buffering of bodies)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for key, value in SECURITY_HEADERS.items():
+                    if key not in headers:
+                        headers[key] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,185 @@
+"""Library results as the JSON the page typesets: LaTeX beside every text, steps as the CLI shows them.
+
+The CLI's text rendering (matcalc.cli.render_text) names the forward pass (z = W*x + b, s = softmax(z))
+and skips repeated result lines; the page shows the same steps, so this module follows the same rules,
+emitting LaTeX for KaTeX as well as the ASCII text. The plain-text CLI output is included too
+("text"), so a tool using the API can print exactly what `matcalc derive` prints.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from ..derive import derive
+from ..errors import MatcalcError
+from ..expr import shape_text, substitute
+from ..printing import abbreviations, to_latex, to_text
+
+
+def _dims(shape) -> list[str]:
+    return [str(d) for d in shape]
+
+
+def latex_of(text: str | None, shapes: dict | None = None) -> str | None:
+    """LaTeX for an ASCII expression (a claim, matcalc's expected answer, a derivation line); None when
+    it does not type — the page then shows the text as written."""
+    if not text:
+        return None
+    from ..shapes import elaborate_many
+
+    try:
+        typed, _ = elaborate_many(text, shapes or {})
+    except (MatcalcError, RecursionError):
+        try:
+            typed, _ = elaborate_many(text, {})
+        except (MatcalcError, RecursionError):
+            return None
+    return to_latex(typed.root)
+
+
+def _partial(node_latex: str) -> str:
+    return r"\frac{\partial f}{\partial " + node_latex + "}"
+
+
+def steps_of(d) -> tuple[list[dict], list[dict]]:
+    """The steps as `matcalc derive --steps` lists them, each with LaTeX: ([step], [where-definition])."""
+    names, defs = abbreviations(d.typed.root, set(d.typed.names))
+
+    def short(node):
+        return substitute(node, names) if names else node
+
+    steps, shown, k = [], None, 0
+    for s in d.steps:
+        if s.kind == "result" and (s.target == "f" or s.expression == shown):
+            continue
+        shown = s.expression
+        node = short(s.node) if s.node is not None else None
+        entry = {"number": None, "target": s.target, "target_latex": None,
+                 "expression": to_text(node) if node is not None else s.expression,
+                 "latex": to_latex(node) if node is not None else None,
+                 "rule": s.rule, "source": s.source, "kind": s.kind}
+        if s.target:
+            k += 1
+            entry["number"] = k
+            if s.target_node is not None:
+                target = short(s.target_node)
+                entry["target"] = f"∂f/∂{to_text(target)}" if target.op in ("sym", "fn") \
+                    else f"∂f/∂({to_text(target)})"
+                inner = to_latex(target)
+                if target.op not in ("sym", "fn"):
+                    inner = r"\left(" + inner + r"\right)"
+                entry["target_latex"] = _partial(inner)
+        steps.append(entry)
+    where = [{"name": n, "definition": t, "latex": latex_of(t, {k: v for k, v in d.shapes.items()})}
+             for n, t in defs]
+    return steps, where
+
+
+def _shape_specs(shapes: dict) -> dict:
+    """Resolved shapes as the spec elaborate_many takes: () scalar, (n,) vector, (r, c) matrix."""
+    out = {}
+    for name, (r, c) in shapes.items():
+        out[name] = () if (r, c) == (1, 1) else (r,) if c == 1 else (r, c)
+    return out
+
+
+def cli_command(words: list[str]) -> str:
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def derivation_body(expression, wrt, shapes, assume, layout, order, direction, input_kind) -> dict:
+    from ..cli import render_text
+
+    d = derive(expression, wrt=wrt, shapes=shapes, assume=assume, layout=layout, order=order,
+               input=input_kind, direction=direction)
+    other = "numerator" if layout == "denominator" else "denominator"
+    twin = derive(expression, wrt=wrt, shapes=shapes, assume=assume, layout=other, order=order,
+                  input=input_kind, direction=direction)
+    steps, where = steps_of(d)
+    shared_text, shared_defs = d.shared
+    specs = _shape_specs(d.shapes)
+    try:
+        numpy_source, numpy_error = d.numpy_source, None
+    except MatcalcError as err:
+        numpy_source, numpy_error = None, str(err)
+    words = ["matcalc", "derive", d.expression, "--wrt", wrt]
+    for name, dims in shapes.items():
+        words += ["--shape", f"{name}={dims}"]
+    for a in assume:
+        words += ["--assume", a]
+    if layout != "denominator":
+        words += ["--layout", layout]
+    if order != 1:
+        words += ["--order", str(order)]
+    if direction:
+        words += ["--direction", direction]
+    return {
+        "expression": d.expression,
+        "expression_latex": to_latex(d.typed.root),
+        "wrt": d.wrt,
+        "wrt_latex": to_latex(d.typed.names[d.wrt]),
+        "layout": layout,
+        "order": d.order,
+        "direction": d.direction,
+        "kind": d.kind,
+        "shape": shape_text(d.shape),
+        "shapes": {n: _dims(s) for n, s in sorted(d.shapes.items())},
+        "shapes_text": {n: shape_text(s) for n, s in sorted(d.shapes.items())},
+        "assumptions": list(d.assumptions.texts),
+        "result": str(d),
+        "latex": d.latex,
+        "layouts": {layout: {"result": str(d), "latex": d.latex, "shape": shape_text(d.shape)},
+                    other: {"result": str(twin), "latex": twin.latex, "shape": shape_text(twin.shape)}},
+        "shared": {"result": shared_text, "latex": latex_of(shared_text, None) if shared_defs else d.latex,
+                   "where": [{"name": n, "definition": t, "latex": latex_of(t, specs)} for n, t in shared_defs]},
+        "steps": steps,
+        "where": where,
+        "numpy": numpy_source,
+        "numpy_error": numpy_error,
+        "text": render_text(d, True),
+        "cli": cli_command(words),
+    }
+
+
+def verdict_body(expression, wrt, claim, shapes, assume, layout, order, input_kind) -> dict:
+    from ..verify import verify
+
+    v = verify(expression, wrt=wrt, claim=claim, shapes=shapes, assume=assume, layout=layout,
+               input=input_kind, order=order)
+    body = v.as_dict()
+    body["text"] = str(v)
+    body["evidence"] = evidence_text(body)
+    body["claim_latex"] = latex_of(v.claim, shapes)
+    body["expected_latex"] = latex_of(v.expected, shapes)
+    body["expression_latex"] = latex_of(v.expression, shapes)
+    return body
+
+
+def evidence_text(v: dict) -> str:
+    """One line on what was measured (as the CLI's "evidence:" line), from the verdict's fields."""
+    from ..verify import TOLERANCE
+
+    if not v.get("instances"):
+        return "decided by the shapes alone"
+    err = v.get("max_relative_error")
+    shown = f"{err:.2g}" if err is not None else "∞ (not a number or a shape clash)"
+    sizes = "; ".join(", ".join(f"{k}={n}" for k, n in s.items()) for s in v.get("sizes") or [] if s)
+    text = (f"{v['instances']} random instances" + (f" (sizes {sizes})" if sizes else "")
+            + f" against finite differences of the expression: largest relative error {shown}"
+            + f" (equal means < {TOLERANCE:g})")
+    if v.get("symbolic_match") is not None:
+        text += "; symbolic normal forms " + ("agree" if v["symbolic_match"] else "differ")
+    return text
+
+
+def steps_body(text, shapes, assume, wrt, layout, input_kind) -> dict:
+    from ..verify import read_derivation, verify_steps
+
+    v = verify_steps(text, shapes=shapes, assume=assume, wrt=wrt, layout=layout, input=input_kind)
+    body = v.as_dict()
+    body["text"] = str(v)
+    doc = read_derivation(text)
+    known = {**doc.shapes, **shapes}
+    for step in body["steps"]:
+        step["latex"] = latex_of(step["text"], known)
+    return body

@@ -1,0 +1,54 @@
+"""A worker process of the web server: one JSON request a line on stdin, one JSON answer a line on stdout.
+
+Run as `python -m matcalc.web.worker [MEMORY_LIMIT_BYTES] [--test-hooks]` by pool.py. A separate interpreter (not a
+multiprocessing child) so that the server can kill it at any moment without leaving locks or shared
+state behind, and so that starting one never re-imports the server's __main__ module. It caps its own
+address space: a runaway expression then fails here with MemoryError (answered 422), not the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def main(argv: list[str]) -> None:
+    limit = int(argv[0]) if argv and argv[0].isdigit() else 0
+    test_hooks = "--test-hooks" in argv
+    if limit:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    sys.stdout = sys.stderr  # a stray print must not corrupt the answers
+    from . import handlers
+
+    if test_hooks:
+        handlers.enable_test_hooks()
+
+    import matcalc.codegen  # noqa: F401  (imported now, not during the first timed request)
+    import matcalc.verify  # noqa: F401
+
+    out.write('{"ready": true}\n')
+    out.flush()
+    for line in sys.stdin:
+        try:
+            request = json.loads(line)
+            status, body = handlers.run(request["name"], request["payload"])
+        except (ValueError, KeyError, TypeError) as err:
+            status, body = 400, {"error": f"bad request to the worker: {err}", "kind": "request"}
+        try:
+            text = json.dumps({"status": status, "body": body}, ensure_ascii=True, allow_nan=False)
+        except (ValueError, TypeError) as err:
+            text = json.dumps({"status": 500, "body": {"error": f"internal error (the answer is not JSON: {err}); "
+                                                                "please report it", "kind": "internal"}})
+        except MemoryError:
+            text = json.dumps({"status": 422, "body": {"error": "the expression is too large to handle",
+                                                       "kind": "limit"}})
+        out.write(text + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
