@@ -188,6 +188,10 @@ def _analyze(text, shapes) -> IndexExpr:
     root = parse_index(text) if isinstance(text, str) else text
     src = text if isinstance(text, str) else ""
     shapes = dict(shapes or {})
+    for n in _walk(root):  # a name divided by is a scalar, as in matcalc (x/m)
+        den = n.args[1] if n.kind == "div" else None
+        if den is not None and den.kind == "mexpr" and not den.args[1] and den.args[0].isidentifier():
+            shapes.setdefault(den.args[0], ())
     mexprs = [n for n in _walk(root) if n.kind == "mexpr"]
     entries = [n for n in _walk(root) if n.kind == "entry"]
 

@@ -53,6 +53,8 @@ ONE = M("num", Fraction(1))
 def _T(m: M) -> M:
     if m.op == "T":
         return m.args[0]
+    if m.op == "scaled":  # a scalar coefficient stays in front, untransposed
+        return M("scaled", m.args[0], _T(m.args[1]))
     if m.op == "num" or (m.op == "name" and m.args[0] == "I") or (m.op == "fn" and m.args[0] == "diag"):
         return m
     if m.op == "mul":
@@ -68,7 +70,11 @@ def _T(m: M) -> M:
 
 def _mul(*ms: M) -> M:
     parts = []
+    coefs = []
     for m in ms:
+        if m.op == "scaled":
+            coefs.append(m.args[0])
+            m = m.args[1]
         if m.op == "num" and m.args[0] == 1:
             continue
         if m.op == "name" and m.args[0] == "I" and parts:
@@ -76,12 +82,15 @@ def _mul(*ms: M) -> M:
         parts.extend(m.args if m.op == "mul" else (m,))
     if len(parts) > 1 and parts[0].op == "name" and parts[0].args[0] == "I":
         parts = parts[1:]
+    if coefs:
+        core = _mul(*parts) if parts else ONE
+        return M("scaled", _mul(*coefs), core) if parts else _mul(*coefs)
     if not parts:
         return ONE
     return parts[0] if len(parts) == 1 else M("mul", *parts)
 
 
-_PREC = {"add": 1, "neg": 2, "mul": 3, "had": 3, "div": 3, "T": 5, "epow": 5, "name": 6, "num": 6, "fn": 6}
+_PREC = {"add": 1, "neg": 2, "mul": 3, "scaled": 3, "had": 3, "div": 3, "T": 5, "epow": 5, "name": 6, "num": 6, "fn": 6}
 
 
 def show(m: M) -> str:
@@ -103,6 +112,8 @@ def show(m: M) -> str:
         return "-" + _wrap(a[0], 3)
     if k == "mul":
         return "*".join(_wrap(x, 3 if i == 0 else 4) for i, x in enumerate(a))
+    if k == "scaled":
+        return show(_mul(a[0], a[1]))
     if k == "had":
         return " .* ".join(_wrap(x, 4) for x in a)
     if k == "div":
@@ -135,10 +146,11 @@ def _wrap(m: M, need: int) -> str:
 class Part:
     """A matrix-form term and the indices of its axes: () scalar, (i,) column vector, (i, j) matrix."""
 
-    __slots__ = ("m", "idx")
+    __slots__ = ("m", "idx", "broadcast")
 
     def __init__(self, m: M, idx: tuple):
         self.m, self.idx = m, tuple(idx)
+        self.broadcast = False  # a sum with a row/column broadcast: a product distributes over it first
 
     def oriented(self, idx: tuple) -> M:
         if self.idx == tuple(idx) or len(idx) < 2:
@@ -224,25 +236,27 @@ class _Rewriter:
             raise NoMatrixForm("a sum of terms without a matrix form")
         idx = max((p.idx for p in parts), key=len)
         want = set(idx)
-        for p in parts:
-            if not p.idx:  # a scalar term: matcalc broadcasts it (1 - sigmoid(x))
-                continue
-            if set(p.idx) != want:
-                # broadcast: a term with fewer indices spreads along the others with ones(n)
-                if set(p.idx) < want or want < set(p.idx):
-                    raise NoMatrixForm(f"terms over different indices ({', '.join(idx) or 'none'} and "
-                                       f"{', '.join(p.idx) or 'none'})")
-                raise NoMatrixForm(f"terms over different indices ({', '.join(idx)} and {', '.join(p.idx)})")
+        broadcast = False
         terms = []
         for p in parts:
-            m = p.oriented(idx)
+            if not p.idx or set(p.idx) == want:  # a scalar term broadcasts in matcalc (1 - sigmoid(x))
+                m = p.oriented(idx)
+            elif len(idx) == 2 and len(p.idx) == 1 and p.idx[0] in want:
+                # a vector along one index of a matrix: a column (c) or a row (b') broadcast
+                m = p.m if p.idx[0] == idx[0] else _T(p.m)
+                broadcast = True
+            else:
+                raise NoMatrixForm(f"terms over different indices ({', '.join(idx) or 'none'} and "
+                                   f"{', '.join(p.idx) or 'none'})")
             if m.op == "neg":
                 terms.append((-1, m.args[0]))
             elif m.op == "add":
                 terms.extend(m.args)
             else:
                 terms.append((1, m))
-        return Part(M("add", *terms), idx)
+        part = Part(M("add", *terms), idx)
+        part.broadcast = broadcast or any(getattr(p, "broadcast", False) for p in parts)
+        return part
 
     def mul(self, factors: list[IX], summed: tuple) -> Part:
         """A product (summed over `summed`): distribute over sums that have no matrix form of their own."""
@@ -258,6 +272,9 @@ class _Rewriter:
                 return Part(_neg(p.m), p.idx)
             if f.kind == "mul":
                 return self.mul(factors[:n] + list(f.args) + factors[n + 1:], summed)
+            if f.kind == "div" and not _all_indices(f.args[1]):  # sum_k a_k/m = (sum_k a_k)/m
+                p = self.mul(factors[:n] + [f.args[0]] + factors[n + 1:], summed)
+                return Part(M("div", p.m, self.conv(f.args[1]).m, False), p.idx)
             p = self.conv_or_none(f)
             if p is None:
                 if f.kind != "add":
@@ -265,6 +282,14 @@ class _Rewriter:
                 rest = factors[:n] + factors[n + 1:]
                 return self.add([self.mul(rest + [t], summed) for t in f.args], f.args)
             parts.append(p)
+        if len(factors) > 1 and any(p.broadcast for p in parts):  # s_i*(delta_ik - s_k): distribute
+            n = next(n for n, p in enumerate(parts) if p.broadcast)
+            if factors[n].kind == "add":
+                rest = factors[:n] + factors[n + 1:]
+                try:
+                    return self.add([self.mul(rest + [t], summed) for t in factors[n].args], factors[n].args)
+                except NoMatrixForm:
+                    pass
         try:
             return self.product(parts, summed)
         except NoMatrixForm:
@@ -294,6 +319,9 @@ class _Rewriter:
         return tuple(inner), body
 
     def summed(self, indices: tuple, body: IX) -> Part:
+        if body.kind == "div" and not _all_indices(body.args[1]):
+            p = self.summed(indices, body.args[0])
+            return Part(M("div", p.m, self.conv(body.args[1]).m, False), p.idx)
         if body.kind == "add":
             return self.add([self.summed(indices, t) for t in body.args], body.args)
         if body.kind == "neg":
@@ -466,7 +494,7 @@ def _scale(coef: M, m: M) -> M:
         return m
     if coef.op == "num" and coef.args[0] == -1:
         return _neg(m)
-    return _mul(coef, m)
+    return M("scaled", coef, m)
 
 
 def _all_indices(n: IX) -> set:

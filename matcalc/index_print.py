@@ -35,7 +35,7 @@ def node_to_index(node_or_text, free=None, shapes=None) -> str:
     if len(free) != len(axes):
         raise ShapeError(f"{len(free)} free indices for a {'scalar' if not axes else 'vector' if len(axes) == 1 else 'matrix'}")
     b = _Builder(set(free))
-    tree = _factor(b.entry(node, free))
+    tree = _factor(_collapse(b.entry(node, free)))
     return show(tree)
 
 
@@ -164,6 +164,39 @@ def _add(terms: list[IX]) -> IX:
     if not flat:
         return IX("num", Fraction(0))
     return flat[0] if len(flat) == 1 else IX("add", *flat)
+
+
+def _collapse(n: IX) -> IX:
+    """A delta against a summed index goes: sum_l x_k*delta_kl*B_lj -> x_k*B_kj (diag inside a product)."""
+    k, a = n.kind, n.args
+    if k in ("add", "mul", "neg", "div"):
+        return IX(k, *[_collapse(c) for c in a])
+    if k in ("fn",):
+        return IX(k, a[0], _collapse(a[1]))
+    if k == "pow":
+        return IX(k, _collapse(a[0]), a[1])
+    if k != "sum":
+        return n
+    summed, body = list(a[0]), _collapse(a[1])
+    factors = list(body.args) if body.kind == "mul" else [body]
+    changed = True
+    while changed:
+        changed = False
+        for f in factors:
+            if f.kind == "delta" and (f.args[1] in summed or f.args[0] in summed):
+                gone, keep = (f.args[1], f.args[0]) if f.args[1] in summed else (f.args[0], f.args[1])
+                factors = [_rename_index(g, gone, keep) for g in factors if g is not f]
+                summed.remove(gone)
+                changed = True
+                break
+    body = _mul(factors) if factors else IX("num", Fraction(1))
+    return IX("sum", tuple(summed), body) if summed else body
+
+
+def _rename_index(n: IX, old: str, new: str) -> IX:
+    from .index_matrix import _rename
+
+    return _rename(n, {old: new})
 
 
 def _key(n: IX) -> str:

@@ -84,6 +84,13 @@ PAIRS = [
     ("sum_j (A_ij + A_ji)*x_j", "(A + A')*x", ("i",)),
     ("-x_i", "-x", ("i",)),
     ("log(x_i) - 1/x_i", "log(x) - 1 ./ x", ("i",)),
+    ("delta_ik - s_k", "I - s'", ("i", "k")),
+    ("X_ij + b_j", "X + b'", ("i", "j")),
+    ("X_ij + c_i", "X + c", ("i", "j")),
+    ("det(X)*inv(X)_ji", "det(X)*inv(X)'", ("i", "j")),
+    ("sum_k X_ki*(S_kj - Y_kj)/m", "X'*(S - Y)/m", ("i", "j")),
+    ("sum_k A_ik*x_k*B_kj", "A*diag(x)*B", ("i", "j")),
+    ("alpha*(A_ji + y_i*x_j)", "alpha*(A' + y*x')", ("i", "j")),
 ]
 
 
@@ -111,6 +118,9 @@ def test_to_index_reads_like_a_hand_derivation():
     assert to_index("x'*A*x") == "sum_{i,j} x_i*A_ij*x_j"
     assert to_index("x ./ y") == "x_i/y_i"
     assert to_index("softmax(W*x + b) - y") == "softmax(W*x + b)_i - y_i"
+    assert to_index("A*diag(x)*B") == "sum_k A_ik*x_k*B_kj"  # the delta of diag(x) summed away
+    assert to_index("X + b'") == "X_ij + b_j"
+    assert to_index("(1/m)*X'*(softmax_rows(X*W + b') - Y)") == "sum_k X_ki*(softmax_rows(X*W + b')_kj - Y_kj)/m"
 
 
 def test_to_index_takes_a_typed_node():
