@@ -2,7 +2,9 @@
 
 from .derive import Derivation, Step, derive
 from .errors import AssumptionError, MatcalcError, ParseError, ShapeError, UnsupportedError
-from .verify import Verdict, verify, verify_steps
+from .index_matrix import to_matrix  # noqa: F401  index notation -> matrix form (matcalc.to_matrix)
+from .derivation_file import verify_steps
+from .verify import Verdict, verify
 
 __version__ = "0.1.0"
 

@@ -29,6 +29,7 @@ class FunctionRow:
     domain: str = "real"
     linear: bool = False
     positive: bool = False
+    range: str = "real"
 
     @property
     def printed(self) -> str:
