@@ -11,7 +11,7 @@ Run from a checkout (`python benchmarks/derive_bench.py`) or with matcalc pip-in
 Timing: `time.perf_counter`, median of repeats. "cold" is the first call for that expression in this
 process (after one warm-up derivation of an unrelated expression, so it does not include loading the
 grammar and rule tables; that one-off cost is printed separately). matcalc keeps a module-level memo
-table across calls (`simplify._factor_memo`, keyed by hash-consed nodes), so a repeated call of the
+table across calls (`factoring._factor_memo`, keyed by hash-consed nodes), so a repeated call of the
 same expression is faster than a first one; "fresh" clears such tables (and SymPy's cache) before
 every repeat, "warm" does not. The goals are judged on the fresh medians.
 """

@@ -28,9 +28,9 @@ FORMS = (
 
 _PROPERTY = re.compile(
     r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s+(?:is\s+)?(symmetric|invertible|nonsingular|positive[ -]definite|"
-    r"pd|spd|one[- ]?hot|a probability vector|probability|stochastic|positive)\s*$", re.I)
+    r"pd|spd|one[- ]?hot|a probability vector|probability|stochastic|positive)\s*$", re.IGNORECASE)
 _POSITIVE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*>\s*0\s*$")
-_PM_ONE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s+in\s+\{\s*-1\s*,\s*\+?1\s*\}\s*$", re.I)
+_PM_ONE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s+in\s+\{\s*-1\s*,\s*\+?1\s*\}\s*$", re.IGNORECASE)
 _ROWSUM = re.compile(r"^\s*rowsum\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*=\s*1\s*$")
 _SUM_ONE = re.compile(r"^\s*sum\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*=\s*1\s*$")
 
@@ -194,4 +194,4 @@ def _check_equation(lhs_text: str, rhs_text: str, lhs: E.Node, rhs: E.Node) -> N
                if rhs is E.neg(E.transpose(lhs)) else "state it with the simpler side on the right"))
 
 
-__all__ = ["Assumptions", "parse_assumptions", "bind", "FORMS", "MatcalcError"]
+__all__ = ["FORMS", "Assumptions", "MatcalcError", "bind", "parse_assumptions"]

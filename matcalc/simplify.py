@@ -1,13 +1,16 @@
 """The rewriter: brings a derived expression to the form a textbook prints.
 
-Three passes, each plainly terminating:
+Three passes, each terminating:
 1. expand: distribute products over sums (bounded, so nothing explodes) and apply the identities of
    rules/simplify.toml and of the user's assumptions to every monomial, re-expanding what a rule
-   produced (each rule makes the expression smaller or more canonical);
+   produced. A sum that another factor divides by is kept whole until the quotient has cancelled
+   (`s .* (1 - s) .* (a ./ (1 - s))` is `s .* a`). Subexpressions are expanded children first
+   without recursion, so nesting depth costs no stack; rules that undo one another (a circular
+   assumption) are caught as a loop and named, never left to recurse;
 2. collect like terms (the constructors already cancel `a .* (b ./ a)` and merge scalar powers);
-3. factor: pull the factor shared by most terms out to the left, right, as a scalar or as a Hadamard
-   factor, and repeat on what is left — `A*x + A'*x` becomes `(A + A')*x`.
-A pattern's lowercase names stand for vectors, uppercase for matrices, Greek for scalars.
+3. factor (factoring.py): pull out the factor most terms share — `A*x + A'*x` is `(A + A')*x`.
+A pattern's lowercase names stand for vectors, uppercase for matrices, Greek for scalars. Nothing is
+ordered by address or by a per-process hash, so every process prints the same result.
 """
 
 from __future__ import annotations
@@ -16,12 +19,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 from itertools import product
-from math import gcd
-from weakref import WeakKeyDictionary
 
 from . import expr as E
+from . import factoring
 from .errors import AssumptionError, MatcalcError
-from .expr import SCALAR, Node
+from .expr import Node
+from .factoring import collect, factor
 from .rules import simplify_rows
 
 MAX_TERMS = 64
@@ -79,13 +82,13 @@ def assumption_rule(name: str, source: str, lhs: Node, rhs: Node) -> Rule:
 
 
 class _Match:
-    __slots__ = ("nodes", "dims")
+    __slots__ = ("dims", "nodes")
 
     def __init__(self, nodes=None, dims=None):
         self.nodes: dict[str, Node] = dict(nodes or {})
         self.dims: dict[str, object] = dict(dims or {})
 
-    def copy(self) -> "_Match":
+    def copy(self) -> _Match:
         return _Match(self.nodes, self.dims)
 
 
@@ -295,6 +298,7 @@ class Simplifier:
         self.rules = tuple(self.rules)
         self._active: dict[Node, int] = {}  # expansions under way -> where their rules start in trace
         self._index: dict = {}
+        self._position = {id(r): i for i, r in enumerate(self.rules)}  # the table's order, not addresses
         for rule in self.rules:
             self._index.setdefault(_rule_key(rule.pattern), []).append(rule)
 
@@ -308,20 +312,18 @@ class Simplifier:
             found.extend(self._index.get(("mul-any",), ()))
         found.extend(self._index.get(_node_key(t), ()))
         if len(found) > 1:
-            order = {id(r): i for i, r in enumerate(self.rules)}
-            found.sort(key=lambda r: order[id(r)])
+            found.sort(key=lambda r: self._position[id(r)])
         return tuple(found)
 
     def __call__(self, node: Node) -> Node:
-        global _factor_memo
         found = self._full.get(node)
         if found is None:
-            saved, _factor_memo = _factor_memo, self._factored
+            saved, factoring._factor_memo = factoring._factor_memo, self._factored
             try:
                 self._prepare(node)
                 found = factor(self.expand(node))
             finally:
-                _factor_memo = saved
+                factoring._factor_memo = saved
             self._full[node] = found
             self._full[found] = found
         return found
@@ -433,7 +435,8 @@ class Simplifier:
         """Cancel before distributing: a sum that another factor's terms divide by stays whole, so
         `s .* (1 - s) .* (a ./ (1 - s))` is `s .* a`, not four quotients that no longer meet.
         Replaces such groups (in place) by the one undistributed sum; returns the sums kept."""
-        divisors = {b for g in groups if len(g) <= MAX_TERMS for t in g for b in _divisors(t)}
+        divisors = {b for g in groups if len(g) <= MAX_TERMS for t in g for b in _divisors(t)
+                    if b.op in ("add", "mul", "had")}  # only a sum (or a product of one) has terms
         kept: set[Node] = set()
         if not divisors:
             return kept
@@ -490,263 +493,6 @@ def _loop_error(fired: list, node: Node) -> MatcalcError:
                                f"{shown} (rules applied in turn: {'; '.join(names)}); state it so that "
                                f"its right side is simpler than its left")
     return RewriteLoopError(f"the simplification rules undo one another on {shown}: {'; '.join(names)}")
-
-
-def collect(terms: list[Node], shape) -> Node:
-    """Sum like terms: `2*a + 3*a` is `5*a`."""
-    coefs: dict[Node, Fraction] = {}
-    order: list[Node] = []
-    for t in terms:
-        c, rest = E.split_scalar(t)
-        key = rest if rest is not None else E.num(1)
-        if key not in coefs:
-            order.append(key)
-            coefs[key] = Fraction(0)
-        coefs[key] += c
-    out = []
-    for key in order:
-        c = coefs[key]
-        if c == 0:
-            continue
-        out.append(E.num(c) if key.op == "num" else E.scaled(c, key, shape))
-    if not out:
-        return E.zero(shape)
-    if len(out) == 1:
-        return out[0]
-    return E.add(*out)
-
-
-# ---------------------------------------------------------------- factoring
-
-
-def _split_scalars(t: Node) -> tuple[list[Node], list[Node]]:
-    """Scalar factors (scalar-valued chains such as x'*y included) and the matrix chain."""
-    if t.op != "mul":
-        return [], [t]
-    return [a for a in t.args if a.is_scalar], [a for a in t.args if not a.is_scalar]
-
-
-def _pieces(t: Node):
-    """How a monomial can be factored: (kind, factor) candidates. A power offers its base too, so
-    `s - s^2` can become `s*(1 - s)`."""
-    scal, chain = _split_scalars(t)
-    out = []
-    for s in scal:
-        if s.op == "num":
-            continue
-        out.append(("scalar", s))
-        if s.op == "pow" and s.attr > 1:
-            out.append(("scalar", s.args[0]))
-    if chain:
-        if chain[0].op != "eye":
-            out.append(("left", chain[0]))
-        if chain[-1].op != "eye":
-            out.append(("right", chain[-1]))
-        if len(chain) == 1 and chain[0].op == "had":
-            for f in chain[0].args:
-                out.append(("had", f))
-                if f.op == "epow" and f.attr > 1:
-                    out.append(("had", f.args[0]))
-        elif len(chain) == 1 and chain[0].op == "epow" and chain[0].attr > 1:
-            out.append(("had", chain[0].args[0]))
-        elif len(chain) == 1 and chain[0].op not in ("eye", "mul"):
-            out.append(("had", chain[0]))
-    return out
-
-
-def _remove(t: Node, kind: str, f: Node) -> Node:
-    if kind == "scalar":
-        return E.mul(t, E.power(f, -1))
-    if kind == "had":
-        return E.hadamard(t, E.epow(f, -1))
-    coef, _ = E.split_scalar(t)
-    scal, chain = _split_scalars(t)
-    scal = [a for a in scal if a.op != "num"]
-    if kind == "left":
-        rest = chain[1:]
-        if not rest:
-            n = f.shape[1]
-            rest = [E.eye(n) if n != 1 else E.num(1)]
-        return E.mul(E.num(coef), *scal, *rest)
-    rest = chain[:-1]
-    if not rest:
-        n = f.shape[0]
-        rest = [E.eye(n) if n != 1 else E.num(1)]
-    return E.mul(E.num(coef), *scal, *rest)
-
-
-def _rebuild_factored(kind: str, f: Node, inner: Node) -> Node:
-    if kind == "left":
-        return E.mul(f, inner)
-    if kind == "right":
-        return E.mul(inner, f)
-    if kind == "scalar":
-        return E.mul(f, inner)
-    return E.hadamard(f, inner)
-
-
-_factor_memo: dict[Node, Node] = {}  # rebound per Simplifier call (see Simplifier.__call__)
-
-
-def factor(node: Node) -> Node:
-    found = _factor_memo.get(node)
-    if found is not None:
-        return found
-    result = _factor(node)
-    _factor_memo[node] = result
-    return result
-
-
-def _gather_linear(terms: list[Node]) -> list[Node]:
-    """c1*f(u1) + c2*f(u2) = f(c1*u1 + c2*u2) for a linear f of the table (diag, sum, tr)."""
-    from .rules import functions
-
-    groups: dict[str, list[tuple[Node, Node]]] = {}
-    rest: list[Node] = []
-    for t in terms:
-        scal, chain = _split_scalars(t)
-        f = chain[0] if len(chain) == 1 else None
-        if f is not None and f.op == "fn" and functions()[f.attr].linear:
-            groups.setdefault(f.attr, []).append((E.mul(*scal) if scal else E.num(1), f))
-        else:
-            rest.append(t)
-    for name, items in groups.items():
-        if len(items) < 2:
-            rest.extend(E.mul(c, f) for c, f in items)
-            continue
-        inner = factor(collect([E.mul(c, f.args[0]) for c, f in items], items[0][1].args[0].shape))
-        rest.append(E.rebuild(items[0][1], (inner,)))
-    return rest
-
-
-def _factor(node: Node) -> Node:
-    """Pull out the factor most terms share, and repeat on what is left. Terminates: each round
-    replaces two or more terms by one, and the recursion is on terms made strictly smaller (a
-    removal that does not shrink them, as `a ./ (c*u)` times `c*u` when the constructors keep the
-    coefficient apart, is refused). Ties go to the first piece met, in the terms' order: never to
-    an address or a per-process hash."""
-    if node.op != "add":
-        return node
-    terms = _gather_linear(list(node.args))
-    if len(terms) == 1:
-        return terms[0]
-    refused: set = set()
-    while True:
-        pieces_of = [list(dict.fromkeys(_pieces(t))) for t in terms]
-        counts: dict = {}
-        for pieces in pieces_of:
-            for piece in pieces:
-                counts[piece] = counts.get(piece, 0) + 1
-        best = None
-        for piece, n in counts.items():
-            if n < 2 or piece in refused:
-                continue
-            if best is None or n > best[1] or (n == best[1] and _prefer(piece, best[0])):
-                best = (piece, n)
-        if best is None:
-            break
-        kind, f = best[0]
-        inside = [t for t, pieces in zip(terms, pieces_of) if best[0] in pieces]
-        outside = [t for t, pieces in zip(terms, pieces_of) if best[0] not in pieces]
-        removed = [_remove(t, kind, f) for t in inside]
-        if sum(map(_tree_size, removed)) >= sum(map(_tree_size, inside)):
-            refused.add(best[0])
-            continue
-        inner = collect(removed, _inner_shape(kind, f, node.shape))
-        if inner is node:
-            break
-        inner = factor(inner)
-        grouped = _rebuild_factored(kind, f, _pull_coefficient(inner))
-        if not outside:
-            return _order(grouped)
-        terms = outside + [grouped]
-        if len(terms) == 1:
-            return _order(terms[0])
-    return _order(_pull_coefficient(E.add(*terms)) if len(terms) > 1 else terms[0])
-
-
-_sizes: "WeakKeyDictionary[Node, int]" = WeakKeyDictionary()
-
-
-def _tree_size(root: Node) -> int:
-    """Nodes in the expression written out as a tree (shared subtrees counted each time), without
-    recursion: the measure that factoring must decrease."""
-    stack = [root]
-    while stack:
-        n = stack[-1]
-        if n in _sizes:
-            stack.pop()
-            continue
-        missing = [a for a in n.args if a not in _sizes]
-        if missing:
-            stack.extend(missing)
-            continue
-        stack.pop()
-        _sizes[n] = 1 + sum(_sizes[a] for a in n.args)
-    return _sizes[root]
-
-
-def _rank(piece) -> int:
-    """Prefer pulling out what leaves a scalar behind: a column vector on the left, a row on the right."""
-    kind, f = piece
-    if kind == "scalar":
-        return 0
-    if kind == "had":
-        return 3
-    if (kind == "left" and f.shape[1] == 1) or (kind == "right" and f.shape[0] == 1):
-        return 1
-    if (kind == "left" and f.shape[0] == 1) or (kind == "right" and f.shape[1] == 1):
-        return 4
-    return 2
-
-
-def _prefer(a, b) -> bool:
-    return _rank(a) < _rank(b)
-
-
-def _inner_shape(kind: str, f: Node, shape):
-    if kind == "left":
-        return (f.shape[1], shape[1]) if not f.is_scalar else shape
-    if kind == "right":
-        return (shape[0], f.shape[0]) if not f.is_scalar else shape
-    return shape
-
-
-def _pull_coefficient(node: Node) -> Node:
-    """`2*a - 2*b` is `2*(a - b)`; `-a - b` is `-(a + b)`."""
-    if node.op != "add":
-        return node
-    coefs = [E.split_scalar(t)[0] for t in node.args]
-    num = 0
-    den = 1
-    for c in coefs:
-        num = gcd(num, c.numerator)
-        den = den * c.denominator // gcd(den, c.denominator)
-    g = Fraction(num, den)
-    if all(c < 0 for c in coefs):
-        g = -g
-    if g == 1 or g == 0:
-        return node
-    inner = E.add(*(E.scaled(E.split_scalar(t)[0] / g, E.split_scalar(t)[1], node.shape) for t in node.args))
-    return E.mul(E.num(g), _order(inner))
-
-
-def _order(node: Node) -> Node:
-    """Terms keep the order they arrived in (the user's own order for a forward expression such as
-    X*W1 + b1', so that it stays one node with the forward pass); a term without a minus leads."""
-    if node.op != "add":
-        if node.op == "mul" and any(a.op == "add" for a in node.args):
-            return E.mul(*(_order(a) if a.op == "add" else a for a in node.args))
-        return node
-    args = sorted(node.args, key=_transposes)  # stable: A + A', never A' + A
-    return node if list(args) == list(node.args) else E.Node("add", tuple(args), None, node.shape)
-
-
-def _transposes(term: Node) -> int:
-    """Transposes at the top of a term (A' or c*A'*B), not those deep inside its arguments."""
-    if term.op == "T":
-        return 1
-    return sum(1 for a in term.args if a.op == "T") if term.op == "mul" else 0
 
 
 def simplify(node: Node, rules: tuple[Rule, ...] = (), trace: list | None = None) -> Node:
