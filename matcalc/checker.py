@@ -30,7 +30,7 @@ from .instances import Instance, Sampler, dimension_sizes
 from .parse import parse
 from .printing import to_text
 from .shapes import elaborate_many
-from .simplify import Simplifier, table_rules
+from .simplify import Simplifier, canonical, table_rules
 from .truth import LOOSE, Reference, Witness, relative_error
 
 INSTANCES = 3             # instances every claim is judged on, each with different dimension sizes
@@ -585,7 +585,7 @@ class Checker:
             return None
         claim_den = self.claim if layout == "denominator" else E.transpose(self.claim)
         try:
-            return self.simplifier(claim_den) is self.simplifier(self.derivation.denominator)
+            return canonical(self.simplifier(claim_den)) is canonical(self.simplifier(self.derivation.denominator))
         except (MatcalcError, RecursionError):
             return False
 

@@ -495,6 +495,24 @@ def _loop_error(fired: list, node: Node) -> MatcalcError:
     return RewriteLoopError(f"the simplification rules undo one another on {shown}: {'; '.join(names)}")
 
 
+def canonical(root: Node) -> Node:
+    """The same expression with every sum's terms in structural order: two simplified results are
+    equal up to the order of terms exactly when their canonical forms are the same node. (The
+    simplifier itself keeps terms in arrival order, so a forward expression stays the user's.)"""
+    memo: dict[Node, Node] = {}
+    for n in E.walk(root):
+        if not n.args:
+            memo[n] = n
+            continue
+        args = tuple(memo[a] for a in n.args)
+        if n.op == "add":
+            args = tuple(sorted(args, key=lambda a: a.key))
+            memo[n] = n if args == n.args else E.Node("add", args, None, n.shape)
+        else:
+            memo[n] = n if args == n.args else E.rebuild(n, args)
+    return memo[root]
+
+
 def simplify(node: Node, rules: tuple[Rule, ...] = (), trace: list | None = None) -> Node:
     s = Simplifier(tuple(rules) + table_rules())
     out = s(node)

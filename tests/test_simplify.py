@@ -30,7 +30,7 @@ from matcalc.cli import main
 from matcalc.codegen import evaluate
 from matcalc.errors import AssumptionError
 from matcalc.shapes import elaborate_many
-from matcalc.simplify import factor, simplify
+from matcalc.simplify import canonical, factor, simplify
 
 BCE = "-y'*log(sigmoid(X*w)) - (1 - y)'*log(1 - sigmoid(X*w))"
 BCE_SCALAR = "-eta*log(sigmoid(w'*x)) - (1 - eta)*log(1 - sigmoid(w'*x))"
@@ -310,3 +310,22 @@ def test_random_expressions_simplify_to_correct_values():
         d = matcalc.derive(text, wrt=wrt, shapes=shapes)
         assert max_error_against_truth(d, count=2) < TOLERANCE, (text, wrt, str(d))
 
+
+
+# ---------------------------------------------------------------- normal forms for the checker (issue 12)
+
+
+@pytest.mark.parametrize("claim", ["X'*(sigmoid(X*w) - y)", "X'*(-y + sigmoid(X*w))", "X'*sigmoid(X*w) - X'*y"])
+def test_the_textbook_bce_claim_is_proved_by_rewriting(claim):
+    """Sums keep their arrival order in the simplifier; the checker compares canonical forms, so the
+    printed answer pasted back (or reordered) is proved by rewriting, not only by numbers."""
+    v = matcalc.verify(BCE, wrt="w", claim=claim)
+    assert v.ok and v.symbolic_match and v.proved, v
+
+
+def test_canonical_orders_sums_by_structure_only():
+    typed, (a, b, c) = elaborate_many("x + y", {"x": (3,), "y": (3,)}, ("y + x", "x + y", "x - y"))
+    assert canonical(a) is canonical(b) is canonical(typed.root)
+    assert canonical(c) is not canonical(b)
+    env = {"x": np.arange(3.0), "y": np.ones(3)}
+    assert np.allclose(_value(canonical(c), env), _value(c, env))
