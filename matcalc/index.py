@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .errors import ParseError, ShapeError, UnsupportedError
+from .errors import ParseError, ShapeError
 from .index_parse import HIDDEN, IX, parse_index, parse_index_derivative
 
 __all__ = ["parse_index", "parse_index_derivative", "IndexExpr", "analyze", "index_values", "derivative_values",
@@ -514,10 +514,11 @@ def derivative_values(lhs: str, rhs: str, shapes: dict | None = None, arrays: di
     for `ds_i/dz_k` entry [i, k] is ∂s_i/∂z_k; for `dz/dW_ij` (z a vector, the right side
     vector-valued, e.g. `x_j*e_i`) entry [r, i, j] is ∂z_r/∂W_ij.
 
-    numeric.finite_difference returns the denominator layout (the variable's axes first): compare
-    with np.moveaxis(fd, tuple(range(k)), tuple(range(fd.ndim - k, fd.ndim))) where k = len(den
-    indices)... or simply transpose as shown in tests/test_index.py.  `shape_of` maps names to array
-    shapes (rows, cols) for the ranges of left-side indices the right side does not use."""
+    numeric.finite_difference returns the denominator layout (the variable's axes first, then the
+    function's): for ds_i/dz_k compare with fd.T, for dz/dW_ij with np.moveaxis(values, 0, -1).
+    Ranges of left-side indices come from `arrays` (or `shape_of`: name -> array shape), so an index
+    the right side does not use still gets its size, and one it uses over a different size is a
+    ShapeError (a claim with swapped indices, `dL/dW_ij = (s_j - y_j)*x_i`, fails that way)."""
     num, num_idx, den, den_idx = parse_index_derivative(lhs)
     free = tuple(num_idx) + tuple(den_idx)
     if len(set(free)) != len(free):

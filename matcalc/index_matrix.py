@@ -161,10 +161,11 @@ class Part:
 class _Rewriter:
     def __init__(self, ix: IndexExpr):
         self.ix = ix
+        self.ranges = dict(ix.ranges)  # the typed expression is cached: renamed indices go here
         self.fresh = (f"t{n}" for n in itertools.count())
 
     def size_text(self, i: str) -> str:
-        d = self.ix.ranges.get(i)
+        d = self.ranges.get(i)
         if d is None:
             raise NoMatrixForm(f"the range of index {i} is unknown")
         return str(d)
@@ -313,7 +314,7 @@ class _Rewriter:
                 new = next(c for c in "abcdefghklmnpqrstuvw" if c not in used and c not in inner
                            and c not in mapping.values())
                 mapping[i] = new
-                self.ix.ranges[new] = self.ix.ranges[i]
+                self.ranges[new] = self.ranges[i]
             body = _rename(body, mapping)
             inner = tuple(mapping.get(i, i) for i in inner)
         return tuple(inner), body
