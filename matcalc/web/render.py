@@ -84,7 +84,14 @@ def _shape_specs(shapes: dict) -> dict:
 
 
 def cli_command(words: list[str]) -> str:
-    return " ".join(shlex.quote(w) for w in words)
+    """A shell line a reader can paste: "x'*A*x" in double quotes (as the README writes it) when that is
+    safe, shlex's quoting otherwise."""
+    def quote(w: str) -> str:
+        if "'" in w and not any(c in w for c in '"$`\\!'):
+            return f'"{w}"'
+        return shlex.quote(w)
+
+    return " ".join(quote(w) for w in words)
 
 
 def derivation_body(expression, wrt, shapes, assume, layout, order, direction, input_kind) -> dict:

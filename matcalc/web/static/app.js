@@ -96,17 +96,22 @@
 
   function scheduleDerive(delay) {
     clearTimeout(deriveTimer);
+    if (deriveAbort) deriveAbort.abort();  // an answer to older inputs is of no use now
+    deriveSeq++;
+    document.body.dataset.busy = "yes";  // until the answer to the latest inputs is shown
     deriveTimer = setTimeout(derive, delay === undefined ? 350 : delay);
     updatePermalink();
   }
 
   async function derive() {
+    deriveTimer = null;
     const s = state();
     $("direction-label").hidden = s.order !== "2";
     if (!s.expression.trim()) {
       showError($("expression-error"), null);
       $("result-panel").hidden = true;
       $("expression-preview").textContent = "";
+      document.body.dataset.busy = "no";
       return;
     }
     if (deriveAbort) deriveAbort.abort();
@@ -125,12 +130,14 @@
     if (!answer.ok) {
       showError($("expression-error"), answer.body);
       $("result-panel").hidden = true;
+      $("expression-preview").textContent = "";
       document.body.dataset.derived = "error";
-      return;
+    } else {
+      showError($("expression-error"), null);
+      showDerivation(answer.body);
+      document.body.dataset.derived = "ok";
     }
-    showError($("expression-error"), null);
-    showDerivation(answer.body);
-    document.body.dataset.derived = "ok";
+    if (deriveTimer === null) document.body.dataset.busy = "no";
   }
 
   function showDerivation(d) {
