@@ -11,6 +11,8 @@ from .errors import MatcalcError
 
 
 def _hidden(text: str) -> tuple[int, ...]:
+    if len(text) > 200:
+        raise MatcalcError(f"--hidden takes a few layer sizes such as 128,64; got {len(text)} characters")
     try:
         sizes = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
@@ -25,22 +27,25 @@ def _hidden(text: str) -> tuple[int, ...]:
 @click.option("--epochs", type=int, default=30, show_default=True)
 @click.option("--lr", type=float, default=0.1, show_default=True, help="Learning rate of minibatch SGD.")
 @click.option("--batch-size", type=int, default=64, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=0, show_default=True)
 @click.option("--data", "data_path", metavar="FILE.npz",
               help="Train on your own data: an .npz with arrays X (samples × features) and y (integer labels).")
-@click.option("--plot", "plot_path", metavar="FILE.png", help="Save loss and accuracy curves.")
+@click.option("--plot", "plot_path", metavar="FILE.png", help="Save loss and accuracy curves (.png, .pdf, .svg).")
+@click.option("--force", is_flag=True, help="Overwrite the --plot file if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--show-code", is_flag=True, help="Also print the generated NumPy code of the loss and gradients.")
-def train(hidden, epochs, lr, batch_size, seed, data_path, plot_path, as_json, show_code):
+@click.option("--backend", type=click.Choice(["numpy", "torch", "jax"]), default="numpy", show_default=True,
+              help="Array library the compiled step runs on (torch and jax are optional extras).")
+def train(hidden, epochs, lr, batch_size, seed, data_path, plot_path, as_json, show_code, backend):
     """Train an MLP on scikit-learn's digits (or --data) with gradients derived by matcalc.
 
     Exit codes: 0 trained; 2 bad input; 3 the derived gradients failed their check or training diverged."""
     from .cli import guarded
 
-    guarded(_run)(hidden, epochs, lr, batch_size, seed, data_path, plot_path, as_json, show_code)
+    guarded(_run)(hidden, epochs, lr, batch_size, seed, data_path, plot_path, as_json, show_code, backend)
 
 
-def _run(hidden, epochs, lr, batch_size, seed, data_path, plot_path, as_json, show_code=False):
+def _run(hidden, epochs, lr, batch_size, seed, data_path, plot_path, as_json, show_code=False, backend="numpy"):
     from . import train as demo
 
     sizes = _hidden(hidden)
@@ -72,7 +77,9 @@ def _run(hidden, epochs, lr, batch_size, seed, data_path, plot_path, as_json, sh
             bar["bar"].update(1, e)
 
     try:
-        result = demo.train(sizes, epochs, lr, batch_size, seed, data_path, on_start, on_epoch)
+        from .train_backends import train as train_on
+
+        result = train_on(sizes, epochs, lr, batch_size, seed, data_path, on_start, on_epoch, backend=backend)
     except (demo.GradientCheckError, demo.TrainingDiverged) as err:
         if "bar" in bar:
             bar["bar"].__exit__(None, None, None)

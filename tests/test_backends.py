@@ -169,3 +169,39 @@ def test_hessian_labels_say_second_derivative():
     assert "H[V]" in h.numpy_source and "def hvp_X(" in h.numpy_source
     g = matcalc.derive("x'*A*x", wrt="x")
     assert "∂f/∂x" in g.numpy_source and "∂²" not in g.numpy_source
+
+
+# ---------------------------------------------------------------- training on every backend
+
+
+@pytest.fixture(scope="module")
+def one_epoch_weights():
+    from matcalc import train as demo
+    from matcalc import train_backends
+
+    arrays = demo.prepare_data(None, 0)
+    out = {}
+    for backend in ("numpy", "torch", "jax"):
+        result = train_backends.train(hidden=(32, 16), epochs=1, lr=0.1, batch_size=64, seed=0,
+                                      backend=backend, data_arrays=arrays)
+        out[backend] = (result, result.params)
+    return out
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_one_epoch_gives_the_same_weights_on_every_backend(one_epoch_weights, backend):
+    """Same network, same derived formulas, same seeds: weights after one epoch agree to 1e-9 (float64)."""
+    numpy_result, numpy_params = one_epoch_weights["numpy"]
+    result, params = one_epoch_weights[backend]
+    for (W0, b0), (W1, b1) in zip(numpy_params, params):
+        assert np.max(np.abs(W0 - W1)) < 1e-9 and np.max(np.abs(b0 - b1)) < 1e-9
+    assert result.epochs[0].loss == pytest.approx(numpy_result.epochs[0].loss, rel=1e-12)
+    assert np.max(np.abs(numpy_params[0][0] - matcalc.data.init_params([64, 32, 16, 10], 0)[0][0])) > 1e-3
+
+
+def test_the_numpy_path_of_train_backends_is_train_itself(one_epoch_weights):
+    """The numpy run above (train_backends' loop) gives the loss of train.train, the CLI's default path."""
+    from matcalc import train as demo
+
+    reference = demo.train(hidden=(32, 16), epochs=1, lr=0.1, batch_size=64, seed=0)
+    assert reference.epochs[0].loss == pytest.approx(one_epoch_weights["numpy"][0].epochs[0].loss, rel=1e-12)
