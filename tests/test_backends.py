@@ -132,7 +132,7 @@ def test_cupy_backend_says_plainly_that_it_cannot_run_here():
             d.compile("cupy")
 
 
-@pytest.mark.parametrize("backend,module", [("torch", "torch."), ("jax", "jnp.")])
+@pytest.mark.parametrize("backend,module", [("torch", "torch."), ("jax", "xp=jnp")])
 def test_torch_and_jax_sources_run_and_agree(backend, module, tmp_path):
     """The printed source for torch/jax, imported as a module (as a user would), gives the numbers."""
     import importlib.util
