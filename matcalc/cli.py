@@ -115,8 +115,10 @@ EXPRESSION_COMMAND = {"ignore_unknown_options": True}  # so "-y'*log(...)" is an
 @click.option("--order", type=click.IntRange(1, 2), default=1, show_default=True,
               help="2 for the Hessian of a scalar function of a vector.")
 @click.option("--direction", metavar="NAME", help="With --order 2: the Hessian-vector product H[NAME].")
-@click.option("--format", "fmt", type=click.Choice(["text", "latex", "json", "numpy", "markdown"]),
-              default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "latex", "json", "numpy", "torch", "jax", "cupy",
+                                                      "markdown"]),
+              default="text", show_default=True,
+              help="numpy/torch/jax/cupy: the generated code for that array library (printed, not run).")
 @click.option("--steps/--no-steps", default=None, help="Show the derivation step by step.")
 @input_option
 @budget_options
@@ -145,8 +147,8 @@ def _derive_command(expression, wrt, shapes, assume, layout, order, direction, f
         click.echo(json.dumps(d.as_dict(), indent=2, ensure_ascii=False))
     elif fmt == "latex":
         click.echo(d.latex)
-    elif fmt == "numpy":
-        click.echo(d.numpy_source, nl=False)
+    elif fmt in ("numpy", "torch", "jax", "cupy"):
+        click.echo(d.source(fmt), nl=False)
     elif fmt == "markdown":
         from .report import markdown_report
 
