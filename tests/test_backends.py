@@ -205,3 +205,93 @@ def test_the_numpy_path_of_train_backends_is_train_itself(one_epoch_weights):
 
     reference = demo.train(hidden=(32, 16), epochs=1, lr=0.1, batch_size=64, seed=0)
     assert reference.epochs[0].loss == pytest.approx(one_epoch_weights["numpy"][0].epochs[0].loss, rel=1e-12)
+
+
+# ---------------------------------------------------------------- the CLI's --format torch|jax|cupy
+
+CLI_CASES = [
+    ("sum(log(1 + exp(-y .* (X*w))))", "w", "y in {-1, 1}"),
+    ("-y'*log(softmax(W*x + b))", "W", "sum(y) = 1"),
+    ("norm2(A*x - b)^2", "x", None),
+    ("logsumexp(X*w)", "w", None),
+    ("a'*inv(A)*x", "x", None),
+    ("logdet(X)", "X", None),
+    ("tr(X)", "X", None),
+]
+
+
+def cli_source(expression, wrt, assume, fmt):
+    from click.testing import CliRunner
+
+    from matcalc.cli import main
+
+    args = ["derive", expression, "--wrt", wrt, "--format", fmt] + (["--assume", assume] if assume else [])
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def function_of_source(src: str):
+    """Run the printed module (our own generated code) and return its one public function."""
+    namespace = {}
+    exec(compile(src, "<matcalc derive --format>", "exec"), namespace)
+    (name,) = re.findall(r"^def (d_\w+)\(", src, flags=re.M)
+    return namespace[name]
+
+
+@pytest.mark.parametrize("fmt", ["torch", "jax"])
+@pytest.mark.parametrize("expression,wrt,assume", CLI_CASES)
+def test_cli_printed_source_runs_and_matches_finite_differences(expression, wrt, assume, fmt):
+    import inspect
+
+    src = cli_source(expression, wrt, assume, fmt)
+    assert not re.search(r"\bnp\.", src)
+    fn = function_of_source(src)
+    d = matcalc.derive(expression, wrt=wrt, assume=[assume] if assume else [])
+    backends.namespace(fmt)   # float64 for jax, as the printed comment asks
+    conv = torch.as_tensor if fmt == "torch" else jnp.asarray
+    params = list(inspect.signature(fn).parameters)
+    checked = 0
+    for inst in instances(d, count=3, seed=11):
+        env = arrays_and_sizes(d, inst)
+        sizes = [v for k, v in inst.dims.items()]
+        assert len(set(sizes)) == len(sizes)   # distinct dimensions: a transposed result cannot pass
+        args = {k: (conv(np.asarray(env[k], dtype=float)) if k in d.typed.names else env[k]) for k in params}
+        got = fn(**args)
+        assert type(got).__module__.split(".")[0] in ("torch", "jax", "jaxlib")
+        got = np.asarray(got, dtype=float)
+        want = truth(d, inst)
+        assert numeric.relative_error(got.reshape(want.shape), want) < 1e-6
+        checked += 1
+    assert checked == 3
+
+
+@pytest.mark.parametrize("fmt", ["torch", "jax", "cupy"])
+def test_cli_format_prints_the_same_source_as_the_api(fmt):
+    expression, wrt, assume = CLI_CASES[0]
+    d = matcalc.derive(expression, wrt=wrt, assume=[assume])
+    assert cli_source(expression, wrt, assume, fmt) == d.source(fmt)
+
+
+def test_cli_hessian_torch_source_runs_and_matches_finite_differences():
+    """--order 2 --format torch: the printed Hessian against finite differences of the gradient."""
+    import inspect
+
+    expression, wrt, assume = CLI_CASES[0]
+    from click.testing import CliRunner
+
+    from matcalc.cli import main
+
+    result = CliRunner().invoke(main, ["derive", expression, "--wrt", wrt, "--assume", assume, "--order", "2",
+                                       "--format", "torch"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("import torch") and ".diag(" not in result.output
+    namespace = {}
+    exec(compile(result.output, "<matcalc derive --order 2 --format torch>", "exec"), namespace)
+    fn = namespace["d2_dw2"]
+    d = matcalc.derive(expression, wrt=wrt, assume=[assume], order=2)
+    for inst in instances(d, count=2, seed=12):
+        env = arrays_and_sizes(d, inst)
+        got = fn(**{k: torch.as_tensor(np.asarray(env[k], dtype=float)) for k in inspect.signature(fn).parameters})
+        want = hessian_truth(d, inst)
+        assert numeric.relative_error(got.numpy(), want) < 1e-6
