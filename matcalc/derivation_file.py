@@ -133,7 +133,13 @@ def _apply_lets(text: str, lets: list[tuple[str, str]]) -> str:
 def verify_steps(derivation, shapes=None, assume=(), expression: str | None = None, wrt: str | None = None,
                  layout: str | None = None, input: str = "auto") -> StepsVerdict:
     """Check a derivation: each line equal to the line before; the first line, when `expression` and
-    `wrt` are given, equal to the derivative. `derivation` is the file's text or a list of lines."""
+    `wrt` are given, equal to the derivative. `derivation` is the file's text or a list of lines.
+    A file whose lines state derivatives (`dL/dz = s - y`) is a chain-rule derivation (chain_file.py):
+    each line is judged as the derivative it states."""
+    from .chain_file import is_chain_derivation, verify_chain
+
+    if isinstance(derivation, str) and is_chain_derivation(derivation):
+        return verify_chain(derivation, shapes=shapes, assume=assume, layout=layout, input=input)
     if isinstance(derivation, str):
         doc = read_derivation(derivation)
     else:

@@ -181,13 +181,14 @@ class StepsVerdict:
     shapes: dict = field(default_factory=dict)
     instances: int = 0
     rescue: str | None = None
+    evidence: str = ""                 # how the lines were judged, when not as one chain of equalities
 
     def __bool__(self) -> bool:
         return self.ok
 
     def as_dict(self) -> dict:
         return {"ok": self.ok, "status": self.status, "diagnosis": self.diagnosis, "first_bad": self.first_bad,
-                "rescue": self.rescue, "assumptions": self.assumptions, "shapes": self.shapes,
+                "rescue": self.rescue, "evidence": self.evidence or _chain_evidence(self), "assumptions": self.assumptions, "shapes": self.shapes,
                 "instances": self.instances, "steps": [s.as_dict() for s in self.steps]}
 
     def __str__(self) -> str:
@@ -211,9 +212,14 @@ def render_steps(v: StepsVerdict) -> str:
         lines.append(f"  {mark} line {s.line:>3}: {s.text}")
         if not s.ok:
             lines.append(f"               {s.diagnosis}")
-    lines.append(f"evidence:  {v.instances} random instances shared by every line; two lines are equal when they "
-                 f"differ by < {TIGHT:g} of their size; the first line against the true derivative as a claim is")
+    lines.append(f"evidence:  {v.evidence or _chain_evidence(v)}")
     return "\n".join(lines)
+
+
+def _chain_evidence(v: StepsVerdict) -> str:
+    return (f"{v.instances} random instances shared by every line; two lines are equal when they differ by "
+            f"< {TIGHT:g} of their size; a first line checked against the expression's derivative is judged as "
+            f"a single claim is (< {TOLERANCE:g} of the derivative's size)")
 
 
 

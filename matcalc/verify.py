@@ -35,7 +35,8 @@ def verify(expr: str, wrt: str, claim: str, shapes=None, assume=(), layout: str 
            input: str = "auto", order: int = 1) -> Verdict:
     """Is `claim` the derivative of `expr` with respect to `wrt` (in `layout`)? The numbers decide.
 
-    Raises a MatcalcError for bad input (a parse or shape error, in the expression or — saying so —
+    A claim in index notation (`(s_i - y_i)*x_j`, `dL/dW_ij = ...`, `s_i*(delta_ik - s_k)`) is judged
+    entry by entry (index_check.py). Raises a MatcalcError for bad input (a parse or shape error, in the expression or — saying so —
     in the claim); every judgement about the claim itself is a Verdict."""
     check_layout(layout)
     if not isinstance(wrt, str):
@@ -43,6 +44,10 @@ def verify(expr: str, wrt: str, claim: str, shapes=None, assume=(), layout: str 
     expression = read_input(expr, input)
     if not isinstance(claim, str):
         raise TypeError(f"the claim must be text (str), got {type(claim).__name__}")
+    from .index_check import is_index_notation, verify_index
+
+    if order == 1 and is_index_notation(claim):
+        return verify_index(expression, wrt, claim, shapes=small_shapes(shapes), assume=assume, layout=layout)
     try:
         claim_text = read_input(claim, input)
     except MatcalcError as err:

@@ -185,7 +185,9 @@ def steps_body(text, shapes, assume, wrt, layout, input_kind) -> dict:
     v = verify_steps(text, shapes=shapes, assume=assume, wrt=wrt, layout=layout, input=input_kind)
     body = v.as_dict()
     body["text"] = str(v)
-    doc = read_derivation(text)
+    from ..chain_file import is_chain_derivation, read_chain
+
+    doc = read_chain(text, input_kind) if is_chain_derivation(text) else read_derivation(text)
     known = {**doc.shapes, **shapes}
     for step in body["steps"]:
         step["latex"] = latex_of(step["text"], known)
