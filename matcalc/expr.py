@@ -376,7 +376,7 @@ def power(base: Node, p) -> Node:
                 raise UnsupportedError(f"the constant {base.attr}^{p} is out of range: matcalc works with "
                                        f"numbers between 1e-300 and 1e300 in size")
             return num(base.attr ** int(p))
-    if base.op == "pow":
+    if base.op == "pow" and _powers_merge(base.attr, p):
         return power(base.args[0], base.attr * p)
     if base.op == "mul" and p.denominator == 1 and all(f.is_scalar for f in base.args):
         return mul(*(power(f, p) for f in base.args))
@@ -503,9 +503,15 @@ def epow(a: Node, p) -> Node:
         return a
     if p == 0:
         return bcast(num(1), a.shape)
-    if a.op == "epow":
+    if a.op == "epow" and _powers_merge(a.attr, p):
         return epow(a.args[0], a.attr * p)
     return hadamard(Node("epow", (a,), p, a.shape))
+
+
+def _powers_merge(inner: Fraction, outer: Fraction) -> bool:
+    """(x^a)^b = x^(a*b) for every real x where the left side is defined — unless b is fractional and a
+    has an even numerator: (x^2)^(1/2) is |x|, not x."""
+    return outer.denominator == 1 or Fraction(inner).numerator % 2 == 1
 
 
 def ediv(a: Node, b: Node) -> Node:
