@@ -53,9 +53,15 @@ class _Lowering:
         self.extra: dict[tuple, _Ref] = {}
         self.size_slots: dict[str, int] = {}
         self.present: set[int] = set()
+        self.parents: dict[int, int] = {}   # how many distinct nodes use each node as an operand
         for r in roots:
+            self.parents[id(r)] = self.parents.get(id(r), 0) + 1   # an output is a use too
             for n in walk(r):
+                if id(n) in self.present:
+                    continue
                 self.present.add(id(n))
+                for child_id in {id(a) for a in n.args}:
+                    self.parents[child_id] = self.parents.get(child_id, 0) + 1
         self.keep: list[Node] = list(roots)
         for name in plan.inputs:
             self.steps.append(Step("input", (), name, _rep(plan.shapes[name]), plan.shapes[name], hint=name))
@@ -284,6 +290,9 @@ class _Lowering:
         k = len(leaves)
         if k == 1:
             return self.leaf(leaves[0])
+        distributed = self.distributed(factors, shape)
+        if distributed is not None:
+            return self.get(distributed)
         dim = [(_size((f.shape[0],), sizes), _size((f.shape[1],), sizes)) for _, f, _ in leaves]
         cost = [[0.0] * k for _ in range(k)]
         split = [[0] * k for _ in range(k)]
@@ -308,6 +317,43 @@ class _Lowering:
             return ("pair", build(i, s), build(s + 1, j), (factors[i].shape[0], factors[j].shape[1]))
 
         return self.emit_tree(build(0, k - 1))
+
+    def distributed(self, factors, shape) -> Node | None:
+        """(A + B)*x as A*x + B*x, and u'*(A + B) as u'*A + u'*B: a matrix sum times a vector is k
+        matrix-vector products, never the summed matrix (for (A + A')*x that matrix is an n×n
+        temporary read through a transposed, cache-hostile view). Only where nothing else uses the
+        sum: a sum needed anyway is formed once and multiplied once. (Every node is lowered children
+        first, so the sum has a step already; with no user left it is dropped as dead.)"""
+        if len(factors) != 2 or _rep(shape) not in ("col", "row"):
+            return None
+        left, right = factors
+        if left.op == "add" and _rep(right.shape) == "col":
+            total, vec, on_left = left, right, False
+        elif right.op == "add" and _rep(left.shape) == "row":
+            total, vec, on_left = right, left, True
+        else:
+            return None
+        if self.parents.get(id(total), 0) > 1:
+            return None
+        if any(t.is_scalar or t.op in ("bcast", "ones", "zero") for t in total.args):
+            return None
+
+        def factors_of(term):
+            if term.op == "mul":
+                return term.args
+            if term.op == "T" and term.args[0].op == "mul":      # (c*A*B)' is c*B'*A'
+                scal, chain = _scalars_and_chain(term.args[0])
+                return scal + tuple(transposed(f) for f in reversed(chain))
+            return (term,)
+
+        def transposed(f):
+            return f.args[0] if f.op == "T" else Node("T", (f,), None, (f.shape[1], f.shape[0]))
+
+        def times(term):
+            inner = factors_of(term)
+            return Node("mul", ((vec,) + inner) if on_left else (inner + (vec,)), None, shape)
+
+        return Node("add", tuple(times(t) for t in total.args), None, shape)
 
     def leaf(self, leaf) -> _Ref:
         return self.get(leaf[1])

@@ -295,3 +295,51 @@ def test_cli_hessian_torch_source_runs_and_matches_finite_differences():
         got = fn(**{k: torch.as_tensor(np.asarray(env[k], dtype=float)) for k in inspect.signature(fn).parameters})
         want = hessian_truth(d, inst)
         assert numeric.relative_error(got.numpy(), want) < 1e-6
+
+
+# ---------------------------------------------------------------- a matrix sum times a vector
+
+
+@pytest.mark.parametrize("expression,assume,direction", [
+    ("x'*A*x", [], None),
+    ("x'*(A - 3*B)*x", [], None),
+    ("x'*(A - B + I)*x", [], None),
+    ("x'*A'*B*C*x", [], None),
+    ("x'*(A + diag(u))*x", [], None),
+    ("x'*A*x", [], "v"),
+])
+@pytest.mark.parametrize("layout", ["denominator", "numerator"])
+def test_matrix_sum_times_vector_is_distributed_and_right(expression, assume, direction, layout):
+    """(A + A')*x is run as A.T @ x + A @ x: no step forms a matrix sum (an n×n temporary read through
+    a transposed view, 3× slower than two products at n = 200). Values against finite differences."""
+    order = 2 if direction else 1
+    d = matcalc.derive(expression, wrt="x", assume=assume, layout=layout, order=order, direction=direction)
+    f = d.to_numpy()
+    assert not [s for s in f.plan.steps if s.op == "add" and s.rep == "mat"], d.numpy_source
+    for inst in instances(d, count=2, seed=21):
+        env = arrays_and_sizes(d, inst)
+        got = np.asarray(f(**env), dtype=float)
+        if direction:
+            full = matcalc.derive(expression, wrt="x", assume=assume, layout=layout, order=2)
+            want = hessian_truth(full, inst) @ env[direction]
+        else:
+            want = truth(d, inst)
+        assert numeric.relative_error(got.reshape(want.shape), want) < 1e-6
+        for backend in ("torch", "jax") if layout == "denominator" else ():   # frameworks: denominator only
+            other = np.asarray(d.compile(backend)(**env), dtype=float)
+            assert np.allclose(other, got, rtol=1e-12, atol=1e-12)
+
+
+def test_a_matrix_sum_needed_elsewhere_is_formed_once():
+    """Where the sum is an output too (gradient and Hessian in one plan), it is not distributed."""
+    from matcalc.codegen import Plan
+
+    d = matcalc.derive("x'*A*x", wrt="x")
+    h = matcalc.derive("x'*A*x", wrt="x", order=2)
+    plan = Plan({"g": d.denominator if d.denominator is not None else d.result, "H": h.result})
+    assert sum(1 for s in plan.steps if s.op == "add" and s.rep == "mat") == 1
+    assert sum(1 for s in plan.steps if s.op == "matmul") == 1
+    rng = np.random.default_rng(5)
+    A, x = rng.standard_normal((4, 4)), rng.standard_normal(4)
+    out = plan(A=A, x=x)
+    assert np.allclose(out["H"], A + A.T) and np.allclose(out["g"], (A + A.T) @ x)
