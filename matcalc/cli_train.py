@@ -36,19 +36,22 @@ def _hidden(text: str) -> tuple[int, ...]:
 @click.option("--show-code", is_flag=True, help="Also print the generated NumPy code of the loss and gradients.")
 @click.option("--backend", type=click.Choice(["numpy", "torch", "jax"]), default="numpy", show_default=True,
               help="Array library the compiled step runs on (torch and jax are optional extras).")
-def train(hidden, epochs, lr, batch_size, seed, data_path, plot_path, as_json, show_code, backend):
+def train(hidden, epochs, lr, batch_size, seed, data_path, plot_path, force, as_json, show_code, backend):
     """Train an MLP on scikit-learn's digits (or --data) with gradients derived by matcalc.
 
     Exit codes: 0 trained; 2 bad input; 3 the derived gradients failed their check or training diverged."""
     from .cli import guarded
 
-    guarded(_run)(hidden, epochs, lr, batch_size, seed, data_path, plot_path, as_json, show_code, backend)
+    guarded(_run)(hidden, epochs, lr, batch_size, seed, data_path, plot_path, as_json, show_code, backend, force)
 
 
-def _run(hidden, epochs, lr, batch_size, seed, data_path, plot_path, as_json, show_code=False, backend="numpy"):
+def _run(hidden, epochs, lr, batch_size, seed, data_path, plot_path, as_json, show_code=False, backend="numpy",
+         force=False):
     from . import train as demo
 
     sizes = _hidden(hidden)
+    if plot_path:  # a bad --plot is said before training, not after it
+        plot_path = demo.check_plot_path(plot_path, force)
     echo = (lambda *a, **k: None) if as_json else click.echo
     bar = {}
 

@@ -67,8 +67,22 @@ def instances(d, count: int = 3, seed: int = 0):
                              dim_scalars=d.typed.dims)
 
 
+def inline_named(text: str) -> str:
+    """`body   where h1 = ...; h2 = ...` (matcalc's named form for large results) -> one expression, each
+    name replaced by its definition, last defined first (a definition may use the names before it)."""
+    import re
+
+    if "   where " not in text:
+        return text
+    body, _, defs = text.partition("   where ")
+    pairs = [d.split(" = ", 1) for d in defs.split("; ")]
+    for name, definition in reversed(pairs):
+        body = re.sub(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", f"({definition})", body)
+    return body
+
+
 def printed_value(d, inst, text: str | None = None):
-    node = typed_like(d, text if text is not None else str(d))
+    node = typed_like(d, inline_named(text if text is not None else str(d)))
     return evaluate(node, d.typed.dims, **arrays_and_sizes(d, inst))
 
 
