@@ -219,14 +219,15 @@ def jax_hessian(problem, arrays):
 
 def interleaved_medians(fns: dict, budget: float) -> dict:
     """Median seconds per call; peers take turns, a different one first each round. Each is called
-    once first (warm-up: JIT compilation, caches) and that call sets the number of rounds."""
+    twice first (warm-up: JIT compilation, caches); the second call sets the number of rounds and how
+    many calls of a cheap peer (under 2 ms) make one sample, so the clock's resolution does not matter."""
     first = {}
     for name, fn in fns.items():
+        fn()   # the first call compiles (jax) or fills caches; the second sets the pace
         t = time.perf_counter()
         fn()
         first[name] = time.perf_counter() - t
     rounds = int(min(31, max(3, budget / max(sum(first.values()), 1e-9))))
-    # cheap peers repeat inside a round so the clock's resolution does not matter
     inner = {name: max(1, int(0.002 / max(first[name], 1e-9))) if first[name] < 0.002 else 1 for name in fns}
     samples = {name: [] for name in fns}
     names = list(fns)
