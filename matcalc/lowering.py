@@ -3,10 +3,11 @@
 Chains of products go in the cheapest order for the known or declared sizes (matrix-chain order),
 where a factor's kind sets the price of a pair: a product with `ones(m)` is a column or row sum
 (`A'*ones(m)` is `A.sum(axis=0)`), with `diag(v)` a broadcast multiplication (`v[:, None] * A`, never
-the n×n matrix), with `I` nothing, with `inv(A)` a `solve`. A sum of matrices times a vector is distributed
-(`(A + A')*x` is `A.T @ x + A @ x`, no n×n temporary) unless the sum is needed anyway. Broadcast rows and columns are left to
-NumPy broadcasting (`X @ W + b`), `ones(n)` inside a sum or Hadamard product is the number 1, `step(z)`
-inside a Hadamard product is the mask `z > 0`, and the softmax next to its log is `exp(log_softmax)`.
+the n×n matrix), with `I` nothing, with `inv(A)` a `solve`. A sum of matrices times a vector is
+distributed (`(A + A')*x` is `A.T @ x + A @ x`, no n×n temporary) unless the sum is needed anyway.
+Broadcast rows and columns are left to NumPy broadcasting (`X @ W + b`), `ones(n)` inside a sum or
+Hadamard product is the number 1, `step(z)` inside a Hadamard product is the mask `z > 0`, and the
+softmax next to its log is `exp(log_softmax)`.
 """
 
 from __future__ import annotations
