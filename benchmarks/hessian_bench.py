@@ -300,8 +300,8 @@ def report_goals(rows):
     worst_g = max(rows, key=lambda r: r[4])
     big = [r for r in rows if r[1] * r[2] >= 5000 * 200]
     print("\ngoals (figures are ratios; the worst row is named)")
-    print(f"[{mark(worst_h[3]['matcalc'] <= GOAL_HESSIAN)}] Hessian ≤ {GOAL_HESSIAN}× hand-written at every size:"
-          f" worst {worst_h[3]['matcalc']:.2f}× ({worst_h[0]}, {worst_h[1]}×{worst_h[2]})")
+    print(f"[{mark(worst_h[3]['matcalc'] <= GOAL_HESSIAN)}] Hessian ≤ {GOAL_HESSIAN}× hand-written"
+          f" at every size: worst {worst_h[3]['matcalc']:.2f}× ({worst_h[0]}, {worst_h[1]}×{worst_h[2]})")
     print(f"[{mark(worst_g[4] <= GOAL_GRADIENT)}] gradient ≤ {GOAL_GRADIENT}× hand-written at every size:"
           f" worst {worst_g[4]:.2f}× ({worst_g[0]}, {worst_g[1]}×{worst_g[2]})")
     for peer in ("autograd", "torch", "jax"):
@@ -313,8 +313,8 @@ def report_goals(rows):
     largest = [r for r in rows if (r[1], r[2]) == SIZES[-1]]
     if largest:
         m = max(r[5] for r in largest)
-        print(f"[{mark(m <= GOAL_MEMORY)}] peak memory at {SIZES[-1][0]}×{SIZES[-1][1]} ≤ {GOAL_MEMORY}× hand-written:"
-              f" worst {m:.2f}×")
+        n, d = SIZES[-1]
+        print(f"[{mark(m <= GOAL_MEMORY)}] peak memory at {n}×{d} ≤ {GOAL_MEMORY}× hand-written: worst {m:.2f}×")
     else:
         print(f"[n/a ] peak memory at {SIZES[-1][0]}×{SIZES[-1][1]}: size skipped (--quick);"
               f" worst at the sizes run {worst_m[5]:.2f}× ({worst_m[0]}, {worst_m[1]}×{worst_m[2]})")

@@ -222,7 +222,8 @@ def main(argv=None):
 
     server = Server(args.workers, args.time_limit)
     try:
-        print(f"matcalc serve on {HOST}:{server.port}, --workers {args.workers}, --time-limit {args.time_limit:g} s;"
+        print(f"matcalc serve on {HOST}:{server.port}, --workers {args.workers},"
+              f" --time-limit {args.time_limit:g} s;"
               f" {os.cpu_count()} CPUs; requests: derive + check of the {len(EXAMPLES)} examples"
               f" ({', '.join(e['id'] for e in EXAMPLES)})")
         phase(server.port, len(example_requests()), 2.0)   # warm-up: every request once or more, untimed
