@@ -208,7 +208,8 @@ class _Inference:
         a = left if left is not None else self.shape(node.args[0])
         if k in ("pow", "epow"):
             matrix = k == "pow" and not (_is_one(a[0]) and _is_one(a[1]))
-            check_exponent(node, constant_exponent(node.args[1]), matrix)
+            check_exponent(node, constant_exponent(node.args[1]), matrix,
+                           elementwise_of_variable=k == "epow" and _mentions_a_name(node.args[0]))
             if k == "pow" and not (_is_one(a[0]) and _is_one(a[1])):
                 try:
                     self.unify(a[0], a[1], node, a, a, "is not square:")
@@ -308,18 +309,42 @@ def _dimension_argument(node: Syntax) -> Dim:
 
 
 MAX_EXPONENT = 1000          # |p| in x^p and x.^p, and its denominator
+MAX_ELEMENTWISE_EXPONENT = 10**12  # |p| in u.^p when u mentions a name: nothing is folded or expanded
 MAX_MATRIX_POWER = 64        # X^k is k factors X*X*…*X: its derivative has k terms of k factors
 
 
-def check_exponent(node: Syntax, p: Fraction, matrix: bool = False) -> None:
+def check_exponent(node: Syntax, p: Fraction, matrix: bool = False,
+                   elementwise_of_variable: bool = False) -> None:
     """Bound an exponent of the user's text up front: `2^1e10` would fold into a ten-billion-bit number
-    and `x.^1e9` overflows any evaluation."""
+    and `X^1e6` would expand into a million factors.
+
+    An elementwise power of a variable, `x.^1000000`, is neither folded nor expanded: it stays one node
+    whose derivative is `1000000*x.^999999`, and its values overflow only where |x| > 1 (the checker
+    draws smaller instances when it meets non-finite values). So it gets a far larger bound — only
+    enough to keep the coefficients it produces exact and printable; its denominator keeps the small one.
+    """
     if matrix and abs(p) > MAX_MATRIX_POWER:
         _matrix_power_error(node, p)
-    if abs(p) > MAX_EXPONENT or p.denominator > MAX_EXPONENT:
+    largest = MAX_ELEMENTWISE_EXPONENT if elementwise_of_variable else MAX_EXPONENT
+    if abs(p) > largest or p.denominator > MAX_EXPONENT:
         shown = str(p) if len(str(p)) <= 24 else f"{float(p):.3g}"
         raise UnsupportedError(f"{node.source[:60]}: the exponent {shown} is out of range; matcalc takes "
-                               f"exponents up to {MAX_EXPONENT} in size (denominators up to {MAX_EXPONENT})")
+                               f"exponents up to {largest:g} in size (denominators up to {MAX_EXPONENT})"
+                               + ("" if elementwise_of_variable else
+                                  f"; an elementwise power of a variable, x.^p, may go up to "
+                                  f"{MAX_ELEMENTWISE_EXPONENT:g}"))
+
+
+def _mentions_a_name(node: Syntax) -> bool:
+    """Whether the base of a power is a variable expression (a name or a call appears in it) rather than
+    a constant that would be folded into one number. A loop, not recursion: any depth of nesting."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if n.kind in ("name", "call"):
+            return True
+        todo.extend(n.args)
+    return False
 
 
 def _matrix_power_error(node: Syntax, p: Fraction):
