@@ -330,15 +330,74 @@ def accuracy(net: Network, params, X, labels) -> float:
     return float(np.mean(np.argmax(scores, axis=1) == labels))
 
 
-def prepare_data(path: str | None, seed: int):
-    """Digits scaled to [0, 1] (the default), or the user's npz standardised on its training split."""
+def prepare_data(path: str | None, seed: int, max_megabytes: float = 200.0, max_classes: int = 10_000):
+    """Digits scaled to [0, 1] (the default), or the user's npz standardised on its training split.
+
+    A user's file is sized before anything is allocated, because a few megabytes on disk can ask for
+    gigabytes: a zip member that inflates a thousandfold (a zip bomb), an .npy header that declares a
+    shape of billions, or one label of 3,000,000 that makes the one-hot targets N × 3,000,001. So: every
+    member's declared uncompressed size (zipfile never inflates past it), then X's and y's headers
+    (their shapes and dtypes, read without their data), and X as float64, must fit in `max_megabytes`;
+    after loading, the number of classes (largest label + 1) must be at most `max_classes` and the
+    one-hot targets must fit in `max_megabytes` too. Each refusal is a MatcalcError saying what and how big.
+    """
     if path is None:
         X, y = data.load_digits_data()
-        Xtr, Xte, ytr, yte = data.train_test_split(X, y, 0.2, seed)
-    else:
-        X, y = data.load_npz(path)
-        Xtr, Xte, ytr, yte = data.train_test_split(X, y, 0.2, seed)
-        Xtr, Xte = data.standardize(Xtr, Xte)
+        return data.train_test_split(X, y, 0.2, seed)
+    import os
+    import zipfile
+
+    limit = int(max_megabytes * 2**20)
+    shown = repr(os.fspath(path))[:120]
+
+    def too_big(what: str, nbytes: int) -> MatcalcError:
+        return MatcalcError(f"{shown}: {what} would take {nbytes / 2**20:,.0f} MB, more than the "
+                            f"{max_megabytes:g} MB matcalc's training demo reads; use a smaller data set")
+
+    def header_of(archive: zipfile.ZipFile, member: str):
+        """(shape, dtype) from an .npy member's header, without reading its data."""
+        with archive.open(member) as fh:
+            try:
+                version = np.lib.format.read_magic(fh)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+                else:
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+            except (ValueError, EOFError, SyntaxError, TypeError) as exc:
+                raise MatcalcError(f"{shown}: the header of {member!r} is not a valid .npy header "
+                                   f"({str(exc)[:120]})") from None
+        return shape, dtype
+
+    if os.path.isfile(path) and zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = archive.infolist()
+                total = sum(m.file_size for m in members)
+                if total > limit:
+                    raise too_big(f"the archive's {len(members)} member(s) unpacked", total)
+                names = {m.filename for m in members}
+                for key in ("X", "y"):
+                    member = f"{key}.npy"
+                    if member not in names:
+                        continue  # load_npz names what is missing
+                    shape, dtype = header_of(archive, member)
+                    count = math.prod(int(d) for d in shape)
+                    if count * dtype.itemsize > limit:
+                        raise too_big(f"{key!r} of shape {tuple(shape)} and dtype {dtype}", count * dtype.itemsize)
+                    if key == "X" and count * 8 > limit:
+                        raise too_big(f"'X' of shape {tuple(shape)} as float64", count * 8)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as exc:
+            raise MatcalcError(f"{shown}: not a readable npz file ({str(exc)[:120]})") from None
+    X, y = data.load_npz(path)
+    classes = int(y.max()) + 1
+    if classes > max_classes:
+        raise MatcalcError(f"{shown}: 'y' holds the label {classes - 1}, so {classes:,} classes; matcalc's "
+                           f"training demo takes at most {max_classes:,} (labels 0..{max_classes - 1}); "
+                           f"renumber the labels 0, 1, 2, … by class")
+    if len(y) * classes * 8 > limit:
+        raise too_big(f"the one-hot targets ({len(y):,} samples × {classes:,} classes)", len(y) * classes * 8)
+    Xtr, Xte, ytr, yte = data.train_test_split(X, y, 0.2, seed)
+    Xtr, Xte = data.standardize(Xtr, Xte)
     return Xtr, Xte, ytr, yte
 
 
