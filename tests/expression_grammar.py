@@ -1,10 +1,11 @@
 """Random expressions of the matcalc language, typed by construction, for the fuzz and the determinism
-tests: a seeded generator (the same 50 expressions in every process) and hypothesis strategies built
-from the same productions, plus mutations that make the text invalid in the ways people mistype.
+tests: a seeded generator (the same expressions in every process; hypothesis draws the seeds), plus
+mutations that make the text invalid in the ways people mistype.
 
-The names are x, y (vectors of one length), A (square), alpha (a scalar): every production keeps the
-shapes right, so an unmutated expression must derive (or fail with a MatcalcError for a documented
-limit), never raise anything else.
+The names are x, y (vectors of one length), A (square), alpha (a scalar), declared by SHAPES (the
+CLI's SHAPE_OPTIONS): every production keeps the shapes right, with products and transposes in
+parentheses so that precedence cannot change what was meant. So an unmutated expression must derive
+(or fail with a MatcalcError for a documented limit), never raise anything else.
 """
 
 from __future__ import annotations

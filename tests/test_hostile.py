@@ -307,6 +307,13 @@ def test_valid_expressions_the_issue_found_refused_now_derive():
     np.testing.assert_allclose(np.ravel(d.to_numpy()(alpha=0.7, x=x)), 3 * x)
 
 
+@pytest.mark.xfail(strict=True, reason="factoring._gather_linear groups sum(u) terms by the function alone, "
+                                       "so sum(y) + sum(x) with len(y) != len(x) becomes sum(y + x): a ShapeError")
+def test_sums_of_vectors_of_different_lengths_derive():
+    d = matcalc.derive("alpha*(sum(y) + sum(x))", wrt="alpha")
+    assert d.to_numpy()(alpha=2.0, x=np.ones(3), y=np.ones(5)) == pytest.approx(8.0)
+
+
 @pytest.mark.parametrize("assumption, phrase", [
     ("A = -A'", "circular"), ("A = A*A", "circular"), ("1 = 2", "contradictory"),
 ])
