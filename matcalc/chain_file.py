@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .abbreviations import mentions as _mentions, substitute as _substitute
 from .checker import spec
 from .derive import check_layout, read_input
 from .errors import MatcalcError, ParseError
@@ -212,14 +213,6 @@ class Unfolder:
             for n in names:
                 text = _substitute(text, n, f"({self.lets[n]})")
         raise MatcalcError("the abbreviations refer to each other in a circle")
-
-
-def _mentions(text: str, name: str) -> bool:
-    return re.search(rf"(?<![A-Za-z0-9_.]){re.escape(name)}(?![A-Za-z0-9_(])", text) is not None
-
-
-def _substitute(text: str, name: str, body: str) -> str:
-    return re.sub(rf"(?<![A-Za-z0-9_.]){re.escape(name)}(?![A-Za-z0-9_(])", lambda _: body, text)
 
 
 # ================================================================ checking

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import expr as E
+from .abbreviations import substitute
 from .checker import INSTANCES, SEED, shape_phrase, specs, transposed
 from .codegen import compile_nodes
 from .derive import check_layout, read_input
@@ -126,7 +127,7 @@ def read_derivation(text: str) -> DerivationText:
 def _apply_lets(text: str, lets: list[tuple[str, str]]) -> str:
     """Replace each abbreviation (a whole name, not a function call) by its definition in parentheses."""
     for name, body in reversed(lets):
-        text = re.sub(rf"(?<![A-Za-z0-9_.]){re.escape(name)}(?![A-Za-z0-9_(])", f"({body})", text)
+        text = substitute(text, name, f"({body})")
     return text
 
 

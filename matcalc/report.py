@@ -5,14 +5,17 @@ identity and source, the result in both layouts, and the NumPy code)."""
 from __future__ import annotations
 
 from .expr import shape_text, transpose
-from .printing import to_latex
+from .printing import to_latex_bounded
 
 
-def _target_latex(step, wrt: str) -> str:
+STEP_INLINE = 2_000      # characters of one step's LaTeX; a longer step names its repeated parts
+
+
+def _target_latex(step, wrt: str, taken: set[str]) -> str:
     node = step.target_node
     if node is None or (node.op == "sym" and node.attr == wrt):
         return rf"\frac{{\partial f}}{{\partial {wrt}}}"
-    return rf"\frac{{\partial f}}{{\partial \left({to_latex(node)}\right)}}"
+    return rf"\frac{{\partial f}}{{\partial \left({to_latex_bounded(node, taken, STEP_INLINE)}\right)}}"
 
 
 def _md(text: str) -> str:
@@ -25,7 +28,8 @@ def markdown_report(d) -> str:
     if d.order == 2 and d.direction:
         what = f"Hessian-vector product H[{d.direction}]"
     lines = [f"## {what} of `{d.expression}` with respect to `{d.wrt}`", ""]
-    lines.append(f"$$f = {to_latex(d.typed.root)}$$")
+    taken = set(d.typed.names)           # long formulas are shown with repeated parts named, never inlined
+    lines.append(f"$$f = {to_latex_bounded(d.typed.root, taken)}$$")
     lines.append("")
     lines.append("| | |")
     lines.append("|---|---|")
@@ -41,10 +45,10 @@ def markdown_report(d) -> str:
     for step in d.steps:
         if step.kind in ("result", "layout"):
             continue
-        math = step.latex
+        math = to_latex_bounded(step.node, taken, STEP_INLINE) if step.node is not None else step.latex
         if step.target:
             k += 1
-            lines.append(f"{k}. $${_target_latex(step, d.wrt)} = {math}$$")
+            lines.append(f"{k}. $${_target_latex(step, d.wrt, taken)} = {math}$$")
         else:
             lines.append(f"   $$= {math}$$")
         if step.rule:
@@ -56,12 +60,12 @@ def markdown_report(d) -> str:
     den = d.in_layout("denominator")
     lines.append(f"Denominator layout (the gradient has the variable's shape, {shape_text(den.shape)}):")
     lines.append("")
-    lines.append(f"$${to_latex(den)}$$")
+    lines.append(f"$${to_latex_bounded(den, taken)}$$")
     lines.append("")
     if not den.is_scalar:
         lines.append(f"Numerator layout (the transpose, {shape_text((den.shape[1], den.shape[0]))}):")
         lines.append("")
-        lines.append(f"$${to_latex(d.in_layout('numerator'))}$$")
+        lines.append(f"$${to_latex_bounded(d.in_layout('numerator'), taken)}$$")
         lines.append("")
     lines.append(f"In the input syntax: `{d}`")
     lines.append("")

@@ -307,8 +307,6 @@ def test_valid_expressions_the_issue_found_refused_now_derive():
     np.testing.assert_allclose(np.ravel(d.to_numpy()(alpha=0.7, x=x)), 3 * x)
 
 
-@pytest.mark.xfail(strict=True, reason="factoring._gather_linear groups sum(u) terms by the function alone, "
-                                       "so sum(y) + sum(x) with len(y) != len(x) becomes sum(y + x): a ShapeError")
 def test_sums_of_vectors_of_different_lengths_derive():
     d = matcalc.derive("alpha*(sum(y) + sum(x))", wrt="alpha")
     assert d.to_numpy()(alpha=2.0, x=np.ones(3), y=np.ones(5)) == pytest.approx(8.0)
@@ -346,8 +344,6 @@ def test_swell_outputs_stay_small(fmt):
     assert len(result.stdout) < 400_000, len(result.stdout)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: the Markdown report (matcalc/report.py) inlines the steps' "
-                                       "and the result's LaTeX: 63 MB and 630 MB of memory at k = 32")
 def test_swell_markdown_report_stays_small():
     result = cli("derive", swell(16), "--wrt", "W", "--format", "markdown", "--time-limit", TIME_LIMIT)
     assert_no_fault(result)
@@ -397,8 +393,6 @@ def test_derivation_file_errors_do_not_echo_its_contents(tmp_path):
     assert "hunter2" not in message
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: derivation_file._apply_lets unfolds each let into the next as "
-                                       "text, with no bound and outside the budget: 24 doubling lets pass 120 s")
 def test_let_bomb_is_refused_quickly(tmp_path):
     lines = ["let a1 = x + x"] + [f"let a{i} = a{i - 1} + a{i - 1}" for i in range(2, 25)]
     path = tmp_path / "bomb.txt"
