@@ -116,23 +116,30 @@ EXPRESSION_COMMAND = {"ignore_unknown_options": True}  # so "-y'*log(...)" is an
               help="2 for the Hessian of a scalar function of a vector.")
 @click.option("--direction", metavar="NAME", help="With --order 2: the Hessian-vector product H[NAME].")
 @click.option("--format", "fmt", type=click.Choice(["text", "latex", "json", "numpy", "torch", "jax", "cupy",
-                                                      "markdown"]),
+                                                      "markdown", "index"]),
               default="text", show_default=True,
-              help="numpy/torch/jax/cupy: the generated code for that array library (printed, not run).")
+              help="numpy/torch/jax/cupy: the generated code for that array library (printed, not run); "
+                   "index: the result entry by entry (df/dW_ij = ...).")
 @click.option("--steps/--no-steps", default=None, help="Show the derivation step by step.")
+@click.option("--shapes", "show_shapes", is_flag=True,
+              help="With the steps: each step's shapes, as [64×m · m×10 → 64×10] for a product.")
 @input_option
 @budget_options
 @guarded
-def derive(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, input_kind, time_limit,
-           memory_limit):
+def derive(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, show_shapes, input_kind,
+           time_limit, memory_limit):
     """Differentiate EXPRESSION (default: the softmax cross-entropy -y'*log(softmax(W*x + b)))."""
     from .budget import limit
 
+    if show_shapes and steps is None:
+        steps = True                       # --shapes annotates the steps: asking for it asks for them
     with limit(make_budget(time_limit, memory_limit)):
-        _derive_command(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, input_kind)
+        _derive_command(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, input_kind,
+                        show_shapes)
 
 
-def _derive_command(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, input_kind):
+def _derive_command(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, input_kind,
+                    show_shapes=False):
     if expression is None:
         expression, wrt = DEFAULT_EXPRESSION, wrt or "W"
         assume = assume or DEFAULT_ASSUME
@@ -147,6 +154,8 @@ def _derive_command(expression, wrt, shapes, assume, layout, order, direction, f
         click.echo(json.dumps(d.as_dict(), indent=2, ensure_ascii=False))
     elif fmt == "latex":
         click.echo(d.latex)
+    elif fmt == "index":
+        click.echo(d.index)
     elif fmt in ("numpy", "torch", "jax", "cupy"):
         click.echo(d.source(fmt), nl=False)
     elif fmt == "markdown":
@@ -154,10 +163,10 @@ def _derive_command(expression, wrt, shapes, assume, layout, order, direction, f
 
         click.echo(markdown_report(d))
     else:
-        click.echo(render_text(d, bool(steps)))
+        click.echo(render_text(d, bool(steps), show_shapes))
 
 
-def render_text(d, steps: bool) -> str:
+def render_text(d, steps: bool, show_shapes: bool = False) -> str:
     from .expr import shape_text
 
     lines = []
@@ -182,6 +191,12 @@ def render_text(d, steps: bool) -> str:
         if defs:
             lines.append("where  " + ",  ".join(f"{n} = {t}" for n, t in defs))
         lines.append("steps:")
+        if show_shapes:
+            from .shape_notes import shape_note
+
+        def noted(line: str, node) -> str:
+            return f"{line}    {shape_note(node)}" if show_shapes and node is not None else line
+
         k = 0
         shown = None
         for s in d.steps:
@@ -198,9 +213,9 @@ def render_text(d, steps: bool) -> str:
                         n for n, _ in defs} else f"∂f/∂({inner})"
                     if s.target_node.op == "bcast":
                         target = f"∂f/∂({inner} repeated)"
-                lines.append(f"  {k:>2}. {target} = {text}")
+                lines.append(noted(f"  {k:>2}. {target} = {text}", s.node))
             else:
-                lines.append(f"      {'':>{len(str(k))}}= {text}")
+                lines.append(noted(f"      {'':>{len(str(k))}}= {text}", s.node))
             if s.rule:
                 lines.append(f"        by {s.rule}" + (f"  [{s.source}]" if s.source else ""))
     lines.append("")

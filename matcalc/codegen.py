@@ -373,6 +373,7 @@ def derivation_source(derivation, backend: str = "numpy") -> str:
     return SourceWriter(plan, backend).function(derivation_function_name(derivation), _doc(derivation))
 
 
-def evaluate(node: Node, dim_scalars=(), xp=np, **arrays):
-    """The value of a typed expression on arrays (used by the numeric checks)."""
+def evaluate(node: Node, dim_scalars, arrays: dict, xp=np):
+    """The value of a typed expression on arrays (used by the numeric checks). The arrays come as one
+    dict, not keywords: a user's variable may be called `xp` or `node`."""
     return Plan({"value": node}, set(dim_scalars), xp)(**arrays)["value"]

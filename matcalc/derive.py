@@ -378,6 +378,37 @@ class Derivation:
         return self.result.shape
 
     @property
+    def index(self) -> str:
+        """The result entry by entry, saying which entry it is, as the blog posts write it:
+        `df/dW_ij = (softmax(W*x + b)_i - y_i)*x_j`. The left side carries the layout: in numerator
+        layout the Jacobian's entry (i, j) is df_i/dx_j, in denominator layout df_j/dx_i."""
+        from .index_matrix import to_index
+        from .printing import MAX_INLINE, inline_size
+
+        if inline_size(self.result) > MAX_INLINE:
+            raise MatcalcError(f"the result is about {inline_size(self.result):,} characters inlined, too long to "
+                               f"write entry by entry; the text format shows it with repeated parts named")
+        letters = ("i", "j")[:len([d for d in self.result.shape if d != 1])]
+        f, x = self.typed.root, self.typed.names[self.wrt]
+
+        def sub(name: str, idx: str) -> str:
+            return f"{name}_{idx}" if idx else name
+
+        if self.order == 2:
+            lhs = f"(H*{self.direction})_i" if self.direction else "d2f/dx_i dx_j".replace("x", self.wrt)
+        elif f.is_scalar:
+            idx = "".join(letters)
+            if self.layout == "numerator" and len(idx) == 2:
+                idx = idx[::-1]
+            lhs = f"df/d{sub(self.wrt, idx)}"
+        elif x.is_scalar:
+            lhs = f"d{sub('f', letters[0])}/d{self.wrt}"
+        else:
+            fi, xi = letters if self.layout == "numerator" else letters[::-1]
+            lhs = f"d{sub('f', fi)}/d{sub(self.wrt, xi)}"
+        return f"{lhs} = {to_index(self.result, letters)}"
+
+    @property
     def kind(self) -> str:
         return kind_of(self.typed.root, self.typed.names[self.wrt])
 

@@ -395,7 +395,7 @@ class _Evaluator:
             node = self.ix.leaves[id(n)]
             env = dict(self.arrays)
             env.update({d: v for d, v in self.sizes["__dims__"].items() if d not in env})
-            self.leaf_values[id(n)] = np.asarray(evaluate(node, self.ix.dims, **env), dtype=float)
+            self.leaf_values[id(n)] = np.asarray(evaluate(node, self.ix.dims, env), dtype=float)
         return self.leaf_values[id(n)]
 
     def entry(self, arr, idx, label: str):

@@ -596,7 +596,7 @@ def _check(ix: IndexExpr, result: str, order: tuple, shapes: dict | None):
                           extra_roots=roots[1:])
     env = dict(inst.env)
     env.update({k: v for k, v in inst.dims.items() if k not in env})
-    got = np.asarray(evaluate(root, typed.dims, **env), dtype=float)
+    got = np.asarray(evaluate(root, typed.dims, env), dtype=float)
     axes = [n for n in got.shape if n != 1] if got.ndim == 2 and len(order) == 1 else list(got.shape)
     ranges = {i: n for i, n in zip(order, axes)}
     want = index_values(ix, order, shapes, env, ranges)

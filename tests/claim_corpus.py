@@ -519,7 +519,7 @@ WRONG = [
     ("norm1", "abs(x)", D, None),
     ("logsumexp", "exp(z)", D, None), ("logsumexp", "log(softmax(z))", D, None),
     ("logsumexp(Ax)", "A*softmax(A*x)", D, "transpose"), ("logsumexp(Ax)", "A'*exp(A*x)", D, None),
-    ("det", "det(X)*inv(X)", D, "transpose"), ("det", "inv(X)'", D, "factor"), ("det", "-det(X)*inv(X)'", D, "sign"),
+    ("det", "det(X)*inv(X)", D, "transpose"), ("det", "inv(X)'", D, "missing factor"), ("det", "-det(X)*inv(X)'", D, "sign"),
     ("tr inv", "-inv(X)*inv(X)", D, "transpose"), ("tr inv", "inv(X)'*inv(X)'", D, "sign"),
     ("tr inv", "-inv(X)'", D, None),
     ("x'inv(A)x", "2*inv(A)*x", D, "assumption"), ("x'inv(A)x", "inv(A)*x", D, "missing term"),

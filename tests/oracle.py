@@ -83,7 +83,7 @@ def inline_named(text: str) -> str:
 
 def printed_value(d, inst, text: str | None = None):
     node = typed_like(d, inline_named(text if text is not None else str(d)))
-    return evaluate(node, d.typed.dims, **arrays_and_sizes(d, inst))
+    return evaluate(node, d.typed.dims, arrays_and_sizes(d, inst))
 
 
 def max_error_against_truth(d, count: int = 3, seed: int = 0) -> float:

@@ -86,7 +86,7 @@ def test_torch_autograd_function_backward_is_the_derived_formula(expression, wrt
     tensors = {k: torch.tensor(np.asarray(v, dtype=float), requires_grad=(k == wrt)) for k, v in env.items()
                if k in d.typed.names}
     loss = f.loss(**tensors)
-    want_value = codegen.evaluate(d.typed.root, d.typed.dims, **env)
+    want_value = codegen.evaluate(d.typed.root, d.typed.dims, env)
     assert float(loss.detach()) == pytest.approx(float(want_value), rel=1e-12)
     loss.backward()
     want = truth(d, inst)
@@ -110,7 +110,7 @@ def test_jax_custom_vjp_is_the_derived_formula_under_jit(expression, wrt, assume
     want = truth(d, inst)
     assert numeric.relative_error(np.asarray(grad).reshape(want.shape), want) < 1e-6
     value = loss(**{n: env[n] for n in loss.names})
-    assert float(value) == pytest.approx(float(codegen.evaluate(d.typed.root, d.typed.dims, **env)), rel=1e-12)
+    assert float(value) == pytest.approx(float(codegen.evaluate(d.typed.root, d.typed.dims, env)), rel=1e-12)
 
 
 @pytest.mark.parametrize("expression,wrt,assume,order", CASES)

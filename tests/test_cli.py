@@ -94,3 +94,29 @@ def test_the_command_starts_as_a_process():
     bad = subprocess.run([sys.executable, "-m", "matcalc.cli", "derive", "x'*", "--wrt", "x"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "^" in bad.stderr
+
+
+def test_steps_with_shapes_annotate_each_factor():
+    """--shapes writes each step's shapes, as the batched-MLP post does; the product's shapes must chain
+    (inner dimensions equal) and end at the gradient's shape, which is W2's."""
+    import re
+
+    result = CliRunner().invoke(main, ["derive", "-sum(Y .* log(softmax_rows(relu(X*W1 + b1')*W2 + b2')))/m",
+                                       "--wrt", "W2", "--shape", "X=m,64", "--shape", "W1=64,32",
+                                       "--shape", "W2=32,10", "--assume", "Y one-hot", "--shapes"])
+    assert result.exit_code == 0, result.output
+    step_lines = [line for line in result.output.splitlines() if re.match(r"\s+(\d+\.|=) ", line)]
+    assert step_lines and all(line.rstrip().endswith("]") for line in step_lines), step_lines
+    last = step_lines[-1]
+    assert last.startswith("   7. ∂f/∂W2 = (1/m)*a'*(S - Y)"), last
+    note = re.search(r"\[([^\]]*)\]$", last).group(1)
+    factors, out = note.split(" → ")
+    shapes = [s.split("×") for s in factors.split(" · ")]
+    assert all(a[1] == b[0] for a, b in zip(shapes, shapes[1:])), note      # each product contracts
+    assert (shapes[0][0], shapes[-1][1]) == tuple(out.split("×")) == ("32", "10")
+
+
+def test_shapes_without_steps_flag_shows_steps():
+    result = CliRunner().invoke(main, ["derive", "x'*A*x", "--wrt", "x", "--shapes"])
+    assert result.exit_code == 0, result.output
+    assert "steps:" in result.output and "[" in result.output

@@ -175,7 +175,7 @@ def test_value_and_derivative_are_exact_at_plus_minus_1000(expression, wrt, orde
     with np.errstate(over="raise", invalid="raise", divide="raise"):   # no overflow, inf/inf, 0*inf
         got = np.asarray(d.to_numpy()(**env), dtype=float)
         from_source = np.asarray(getattr(module, codegen.derivation_function_name(d))(**env), dtype=float)
-        value = codegen.evaluate(d.typed.root, d.typed.dims, **env)
+        value = codegen.evaluate(d.typed.root, d.typed.dims, env)
     for g in (got, from_source):
         assert np.all(np.isfinite(g))
         assert np.allclose(g, want, rtol=1e-12, atol=1e-15)

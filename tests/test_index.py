@@ -32,7 +32,7 @@ def _instance(matrix_text: str, shapes=None, seed: int = 0, start: int = 0):
 
 
 def _matrix_value(typed, env):
-    return np.asarray(evaluate(typed.root, typed.dims, **env), dtype=float)
+    return np.asarray(evaluate(typed.root, typed.dims, env), dtype=float)
 
 
 def _assert_same(index_text, matrix_text, free, shapes=None):
@@ -318,7 +318,7 @@ def _fd(expression: str, wrt: str, shapes=None, assume=(), seed=0):
 
 def test_cross_entropy_gradient_entrywise():
     d, fd, env = _fd("-y'*log(softmax(W*x + b))", "W", assume=["sum(y) = 1"])
-    s = np.asarray(evaluate(elaborate("softmax(W*x + b)", declared_shapes(d)).root, (), **env))
+    s = np.asarray(evaluate(elaborate("softmax(W*x + b)", declared_shapes(d)).root, (), env))
     env["s"] = s
     claim = derivative_values("dL/dW_ij", "(s_i - y_i)*x_j", arrays=env)
     assert np.allclose(claim, fd, atol=1e-6)  # scalar L: [i, j] is dL/dW_ij, as the gradient
@@ -380,7 +380,7 @@ def test_identity_rows_in_index_form(row):
         if got.shape != want.shape and got.size == want.size:
             got = got.reshape(want.shape)
         assert numeric.relative_error(got, want) < TOLERANCE, (row, text)
-        rewritten = np.asarray(evaluate(typed_like(d, back), d.typed.dims, **env), dtype=float)
+        rewritten = np.asarray(evaluate(typed_like(d, back), d.typed.dims, env), dtype=float)
         assert np.allclose(rewritten.reshape(got.shape), got), (text, back)
 
 

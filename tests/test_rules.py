@@ -100,8 +100,8 @@ def test_simplification_identity_holds_numerically(row):
         if "sign" in row.pattern or "abs" in row.pattern:
             inst.env = {n: v + np.sign(v) * 0.1 for n, v in inst.env.items()}
         env = {**inst.dims, **inst.env}
-        lhs = np.asarray(evaluate(typed.root, (), **env), dtype=float)
-        rhs = np.asarray(evaluate(result, (), **env), dtype=float)
+        lhs = np.asarray(evaluate(typed.root, (), env), dtype=float)
+        rhs = np.asarray(evaluate(result, (), env), dtype=float)
         if rhs.shape != lhs.shape:
             rhs = np.broadcast_to(rhs, lhs.shape) if rhs.ndim == 0 else rhs.reshape(lhs.shape)
         assert numeric.relative_error(lhs, rhs) < 1e-9

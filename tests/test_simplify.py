@@ -117,7 +117,7 @@ QUARTER = "a ./ ((1/4)*(1 + x.^2)) + b ./ ((1/4)*(1 + x.^2))"
 
 
 def _value(node, env):
-    return np.asarray(evaluate(node, (), **env), dtype=float)
+    return np.asarray(evaluate(node, (), env), dtype=float)
 
 
 def test_factoring_refuses_a_removal_that_does_not_shrink_the_terms():
