@@ -21,7 +21,7 @@ from . import expr as E
 from .arguments import check_assume, check_name, check_shapes, check_text
 from .assumptions import Assumptions, bind, parse_assumptions
 from .errors import MatcalcError, UnsupportedError
-from .expr import SCALAR, Node
+from .expr import Node
 from .functions import row as function_row
 from .parse import parse
 from .printing import to_latex_bounded, to_text_bounded
