@@ -88,16 +88,11 @@ def _clean(raw: str) -> str:
 
 def is_chain_derivation(text: str) -> bool:
     """Whether a derivation file states derivatives (`dA/dB = ...`) rather than one chain of equalities."""
-    from .derivation_file import HEADER_KEYS as PLAIN_KEYS
-
     for raw in text.splitlines():
         line = _clean(raw)
         if not line or _LET.match(line):
             continue
         if split_derivative(line)[0] is not None:
-            return True
-        m = _HEADER.match(line)
-        if m and m.group(1).lower() not in PLAIN_KEYS:    # `L: ...` names the function
             return True
     return False
 

@@ -91,8 +91,11 @@ def read_derivation(text: str) -> DerivationText:
             key = HEADER_KEYS.get(m.group(1).lower())
             value = m.group(2).strip()
             if key is None:
-                raise MatcalcError(f"line {number}: unknown header {m.group(1)!r}; known: "
-                                   f"{', '.join(sorted(set(HEADER_KEYS)))}\n{DERIVATION_FORMAT}")
+                name = m.group(1)
+                raise MatcalcError(f"line {number}: unknown header {name!r}; known: "
+                                   f"{', '.join(sorted(set(HEADER_KEYS)))}. `{name}: ...` names the function only "
+                                   f"in a chain-rule derivation, whose lines say which derivative they state "
+                                   f"(d{name}/dz = ...); no line of this file does\n{DERIVATION_FORMAT}")
             if key == "shape":
                 for spec in re.split(r"[;\s]+", value):
                     if not spec:

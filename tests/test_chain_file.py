@@ -129,9 +129,9 @@ def test_unfolding_writes_a_quantity_as_a_function_of_the_chosen_variable():
 @pytest.mark.parametrize("bad,words", [
     ("dQ/dz = z", "Q is not defined"),
     ("dCE/dW = (yhat - y)*q'", "'q' does not appear"),
-    ("= yhat - y", "says which derivative it is"),
+    ("= yhat - y", "whose lines say which derivative they state"),
     ("dCE/dW = (yhat - y)*x'\nCE2: y'*z", "a second function"),
-    ("let z = 2*z", "defined twice"),
+    ("dCE/dyhat = -y ./ yhat\nlet z = 2*z", "defined twice"),
 ])
 def test_bad_files_get_a_clear_error_with_the_line(bad, words):
     head = "shape: W=c,d x=d\nlet z = W*x + b\nlet yhat = softmax(z)\nCE: -y'*log(yhat)\n"
