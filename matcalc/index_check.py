@@ -126,6 +126,7 @@ class IndexJudge:
         self.lets = self._type_lets(lets or {})
         self.out_nd = _ndim(self.root.shape)
         self.var_nd = _ndim(self.x.shape)
+        self.implied = lhs is None
         self.lhs = lhs or self._implied_lhs()
         self._check_lhs()
         self._check_names()
@@ -337,8 +338,14 @@ class IndexJudge:
     def _swapped_verdict(self, cases) -> str | None:
         for rhs, a, b in self._swaps():
             if max(self.errors(rhs, cases)) < LOOSE:
+                hint = ""
+                if self.implied and self.out_nd and self.var_nd:
+                    f, x = self.num_idx[0], self.den_idx[0]
+                    hint = (f" A claim without a left side is read as the Jacobian's entries, ∂f_{f}/∂{self.wrt}_{x} "
+                            f"(the function's index first, in either layout); to give the denominator-layout "
+                            f"entries write the left side: df_{x}/d{self.wrt}_{f} = {self.rhs}.")
                 return (f"the indices {a} and {b} are swapped: your entries are those of the transpose of "
-                        f"the derivative ({rhs} is right).")
+                        f"the derivative ({rhs} is right).{hint}")
         return None
 
     def _swaps(self):

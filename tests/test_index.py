@@ -382,6 +382,19 @@ def test_identity_rows_in_index_form(row):
         assert numeric.relative_error(got, want) < TOLERANCE, (row, text)
         rewritten = np.asarray(evaluate(typed_like(d, back), d.typed.dims, env), dtype=float)
         assert np.allclose(rewritten.reshape(got.shape), got), (text, back)
+    # the index claim as a user pastes it, its left side naming the entry: the gradient has the denominator
+    # layout, so entry [i, j] of a Jacobian is df_j/dx_i
+    f_scalar, x_scalar = d.typed.root.is_scalar, d.typed.names[row.wrt].is_scalar
+    if f_scalar:
+        lhs = f"df/d{row.wrt}_{''.join(free)}"
+    elif x_scalar:
+        lhs = f"df_{free[0]}/d{row.wrt}"
+    else:
+        lhs = f"df_{free[1]}/d{row.wrt}_{free[0]}"
+    claim = f"{lhs} = {text}"
+    verdict = matcalc.verify(row.expression, wrt=row.wrt, claim=claim, assume=row.assume,
+                             shapes=dict(row.shapes) or None)
+    assert verdict.ok, (row, claim, verdict.status, verdict.diagnosis)
 
 
 # ---------------------------------------------------------------- LaTeX index sums (issue 8, item 4)
