@@ -199,9 +199,9 @@ def _mul(a, b):
     if isinstance(a, Eye) and isinstance(b, Eye):
         return Eye(a.c * b.c)
     if isinstance(a, Eye):
-        return a.c * b
+        return Eye(a.c * b[0, 0]) if _scalar(b) else a.c * b      # a scalar times I is still an I
     if isinstance(b, Eye):
-        return a * b.c
+        return Eye(a[0, 0] * b.c) if _scalar(a) else a * b.c
     if _scalar(a) or _scalar(b):
         return a * b
     if a.shape[1] != b.shape[0]:
@@ -216,6 +216,7 @@ def _add(a, b, sign=1.0):
         return a.c * anp.eye(b.shape[0]) + sign * b
     if isinstance(b, Eye):
         return a + sign * b.c * anp.eye(a.shape[0])
+    _same_shape(a, b, "+")
     return a + sign * b
 
 
@@ -255,8 +256,10 @@ def evaluate(node, env, dims):
     if op == "had":
         if isinstance(a, Eye) or isinstance(b, Eye):
             raise PlainError("I .* unsupported")
+        _same_shape(a, b, ".*")
         return a * b
     if op == "ediv":
+        _same_shape(a, b, "./")
         return a / b
     if op == "div":
         if isinstance(a, Eye):
@@ -279,6 +282,16 @@ def evaluate(node, env, dims):
             return out
         raise PlainError("matrix power")
     raise PlainError(op)
+
+
+def _same_shape(a, b, op: str) -> None:
+    """Elementwise operators take equal shapes, a scalar, or a row repeated over a matrix's rows
+    (X*W + b'), as matcalc's language does; never a column against a row (n×1 .* 1×n)."""
+    if _scalar(a) or _scalar(b) or a.shape == b.shape:
+        return
+    rows = sorted((a.shape, b.shape))                # the 1-row one first
+    if not (rows[0][0] == 1 and rows[0][1] == rows[1][1]):
+        raise PlainError(f"{op} of {a.shape} and {b.shape}")
 
 
 def parse(text: str):
