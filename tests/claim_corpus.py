@@ -570,7 +570,7 @@ WRONG = [
     ("steep exp", "30.3*exp(30*x)", D, "factor"), ("steep exp", "exp(30*x)", D, "factor"),
     ("small term", "(A + A')*x + 2e-2*ones(n)", D, "factor"), ("small term", "(A + A')*x", D, "missing term"),
     ("small term", "(A + A')*x - 1e-2*ones(n)", D, "sign"),
-    ("BB' quad", "2*B'*B*x", D, "transpose"), ("BB' quad", "B*B'*x", D, "factor"),
+    ("BB' quad", "2*B'*B*x", D, "assumption"), ("BB' quad", "B*B'*x", D, "factor"),
     ("(A+A') quad", "4*A*x", D, "assumption"),
     ("ridge", "X'*(X*w - y)/d + lam*w", D, "factor"),
     ("batch W, rows sum to 1", f"(1/m)*X'*({SR} - Y .* Y)", D, "assumption"),
