@@ -121,25 +121,27 @@ EXPRESSION_COMMAND = {"ignore_unknown_options": True}  # so "-y'*log(...)" is an
               help="numpy/torch/jax/cupy: the generated code for that array library (printed, not run); "
                    "index: the result entry by entry (df/dW_ij = ...).")
 @click.option("--steps/--no-steps", default=None, help="Show the derivation step by step.")
+@click.option("--method", type=click.Choice(["adjoint", "differential"]), default="adjoint", show_default=True,
+              help="How the steps are written: adjoint (∂f/∂Z = G) or the differential method (df = tr(G' dZ)).")
 @click.option("--shapes", "show_shapes", is_flag=True,
               help="With the steps: each step's shapes, as [64×m · m×10 → 64×10] for a product.")
 @input_option
 @budget_options
 @guarded
-def derive(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, show_shapes, input_kind,
+def derive(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, method, show_shapes, input_kind,
            time_limit, memory_limit):
     """Differentiate EXPRESSION (default: the softmax cross-entropy -y'*log(softmax(W*x + b)))."""
     from .budget import limit
 
-    if show_shapes and steps is None:
-        steps = True                       # --shapes annotates the steps: asking for it asks for them
+    if (show_shapes or method == "differential") and steps is None:
+        steps = True                       # --shapes and --method annotate the steps: asking for them asks for steps
     with limit(make_budget(time_limit, memory_limit)):
         _derive_command(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, input_kind,
-                        show_shapes)
+                        show_shapes, method)
 
 
 def _derive_command(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, input_kind,
-                    show_shapes=False):
+                    show_shapes=False, method="adjoint"):
     if expression is None:
         expression, wrt = DEFAULT_EXPRESSION, wrt or "W"
         assume = assume or DEFAULT_ASSUME
@@ -163,10 +165,49 @@ def _derive_command(expression, wrt, shapes, assume, layout, order, direction, f
 
         click.echo(markdown_report(d))
     else:
-        click.echo(render_text(d, bool(steps), show_shapes))
+        if method == "differential" and steps:
+            from .differential import differential_steps
+
+            differential_steps(d)              # refuses a non-scalar or second-order derivative up front
+        click.echo(render_text(d, bool(steps), show_shapes, method))
 
 
-def render_text(d, steps: bool, show_shapes: bool = False) -> str:
+def _differential_lines(d, names: dict, show_shapes: bool) -> list[str]:
+    """The steps as differentials of f (differential.py), ending with the derivative read off."""
+    from .differential import differential_steps
+    from .expr import substitute
+
+    def show(node):
+        return to_text_bounded(substitute(node, names) if names else node)
+
+    out = ["differentials (df = tr(G' dZ), so ∂f/∂Z = G; '+ …' stands for the terms through the variable's "
+           "other occurrences, which the lines below take in):"]
+    k = 0
+    for st in differential_steps(d, show):
+        note = ""
+        if show_shapes:
+            from .shape_notes import shape_note
+
+            note = f"    {shape_note(st.gradient)}"
+        if st.continued:
+            out.append(f"      {'':>{len(str(k))}}{st.text.strip()}{note}")
+        else:
+            k += 1
+            out.append(f"  {k:>2}. {st.text}{note}")
+        if st.rule:
+            out.append(f"        by {st.rule}" + (f"  [{st.source}]" if st.source else ""))
+    last = differential_steps(d, show)[-1] if d.steps else None
+    if last is not None:
+        if d.result.is_scalar:
+            out.append(f"  so ∂f/∂{d.wrt} = {show(d.result)}")
+        elif d.layout == "numerator":
+            out.append(f"  so ∂f/∂{d.wrt} = {show(d.result)}  (numerator layout: the transpose of G)")
+        else:
+            out.append(f"  so ∂f/∂{d.wrt} = {show(d.result)}  (denominator layout: G itself)")
+    return out
+
+
+def render_text(d, steps: bool, show_shapes: bool = False, method: str = "adjoint") -> str:
     from .expr import shape_text
 
     lines = []
@@ -190,7 +231,11 @@ def render_text(d, steps: bool, show_shapes: bool = False) -> str:
         lines.append("")
         if defs:
             lines.append("where  " + ",  ".join(f"{n} = {t}" for n, t in defs))
-        lines.append("steps:")
+        if method == "differential":
+            lines.extend(_differential_lines(d, names, show_shapes))
+            steps = False                      # the adjoint loop below is skipped
+        else:
+            lines.append("steps:")
         if show_shapes:
             from .shape_notes import shape_note
 
@@ -199,7 +244,7 @@ def render_text(d, steps: bool, show_shapes: bool = False) -> str:
 
         k = 0
         shown = None
-        for s in d.steps:
+        for s in (d.steps if steps else ()):
             if s.kind == "result" and (s.target == "f" or s.expression == shown):
                 continue
             shown = s.expression

@@ -378,6 +378,14 @@ class Derivation:
         return self.result.shape
 
     @property
+    def differentials(self) -> list:
+        """The steps written by the differential method: df = tr(G' dZ), line by line (differential.py);
+        scalar functions, first order."""
+        from .differential import differential_steps
+
+        return differential_steps(self)
+
+    @property
     def index(self) -> str:
         """The result entry by entry, saying which entry it is, as the blog posts write it:
         `df/dW_ij = (softmax(W*x + b)_i - y_i)*x_j`. The left side carries the layout: in numerator
