@@ -23,6 +23,7 @@ if (_ROOT / "matcalc" / "__init__.py").is_file() and str(_ROOT) not in sys.path:
 from matcalc.verify import verify  # noqa: E402
 
 GOAL_MS = 50.0
+SCRUTINY_GOAL_MS = 200.0
 REPEATS = 25
 CE = "-y'*log(softmax(W*x + b))"
 CASES = [
@@ -31,6 +32,8 @@ CASES = [
     ("softmax cross-entropy wrt W, sign error (diagnosed)", CE, "W", "(y - softmax(W*x + b))*x'", None,
      ["sum(y) = 1"]),
     ("softmax cross-entropy wrt W, sum(y) = 1 not assumed", CE, "W", "(softmax(W*x + b) - y)*x'", None, []),
+    ("right claim, another normal form (scrutiny)", CE, "W", "(exp(W*x + b)/sum(exp(W*x + b)) - y)*x'", None,
+     ["sum(y) = 1"]),
     ("index claim (softmax(W*x + b)_i - y_i)*x_j wrt W", CE, "W", "(softmax(W*x + b)_i - y_i)*x_j", None,
      ["sum(y) = 1"]),
     ("index claim with indices swapped (diagnosed)", CE, "W", "(softmax(W*x + b)_j - y_j)*x_i", None,
@@ -75,15 +78,18 @@ def main() -> int:
         print(f"{label:<56} {fresh:>9.1f} {warm:>8.1f}  {verdict.status}"
               + (f" ({verdict.kind})" if verdict.kind else ""))
     per_line = chain_file_per_line()
-    index_ms = rows[3][1]
+    scrutiny_ms = rows[3][1]
+    index_ms = rows[4][1]
     goal = rows[0][1]
     print(f"\nchain-rule file {SEED_FILE.name}: {per_line:.1f} ms per line (median of {CHAIN_REPEATS}, fresh)")
     verdicts = []
-    for what, ms in (("one verify of the softmax cross-entropy wrt W", goal), ("one index claim", index_ms),
-                     ("one chain-rule line", per_line)):
-        status = "PASS" if ms <= GOAL_MS else "MISS"
+    for what, ms, limit in (("one verify of the softmax cross-entropy wrt W", goal, GOAL_MS),
+                            ("one index claim", index_ms, GOAL_MS), ("one chain-rule line", per_line, GOAL_MS),
+                            ("a right claim written differently, with its extra scrutiny", scrutiny_ms,
+                             SCRUTINY_GOAL_MS)):
+        status = "PASS" if ms <= limit else "MISS"
         verdicts.append(status)
-        print(f"{status}: {what} takes {ms:.1f} ms (goal <= {GOAL_MS:.0f} ms)")
+        print(f"{status}: {what} takes {ms:.1f} ms (goal <= {limit:.0f} ms)")
     return 0 if all(v == "PASS" for v in verdicts) else 1
 
 
