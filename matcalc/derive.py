@@ -593,6 +593,8 @@ def _derive(expression, wrt, shapes, assume, layout, order, input, direction) ->
 
 
 def _first_derivative(f: Node, x: Node, simplifier: Simplifier, plain, steps: list[Step]) -> Node:
+    if f.shape[0] == 1 and f.shape[1] != 1:
+        f = E.transpose(f)       # a row vector has its transpose's Jacobian: the same entries ∂f_i/∂x_j
     if f.shape[1] != 1 and not f.is_scalar:
         raise UnsupportedError(
             f"the expression is a {E.shape_text(f.shape)} matrix: its derivative is a higher-order tensor. "

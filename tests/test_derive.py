@@ -143,3 +143,20 @@ def test_latex_input_gives_the_same_derivation():
 def test_shape_error_names_both_shapes():
     with pytest.raises(ShapeError, match=r"W\*x: c×d times e×1"):
         matcalc.derive("W*x + b", wrt="W", shapes={"W": ("c", "d"), "x": ("e",)})
+
+
+@pytest.mark.parametrize("layout", ["numerator", "denominator"])
+@pytest.mark.parametrize("expression,wrt,numerator", [
+    ("x'", "x", "I"),
+    ("x'*A", "x", "A'"),
+    ("alpha*x'", "alpha", "x"),
+    ("sigmoid(W*x)'", "x", "diag(sigmoid(W*x) .* (1 - sigmoid(W*x)))*W"),
+])
+def test_row_vector_functions_have_their_transposes_jacobian(expression, wrt, numerator, layout):
+    """A row vector f' has the entries of f: ∂f_i/∂x_j, the same Jacobian (issue 10: `x'` wrt x is I)."""
+    from oracle import max_error_against_truth
+
+    d = matcalc.derive(expression, wrt=wrt, layout=layout)
+    assert max_error_against_truth(d) < 1e-6, str(d)
+    if layout == "numerator":
+        assert matcalc.verify(expression, wrt=wrt, claim=numerator, layout="numerator").ok
