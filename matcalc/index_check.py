@@ -339,7 +339,7 @@ class IndexJudge:
         for rhs, a, b in self._swaps():
             if max(self.errors(rhs, cases)) < LOOSE:
                 hint = ""
-                if self.implied and self.out_nd and self.var_nd:
+                if self.implied and len(self.num_idx) == 1 and len(self.den_idx) == 1:
                     f, x = self.num_idx[0], self.den_idx[0]
                     hint = (f" A claim without a left side is read as the Jacobian's entries, ∂f_{f}/∂{self.wrt}_{x} "
                             f"(the function's index first, in either layout); to give the denominator-layout "
