@@ -95,7 +95,7 @@ def read_derivation(text: str) -> DerivationText:
                 raise MatcalcError(f"line {number}: unknown header {name!r}; known: "
                                    f"{', '.join(sorted(set(HEADER_KEYS)))}. `{name}: ...` names the function only "
                                    f"in a chain-rule derivation, whose lines say which derivative they state "
-                                   f"(d{name}/dz = ...); no line of this file does\n{DERIVATION_FORMAT}")
+                                   f"(d{name}/dz = ...); no line of this file does")
             if key == "shape":
                 for spec in re.split(r"[;\s]+", value):
                     if not spec:

@@ -114,7 +114,7 @@ def test_cross_entropy_of_a_far_below_logit_is_finite_and_exact():
     W, x = np.zeros((3, 2)), np.zeros(2)
     b = np.array([1000.0, -1000.0, 0.0])
     y = np.array([0.0, 1.0, 0.0])
-    loss = codegen.evaluate(d.typed.root, (), W=W, b=b, x=x, y=y)
+    loss = codegen.evaluate(d.typed.root, (), dict(W=W, b=b, x=x, y=y))
     assert loss == pytest.approx(2000.0, rel=1e-12)     # logsumexp(b) - b[1]
     assert np.allclose(d.to_numpy()(W=W, b=b, x=x, y=y), [1.0, -1.0, 0.0])
 
@@ -136,7 +136,7 @@ def test_batched_loss_and_logsumexp_stay_finite_for_logits_of_size_1e3():
     assert np.allclose(out["W"], X.T @ (np.exp(logp) - Y) / 5)
     lse = matcalc.derive("logsumexp(z)", wrt="z")
     z = np.array([1000.0, 999.0, -1000.0])
-    assert codegen.evaluate(lse.typed.root, (), z=z) == pytest.approx(1000 + np.log1p(np.exp(-1.0)))
+    assert codegen.evaluate(lse.typed.root, (), {"z": z}) == pytest.approx(1000 + np.log1p(np.exp(-1.0)))
     assert np.all(np.isfinite(lse.to_numpy()(z=z)))
 
 
@@ -190,7 +190,7 @@ def test_logistic_loss_and_gradient_are_finite_for_huge_margins():
     y = np.array([1.0, -1.0, 1.0])
     margins = y * (X @ w)
     with np.errstate(over="raise", invalid="raise", divide="raise"):
-        loss = codegen.evaluate(d.typed.root, d.typed.dims, X=X, w=w, y=y)
+        loss = codegen.evaluate(d.typed.root, d.typed.dims, dict(X=X, w=w, y=y))
         grad = d.to_numpy()(X=X, w=w, y=y)
     assert loss == pytest.approx(np.sum(np.logaddexp(0.0, -margins)), rel=1e-12)
     assert np.allclose(grad, X.T @ (-y * _sigmoid(-margins)), rtol=1e-12)

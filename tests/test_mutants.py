@@ -13,7 +13,7 @@ A mutant that turns out equal to the truth (transposing a symmetric factor) must
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import matcalc
@@ -175,9 +175,12 @@ def differences(expr, wrt, layout, claim_tree, seeds=SEEDS):
 @given(st.one_of(problems(), kinky_problems()), st.data())
 def test_mutants_of_matcalcs_answer_are_rejected(problem, data):
     text, wrt, layout = problem
+    assume(_mentions(text, wrt))                # the shared strategy may pick a name the expression lost
     shapes = {n: s for n, s in SHAPES.items() if _mentions(text, n)}
     d = matcalc.derive(text, wrt=wrt, shapes=shapes, layout=layout)
     answer = str(d)
+    if "   where " in answer:
+        return                                  # a large answer in named form: its mutants are not hand-written
     tree = P.parse(answer)
 
     own = differences(text, wrt, layout, tree)
