@@ -301,6 +301,8 @@ class IndexJudge:
             return Verdict(ok=False, status=SHAPE if swapped is None else WRONG,
                            kind="shape" if swapped is None else "transpose", counterexample=None,
                            instances=len(cases), max_relative_error=math.inf, **base,
+                           witness=" / ".join(sorted({c[2] for c in cases})),
+                           scrutiny=f"your entries could not be laid out as the derivative's: {err}",
                            diagnosis=swapped or f"your entries do not fit the derivative: {err}")
         errs = self.errors(self.rhs, cases)
         witnesses = sorted({c[2] for c in cases})
