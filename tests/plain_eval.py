@@ -254,6 +254,12 @@ def evaluate(node, env, dims):
     if op == "mul":
         return _mul(a, b)
     if op == "had":
+        if isinstance(a, Eye) and isinstance(b, Eye):
+            return Eye(a.c * b.c)
+        if isinstance(a, Eye) and _scalar(b):          # a scalar .* I is that multiple of I
+            return Eye(a.c * b[0, 0])
+        if isinstance(b, Eye) and _scalar(a):
+            return Eye(a[0, 0] * b.c)
         if isinstance(a, Eye) or isinstance(b, Eye):
             raise PlainError("I .* unsupported")
         _same_shape(a, b, ".*")
