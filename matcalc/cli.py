@@ -119,7 +119,8 @@ EXPRESSION_COMMAND = {"ignore_unknown_options": True}  # so "-y'*log(...)" is an
                                                       "markdown", "index"]),
               default="text", show_default=True,
               help="numpy/torch/jax/cupy: the generated code for that array library (printed, not run); "
-                   "index: the result entry by entry (df/dW_ij = ...).")
+                   "index: the result entry by entry (df/dW_ij = ...), also for derivatives with no matrix form "
+                   "(df_i/dW_kl = delta_ik*x_l).")
 @click.option("--steps/--no-steps", default=None, help="Show the derivation step by step.")
 @click.option("--method", type=click.Choice(["adjoint", "differential"]), default="adjoint", show_default=True,
               help="How the steps are written: adjoint (∂f/∂Z = G) or the differential method (df = tr(G' dZ)).")
@@ -150,6 +151,12 @@ def _derive_command(expression, wrt, shapes, assume, layout, order, direction, f
         raise MatcalcError("--wrt is required: the name of the variable to differentiate with respect to")
     if direction is not None and order != 2:
         raise MatcalcError("--direction V asks for the Hessian-vector product H[V]: give --order 2 with it")
+    if fmt == "index" and order == 1:
+        from .tensor_index import has_matrix_form, tensor_index
+
+        if not has_matrix_form(expression, wrt, parse_shapes(shapes), assume, input_kind):
+            click.echo(tensor_index(expression, wrt, parse_shapes(shapes), assume, input_kind))
+            return
     d = derive_expression(expression, wrt=wrt, shapes=parse_shapes(shapes), assume=assume, layout=layout,
                              order=order, input=input_kind, direction=direction)
     if fmt == "json":

@@ -599,11 +599,13 @@ def _first_derivative(f: Node, x: Node, simplifier: Simplifier, plain, steps: li
         raise UnsupportedError(
             f"the expression is a {E.shape_text(f.shape)} matrix: its derivative is a higher-order tensor. "
             f"matcalc derives scalar-valued expressions (any variable) and vector-valued ones (with respect "
-            f"to a scalar or a vector); try a scalar function of it such as sum(...) or tr(...)")
+            f"to a scalar or a vector); --format index writes it entry by entry (df_ij/dX_kl = ...), or "
+            f"differentiate a scalar function of it such as sum(...) or tr(...)")
     if not f.is_scalar and not (x.is_scalar or x.is_vector):
         raise UnsupportedError(
             f"the derivative of a vector with respect to the {E.shape_text(x.shape)} matrix {x.attr} is a "
-            f"3-tensor; differentiate a scalar such as a'*(...) instead")
+            f"3-tensor; --format index writes it entry by entry (df_i/d{x.attr}_kl = ...), or differentiate a "
+            f"scalar such as a'*(...) instead")
     walk = _Walk(f, x, simplifier, plain)
     if f.is_scalar:
         grad = walk.run(E.num(1))
