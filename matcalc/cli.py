@@ -151,6 +151,13 @@ def _derive_command(expression, wrt, shapes, assume, layout, order, direction, f
         raise MatcalcError("--wrt is required: the name of the variable to differentiate with respect to")
     if direction is not None and order != 2:
         raise MatcalcError("--direction V asks for the Hessian-vector product H[V]: give --order 2 with it")
+    if method == "differential" and order == 1 and fmt == "text":
+        from .forward import differential
+
+        dF = differential(expression, wrt, parse_shapes(shapes), assume, input_kind)
+        if not dF.typed.root.is_scalar:          # a scalar's differential steps are written below
+            click.echo(_differential_of_a_matrix_function(dF, expression, wrt, shapes, assume, input_kind))
+            return
     if fmt == "index" and order == 1:
         from .tensor_index import has_matrix_form, tensor_index
 
@@ -177,6 +184,23 @@ def _derive_command(expression, wrt, shapes, assume, layout, order, direction, f
 
             differential_steps(d)              # refuses a non-scalar or second-order derivative up front
         click.echo(render_text(d, bool(steps), show_shapes, method))
+
+
+def _differential_of_a_matrix_function(dF, expression, wrt, shapes, assume, input_kind) -> str:
+    """dF = A*dX*B, then the derivative it gives: the Jacobian where one exists, else the entries."""
+    from .expr import shape_text
+    from .tensor_index import has_matrix_form, tensor_index
+
+    f, x = dF.typed.root, dF.typed.names[wrt]
+    lines = [f"differential of  {expression}   ({shape_text(f.shape)})",
+             f"with respect to  {wrt}   ({shape_text(x.shape)}), written d{wrt}",
+             "", dF.text]
+    if has_matrix_form(expression, wrt, parse_shapes(shapes), assume, input_kind):
+        d = derive_expression(expression, wrt=wrt, shapes=parse_shapes(shapes), assume=assume, input=input_kind)
+        lines.append(f"so the Jacobian (numerator layout) is  {to_text_bounded(d.in_layout('numerator'))}")
+    else:
+        lines.append("so, entry by entry:  " + tensor_index(expression, wrt, parse_shapes(shapes), assume, input_kind))
+    return "\n".join(lines)
 
 
 def _differential_lines(d, names: dict, show_shapes: bool) -> list[str]:

@@ -26,6 +26,7 @@ class FunctionRow:
     derivative: str = ""
     adjoint: str = ""
     jacobian: str = ""
+    differential: str = ""
     domain: str = "real"
     linear: bool = False
     positive: bool = False
