@@ -44,7 +44,11 @@ def verify(expr: str, wrt: str, claim: str, shapes=None, assume=(), layout: str 
     expression = read_input(expr, input)
     if not isinstance(claim, str):
         raise TypeError(f"the claim must be text (str), got {type(claim).__name__}")
+    from .differential_check import split_differential, verify_differential
     from .index_check import is_index_notation, verify_index
+
+    if order == 1 and split_differential(claim, wrt) is not None:
+        return verify_differential(expression, wrt, claim, shapes=small_shapes(shapes), assume=assume)
 
     if order == 1 and is_index_notation(claim):
         return verify_index(expression, wrt, claim, shapes=small_shapes(shapes), assume=assume, layout=layout)

@@ -112,3 +112,55 @@ def test_cli_writes_the_differential_of_a_matrix_function():
     assert "df_ij/dX_kl = -inv(X)_ik*inv(X)_lj" in result.output
     jac = CliRunner().invoke(main, ["derive", "W*x", "--wrt", "x", "--method", "differential"])
     assert "df = W*dx" in jac.output and "Jacobian (numerator layout) is  W" in jac.output
+
+
+# ---------------------------------------------------------------- differential claims in verify / check
+
+import matcalc  # noqa: E402
+
+RIGHT = [
+    ("inv(X)", "X", "dF = -inv(X)*dX*inv(X)"),
+    ("inv(X)", "X", "dF = -(inv(X)*dX)*inv(X)"),
+    ("X'*X", "X", "dF = dX'*X + X'*dX"),
+    ("X'*X", "X", "dF = (X'*dX)' + X'*dX"),
+    ("A*X*B", "X", "dF = A*dX*B"),
+    ("W*x + b", "W", "dz = dW*x"),
+    ("x'*A*x", "x", "df = x'*(A + A')*dx"),
+    ("logdet(X)", "X", "df = tr(inv(X)*dX)"),
+    ("det(X)", "X", "df = det(X)*tr(inv(X)*dX)"),
+    ("sigmoid(W*x)", "x", "ds = sigmoid(W*x) .* (1 - sigmoid(W*x)) .* (W*dx)"),
+]
+
+WRONG = [
+    ("inv(X)", "X", "dF = inv(X)*dX*inv(X)", "sign"),
+    ("inv(X)", "X", "dF = -inv(X)*dX'*inv(X)", "transpose"),
+    ("inv(X)", "X", "dF = -2*inv(X)*dX*inv(X)", "factor"),
+    ("inv(X)", "X", "dF = -inv(X)*inv(X)*dX", None),
+    ("X'*X", "X", "dF = 2*X'*dX", None),
+    ("x'*A*x", "x", "df = 2*x'*A*dx", None),            # right only for a symmetric A
+    ("logdet(X)", "X", "df = tr(inv(X)'*dX)", "transpose"),
+    ("A*X*B", "X", "dF = B*dX*A", "shape"),
+    ("sigmoid(W*x)", "x", "ds = sigmoid(W*x) .* (W*dx)", None),
+]
+
+
+@pytest.mark.parametrize("expression,wrt,claim", RIGHT)
+def test_a_right_differential_claim_is_accepted(expression, wrt, claim):
+    v = matcalc.verify(expression, wrt=wrt, claim=claim)
+    assert v.ok, (claim, v.status, v.diagnosis)
+
+
+@pytest.mark.parametrize("expression,wrt,claim,kind", WRONG)
+def test_a_wrong_differential_claim_is_rejected(expression, wrt, claim, kind):
+    v = matcalc.verify(expression, wrt=wrt, claim=claim)
+    assert not v.ok, (claim, v.status, v.diagnosis)
+    assert v.kind == kind, (claim, v.kind, v.diagnosis)
+    if kind != "shape":
+        assert str(differential(expression, wrt)) in v.diagnosis
+
+
+def test_check_cli_reads_a_differential():
+    ok = CliRunner().invoke(main, ["check", "inv(X)", "--wrt", "X", "--claim", "dF = -inv(X)*dX*inv(X)"])
+    assert ok.exit_code == 0 and "CORRECT" in ok.output, ok.output
+    bad = CliRunner().invoke(main, ["check", "inv(X)", "--wrt", "X", "--claim", "dF = inv(X)*dX*inv(X)"])
+    assert bad.exit_code == 1 and "wrong sign" in bad.output, bad.output
