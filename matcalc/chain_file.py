@@ -42,6 +42,8 @@ FUNCTION_KEYS = ("f", "expression", "loss")      # `f: ...` (or any `NAME: ...`)
 _HEADER = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*:\s*(.*)$")
 _LET = re.compile(r"^\s*let\s+([A-Za-z_][A-Za-z0-9_]*)\s*(?:=|:=)\s*(.+)$")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DIFFERENTIAL = re.compile(r"^\s*d([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)\s*(.+)$")
+_D_OF = re.compile(r"(?<![A-Za-z0-9_])d([A-Za-z_][A-Za-z0-9_]*)(?![A-Za-z0-9_(])")
 _ASCII_REF = re.compile(r"(?<![A-Za-z0-9_])(?:d|∂)\s*[A-Za-z][A-Za-z0-9_]*\s*/\s*(?:d|∂)\s*[A-Za-z][A-Za-z0-9_]*"
                         r"(?![A-Za-z0-9_({\[])")
 _LATEX_REF = re.compile(r"\\frac\s*\{\s*\\partial\s*(?:[^{}]|\{[^{}]*\})*\}\s*\{\s*\\partial\s*(?:[^{}]|\{[^{}]*\})*\}")
@@ -67,6 +69,7 @@ class ChainLine:
     written: str
     lhs: str
     rhs: str
+    differential: bool = False        # `dL = tr(G'*dZ)`: the differential of A written in dB
 
 
 @dataclass
@@ -92,9 +95,21 @@ def is_chain_derivation(text: str) -> bool:
         line = _clean(raw)
         if not line or _LET.match(line):
             continue
-        if split_derivative(line)[0] is not None:
+        if split_derivative(line)[0] is not None or _differential_line(line) is not None:
             return True
     return False
+
+
+def _differential_line(line: str) -> tuple[str, str, str] | None:
+    """(A, B, RHS) for a line of the differential method, `dL = tr(x*(s - y)'*dW)`: the differential of A
+    written in the differential of one quantity B; else None."""
+    m = _DIFFERENTIAL.match(line)
+    if not m or "/" in line.split("=", 1)[0]:
+        return None
+    bases = list(dict.fromkeys(_D_OF.findall(m.group(2))))
+    if len(bases) != 1:
+        return None
+    return m.group(1), bases[0], m.group(2).strip()
 
 
 def read_chain(text: str, input: str = "auto") -> ChainDoc:
@@ -123,6 +138,11 @@ def _read_line(doc: ChainDoc, number: int, written: str, line: str, input: str) 
     lhs, rhs = split_derivative(line)
     if lhs is not None:
         doc.lines.append(ChainLine(number, written, lhs, rhs))
+        return
+    diff = _differential_line(line)
+    if diff is not None:
+        a, b, rhs = diff
+        doc.lines.append(ChainLine(number, written, f"d{a}/d{b}", rhs, differential=True))
         return
     m = _HEADER.match(line)
     if m and not line.startswith("="):
@@ -154,7 +174,8 @@ def _read_line(doc: ChainDoc, number: int, written: str, line: str, input: str) 
         return
     text = line[1:].strip() if line.startswith("=") else line
     if doc.lines:
-        doc.lines.append(ChainLine(number, written, doc.lines[-1].lhs, text))
+        last = doc.lines[-1]
+        doc.lines.append(ChainLine(number, written, last.lhs, text, last.differential))
     elif doc.function is not None and doc.wrt is not None:
         doc.lines.append(ChainLine(number, written, f"d{doc.function}/d{doc.wrt}", text))
     else:
@@ -274,7 +295,12 @@ class _ChainChecker:
             index = bool(a_idx or b_idx) or is_index_notation(line.rhs)
             shapes = self._shapes_for(expression)
             assume = self._assumptions_for(expression)
-            if index:
+            if line.differential:
+                from .differential_check import verify_differential
+
+                claim = self.unfolder.unfold(line.rhs, b)
+                v = verify_differential(expression, b, f"d{a} = {claim}", shapes=shapes, assume=assume)
+            elif index:
                 lets = {n: self.unfolder.unfold(body, b) for n, body in self.doc.lets.items()
                         if n != b and self.unfolder.depends(n, b) and n in _index_names(line.rhs)}
                 v = verify_index(expression, b, f"{line.lhs} = {line.rhs}", shapes=shapes, assume=assume,
@@ -289,7 +315,7 @@ class _ChainChecker:
             raise ParseError(f"line {line.number}: {err.message}", err.text, err.column) from None
         except MatcalcError as err:
             raise type(err)(f"line {line.number}: {err}") from None
-        what = f"∂{a}{_sub(a_idx)}/∂{b}{_sub(b_idx)}"
+        what = f"d{a} in d{b}" if line.differential else f"∂{a}{_sub(a_idx)}/∂{b}{_sub(b_idx)}"
         if v.ok:
             text = f"line {line.number} is {what}"
         else:
@@ -299,7 +325,7 @@ class _ChainChecker:
                 text += (f" (it uses line{'s' if len(wrong) > 1 else ''} {', '.join(map(str, wrong))}, "
                          f"which {'are' if len(wrong) > 1 else 'is'} wrong)")
         step = StepCheck(line.number, line.written, v.ok, v.status, text, v.kind, v.rescue, v.max_relative_error)
-        if not (a_idx or b_idx):
+        if not (a_idx or b_idx or line.differential):
             self.stated_at.setdefault((a, b), step)
         return step, v.instances
 

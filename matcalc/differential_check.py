@@ -85,7 +85,7 @@ def verify_differential(expression: str, wrt: str, claim: str, shapes=None, assu
         return Verdict(ok=True, status=CORRECT, kind=None, counterexample=None, **base, **evidence,
                        diagnosis=f"your differential agrees with the expression's along {len(errors)} random "
                                  f"directions on {INSTANCES} random instances.")
-    kind, why = _diagnose(typed, wrt, node, ours, rng)
+    kind, why = _diagnose(typed, wrt, node, ours, rng, a)
     return Verdict(ok=False, status=WRONG, kind=kind, counterexample=None, **base, **evidence,
                    diagnosis=f"{why}the differential is {ours.text}.")
 
@@ -134,10 +134,10 @@ def _error(typed, wrt, node, dname, env, rng) -> float | None:
     return float(np.abs(got - truth).max() / size)
 
 
-def _diagnose(typed, wrt, node, ours, rng) -> tuple[str | None, str]:
+def _diagnose(typed, wrt, node, ours, rng, assumptions=None) -> tuple[str | None, str]:
     """A flipped sign, a constant factor, or dX' for dX, each seen on three directions of one instance
     (one direction alone would make any two scalars proportional); else no name for the mistake."""
-    inst = numeric.sample(typed.root, typed.names, None, rng, dim_scalars=typed.dims)
+    inst = numeric.sample(typed.root, typed.names, assumptions, rng, dim_scalars=typed.dims)
     env = dict(inst.env)
     env.update({d: v for d, v in inst.dims.items() if d not in env})
     x0 = np.asarray(env[wrt], dtype=float)
