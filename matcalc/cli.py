@@ -227,14 +227,9 @@ def _differential_lines(d, names: dict, show_shapes: bool) -> list[str]:
             out.append(f"  {k:>2}. {st.text}{note}")
         if st.rule:
             out.append(f"        by {st.rule}" + (f"  [{st.source}]" if st.source else ""))
-    last = differential_steps(d, show)[-1] if d.steps else None
-    if last is not None:
-        if d.result.is_scalar:
-            out.append(f"  so ∂f/∂{d.wrt} = {show(d.result)}")
-        elif d.layout == "numerator":
-            out.append(f"  so ∂f/∂{d.wrt} = {show(d.result)}  (numerator layout: the transpose of G)")
-        else:
-            out.append(f"  so ∂f/∂{d.wrt} = {show(d.result)}  (denominator layout: G itself)")
+    layout = "" if d.result.is_scalar else \
+        "  (numerator layout: the transpose of G)" if d.layout == "numerator" else "  (denominator layout: G itself)"
+    out.append(f"  so ∂f/∂{d.wrt} = {show(d.result)}{layout}")
     return out
 
 

@@ -37,7 +37,6 @@ class DifferentialStep:
 
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_CALL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\((.*)\)")
 
 
 def _wrapped(text: str) -> str:
@@ -50,24 +49,12 @@ def _wrapped(text: str) -> str:
     return text
 
 
-def _one_call(text: str) -> bool:
-    m = _CALL.fullmatch(text)
-    if not m:
-        return False
-    depth = 0
-    for ch in m.group(1):                 # `log(s)` is one call; `log(s)*exp(t)` is not
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if depth < 0:
-            return False
-    return depth == 0
-
-
 def differential_of(target: Node, show) -> str:
-    """`dW` for a name (or an abbreviation), `d log(s)` for a function of one, `d(W*x)` otherwise."""
+    """`dW` for a name (or an abbreviation), `d log(s)` for a function call, `d(W*x)` otherwise."""
     text = show(target)
     if _NAME.fullmatch(text):
         return f"d{text}"
-    if _one_call(text):
+    if target.op == "fn":
         return f"d {text}"
     return f"d({text})"
 
