@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from .abbreviations import mentions as _mentions, substitute as _substitute
 from .checker import spec
+from .differential_check import read_differential, verify_differential
 from .derive import check_layout, read_input
 from .errors import MatcalcError, ParseError
 from .index_check import is_index_notation, split_derivative
@@ -42,8 +43,6 @@ FUNCTION_KEYS = ("f", "expression", "loss")      # `f: ...` (or any `NAME: ...`)
 _HEADER = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*:\s*(.*)$")
 _LET = re.compile(r"^\s*let\s+([A-Za-z_][A-Za-z0-9_]*)\s*(?:=|:=)\s*(.+)$")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_DIFFERENTIAL = re.compile(r"^\s*d([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)\s*(.+)$")
-_D_OF = re.compile(r"(?<![A-Za-z0-9_])d([A-Za-z_][A-Za-z0-9_]*)(?![A-Za-z0-9_(])")
 _ASCII_REF = re.compile(r"(?<![A-Za-z0-9_])(?:d|∂)\s*[A-Za-z][A-Za-z0-9_]*\s*/\s*(?:d|∂)\s*[A-Za-z][A-Za-z0-9_]*"
                         r"(?![A-Za-z0-9_({\[])")
 _LATEX_REF = re.compile(r"\\frac\s*\{\s*\\partial\s*(?:[^{}]|\{[^{}]*\})*\}\s*\{\s*\\partial\s*(?:[^{}]|\{[^{}]*\})*\}")
@@ -103,13 +102,10 @@ def is_chain_derivation(text: str) -> bool:
 def _differential_line(line: str) -> tuple[str, str, str] | None:
     """(A, B, RHS) for a line of the differential method, `dL = tr(x*(s - y)'*dW)`: the differential of A
     written in the differential of one quantity B; else None."""
-    m = _DIFFERENTIAL.match(line)
-    if not m or "/" in line.split("=", 1)[0]:
+    read = read_differential(line)
+    if read is None or len(read[1]) != 1:
         return None
-    bases = list(dict.fromkeys(_D_OF.findall(m.group(2))))
-    if len(bases) != 1:
-        return None
-    return m.group(1), bases[0], m.group(2).strip()
+    return read[0], read[1][0], read[2]
 
 
 def read_chain(text: str, input: str = "auto") -> ChainDoc:
@@ -296,8 +292,6 @@ class _ChainChecker:
             shapes = self._shapes_for(expression)
             assume = self._assumptions_for(expression)
             if line.differential:
-                from .differential_check import verify_differential
-
                 claim = self.unfolder.unfold(line.rhs, b)
                 v = verify_differential(expression, b, f"d{a} = {claim}", shapes=shapes, assume=assume)
             elif index:

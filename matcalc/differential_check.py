@@ -17,7 +17,6 @@ import numpy as np
 
 from . import numeric
 from .codegen import evaluate
-from .derive import prepare
 from .errors import MatcalcError, ParseError, ShapeError
 from .expr import shape_text
 from .forward import differential
@@ -29,18 +28,24 @@ DIRECTIONS = 2
 TOLERANCE = 1e-6
 
 _LHS = re.compile(r"^\s*d\s*\(?\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)?\s*=(?!=)\s*(.+)$", re.S)
+_D_OF = re.compile(r"(?<![A-Za-z0-9_])d([A-Za-z_][A-Za-z0-9_]*)(?![A-Za-z0-9_(])")
+
+
+def read_differential(line: str) -> tuple[str, list[str], str] | None:
+    """(A, the names whose differentials the right side holds, RHS) for `dA = ...`; else None
+    (`dL/dz = ...` is a derivative, not a differential)."""
+    m = _LHS.match(line)
+    if not m or "/" in line.split("=", 1)[0]:
+        return None
+    rhs = m.group(2).strip()
+    return m.group(1), list(dict.fromkeys(_D_OF.findall(rhs))), rhs
 
 
 def split_differential(claim: str, wrt: str) -> str | None:
-    """The right side of `dF = ...` when it mentions d`wrt` (so `df = ...` is a differential, not an
+    """The right side of `dF = ...` when it holds d`wrt` (so `df = ...` is a differential, not an
     abbreviation or an equation); else None."""
-    m = _LHS.match(claim)
-    if not m or "/" in claim.split("=", 1)[0]:
-        return None
-    rhs = m.group(2)
-    if re.search(rf"(?<![A-Za-z0-9_])d{re.escape(wrt)}(?![A-Za-z0-9_(])", rhs) is None:
-        return None
-    return rhs
+    read = read_differential(claim)
+    return read[2] if read is not None and wrt in read[1] else None
 
 
 def verify_differential(expression: str, wrt: str, claim: str, shapes=None, assume=()) -> Verdict:
@@ -48,7 +53,7 @@ def verify_differential(expression: str, wrt: str, claim: str, shapes=None, assu
     if rhs is None:
         raise MatcalcError(f"not a differential claim: write it as dF = ... in d{wrt}")
     ours = differential(expression, wrt, shapes, assume)
-    typed, a = ours.typed, prepare(expression, shapes, assume)[1]
+    typed, a = ours.typed, ours.assumptions
     declared = {n: node.shape for n, node in typed.names.items()}
     declared[ours.dx.attr] = typed.names[wrt].shape
     base = dict(expression=expression, wrt=wrt, claim=claim, expected=ours.text,

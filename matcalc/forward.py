@@ -96,8 +96,9 @@ class Forward:
 class DifferentialResult:
     """dF as a typed expression in the differential symbol, with what it needs to be printed and evaluated."""
 
-    def __init__(self, expression: str, wrt: str, node: Node, dx: Node, typed):
+    def __init__(self, expression: str, wrt: str, node: Node, dx: Node, typed, assumptions):
         self.expression, self.wrt, self.node, self.dx, self.typed = expression, wrt, node, dx, typed
+        self.assumptions = assumptions
 
     @property
     def text(self) -> str:
@@ -117,4 +118,4 @@ def differential(expression: str, wrt: str, shapes=None, assume=(), input: str =
     dx = E.sym(name, x.shape)
     node = Forward(x, dx)(typed.root)
     simplify = Simplifier(a.rules + table_rules())
-    return DifferentialResult(expression, wrt, simplify(node), dx, typed)
+    return DifferentialResult(expression, wrt, simplify(node), dx, typed, a)
