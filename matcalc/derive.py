@@ -65,6 +65,15 @@ def instantiate(text: str, env: dict[str, Node], dims: dict[str, object]) -> Nod
     return Builder(text, env, dims).build(_template(text))
 
 
+def times_slope(row, X: Node, v: Node) -> Node:
+    """v .* f'(X) for an elementwise function f (a product when X is a scalar): what the adjoint walk
+    sends back (v = G) and what the forward walk sends on (v = dX); f' is the table's `derivative`."""
+    slope = instantiate(row.derivative, {"x": X}, {"m": X.shape[0], "c": X.shape[1]})
+    if E.is_zero(slope):
+        return E.zero(v.shape)
+    return E.mul(v, slope) if X.is_scalar else E.hadamard(v, slope)
+
+
 def _denominator_shape(f: Node, x: Node) -> tuple:
     if f.is_scalar:
         return x.shape
@@ -194,10 +203,9 @@ class _Walk:
             X = node.args[0]
             dims = {"m": X.shape[0], "c": X.shape[1]}
             if row.kind == "elementwise":
-                derivative = instantiate(row.derivative, {"x": X}, dims)
-                if E.is_zero(derivative):
+                adj = times_slope(row, X, G)
+                if E.is_zero(adj):
                     return
-                adj = E.hadamard(G, derivative) if not X.is_scalar else E.mul(G, derivative)
             else:
                 adj = instantiate(row.adjoint, {"G": G, "X": X, "F": node}, dims)
             yield X, adj, f"{row.printed}: {row.rule}", row.source

@@ -14,7 +14,7 @@ from fractions import Fraction
 
 from . import budget as _budget
 from . import expr as E
-from .derive import instantiate, prepare, read_input
+from .derive import instantiate, prepare, read_input, times_slope
 from .errors import MatcalcError, UnsupportedError
 from .expr import Node
 from .functions import row as function_row
@@ -85,8 +85,7 @@ class Forward:
             u = n.args[0]
             dims = {"m": u.shape[0], "c": u.shape[1]}
             if row.kind == "elementwise":
-                slope = instantiate(row.derivative, {"x": u}, dims)
-                return E.mul(slope, self.d(u)) if u.is_scalar else E.hadamard(slope, self.d(u))
+                return times_slope(row, u, self.d(u))
             if not row.differential:
                 raise UnsupportedError(f"rules/functions.toml has no differential for {row.printed}")
             return instantiate(row.differential, {"X": u, "F": n, "dX": self.d(u)}, dims)
