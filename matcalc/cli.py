@@ -159,11 +159,13 @@ def _derive_command(expression, wrt, shapes, assume, layout, order, direction, f
             click.echo(_differential_of_a_matrix_function(dF, expression, wrt, shapes, assume, input_kind))
             return
     if fmt == "index" and order == 1:
-        from .tensor_index import has_matrix_form, tensor_index
+        from .tensor_index import HasMatrixForm, tensor_index
 
-        if not has_matrix_form(expression, wrt, parse_shapes(shapes), assume, input_kind):
+        try:
             click.echo(tensor_index(expression, wrt, parse_shapes(shapes), assume, input_kind))
             return
+        except HasMatrixForm:
+            pass                               # derive below writes it, Derivation.index
     d = derive_expression(expression, wrt=wrt, shapes=parse_shapes(shapes), assume=assume, layout=layout,
                              order=order, input=input_kind, direction=direction)
     if fmt == "json":
@@ -189,13 +191,13 @@ def _derive_command(expression, wrt, shapes, assume, layout, order, direction, f
 def _differential_of_a_matrix_function(dF, expression, wrt, shapes, assume, input_kind) -> str:
     """dF = A*dX*B, then the derivative it gives: the Jacobian where one exists, else the entries."""
     from .expr import shape_text
-    from .tensor_index import has_matrix_form, tensor_index
+    from .tensor_index import matrix_form_exists, tensor_index
 
     f, x = dF.typed.root, dF.typed.names[wrt]
     lines = [f"differential of  {expression}   ({shape_text(f.shape)})",
              f"with respect to  {wrt}   ({shape_text(x.shape)}), written d{wrt}",
              "", dF.text]
-    if has_matrix_form(expression, wrt, parse_shapes(shapes), assume, input_kind):
+    if matrix_form_exists(f, x):
         d = derive_expression(expression, wrt=wrt, shapes=parse_shapes(shapes), assume=assume, input=input_kind)
         lines.append(f"so the Jacobian (numerator layout) is  {to_text_bounded(d.in_layout('numerator'))}")
     else:

@@ -399,12 +399,13 @@ class Derivation:
         `df/dW_ij = (softmax(W*x + b)_i - y_i)*x_j`. The left side carries the layout: in numerator
         layout the Jacobian's entry (i, j) is df_i/dx_j, in denominator layout df_j/dx_i."""
         from .index_matrix import to_index
+        from .index_print import _axes
         from .printing import MAX_INLINE, inline_size
 
         if inline_size(self.result) > MAX_INLINE:
             raise MatcalcError(f"the result is about {inline_size(self.result):,} characters inlined, too long to "
                                f"write entry by entry; the text format shows it with repeated parts named")
-        letters = ("i", "j")[:len([d for d in self.result.shape if d != 1])]
+        letters = ("i", "j")[:len(_axes(self.result.shape))]
         f, x = self.typed.root, self.typed.names[self.wrt]
 
         def sub(name: str, idx: str) -> str:

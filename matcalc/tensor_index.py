@@ -15,15 +15,11 @@ from . import expr as E
 from .derive import _Walk, prepare, read_input
 from .errors import MatcalcError
 from .index_parse import IX
-from .index_print import _add, _Builder, _collapse, _factor, _mul, show
+from .index_print import _add, _axes, _Builder, _collapse, _factor, _mul, show
 from .simplify import Simplifier, table_rules
 
 FUNCTION_LETTERS = ("i", "j")
 VARIABLE_LETTERS = ("k", "l")
-
-
-def _axes(shape) -> int:
-    return sum(1 for d in shape if d != 1)
 
 
 class _UnitBuilder(_Builder):
@@ -87,12 +83,12 @@ def _collapse_terms(n: IX) -> IX:
     return _add(out)
 
 
-def has_matrix_form(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto") -> bool:
-    """Whether the derivative has at most two axes (matcalc derive writes it as a matrix)."""
-    typed, _ = prepare(read_input(expression, input), shapes, assume)
-    if wrt not in typed.names:
-        return True                              # derive says what is wrong
-    return _axes(typed.root.shape) + _axes(typed.names[wrt].shape) <= 2
+class HasMatrixForm(MatcalcError):
+    """The derivative has at most two axes: matcalc derive writes it as a matrix (and --format index too)."""
+
+
+def matrix_form_exists(f: E.Node, x: E.Node) -> bool:
+    return len(_axes(f.shape)) + len(_axes(x.shape)) <= 2
 
 
 def tensor_index(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto") -> str:
@@ -102,9 +98,9 @@ def tensor_index(expression: str, wrt: str, shapes=None, assume=(), input: str =
     if wrt not in typed.names:
         raise MatcalcError(f"cannot differentiate with respect to {wrt!r}: it does not appear in {expression!r}")
     f, x = typed.root, typed.names[wrt]
-    f_axes, x_axes = _axes(f.shape), _axes(x.shape)
-    if f_axes + x_axes <= 2:
-        raise MatcalcError("this derivative has a matrix form: `matcalc derive ... --format index` writes it")
+    if matrix_form_exists(f, x):
+        raise HasMatrixForm("this derivative has a matrix form: `matcalc derive ... --format index` writes it")
+    f_axes, x_axes = len(_axes(f.shape)), len(_axes(x.shape))
     seed_name = next(n for n in ("G", "Gbar", "Gseed", "G_seed_") if n not in typed.names)
     seed = E.sym(seed_name, f.shape)
     simplifier = Simplifier(a.rules + table_rules())
