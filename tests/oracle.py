@@ -132,3 +132,17 @@ def canonical(node: Node) -> str:
 
 def same_modulo_order(d, expected: str) -> bool:
     return canonical(typed_like(d, str(d))) == canonical(typed_like(d, expected))
+
+
+def well_conditioned_instance(typed, seed: int) -> dict:
+    """Arrays for every name (and every dimension's size), all dimensions of different sizes, square
+    matrices shifted by n*I so that inv, det and logdet are far from singular."""
+    sizes = numeric.dimension_sizes([typed.root] + list(typed.names.values()), start=seed)
+    inst = numeric.sample(typed.root, typed.names, rng=np.random.default_rng(seed), sizes=sizes,
+                          dim_scalars=typed.dims)
+    env = dict(inst.env)
+    env.update({k: v for k, v in inst.dims.items() if k not in env})
+    for name, value in list(env.items()):
+        if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[0] == value.shape[1] > 1:
+            env[name] = value + value.shape[0] * np.eye(value.shape[0])
+    return env

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from matcalc import numeric
 from matcalc.cli import main
 from matcalc.codegen import evaluate
 from matcalc.forward import differential
 from matcalc.rules import functions
+
+from oracle import well_conditioned_instance
 
 COOKBOOK = [
     # (expression, variable, the printed differential)
@@ -39,25 +40,13 @@ COOKBOOK = [
 ]
 
 
-def _instance(typed, seed):
-    sizes = numeric.dimension_sizes([typed.root] + list(typed.names.values()), start=seed)
-    inst = numeric.sample(typed.root, typed.names, rng=np.random.default_rng(seed), sizes=sizes,
-                          dim_scalars=typed.dims)
-    env = dict(inst.env)
-    env.update({k: v for k, v in inst.dims.items() if k not in env})
-    for name, value in list(env.items()):   # square matrices well away from singular (inv, det, logdet)
-        if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[0] == value.shape[1] > 1:
-            env[name] = value + value.shape[0] * np.eye(value.shape[0])
-    return env
-
-
 def _check(expression, wrt, shapes=None):
     dF = differential(expression, wrt, shapes)
     typed = dF.typed
     rng = np.random.default_rng(11)
     h = 1e-6
     for seed in range(3):
-        env = _instance(typed, seed)
+        env = well_conditioned_instance(typed, seed)
         x0 = np.asarray(env[wrt], dtype=float)
         v = rng.standard_normal(x0.shape) if x0.ndim else float(rng.standard_normal())
 
