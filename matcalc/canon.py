@@ -162,6 +162,8 @@ class _Canon:
             return self._register(P, Q, prefer_fewer_transposes=False)   # b' over rows stays `+ b`
         if op == "fn":
             return self._fn(n, kids[0])
+        if op in ("vec", "unvec", "kron"):       # no transpose moves through these
+            return self._register(Node(op, tuple(_orient(r, t) for r, t in kids), n.attr, n.shape))
         raise MatcalcError(f"cannot compile the operation {op!r}")
 
     def _fn(self, n: Node, kid) -> tuple[Node, bool]:

@@ -116,11 +116,12 @@ EXPRESSION_COMMAND = {"ignore_unknown_options": True}  # so "-y'*log(...)" is an
               help="2 for the Hessian of a scalar function of a vector.")
 @click.option("--direction", metavar="NAME", help="With --order 2: the Hessian-vector product H[NAME].")
 @click.option("--format", "fmt", type=click.Choice(["text", "latex", "json", "numpy", "torch", "jax", "cupy",
-                                                      "markdown", "index"]),
+                                                      "markdown", "index", "kron"]),
               default="text", show_default=True,
               help="numpy/torch/jax/cupy: the generated code for that array library (printed, not run); "
                    "index: the result entry by entry (df/dW_ij = ...), also for derivatives with no matrix form "
-                   "(df_i/dW_kl = delta_ik*x_l).")
+                   "(df_i/dW_kl = delta_ik*x_l); kron: the vec/Kronecker Jacobian ∂vec(F)/∂vec(X)' "
+                   "(kron(B', A) for A*X*B) and its product with a direction.")
 @click.option("--steps/--no-steps", default=None, help="Show the derivation step by step.")
 @click.option("--method", type=click.Choice(["adjoint", "differential"]), default="adjoint", show_default=True,
               help="How the steps are written: adjoint (∂f/∂Z = G) or the differential method (df = tr(G' dZ)).")
@@ -158,6 +159,11 @@ def _derive_command(expression, wrt, shapes, assume, layout, order, direction, f
         if not dF.typed.root.is_scalar:          # a scalar's differential steps are written below
             click.echo(_differential_of_a_matrix_function(dF, expression, wrt, shapes, assume, input_kind))
             return
+    if fmt == "kron":
+        if order != 1:
+            raise MatcalcError("--format kron writes a first derivative; give --order 1")
+        click.echo(_kronecker_text(expression, wrt, shapes, assume, layout, input_kind))
+        return
     if fmt == "index" and order == 1:
         from .tensor_index import HasMatrixForm, tensor_index
 
@@ -186,6 +192,19 @@ def _derive_command(expression, wrt, shapes, assume, layout, order, direction, f
 
             differential_steps(d)              # refuses a non-scalar or second-order derivative up front
         click.echo(render_text(d, bool(steps), show_shapes, method))
+
+
+def _kronecker_text(expression, wrt, shapes, assume, layout, input_kind) -> str:
+    from .expr import shape_text
+    from .kronecker import kronecker
+
+    k = kronecker(expression, wrt, parse_shapes(shapes), assume, layout, input_kind)
+    name = k.direction_name()
+    return "\n".join([
+        f"{k.label} = {k.text}",
+        f"    ({layout} layout, {shape_text(k.shape)}; vec stacks columns)",
+        f"applied to a direction {name} of {wrt} (vec of the result = J*vec({name}), no Kronecker product formed):",
+        f"    {k.jvp_text()}"])
 
 
 def _differential_of_a_matrix_function(dF, expression, wrt, shapes, assume, input_kind) -> str:

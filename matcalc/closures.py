@@ -111,6 +111,29 @@ def _closure(plan, i: int, st):
         return _had_closure(args, param, owned, xp)
     if op == "scale":
         return _scale_closure(args, param, owned, xp)
+    if op == "sizeprod":
+        return lambda v: _product(v[k] for k in args)
+    if op == "vec":
+        (a,) = args
+        return lambda v: v[a].T.reshape(-1)
+    if op == "unvec":
+        g, m, n = args
+        return lambda v: v[g].reshape(v[n], v[m]).T
+    if op == "kron":
+        a, b = args
+        ra, rb = param
+        flat = st.rep in ("col", "row")
+        kron = xp.kron
+
+        def two_d(x, rep):
+            return x[:, None] if rep == "col" else x[None, :] if rep == "row" else x
+
+        if flat:
+            return lambda v: kron(two_d(v[a], ra), two_d(v[b], rb)).reshape(-1)
+        return lambda v: kron(two_d(v[a], ra), two_d(v[b], rb))
+    if op == "comm":
+        m, n = args
+        return lambda v: runtime.commutation(v[m], v[n], xp)
     if op == "fn":
         (a,) = args
         if fast and steps[a].rep != "scalar" and steps[a].compact is None and param in runtime.FAST:
@@ -212,3 +235,9 @@ def _scale_closure(args, param, owned, xp):
         return lambda v: np.multiply(v[body], factor(v), out=v[body])
     return lambda v: factor(v) * v[body]
 
+
+def _product(values) -> int:
+    out = 1
+    for x in values:
+        out *= int(x)
+    return out

@@ -209,14 +209,25 @@ class _Walk:
             else:
                 adj = instantiate(row.adjoint, {"G": G, "X": X, "F": node}, dims)
             yield X, adj, f"{row.printed}: {row.rule}", row.source
+        elif op in ("vec", "unvec"):
+            r = operators()[(op, "operand")]
+            X = node.args[0] if op == "vec" else node
+            yield node.args[0], self._op(r, G=G, m=X.shape[0], c=X.shape[1]), r.rule, r.source
+        elif op == "kron":
+            A, B = node.args
+            dims = dict(p=A.shape[0], q=A.shape[1], r=B.shape[0], s=B.shape[1])
+            for child, slot in ((A, "left"), (B, "right")):
+                if child in depends:
+                    r = operators()[("kron", slot)]
+                    yield child, self._op(r, G=G, A=A, B=B, **dims), r.rule, r.source
         else:
             raise UnsupportedError(f"no adjoint rule for the operation {op!r}")
 
     @staticmethod
-    def _op(r, **env) -> Node:
+    def _op(row, **env) -> Node:
         dims = {k: v for k, v in env.items() if not isinstance(v, Node)}
         nodes = {k: v for k, v in env.items() if isinstance(v, Node)}
-        return instantiate(r.adjoint, nodes, dims)
+        return instantiate(row.adjoint, nodes, dims)
 
 
 # ---------------------------------------------------------------- Jacobians of vector expressions
@@ -608,12 +619,14 @@ def _first_derivative(f: Node, x: Node, simplifier: Simplifier, plain, steps: li
         raise UnsupportedError(
             f"the expression is a {E.shape_text(f.shape)} matrix: its derivative is a higher-order tensor. "
             f"matcalc derives scalar-valued expressions (any variable) and vector-valued ones (with respect "
-            f"to a scalar or a vector); --format index writes it entry by entry (df_ij/dX_kl = ...), or "
+            f"to a scalar or a vector); --format index writes it entry by entry (df_ij/dX_kl = ...), "
+            f"--format kron as the vec/Kronecker Jacobian (kron(B', A) for A*X*B), or "
             f"differentiate a scalar function of it such as sum(...) or tr(...)")
     if not f.is_scalar and not (x.is_scalar or x.is_vector):
         raise UnsupportedError(
             f"the derivative of a vector with respect to the {E.shape_text(x.shape)} matrix {x.attr} is a "
-            f"3-tensor; --format index writes it entry by entry (df_i/d{x.attr}_kl = ...), or differentiate a "
+            f"3-tensor; --format index writes it entry by entry (df_i/d{x.attr}_kl = ...), --format kron as "
+            f"∂vec(f)/∂vec({x.attr})', or differentiate a "
             f"scalar such as a'*(...) instead")
     walk = _Walk(f, x, simplifier, plain)
     if f.is_scalar:

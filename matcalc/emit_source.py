@@ -206,6 +206,21 @@ class SourceWriter:
                 text = "-" + (text if pieces or not denom else text)
                 return text, (UNARY if not denom and not pieces else MUL)
             return text, (MUL if pieces or denom else self.text[body][1])
+        if op == "sizeprod":
+            return " * ".join(self.wrap(k, UNARY) for k in a), MUL
+        if op == "vec":
+            return f"{self.wrap(a[0], ATOM)}.T.reshape(-1)", ATOM
+        if op == "unvec":
+            return f"{self.wrap(a[0], ATOM)}.reshape({self.bare(a[2])}, {self.bare(a[1])}).T", ATOM
+        if op == "kron":
+            pieces = [self.bare(k) + ("[:, None]" if rep == "col" else "[None, :]" if rep == "row" else "")
+                      for k, rep in zip(a, st.param)]
+            flat = ".reshape(-1)" if st.rep in ("col", "row") else ""
+            return f"np.kron({pieces[0]}, {pieces[1]}){flat}", ATOM
+        if op == "comm":
+            m, n = self.wrap(a[0], UNARY), self.wrap(a[1], UNARY)
+            return (f"np.eye({m} * {n}{self.ctor})[(np.arange({m})[:, None] + {m} * np.arange({n})[None, :])"
+                    f".reshape(-1)]"), ATOM
         if op == "fn":
             spelling = st.param
             if not spelling.startswith("np."):

@@ -402,6 +402,10 @@ def transpose(a: Node) -> Node:
         return epow(transpose(a.args[0]), a.attr)
     if op == "bcast":
         return bcast(transpose(a.args[0]), (a.shape[1], a.shape[0]))
+    if op == "kron":
+        return kron(transpose(a.args[0]), transpose(a.args[1]))
+    if op == "comm":
+        return commutation(a.attr[1], a.attr[0])
     return Node("T", (a,), None, (a.shape[1], a.shape[0]))
 
 
@@ -522,6 +526,111 @@ def fn(name: str, arg: Node, shape: Shape) -> Node:
     return Node("fn", (arg,), name, shape)
 
 
+# ---------------------------------------------------------------- vec, Kronecker products, commutation
+
+
+def dim_factors(d: Dim) -> tuple[int, tuple[str, ...]]:
+    """A dimension as (whole factor, named factors): `2*m*n` is (2, ("m", "n"))."""
+    if isinstance(d, int):
+        return d, ()
+    whole, names = 1, []
+    for part in str(d).split("*"):
+        if part.isdigit():
+            whole *= int(part)
+        else:
+            names.append(part)
+    return whole, tuple(names)
+
+
+def dim_product(*dims: Dim) -> Dim:
+    """The size of a Kronecker product or a vec: whole numbers multiply, names make one canonical name
+    (`m*n`, factors sorted), so the rows of kron(B', A) and of vec(A*V*B) are the same dimension."""
+    whole, names = 1, []
+    for d in dims:
+        w, n = dim_factors(d)
+        whole *= w
+        names.extend(n)
+    if not names:
+        return whole
+    names.sort()
+    return "*".join(([str(whole)] if whole != 1 else []) + names)
+
+
+def is_product_dim(d: Dim) -> bool:
+    return isinstance(d, str) and "*" in d
+
+
+def size_of(d: Dim, sizes: dict) -> Dim:
+    """A dimension's value for named sizes ({"m": 3, "n": 4}): `m*n` is 12."""
+    if isinstance(d, int):
+        return d
+    if is_product_dim(d):
+        whole, names = dim_factors(d)
+        return dim_product(whole, *(sizes.get(n, n) for n in names))
+    return sizes.get(d, d)
+
+
+def dimension_names(shape: Shape) -> list[str]:
+    """The named dimensions a shape depends on: `m*n` depends on m and n."""
+    out: list[str] = []
+    for d in shape:
+        if isinstance(d, str):
+            out.extend(n for n in dim_factors(d)[1] if n not in out)
+    return out
+
+
+def vec(a: Node) -> Node:
+    """The columns of `a` stacked into one column (Magnus & Neudecker's vec)."""
+    if a.shape[1] == 1:
+        return a
+    if a.op == "unvec":
+        return a.args[0]
+    if a.op == "zero":
+        return zero((dim_product(*a.shape), 1))
+    if a.shape[0] == 1:
+        return transpose(a)
+    return Node("vec", (a,), None, (dim_product(*a.shape), 1))
+
+
+def unvec(g: Node, m: Dim, n: Dim) -> Node:
+    """The m×n matrix whose vec is the column `g` (the adjoint of vec)."""
+    if g.shape[1] != 1 or g.shape[0] != dim_product(m, n):
+        raise ShapeError(f"unvec: a column of {dim_text(dim_product(m, n))} entries makes an {m}×{n} matrix, "
+                         f"got {shape_text(g.shape)}")
+    if n == 1:
+        return g
+    if m == 1:
+        return transpose(g)
+    if g.op == "vec" and g.args[0].shape == (m, n):
+        return g.args[0]
+    if g.op == "zero":
+        return zero((m, n))
+    return Node("unvec", (g,), (m, n), (m, n))
+
+
+def kron(a: Node, b: Node) -> Node:
+    """The Kronecker product a ⊗ b; a scalar operand only scales."""
+    if a.is_scalar or b.is_scalar:
+        return mul(a, b)
+    if is_zero(a) or is_zero(b):
+        return zero((dim_product(a.shape[0], b.shape[0]), dim_product(a.shape[1], b.shape[1])))
+    ca, ra = split_scalar(a)
+    cb, rb = split_scalar(b)
+    if (ca != 1 or cb != 1) and ra is not None and rb is not None:
+        return mul(num(ca * cb), kron(ra, rb))
+    if a.op == "eye" and b.op == "eye":
+        return eye(dim_product(a.shape[0], b.shape[0]))
+    shape = (dim_product(a.shape[0], b.shape[0]), dim_product(a.shape[1], b.shape[1]))
+    return Node("kron", (a, b), None, shape)
+
+
+def commutation(m: Dim, n: Dim) -> Node:
+    """K(m,n): the permutation with K(m,n)*vec(A) = vec(A') for an m×n matrix A."""
+    if m == 1 or n == 1:
+        return eye(dim_product(m, n))
+    return Node("comm", (), (m, n), (dim_product(m, n), dim_product(m, n)))
+
+
 # ---------------------------------------------------------------- traversal
 
 
@@ -584,4 +693,10 @@ def rebuild(node: Node, args: tuple[Node, ...]) -> Node:
         from .functions import apply
 
         return apply(node.attr, args[0])
+    if op == "vec":
+        return vec(args[0])
+    if op == "unvec":
+        return unvec(args[0], *node.attr)
+    if op == "kron":
+        return kron(*args)
     return Node(op, args, node.attr, node.shape)

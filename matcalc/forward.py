@@ -50,7 +50,7 @@ class Forward:
         op = n.op
         if n is self.x:
             return self.dx
-        if op in ("sym", "num", "eye", "ones", "zero"):
+        if op in ("sym", "num", "eye", "ones", "zero", "comm"):
             return E.zero(n.shape)
         if all(E.is_zero(self.d(a)) for a in n.args):
             return E.zero(n.shape)
@@ -80,6 +80,13 @@ class Forward:
                 pw = _powers(u, k - 1)
                 return E.add(*(E.mul(pw[a], self.d(u), pw[k - 1 - a]) for a in range(k)))
             raise UnsupportedError(f"no differential rule for the matrix power ^{p}")
+        if op == "vec":
+            return E.vec(self.d(n.args[0]))
+        if op == "unvec":
+            return E.unvec(self.d(n.args[0]), *n.attr)
+        if op == "kron":
+            A, B = n.args
+            return E.add(E.kron(self.d(A), B), E.kron(A, self.d(B)))
         if op == "fn":
             row = function_row(n.attr)
             u = n.args[0]

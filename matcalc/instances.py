@@ -42,7 +42,7 @@ class Instance:
 
 def array_shape(shape, dims: dict) -> tuple:
     """The NumPy shape of a matcalc shape: () scalar, (n,) vector or row, (r, c) matrix."""
-    r, c = (dims.get(d, d) if isinstance(d, str) else d for d in shape)
+    r, c = (E.size_of(d, dims) for d in shape)
     if shape[0] == 1 and shape[1] == 1:
         return ()
     if shape[1] == 1:
@@ -57,8 +57,8 @@ def dimension_sizes(roots, start: int = 0) -> dict[str, int]:
     names: list[str] = []
     for root in roots:
         for n in walk(root):
-            for d in n.shape:
-                if isinstance(d, str) and d not in names:
+            for d in E.dimension_names(n.shape):
+                if d not in names:
                     names.append(d)
     return {d: SIZES[(i + start) % len(SIZES)] for i, d in enumerate(names)}
 

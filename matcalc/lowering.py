@@ -17,7 +17,7 @@ from fractions import Fraction
 
 from .canon import _LOG_OF, _kind, _rep, _scalars_and_chain, _size, _spelling
 from .errors import MatcalcError
-from .expr import Node, walk
+from .expr import Node, dim_factors, is_product_dim, walk
 
 
 @dataclass
@@ -84,6 +84,12 @@ class _Lowering:
         key = d if isinstance(d, str) else int(d)
         if key in self.size_slots:
             return self.size_slots[key]
+        if is_product_dim(d):                            # the length of a vec: the product of its factors
+            whole, names = dim_factors(d)
+            factors = [self.size_slot(f) for f in names] + ([self.size_slot(whole)] if whole != 1 else [])
+            slot = self.emit("sizeprod", tuple(factors), None, hint=d.replace("*", ""))
+            self.size_slots[key] = slot
+            return slot
         if isinstance(d, int):
             slot = self.emit("const", (), d, hint=str(d))
         elif d in self.plan.dim_sources:
@@ -163,6 +169,19 @@ class _Lowering:
             return self.ref("pow", (base.slot,), Fraction(n.attr), (1, 1), hint="p")
         if op == "fn":
             return self.fn(n)
+        if op == "vec":
+            X = n.args[0]
+            return self.ref("vec", (self.full(self.get(X), X.shape).slot,), None, n.shape, hint="v")
+        if op == "unvec":
+            g = n.args[0]
+            sizes = tuple(self.size_slot(d) for d in n.attr)
+            return self.ref("unvec", (self.full(self.get(g), g.shape).slot, *sizes), None, n.shape, hint="M")
+        if op == "kron":
+            slots = tuple(self.full(self.get(a), a.shape).slot for a in n.args)
+            return self.ref("kron", slots, tuple(_rep(a.shape) for a in n.args), n.shape, hint="K")
+        if op == "comm":
+            sizes = tuple(self.size_slot(d) for d in n.attr)
+            return self.ref("comm", sizes, None, n.shape, hint="K")
         raise MatcalcError(f"cannot compile the operation {op!r}")
 
     def bcast(self, n: Node) -> _Ref:

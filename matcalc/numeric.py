@@ -15,6 +15,7 @@ import numpy as np
 
 from .assumptions import Assumptions
 from .codegen import Plan, _rep
+from . import expr as E
 from .expr import Node, walk
 from .rules import functions
 
@@ -54,8 +55,8 @@ def dimension_sizes(roots: list[Node], rng=None, start: int = 0) -> dict[str, in
     names: list[str] = []
     for root in roots:
         for n in walk(root):
-            for d in n.shape:
-                if isinstance(d, str) and d not in names:
+            for d in E.dimension_names(n.shape):
+                if d not in names:
                     names.append(d)
     return {d: SIZES[(i + start) % len(SIZES)] for i, d in enumerate(names)}
 
@@ -73,7 +74,7 @@ def sample(root: Node, names: dict[str, Node], assumptions: Assumptions | None =
     for name, node in names.items():
         if name in dim_scalars:
             continue
-        shape = tuple(dims.get(d, d) if isinstance(d, str) else d for d in node.shape)
+        shape = tuple(E.size_of(d, dims) for d in node.shape)
         env[name] = _draw(name, shape, _rep(node.shape), need.get(name, set()), a, rng)
     for name in dim_scalars:
         if name in dims:

@@ -98,6 +98,16 @@ class TextPrinter:
             return self(node.args[0])
         if op == "fn":
             return f"{functions()[node.attr].printed}({self(node.args[0])[0]})", ATOM
+        if op == "vec":
+            return f"vec({self._kron_operand(node.args[0])})", ATOM
+        if op == "unvec":
+            m, n = node.attr
+            return f"unvec({self(node.args[0])[0]}, {m}, {n})", ATOM
+        if op == "kron":
+            return f"kron({self._kron_operand(node.args[0])}, {self._kron_operand(node.args[1])})", ATOM
+        if op == "comm":
+            m, n = node.attr
+            return f"K({m}, {n})", ATOM
         if op == "T":
             return self.wrap(node.args[0], POSTFIX) + "'", POSTFIX
         if op == "pow":
@@ -154,6 +164,10 @@ class TextPrinter:
     def _had_factor(self, f: Node) -> str:
         text, prec = self(f)
         return f"({text})" if prec <= MUL else text
+
+    def _kron_operand(self, f: Node) -> str:
+        """An identity inside a Kronecker product carries its size: kron(x', I(m))."""
+        return f"I({f.shape[0]})" if f.op == "eye" else self(f)[0]
 
 
 def _as_number(term: Node) -> Node:
@@ -271,6 +285,18 @@ class LatexPrinter(TextPrinter):
             if name == "inv":
                 return f"{self.wrap(node.args[0], ATOM)}^{{-1}}", POSTFIX
             return f"{_LATEX_FUNCS.get(name, name)}\\left({arg}\\right)", ATOM
+        if op == "vec":
+            return f"\\operatorname{{vec}}\\left({self(node.args[0])[0]}\\right)", ATOM
+        if op == "unvec":
+            m, n = node.attr
+            return (f"\\operatorname{{vec}}^{{-1}}_{{{_latex_dim(m)},{_latex_dim(n)}}}"
+                    f"\\left({self(node.args[0])[0]}\\right)"), ATOM
+        if op == "kron":
+            a, b = (self._latex_kron_operand(f) for f in node.args)
+            return f"{a} \\otimes {b}", MUL
+        if op == "comm":
+            m, n = node.attr
+            return f"K_{{{_latex_dim(m)},{_latex_dim(n)}}}", ATOM
         if op == "T":
             inner = node.args[0]
             if inner.op == "fn" and inner.attr == "inv":
@@ -290,7 +316,7 @@ class LatexPrinter(TextPrinter):
             parts = []
             for f in node.args:
                 text, prec = self(f)
-                parts.append(f"\\left({text}\\right)" if prec < MUL or f.op in ("had", "mul") else text)
+                parts.append(f"\\left({text}\\right)" if prec < MUL or f.op in ("had", "mul", "kron") else text)
             return " ".join(parts), MUL
         if op == "had":
             num = [f for f in node.args if not (f.op == "epow" and f.attr < 0)]
@@ -308,6 +334,16 @@ class LatexPrinter(TextPrinter):
     def _had_factor(self, f: Node) -> str:
         text, prec = self(f)
         return f"\\left({text}\\right)" if prec <= MUL else text
+
+    def _latex_kron_operand(self, f: Node) -> str:
+        if f.op == "eye":
+            return f"I_{{{_latex_dim(f.shape[0])}}}"
+        text, prec = self(f)
+        return f"\\left({text}\\right)" if prec <= MUL else text
+
+
+def _latex_dim(d) -> str:
+    return str(d).replace("*", " ")
 
 
 def _latex_exp(p: Fraction) -> str:

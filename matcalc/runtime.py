@@ -71,6 +71,12 @@ def norm1(X, xp=np):
     return xp.sum(xp.abs(X))
 
 
+def commutation(m, n, xp=np):
+    # K(m, n) @ vec(A) = vec(A.T) for an m×n A (vec stacks columns): row i*n + j holds a 1 in column j*m + i
+    order = (xp.arange(m)[:, None] + m * xp.arange(n)[None, :]).reshape(-1)
+    return xp.eye(m * n)[order]
+
+
 HELPERS = {f.__name__: f for f in (sigmoid, relu, step, softmax, logsumexp, softmax_rows,
                                    logsumexp_rows, log_softmax, log_softmax_rows, softplus, logdet, norm1)}
 

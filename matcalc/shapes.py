@@ -30,13 +30,14 @@ MAX_DIMENSION = 10**9  # a declared size; the checker draws small instances what
 class _Var:
     """A dimension variable: free (value None), a number, or a named dimension."""
 
-    __slots__ = ("parent", "value", "label", "not_one")
+    __slots__ = ("parent", "value", "label", "not_one", "factors")
 
-    def __init__(self, value: Dim | None = None, label: str = "?", not_one: bool = False):
+    def __init__(self, value: Dim | None = None, label: str = "?", not_one: bool = False, factors=()):
         self.parent = self
         self.value = value
         self.label = label
         self.not_one = not_one  # the dimension of a matrix or vector name: never silently 1
+        self.factors = factors  # a product of other dimensions (the rows of vec(X) or kron(A, B))
 
     def root(self) -> "_Var":
         node = self
@@ -98,6 +99,9 @@ def parse_shape_spec(spec) -> tuple[Dim, ...]:
             out.append(int(p))
         elif isinstance(p, str) and p.isidentifier():
             out.append(p)
+        elif isinstance(p, str) and "*" in p and all(f.strip().isidentifier() or (f.strip().isdigit() and len(
+                f.strip()) <= 9 and int(f.strip()) > 0) for f in p.split("*")):
+            out.append(E.dim_product(*(int(f) if f.strip().isdigit() else f.strip() for f in p.split("*"))))
         elif (isinstance(p, int) and not isinstance(p, bool) and p > MAX_DIMENSION) or (
                 isinstance(p, str) and p.isascii() and p.isdigit() and p.strip("0")):
             raise ShapeError(f"a dimension of {str(p)[:20]} is larger than matcalc handles "
@@ -146,8 +150,10 @@ class _Inference:
         ra.not_one = rb.not_one = ra.not_one or rb.not_one
         if ra.value is None:
             ra.parent = rb
+            rb.factors = rb.factors or ra.factors
         else:
             rb.parent = ra
+            ra.factors = ra.factors or rb.factors
 
     def prescan(self, node: Syntax) -> None:
         stack = [node]
@@ -155,8 +161,10 @@ class _Inference:
             n = stack.pop()
             if n.kind == "div" and n.args[1].kind == "name":
                 self.scalar_names.add(n.args[1].value)
-            if n.kind == "call" and n.value in ("ones", "I") and n.args and n.args[0].kind == "name":
-                self.scalar_names.add(n.args[0].value)
+            if n.kind == "call" and n.value in DIMENSION_ARGUMENTS:
+                for k in DIMENSION_ARGUMENTS[n.value]:
+                    if k < len(n.args):
+                        self.scalar_names.update(_dimension_names(n.args[k]))
             stack.extend(n.args)
 
     def name_shape(self, node: Syntax) -> tuple[_Var, _Var]:
@@ -256,10 +264,14 @@ class _Inference:
             size = _dimension_argument(node)
             v = self.dim(size)
             return (v, _one()) if name == "ones" else (v, v)
+        if name in STRUCTURAL:
+            return self.structural_shape(node)
         rows = spelled(name)
         if not rows:
             raise ParseError(f"unknown function {name!r}; known: {', '.join(known_function_names())}",
                              self.text, node.start + 1)
+        if len(node.args) != 1:
+            raise ShapeError(f"{node.source}: {name} takes one argument, got {len(node.args)}")
         a = self.shape(node.args[0])
         row = _choose_row(rows, a)
         if row.arg == "square":
@@ -287,6 +299,84 @@ class _Inference:
         raise ValueError(kind)
 
 
+    def structural_shape(self, node: Syntax) -> tuple[_Var, _Var]:
+        """vec, kron, K and unvec: their sizes are products of their operands' sizes."""
+        name, args = node.value, node.args
+        want = STRUCTURAL[name]
+        if len(args) != len(want):
+            raise ShapeError(f"{node.source}: {name} takes {len(want)} argument{'s' if len(want) > 1 else ''} "
+                             f"({', '.join(want)}), got {len(args)}")
+        if name == "vec":
+            r, c = self.shape(args[0])
+            return (self._product(r, c), _one())
+        if name == "kron":
+            (r1, c1), (r2, c2) = self.shape(args[0]), self.shape(args[1])
+            return (self._product(r1, r2), self._product(c1, c2))
+        if name == "K":
+            m, n = (self.dim(_dimension(node, a)) for a in args)
+            v = self._product(m, n)
+            return (v, v)
+        r, c = self.shape(args[0])  # unvec(v, m, n)
+        m, n = (self.dim(_dimension(node, a)) for a in args[1:])
+        self.unify(c, _one(), node, (r, c), (_one(), _one()), "is not a column:")
+        self.unify(r, self._product(m, n), node, (r, c), (self._product(m, n), _one()), "should be")
+        return (m, n)
+
+    @staticmethod
+    def _product(a: _Var, b: _Var) -> _Var:
+        ra, rb = a.root(), b.root()
+        if ra.value is not None and rb.value is not None:
+            return _Var(E.dim_product(ra.value, rb.value))
+        if ra.value == 1:
+            return b
+        if rb.value == 1:
+            return a
+        return _Var(label=f"{a.text()}*{b.text()}", factors=(a, b))
+
+
+STRUCTURAL = {"vec": ("a matrix",), "kron": ("a matrix", "a matrix"), "K": ("m", "n"),
+              "unvec": ("a column", "m", "n")}
+DIMENSION_ARGUMENTS = {"ones": (0,), "I": (0,), "K": (0, 1), "unvec": (1, 2)}
+
+
+def _dimension_names(node: Syntax) -> set[str]:
+    if node.kind == "name":
+        return {node.value}
+    if node.kind == "mul":
+        return _dimension_names(node.args[0]) | _dimension_names(node.args[1])
+    return set()
+
+
+def _dimension(call: Syntax, arg: Syntax) -> Dim:
+    """A size written as an argument: a name, a whole number, or a product of them (`m*n`)."""
+    if arg.kind == "mul":
+        return E.dim_product(_dimension(call, arg.args[0]), _dimension(call, arg.args[1]))
+    if arg.kind not in ("name", "num"):
+        raise ShapeError(f"{call.source}: {call.value} takes sizes: a name, a whole number or a product of "
+                         f"them, got {arg.source}")
+    if arg.kind == "num":
+        if arg.value.denominator != 1 or arg.value < 1:
+            raise ShapeError(f"{call.source}: a dimension must be a positive whole number")
+        if arg.value > MAX_DIMENSION:
+            raise ShapeError(f"{call.source}: a dimension over {MAX_DIMENSION}")
+        return int(arg.value)
+    return arg.value
+
+
+def _product_hint(a: Node, b: Node) -> str:
+    if any(E.is_product_dim(d) for d in a.shape + b.shape):
+        return ("; the sizes of vec(…) and kron(…) are products of their operands' sizes, which cannot be "
+                "inferred from the product alone: declare the shapes (--shape X=m,n)")
+    return ""
+
+
+def _settle_product(v: _Var, fresh) -> Dim:
+    r = v.root()
+    if r.value is None:
+        r.value = E.dim_product(*(_settle_product(f, fresh) for f in r.factors)) if r.factors else next(fresh)
+    return r.value
+
+
 def _choose_row(rows, shape):
     if len(rows) == 1:
         return rows[0]
@@ -298,14 +388,9 @@ def _choose_row(rows, shape):
 
 
 def _dimension_argument(node: Syntax) -> Dim:
-    if len(node.args) != 1 or node.args[0].kind not in ("name", "num"):
+    if len(node.args) != 1 or node.args[0].kind not in ("name", "num", "mul"):
         raise ShapeError(f"{node.source}: {node.value}(n) takes a dimension: a name or a whole number")
-    arg = node.args[0]
-    if arg.kind == "num":
-        if arg.value.denominator != 1 or arg.value < 1:
-            raise ShapeError(f"{node.source}: a dimension must be a positive whole number")
-        return int(arg.value)
-    return arg.value
+    return _dimension(node, node.args[0])
 
 
 MAX_EXPONENT = 1000          # |p| in x^p and x.^p, and its denominator
@@ -431,7 +516,8 @@ class Builder:
             return E.mul(a, E.power(b, -1))
         if k == "mul":
             if not (a.is_scalar or b.is_scalar) and a.shape[1] != b.shape[0]:
-                raise ShapeError(f"{node.source}: {E.shape_text(a.shape)} times {E.shape_text(b.shape)}")
+                raise ShapeError(f"{node.source}: {E.shape_text(a.shape)} times {E.shape_text(b.shape)}"
+                                 f"{_product_hint(a, b)}")
             return E.mul(a, b)
         a, b = self.broadcast(node, a, b)
         if k == "add":
@@ -457,7 +543,7 @@ class Builder:
         except ShapeError:
             pass
         op = {"add": "plus", "sub": "minus", "had": ".*", "ediv": "./"}[node.kind]
-        raise ShapeError(f"{node.source}: {E.shape_text(a.shape)} {op} {E.shape_text(b.shape)}")
+        raise ShapeError(f"{node.source}: {E.shape_text(a.shape)} {op} {E.shape_text(b.shape)}{_product_hint(a, b)}")
 
     def power(self, node: Syntax, a: Node, p: Fraction) -> Node:
         if a.is_scalar:
@@ -475,9 +561,10 @@ class Builder:
     def call(self, node: Syntax) -> Node:
         name = node.value
         if name in ("ones", "I"):
-            size = _dimension_argument(node)
-            size = self.dims.get(size, size) if isinstance(size, str) else size
+            size = self.size(_dimension_argument(node))
             return E.ones(size) if name == "ones" else E.eye(size)
+        if name in STRUCTURAL:
+            return self.structural(node)
         rows = spelled(name)
         if not rows:
             raise ParseError(f"unknown function {name!r}; known: {', '.join(known_function_names())}",
@@ -487,6 +574,28 @@ class Builder:
         arg = self.build(node.args[0])
         row = _choose_row(rows, arg.shape)
         return apply(row.name, arg, node.source)
+
+
+    def size(self, d: Dim) -> Dim:
+        """A size of the text as a size of the expression: rule templates name theirs (`I(p*q)`)."""
+        if not isinstance(d, str):
+            return d
+        whole, names = E.dim_factors(d)
+        return E.dim_product(whole, *(self.dims.get(n, n) for n in names))
+
+    def structural(self, node: Syntax) -> Node:
+        name, args = node.value, node.args
+        if name == "K":
+            return E.commutation(*(self.size(_dimension(node, a)) for a in args))
+        if name == "unvec":
+            g = self.build(args[0])
+            m, n = (self.size(_dimension(node, a)) for a in args[1:])
+            if g.shape != (E.dim_product(m, n), 1):
+                raise ShapeError(f"{node.source}: unvec to {m}×{n} needs a column of {E.dim_product(m, n)} "
+                                 f"entries, got {E.shape_text(g.shape)}")
+            return E.unvec(g, m, n)
+        built = [self.build(a) for a in args]
+        return E.vec(built[0]) if name == "vec" else E.kron(*built)
 
 
 def elaborate(text: str, shapes: dict | None = None, extra: tuple[str, ...] = ()) -> Typed:
@@ -525,12 +634,17 @@ def elaborate_many(text: str, shapes: dict | None = None, extra: tuple[str, ...]
     for name in inf.order:
         for v in inf.names[name]:
             r = v.root()
-            if r.value is None:
+            if r.value is None and not r.factors:
                 r.value = next(fresh)
     for v in inf.implicit_eye.values():
         r = v.root()
-        if r.value is None:
+        if r.value is None and not r.factors:
             r.value = next(fresh)
+    for name in inf.order:                 # a size that is a product (a vec's length) after its factors
+        for v in inf.names[name]:
+            _settle_product(v, fresh)
+    for v in inf.implicit_eye.values():
+        _settle_product(v, fresh)
 
     def resolved(s):
         return (s[0].root().value, s[1].root().value)

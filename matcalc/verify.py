@@ -52,6 +52,15 @@ def verify(expr: str, wrt: str, claim: str, shapes=None, assume=(), layout: str 
 
     if order == 1 and is_index_notation(claim):
         return verify_index(expression, wrt, claim, shapes=small_shapes(shapes), assume=assume, layout=layout)
+    if order == 1 and _kronecker_form(expression, wrt, claim, shapes, assume):
+        from .kronecker_check import verify_kronecker
+
+        try:
+            claim_text = read_input(claim, input)
+        except MatcalcError as err:
+            raise type(err)(f"in the claim: {err}") from None
+        return verify_kronecker(expression, wrt, claim_text, shapes=small_shapes(shapes), assume=assume,
+                                layout=layout)
     try:
         claim_text = read_input(claim, input)
     except MatcalcError as err:
@@ -96,6 +105,20 @@ def verify(expr: str, wrt: str, claim: str, shapes=None, assume=(), layout: str 
     if max(errs) < 1 and claim_layout == ck.layout:
         return _correct(ck, base, evidence)
     return _wrong(ck, base, evidence, cases, errs, claim_layout)
+
+
+def _kronecker_form(expression: str, wrt: str, claim: str, shapes, assume) -> bool:
+    """A claim is judged as a vec/Kronecker Jacobian when it writes kron/vec/K, or when the derivative has
+    no matrix form (a matrix function of a matrix): then a matrix claim can only mean ∂vec(F)/∂vec(X)'."""
+    from .derive import prepare
+    from .kronecker_check import is_kronecker_claim
+    from .tensor_index import matrix_form_exists
+
+    if is_kronecker_claim(claim):
+        return True
+    typed, _ = prepare(expression, shapes, assume)
+    x = typed.names.get(wrt)
+    return x is not None and not matrix_form_exists(typed.root, x)
 
 
 def _evidence(ck: Checker, cases, errs: list[float], claim_layout: str, symbolic, scrutiny: str) -> dict:

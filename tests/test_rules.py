@@ -70,6 +70,10 @@ OPERATOR_CASES = {
     ("bcast", "scalar"): ("w'*(x + alpha)", "alpha", {}),
     ("bcast", "row"): ("sum(V .* (X + b'))", "b", {}),
     ("bcast", "column"): ("sum(V .* (X + c))", "c", {"X": ("n", "k"), "c": ("n",)}),
+    ("vec", "operand"): ("y'*vec(A*X)", "X", {"A": ("m", "n"), "X": ("n", "k")}),
+    ("unvec", "operand"): ("sum(V .* unvec(g, m, n))", "g", {"g": ("m*n",), "V": ("m", "n")}),
+    ("kron", "left"): ("sum(V .* kron(X, B))", "X", {"X": ("m", "n"), "B": ("p", "q"), "V": ("m*p", "n*q")}),
+    ("kron", "right"): ("sum(V .* kron(A, X))", "X", {"A": ("m", "n"), "X": ("p", "q"), "V": ("m*p", "n*q")}),
 }
 
 

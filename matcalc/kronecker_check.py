@@ -1,0 +1,222 @@
+"""Claims in vec/Kronecker form, `kron(B', A)` for ∂vec(AXB)/∂vec(X)', judged by the numbers.
+
+Why a judge of its own: the claim is a matrix with size(F)·size(X) entries, and each of them is a
+partial derivative ∂vec(F)_i/∂vec(X)_j. The truth is measured entry by entry from the ORIGINAL
+expression by central differences along every column-major coordinate of X (two step sizes, so the
+tolerance knows how well the truth itself is known), on instances of distinct sizes; the claim is
+evaluated on the same instances. Nothing of matcalc's own Jacobian enters the verdict: it is only
+printed as the expected answer, and its own disagreement with the truth would be a note.
+
+The mistakes people make with this form get names: the other layout (the transpose), a sign or a
+factor, a missing commutation matrix (the Jacobian of dX' where the function has dX), and the
+Kronecker factors in the wrong order — which is the Jacobian of the row-major vec (rows stacked).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from . import numeric
+from .codegen import evaluate
+from .errors import ParseError, ShapeError
+from .expr import Node, shape_text
+from .kronecker import kronecker
+from .shapes import elaborate_many
+from .verdict import CORRECT, SHAPE, UNDECIDED, WRONG, Verdict
+
+INSTANCES = 3
+TOLERANCE = 1e-6
+MAX_ENTRIES = 40_000            # size(F)·size(X) on the instances drawn (they are small)
+
+_KRONECKER_WORDS = re.compile(r"(?<![A-Za-z0-9_])(kron|vec|unvec|K)\s*\(")
+
+
+def is_kronecker_claim(claim: str) -> bool:
+    """A claim that writes kron(…), vec(…) or K(m, n): a vec/Kronecker Jacobian."""
+    return bool(_KRONECKER_WORDS.search(claim))
+
+
+def _spec(shape) -> tuple:
+    r, c = shape
+    return () if (r, c) == (1, 1) else (r,) if c == 1 else (r, c)
+
+
+def _column_major(a, shape) -> np.ndarray:
+    a = np.asarray(a, dtype=float)
+    return a.reshape(-1, order="F") if a.ndim == 2 else a.reshape(-1)
+
+
+def _truth(typed, wrt: str, env: dict, h: float) -> np.ndarray:
+    x0 = np.asarray(env[wrt], dtype=float)
+    flat = _column_major(x0, None)
+    cols = []
+    for k in range(flat.size):
+        e = np.zeros(flat.size)
+        e[k] = h
+
+        def f(step):
+            local = dict(env)
+            moved = flat + step
+            local[wrt] = moved.reshape(x0.shape, order="F") if x0.ndim == 2 else (
+                moved if x0.ndim == 1 else float(moved[0]))
+            return _column_major(evaluate(typed.root, typed.dims, local), None)
+
+        with np.errstate(all="ignore"):
+            cols.append((f(e) - f(-e)) / (2 * h))
+    return np.array(cols).T
+
+
+def _claim_value(node: Node, typed, env: dict, rows: int, cols: int) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        try:
+            value = np.asarray(evaluate(node, typed.dims, env), dtype=float)
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+            return np.full((rows, cols), np.nan)
+    if value.ndim < 2:                            # a row (1×n) or a column (n×1) comes back 1-D
+        value = value.reshape((rows, cols)) if value.size == rows * cols else np.full((rows, cols), np.nan)
+    return value
+
+
+def verify_kronecker(expression: str, wrt: str, claim: str, shapes=None, assume=(),
+                     layout: str = "numerator") -> Verdict:
+    ours = kronecker(expression, wrt, shapes, assume, layout)
+    typed = ours.typed
+    x = typed.names[wrt]
+    declared = {n: _spec(node.shape) for n, node in typed.names.items()}
+    base = dict(expression=expression, wrt=wrt, claim=claim, layout=layout, expected=ours.text,
+                assumptions=list(ours.differential.assumptions.texts), expected_shape=shape_text(ours.shape))
+    try:
+        _, (node,) = elaborate_many(expression, declared, (claim,))
+    except ParseError as err:
+        raise ParseError(f"in the claim: {err.message}", err.text, err.column) from None
+    except ShapeError as err:
+        return Verdict(ok=False, status=SHAPE, kind="shape", max_relative_error=math.inf, counterexample=None,
+                       instances=0, claim_shape="?", **base,
+                       diagnosis=f"your Jacobian does not fit: {err}")
+    base["claim_shape"] = shape_text(node.shape)
+    want = ours.shape
+    other = (want[1], want[0])
+    if node.shape != want and not (node.is_scalar and want == (1, 1)):
+        if node.shape == other and layout == "numerator":
+            kind, why = "transpose", (f"your Jacobian is {shape_text(node.shape)}, the shape of the denominator "
+                                      f"layout: in numerator layout {ours.label} is {shape_text(want)}. ")
+        elif node.shape == other:
+            kind, why = "transpose", (f"your Jacobian is {shape_text(node.shape)}, the shape of the numerator layout "
+                                      f"(∂vec(F)/∂vec({wrt})', the form of Magnus & Neudecker; give --layout "
+                                      f"numerator): in denominator layout {ours.label} is {shape_text(want)}, its "
+                                      f"transpose. ")
+        else:
+            kind, why = "shape", (f"your Jacobian is {shape_text(node.shape)}; {ours.label} has one row per entry "
+                                  f"of vec(F) and one column per entry of vec({wrt}) in numerator layout (the other "
+                                  f"way round in denominator layout): {shape_text(want)} here. ")
+        return Verdict(ok=False, status=SHAPE if kind == "shape" else WRONG, kind=kind, max_relative_error=math.inf,
+                       counterexample=None, instances=0, **base, diagnosis=f"{why}It is {ours.text}.")
+    rng = np.random.default_rng(20241202)
+    errors, sizes, measured = [], [], []
+    for k in range(INSTANCES):
+        sample_sizes = numeric.dimension_sizes([typed.root, node, *typed.names.values()], start=k)
+        inst = numeric.sample(typed.root, typed.names, ours.differential.assumptions, rng, sizes=sample_sizes,
+                              dim_scalars=typed.dims)
+        env = dict(inst.env)
+        env.update({d: v for d, v in inst.dims.items() if d not in env})
+        fine = _truth(typed, wrt, env, 1e-6)
+        if fine.size > MAX_ENTRIES:
+            continue
+        coarse = _truth(typed, wrt, env, 1e-5)
+        if not np.all(np.isfinite(fine)):
+            continue                                   # not measurable here: never counted as agreement
+        size = max(np.abs(fine).max(), 1e-300)
+        if np.abs(fine - coarse).max() / size > 1e-4:
+            continue
+        truth = fine if layout == "numerator" else fine.T
+        got = _claim_value(node, typed, env, *truth.shape)
+        sizes.append(dict(inst.dims))
+        measured.append((got, truth, env, inst.dims))
+        errors.append(math.inf if not np.all(np.isfinite(got)) else float(np.abs(got - truth).max() / size))
+    if not errors:
+        return Verdict(ok=False, status=UNDECIDED, kind=None, max_relative_error=math.inf, counterexample=None,
+                       instances=0, **base, diagnosis="no verdict: the expression could not be measured on the "
+                                                      "instances drawn")
+    worst = max(errors)
+    evidence = dict(max_relative_error=worst, instances=len(errors), sizes=sizes, tolerance=TOLERANCE,
+                    witness="central differences along every entry of the variable (column-major vec)")
+    notes = _engine_notes(ours, measured, layout)
+    if worst < TOLERANCE:
+        return Verdict(ok=True, status=CORRECT, kind=None, counterexample=None, notes=notes, **base, **evidence,
+                       diagnosis=f"your Jacobian equals the measured one entry by entry on {len(errors)} random "
+                                 f"instances of distinct sizes.")
+    kind, why = _diagnose(measured, x.shape, typed.root.shape, layout)
+    return Verdict(ok=False, status=WRONG, kind=kind, counterexample=None, notes=notes, **base, **evidence,
+                   diagnosis=f"{why}{ours.label} is {ours.text}.")
+
+
+def _engine_notes(ours, measured, layout) -> list[str]:
+    notes = []
+    for _, truth, env, _ in measured:
+        mine = _claim_value(ours.node, ours.typed, env, *truth.shape)
+        size = max(np.abs(truth).max(), 1e-300)
+        if not np.all(np.isfinite(mine)) or np.abs(mine - truth).max() / size > TOLERANCE:
+            notes.append("matcalc's own Kronecker Jacobian disagrees with the measured one here; its printed "
+                         "answer is not trustworthy — please report it")
+            break
+    return notes
+
+
+def _perm(m: int, n: int) -> np.ndarray:
+    """K(m, n) as a matrix: K @ vec(A) = vec(A') for an m×n A."""
+    order = (np.arange(m)[:, None] + m * np.arange(n)[None, :]).reshape(-1)
+    return np.eye(m * n)[order]
+
+
+def _sizes(shape, dims) -> tuple[int, int]:
+    from .expr import size_of
+
+    return tuple(int(size_of(d, dims)) for d in shape)
+
+
+def _diagnose(measured, x_shape, f_shape, layout) -> tuple[str | None, str]:
+    """Each candidate mistake must explain every instance."""
+    def every(test) -> bool:
+        return all(test(got, truth, dims) for got, truth, _, dims in measured)
+
+    def close(a, b) -> bool:
+        size = max(np.abs(b).max(), 1e-300)
+        return a.shape == b.shape and bool(np.all(np.isfinite(a))) and np.abs(a - b).max() < 1e-5 * size
+
+    def numerator(got, truth):
+        return (got, truth) if layout == "numerator" else (got.T, truth.T)
+
+    if every(lambda g, t, d: close(g, -t)):
+        return "sign", "your Jacobian has the wrong sign. "
+    ks = [float((g * t).sum() / max((t * t).sum(), 1e-300)) for g, t, _, _ in measured]
+    if abs(ks[0] - 1) > 1e-6 and abs(ks[0]) > 1e-12 and every(lambda g, t, d: close(g, ks[0] * t)):
+        return "factor", f"your Jacobian is off by a factor of {ks[0]:.4g}. "
+    if every(lambda g, t, d: g.shape[0] == g.shape[1] and close(g.T, t)):
+        return "transpose", ("your Jacobian is the transpose: the other layout (numerator layout has one row per "
+                             "entry of vec(F), denominator layout one row per entry of the variable). ")
+
+    def row_major(g, t, d):
+        m, n = _sizes(x_shape, d)
+        r, c = _sizes(f_shape, d)
+        G, T = numerator(g, t)
+        if G.shape != (r * c, m * n) or (r * c == 1 and m * n == 1):
+            return False
+        return close(_perm(r, c).T @ G @ _perm(m, n), T) and not close(G, T)
+
+    if every(row_major):
+        return "transpose", ("your Jacobian stacks rows (the row-major vec, as numpy's reshape does): vec stacks "
+                             "columns, which puts the Kronecker factors the other way round "
+                             "(vec(A*X*B) = kron(B', A)*vec(X)). ")
+    def missing_k(g, t, d):
+        m, n = _sizes(x_shape, d)
+        G, T = numerator(g, t)
+        return G.shape[1] == m * n and (m > 1 and n > 1) and close(G @ _perm(m, n), T)
+
+    if every(missing_k):
+        return "missing factor", ("your Jacobian is the one for the transposed variable: a commutation matrix K(m, n) "
+                                  "is missing on the right (vec(dX') = K(m, n) vec(dX)). ")
+
+    return None, ""

@@ -1,0 +1,230 @@
+"""vec, kron and K(m, n) in the language, the vec/Kronecker Jacobian, its Jacobian-vector product, and
+claims in Kronecker form. Every Jacobian is compared entry by entry with central differences of the
+original expression along every column-major coordinate of the variable, on instances of distinct sizes;
+the language's operators are checked against NumPy's own kron/reshape and HIPS autograd."""
+
+from __future__ import annotations
+
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from autograd import grad
+from click.testing import CliRunner
+
+import matcalc
+from matcalc import numeric
+from matcalc.cli import main
+from matcalc.codegen import evaluate
+from matcalc.errors import MatcalcError, ShapeError
+from matcalc.kronecker import kronecker
+from matcalc.shapes import elaborate, elaborate_many
+
+# The Matrix Cookbook's matrix-valued rows (§2.2, §2.8) and Magnus & Neudecker's, with their shapes.
+COOKBOOK = [
+    ("A*X*B", "X", {"A": "m,n", "X": "n,p", "B": "p,q"}, "kron(B', A)"),
+    ("X'", "X", {"X": "m,n"}, "K(m, n)"),
+    ("inv(X)", "X", {"X": "n,n"}, "-kron(inv(X)', inv(X))"),
+    ("X'*X", "X", {"X": "m,n"}, None),
+    ("X*A*X'", "X", {"X": "m,n", "A": "n,n"}, None),
+    ("W*x", "W", {"W": "m,n", "x": "n"}, "kron(x', I(m))"),
+    ("exp(X)", "X", {"X": "m,n"}, "diag(vec(exp(X)))"),
+    ("det(X)*inv(X)", "X", {"X": "n,n"}, None),
+    ("X^3", "X", {"X": "n,n"}, None),
+    ("x'", "x", {"x": "n"}, "I"),
+    ("softmax(z)", "z", {"z": "n"}, None),
+    ("tr(A*X)", "X", {"A": "n,m", "X": "m,n"}, "vec(A')'"),
+    ("X .* X", "X", {"X": "m,n"}, "2*diag(vec(X))"),
+    ("diag(x)", "x", {"x": "n"}, None),
+    ("kron(A, X)", "X", {"A": "m,n", "X": "p,q"}, None),
+    ("vec(A*X)", "X", {"A": "m,n", "X": "n,p"}, "kron(I(p), A)"),
+    ("sigmoid(X*w)", "X", {"X": "m,n", "w": "n"}, None),
+]
+
+
+def _column_major(a) -> np.ndarray:
+    a = np.asarray(a, dtype=float)
+    return a.reshape(-1, order="F") if a.ndim == 2 else a.reshape(-1)
+
+
+def measured_jacobian(typed, wrt: str, env: dict, h: float = 1e-6) -> np.ndarray:
+    """∂vec(F)/∂vec(X)' by central differences of the original expression (numerator layout)."""
+    x0 = np.asarray(env[wrt], dtype=float)
+    flat = _column_major(x0)
+    cols = []
+    for k in range(flat.size):
+        e = np.zeros(flat.size)
+        e[k] = h
+        values = []
+        for step in (e, -e):
+            local = dict(env)
+            moved = flat + step
+            local[wrt] = moved.reshape(x0.shape, order="F") if x0.ndim == 2 else moved if x0.ndim else moved[0]
+            values.append(_column_major(evaluate(typed.root, typed.dims, local)))
+        cols.append((values[0] - values[1]) / (2 * h))
+    return np.array(cols).T
+
+
+def instances(typed, count: int = 3, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    for k in range(count):
+        sizes = numeric.dimension_sizes([typed.root, *typed.names.values()], start=k)
+        inst = numeric.sample(typed.root, typed.names, None, rng, sizes=sizes, dim_scalars=typed.dims)
+        yield {**inst.dims, **inst.env}, rng
+
+
+def relative(a, b) -> float:
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
+
+
+@pytest.mark.parametrize("layout", ["numerator", "denominator"])
+@pytest.mark.parametrize("text,wrt,shapes,printed", COOKBOOK, ids=[c[0] for c in COOKBOOK])
+def test_kronecker_jacobian_entry_by_entry(text, wrt, shapes, printed, layout):
+    k = kronecker(text, wrt, shapes, layout=layout)
+    if printed is not None and layout == "numerator":
+        assert k.text == printed
+    for env, _ in instances(k.typed):
+        truth = measured_jacobian(k.typed, wrt, env)
+        got = np.asarray(evaluate(k.node, k.typed.dims, env), dtype=float)
+        want = truth if layout == "numerator" else truth.T
+        assert relative(got.reshape(want.shape), want) < 1e-6, (text, layout)
+
+
+@pytest.mark.parametrize("text,wrt,shapes,printed", COOKBOOK, ids=[c[0] for c in COOKBOOK])
+def test_the_jacobian_vector_product_forms_no_kronecker_product(text, wrt, shapes, printed):
+    k = kronecker(text, wrt, shapes, layout="numerator")
+    jvp = k.jvp("V")
+    if "kron" not in text:
+        assert not any(n.op in ("kron", "comm") for n in matcalc.expr.walk(jvp)), k.jvp_text()
+    run = k.to_numpy()
+    for env, rng in instances(k.typed):
+        V = rng.standard_normal(np.shape(env[wrt])) if np.ndim(env[wrt]) else float(rng.standard_normal())
+        truth = measured_jacobian(k.typed, wrt, env) @ _column_major(V)
+        inputs = {n: env[n] for n in k.typed.names if n not in k.typed.dims}
+        got = run(**inputs, **{d: env[d] for d in k.typed.dims if d in env}, V=V)
+        assert relative(_column_major(got), truth) < 1e-6
+
+
+def test_the_printed_jvp_is_the_textbook_product():
+    assert kronecker("A*X*B", "X").jvp_text() == "A*V*B"
+    assert kronecker("inv(X)", "X").jvp_text() == "-inv(X)*V*inv(X)"
+    assert kronecker("X'*X", "X").jvp_text() == "V'*X + X'*V"
+    source = kronecker("A*X*B", "X", {"A": "m,n", "X": "n,p", "B": "p,q"}).source()
+    assert "kron" not in source and "@" in source
+    assert "np.kron" in kronecker("A*X*B", "X").source(materialize=True)
+
+
+def test_materialized_jacobian_is_np_kron():
+    k = kronecker("A*X*B", "X", {"A": "m,n", "X": "n,p", "B": "p,q"}, layout="numerator")
+    rng = np.random.default_rng(3)
+    A, X, B = rng.standard_normal((2, 3)), rng.standard_normal((3, 4)), rng.standard_normal((4, 5))
+    J = k.to_numpy(materialize=True)(A=A, X=X, B=B)
+    assert np.allclose(J, np.kron(B.T, A))
+
+
+@pytest.mark.parametrize("text,wrt,shapes,printed", COOKBOOK, ids=[c[0] for c in COOKBOOK])
+def test_the_printed_jacobian_parses_back_and_is_judged_correct(text, wrt, shapes, printed):
+    for layout in ("numerator", "denominator"):
+        k = kronecker(text, wrt, shapes, layout=layout)
+        v = matcalc.verify(text, wrt, k.text, shapes=shapes, layout=layout)
+        assert v.ok, (text, layout, v.diagnosis)
+
+
+WRONG_CLAIMS = [
+    ("A*X*B", "kron(A, B')", "transpose"),          # the row-major vec: the factors the other way round
+    ("A*X*B", "-kron(B', A)", "sign"),
+    ("A*X*B", "3*kron(B', A)", "factor"),
+    ("A*X*B", "kron(B, A')", "transpose"),          # the denominator layout's shape
+    ("A*X*B", "kron(B', A')", "shape"),
+    ("inv(X)", "-kron(inv(X), inv(X))", None),
+    ("inv(X)", "kron(inv(X)', inv(X))", "sign"),
+    ("X'*X", "kron(X', I(n)) + kron(I(n), X')", None),
+    ("X'", "I(m*n)", "missing factor"),
+    ("X*A", "kron(A, I(m))*K(m, n)", None),
+    ("W*x", "kron(x, I(m))", "transpose"),
+    ("W*x", "kron(I(m), x')", "transpose"),
+    ("exp(X)", "diag(vec(X))", None),
+]
+SHAPES = {"A*X*B": {"A": "m,n", "X": "n,p", "B": "p,q"}, "inv(X)": {"X": "n,n"}, "X'*X": {"X": "m,n"},
+          "X'": {"X": "m,n"}, "X*A": {"X": "m,n", "A": "n,n"}, "W*x": {"W": "m,n", "x": "n"},
+          "exp(X)": {"X": "m,n"}}
+
+
+@pytest.mark.parametrize("text,claim,kind", WRONG_CLAIMS, ids=[f"{t} {c}" for t, c, _ in WRONG_CLAIMS])
+def test_wrong_kronecker_claims_are_rejected_and_named(text, claim, kind):
+    wrt = "W" if "W" in text else "X"
+    v = matcalc.verify(text, wrt, claim, shapes=SHAPES[text], layout="numerator")
+    assert not v.ok, claim
+    assert v.kind == kind, (claim, v.kind, v.diagnosis)
+
+
+def test_a_matrix_claim_for_a_tensor_derivative_is_read_as_the_vec_jacobian():
+    v = matcalc.verify("W*x", "W", "x'", shapes={"W": "m,n", "x": "n"})
+    assert not v.ok and v.kind == "shape" and "kron(x, I(m))" in v.diagnosis
+    assert matcalc.verify("W*x", "W", "kron(x, I(m))", shapes={"W": "m,n", "x": "n"}).ok
+
+
+def test_the_language_operators_match_numpy():
+    typed, (claim,) = elaborate_many("A", {"A": "m,n", "B": "p,q", "X": "m,n", "g": "m*n"},
+                                     ("kron(A, B) + 0*kron(A, B)",))
+    rng = np.random.default_rng(0)
+    A, B, X = rng.standard_normal((2, 3)), rng.standard_normal((4, 5)), rng.standard_normal((2, 3))
+    env = {"A": A, "B": B, "X": X, "m": 2, "n": 3, "p": 4, "q": 5}
+    assert np.allclose(evaluate(claim, (), env), np.kron(A, B))
+    for text, want in [("vec(X)", X.reshape(-1, order="F")), ("K(m, n)*vec(X)", X.T.reshape(-1, order="F")),
+                       ("unvec(vec(X) + 0*vec(X), m, n)", X), ("kron(B', A)*vec(ones(n)*ones(p)')",
+                                                               (A @ np.ones((3, 4)) @ B).reshape(-1, order="F"))]:
+        typed, (node,) = elaborate_many("A + X", {"A": "m,n", "B": "p,q", "X": "m,n"}, (text,))
+        assert np.allclose(evaluate(node, (), env), want), text
+
+
+def test_derivatives_through_vec_kron_and_K_against_autograd():
+    rng = np.random.default_rng(4)
+    A, X, V = rng.standard_normal((2, 3)), rng.standard_normal((4, 5)), rng.standard_normal((8, 15))
+    d = matcalc.derive("sum(V .* kron(A, X))", wrt="X", shapes={"A": "m,n", "X": "p,q", "V": "m*p,n*q"})
+    got = d.to_numpy()(A=A, X=X, V=V)
+    want = grad(lambda X: anp.sum(V * anp.kron(A, X)))(X)
+    assert np.allclose(got, want)
+    d = matcalc.derive("sum(V .* kron(X, A))", wrt="X", shapes={"A": "m,n", "X": "p,q", "V": "m*p,n*q"})
+    assert np.allclose(d.to_numpy()(A=A, X=X, V=V), grad(lambda X: anp.sum(V * anp.kron(X, A)))(X))
+    u = rng.standard_normal(20)
+    d = matcalc.derive("u'*K(p, q)*vec(X)", wrt="X", shapes={"X": "p,q"})
+    want = grad(lambda X: anp.dot(u, anp.reshape(X, -1)))(X)     # K vec(X) = vec(X') = X row-major
+    assert np.allclose(d.to_numpy()(u=u, X=X), want)
+    d = matcalc.derive("norm2(kron(B', A)*vec(X))^2", wrt="X", shapes={"A": "m,n", "X": "n,p", "B": "p,q"})
+    B, Xs = rng.standard_normal((4, 5)), rng.standard_normal((3, 4))
+    want = grad(lambda X: anp.sum((A @ X @ B) ** 2))(Xs)
+    assert np.allclose(d.to_numpy()(A=A, X=Xs, B=B), want)
+
+
+def test_sizes_are_products_and_mismatches_are_named():
+    typed = elaborate("kron(B', A)*vec(X) - vec(A*X*B)")
+    assert typed.root.shape[1] == 1 and "*" in str(typed.root.shape[0])
+    assert elaborate("sum(vec(X) .* y)").names["y"].shape[0] == "p*q"
+    with pytest.raises(ShapeError, match="declare the shapes"):
+        elaborate("K(m, n)*vec(X)")
+    with pytest.raises(ShapeError, match="kron takes 2 arguments"):
+        elaborate("kron(A)")
+    with pytest.raises(ShapeError, match="exp takes one argument"):
+        elaborate("exp(X, Y)")
+    with pytest.raises(ShapeError, match="sizes"):
+        elaborate("K(x + 1, n)")
+    with pytest.raises(MatcalcError):
+        kronecker("A*X*B", "Y")
+
+
+def test_latex_output():
+    k = kronecker("A*X*B", "X", layout="numerator")
+    assert k.latex == r"B^\top \otimes A"
+    assert kronecker("X'", "X", {"X": "m,n"}, layout="numerator").latex == "K_{m,n}"
+    assert r"\otimes I_{m}" in kronecker("W*x", "W", {"W": "m,n", "x": "n"}, layout="numerator").latex
+
+
+def test_cli_format_kron():
+    out = CliRunner().invoke(main, ["derive", "A*X*B", "--wrt", "X", "--format", "kron", "--layout", "numerator"])
+    assert out.exit_code == 0
+    assert "∂vec(F)/∂vec(X)' = kron(B', A)" in out.output and "A*V*B" in out.output
+    out = CliRunner().invoke(main, ["check", "A*X*B", "--wrt", "X", "--claim", "kron(A, B')", "--layout", "numerator"])
+    assert out.exit_code != 0 or "WRONG" in out.output
+    assert "stacks rows" in out.output
+    out = CliRunner().invoke(main, ["derive", "kron(A)", "--wrt", "A"])
+    assert out.exit_code == 2 and "Traceback" not in out.output
