@@ -165,8 +165,13 @@ class Plan:
         for k, i in last.items():
             if k >= n_fixed and k not in keep and kept[k].rep != "scalar":
                 dead.setdefault(i, []).append(k)
+        # a constant is stored once in the blank slot list each call starts from, not recomputed
+        self._blank = [None] * len(kept)
+        for i, st in enumerate(kept):
+            if st.op == "const" and i >= n_fixed:
+                self._blank[i] = st.param
         self._runners = [(i, _closure(self, i, st), tuple(dead.get(i, ()))) for i, st in enumerate(kept)
-                         if i >= n_fixed and st.op != "argdim"]
+                         if i >= n_fixed and st.op not in ("argdim", "const")]
         self._input_specs = [(name, i, _ndim(_rep(self.shapes[name]))) for i, name in enumerate(self.inputs)]
         self._dim_checks = self._checks()
         # how each output leaves the plan: a float, a copy (of an input or a broadcast view), as is
@@ -192,17 +197,21 @@ class Plan:
 
     def run(self, env: dict) -> list:
         """Every slot's value for the keyword arrays in env (inputs checked, shapes checked once)."""
-        v = [None] * len(self.steps)
+        v = self._blank[:]
         fast = self.fast
         shapes = []
+        ndarray = np.ndarray
         for name, slot, ndim in self._input_specs:
             a = env.get(name, _MISSING)
+            if fast and type(a) is ndarray and a.dtype is _F64 and a.ndim == ndim:
+                v[slot] = a
+                shapes.append(a.shape)
+                continue
             if a is _MISSING:
                 missing = [n for n in self.inputs if n not in env]
                 raise MatcalcError(f"missing input(s): {', '.join(missing)} "
                                    f"(inputs: {', '.join(self.inputs)})")
-            if not (fast and (type(a) is np.ndarray and a.dtype is _F64 and a.ndim == ndim
-                              or ndim == 0 and type(a) is float)):
+            if not (fast and ndim == 0 and type(a) is float):
                 a = _as_input(name, a, self.shapes[name], fast)
                 if np.ndim(a) != ndim:
                     got = np.shape(a)
@@ -246,8 +255,14 @@ class Plan:
 
     def value(self, **env):
         """The first output alone (a gradient callable's whole answer), without the dict."""
+        return self.value_of(env)
+
+    def value_of(self, env: dict):
+        """`value` for arrays already in a dict: a gradient callable passes its keywords on unpacked."""
         v = self.run(env)
-        return self._final(v, *self._finals[0][1:])
+        name, slot, kind = self._finals[0]
+        val = v[slot]
+        return val if kind == "as is" else float(val) if kind == "float" else np.array(val, dtype=float)
 
     # ------------------------------------------------------------ text
 
@@ -357,10 +372,10 @@ def compile_derivation(derivation):
     are read off the other names of the expression (or passed as keywords). One call is the plan's
     run and nothing else: no per-call reading of sizes in a wrapper."""
     plan = derivation_plan(derivation)
-    value = plan.value
+    value_of = plan.value_of
 
     def gradient(**arrays):
-        return value(**arrays)
+        return value_of(arrays)
 
     gradient.inputs = sorted(derivation.typed.names)
     gradient.plan = plan

@@ -21,8 +21,9 @@ import numpy as np
 
 from . import numeric
 from .codegen import evaluate
-from .errors import ParseError, ShapeError
-from .expr import Node, shape_text
+from .checker import factor_words, syntax_names
+from .errors import MatcalcError, ParseError, ShapeError
+from .expr import Node, dimension_names, shape_text
 from .kronecker import kronecker
 from .shapes import elaborate_many
 from .verdict import CORRECT, SHAPE, UNDECIDED, WRONG, Verdict
@@ -88,6 +89,13 @@ def verify_kronecker(expression: str, wrt: str, claim: str, shapes=None, assume=
     declared = {n: _spec(node.shape) for n, node in typed.names.items()}
     base = dict(expression=expression, wrt=wrt, claim=claim, layout=layout, expected=ours.text,
                 assumptions=list(ours.differential.assumptions.texts), expected_shape=shape_text(ours.shape))
+    known = set(typed.names) | {d for n in typed.names.values() for d in dimension_names(n.shape)}
+    unknown = sorted(syntax_names(claim) - known)
+    if unknown:
+        raise MatcalcError(f"in the claim: {', '.join(repr(n) for n in unknown)} "
+                           f"{'does' if len(unknown) == 1 else 'do'} not appear in the expression {expression!r} "
+                           f"(its names: {', '.join(sorted(typed.names))}; its sizes: "
+                           f"{', '.join(sorted(known - set(typed.names))) or 'none'})")
     try:
         _, (node,) = elaborate_many(expression, declared, (claim,))
     except ParseError as err:
@@ -193,7 +201,9 @@ def _diagnose(measured, x_shape, f_shape, layout) -> tuple[str | None, str]:
         return "sign", "your Jacobian has the wrong sign. "
     ks = [float((g * t).sum() / max((t * t).sum(), 1e-300)) for g, t, _, _ in measured]
     if abs(ks[0] - 1) > 1e-6 and abs(ks[0]) > 1e-12 and every(lambda g, t, d: close(g, ks[0] * t)):
-        return "factor", f"your Jacobian is off by a factor of {ks[0]:.4g}. "
+        k = ks[0]
+        words = factor_words(k) if abs(abs(k) - 1) > 1e-3 else f"{abs(k):.8g} times"
+        return "factor", f"your Jacobian is {words} the true one{' (and of the other sign)' if k < 0 else ''}. "
     if every(lambda g, t, d: g.shape[0] == g.shape[1] and close(g.T, t)):
         return "transpose", ("your Jacobian is the transpose: the other layout (numerator layout has one row per "
                              "entry of vec(F), denominator layout one row per entry of the variable). ")

@@ -116,7 +116,10 @@ def _kronecker_form(expression: str, wrt: str, claim: str, shapes, assume) -> bo
 
     if is_kronecker_claim(claim):
         return True
-    typed, _ = prepare(expression, shapes, assume)
+    try:
+        typed, _ = prepare(expression, shapes, assume)
+    except MatcalcError:
+        return False                     # the usual checker reports it, saying where the error is
     x = typed.names.get(wrt)
     return x is not None and not matrix_form_exists(typed.root, x)
 
