@@ -124,4 +124,31 @@ def differential(expression: str, wrt: str, shapes=None, assume=(), input: str =
     dx = E.sym(name, x.shape)
     node = Forward(x, dx)(typed.root)
     simplify = Simplifier(a.rules + table_rules())
-    return DifferentialResult(expression, wrt, simplify(node), dx, typed, a)
+    node = simplify(node)
+    if typed.root.is_scalar:
+        node = _shorter(node, _from_gradient(typed.root, x, dx, simplify), set(typed.names) | {name})
+    return DifferentialResult(expression, wrt, node, dx, typed, a)
+
+
+def _from_gradient(f: Node, x: Node, dx: Node, simplify: Simplifier) -> Node | None:
+    """df = tr(G'*dX) with G the simplified gradient: the textbook form when the assumptions cancel terms
+    (`(s - y)'*dz` rather than `y'*((s*s'*dz) ./ s) - y'*dz`)."""
+    from .derive import _first_derivative
+
+    try:
+        G = _first_derivative(f, x, simplify, None, [])
+    except MatcalcError:
+        return None
+    if x.is_scalar:
+        return simplify(E.mul(G, dx))
+    if x.is_vector:
+        return simplify(E.mul(E.transpose(G), dx))
+    from .functions import apply
+
+    return simplify(apply("tr", E.mul(E.transpose(G), dx)))
+
+
+def _shorter(a: Node, b: Node | None, taken: set) -> Node:
+    if b is None:
+        return a
+    return b if len(to_text_bounded(b, taken)) < len(to_text_bounded(a, taken)) else a
