@@ -585,6 +585,9 @@ def vec(a: Node) -> Node:
         return a
     if a.op == "unvec":
         return a.args[0]
+    if a.op == "mul" and a.args[0].is_scalar:          # vec(c*M) = c*vec(M)
+        k = next(i for i, f in enumerate(a.args) if not f.is_scalar)
+        return mul(*a.args[:k], vec(mul(*a.args[k:])))
     if a.op == "zero":
         return zero((dim_product(*a.shape), 1))
     if a.shape[0] == 1:
@@ -603,6 +606,9 @@ def unvec(g: Node, m: Dim, n: Dim) -> Node:
         return transpose(g)
     if g.op == "vec" and g.args[0].shape == (m, n):
         return g.args[0]
+    if g.op == "mul" and g.args[0].is_scalar:          # unvec(c*v) = c*unvec(v)
+        k = next(i for i, f in enumerate(g.args) if not f.is_scalar)
+        return mul(*g.args[:k], unvec(mul(*g.args[k:]), m, n))
     if g.op == "zero":
         return zero((m, n))
     return Node("unvec", (g,), (m, n), (m, n))

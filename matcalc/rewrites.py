@@ -260,6 +260,25 @@ def _distribute_structured(n: Node, dims: set) -> Node | None:
     return None
 
 
+def _kronecker_applied(n: Node, dims: set) -> Node | None:
+    """J*vec(W) with J a chain of Kronecker products, commutation matrices, diag(vec(E)) and identities:
+    vec of the matrix product they stand for (kronecker.apply_jacobian), never forming J."""
+    if n.op != "mul" or n.shape[1] != 1 or n.args[-1].shape[1] != 1 or n.args[-1].is_scalar:
+        return None
+    chain = [a for a in n.args[:-1] if not a.is_scalar]
+    if not chain or not any(a.op in ("kron", "comm") for a in chain):
+        return None
+    if not all(a.op in ("kron", "comm", "eye") or (a.op == "fn" and a.attr == "diag" and a.args[0].op == "vec")
+               for a in chain):
+        return None
+    from .kronecker import apply_jacobian
+
+    scalars = [a for a in n.args[:-1] if a.is_scalar]
+    last = n.args[-1]
+    M = apply_jacobian(E.mul(*chain), last.args[0] if last.op == "vec" else last)
+    return E.mul(*scalars, E.vec(M)) if scalars else E.vec(M)
+
+
 ROWS = (
     Row("log-sum-exp", "log(sum(exp(u)))", "logsumexp(u)", "shifted by max(u): finite at u = 1000",
         _log_sum_exp),
@@ -273,6 +292,8 @@ ROWS = (
         "0*inf where u underflows", _dot_reciprocal),
     Row("distribute over a structured sum", "A*(diag(v) + s*t' + c*I)*B", "A*diag(v)*B + (A*s)*(t'*B) + c*A*B",
         "no n×n matrix is formed", _distribute_structured),
+    Row("Kronecker product applied to a vec", "kron(B', A)*vec(V), K(m, n)*vec(V)", "vec(A*V*B), vec(V')",
+        "the (pq)×(mn) Kronecker product is never formed", _kronecker_applied),
 )
 
 
