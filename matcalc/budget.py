@@ -135,6 +135,20 @@ def check(what: str = "") -> None:
         _active[-1].check(what)
 
 
+def check_allocation(entries: int, what: str) -> None:
+    """Refuse, before it is allocated, an array that alone would pass the memory budget in force: NumPy
+    allocates outside the engine's cooperative checks, so `kron(X, kron(X, kron(X, …)))` would otherwise
+    ask for gigabytes in one step."""
+    if not _active or not _active[-1].megabytes:
+        return
+    megabytes = entries * 8 / 2**20
+    if megabytes > _active[-1].megabytes:
+        raise BudgetExceeded(
+            f"stopped before computing {what}: an array of {entries:,} entries ({megabytes:,.0f} MB) would pass "
+            f"the memory budget of {_active[-1].megabytes:g} MB. Raise it with --memory-limit MB or "
+            f"MATCALC_MEMORY_LIMIT, or use smaller sizes")
+
+
 def coerce(budget) -> Budget:
     """None -> the environment's (or default) budget; a Budget as is; anything else a TypeError."""
     if budget is None:

@@ -21,6 +21,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import expr as E
+from .budget import BudgetExceeded
 from .codegen import compile_nodes
 from .derive import kind_of, prepare
 from .derive import derive as derive_expression
@@ -424,6 +425,8 @@ class Checker:
                 arrays = c.arrays if isinstance(c, (Case, Instance)) else c
                 try:
                     out.append(plan(**arrays)["v"])
+                except BudgetExceeded:
+                    raise                  # a limit the user set: said, never read as 'undefined here'
                 except Exception:  # noqa: BLE001 — a value that cannot be computed never "matches"
                     out.append(np.nan)
         return out

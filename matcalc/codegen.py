@@ -35,12 +35,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import budget as _budget
 from . import rewrites
 from .canon import _Canon, _orient, _place_scalars, _py_name, _rep  # noqa: F401  (re-exported)
 from .closures import _closure
 from .emit_source import SourceWriter
 from .errors import MatcalcError
-from .expr import Node, walk
+from .expr import Node, size_of, walk
 from .lowering import Step, _Lowering, _Ref  # noqa: F401  (re-exported)
 
 
@@ -230,12 +231,37 @@ class Plan:
                     if got[axis] != size:
                         raise MatcalcError(f"input {name} has shape {got}, but its dimension {d} is {size} "
                                            f"elsewhere")
+            self._check_allocations(shapes, v)
             self._checked_shapes = shapes
         for i, run, dead in self._runners:
             v[i] = run(v)
             for k in dead:
                 v[k] = None
         return v
+
+    def _check_allocations(self, shapes, v) -> None:
+        """Under a budget, no step may allocate an array larger than the budget's memory (once per shapes)."""
+        if not _budget._active:
+            return
+        sizes = {}
+        for d, (name, axis) in self.dim_sources.items():
+            shape = shapes[self.inputs.index(name)]
+            if axis < len(shape):
+                sizes[d] = int(shape[axis])
+        for d, slot in self._argdim_slots:
+            sizes[d] = int(v[slot])
+        for st in self.steps:
+            if st.rep == "scalar" or st.compact is not None:
+                continue
+            dims = (st.shape[0],) if st.rep == "col" else (st.shape[1],) if st.rep == "row" else st.shape
+            entries = 1
+            for d in dims:
+                value = size_of(d, sizes)
+                if not isinstance(value, int):
+                    break
+                entries *= value
+            else:
+                _budget.check_allocation(entries, f"{st.op} ({' × '.join(str(size_of(d, sizes)) for d in dims)})")
 
     def _argdim(self, d, env) -> int:
         if d in env:

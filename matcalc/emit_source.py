@@ -117,7 +117,8 @@ class SourceWriter:
             shape = f"({dims},)" if len(a) == 2 else f"({dims})"
             return f"np.broadcast_to({self.bare(a[0])}, {shape})", ATOM
         if op == "T":
-            return f"{self.wrap(a[0], ATOM)}.T", ATOM
+            inner = self.wrap(a[0], ATOM)
+            return (inner[:-2] if inner.endswith(".T") else f"{inner}.T"), ATOM
         if op == "asCol":
             return f"{self.wrap(a[0], ATOM)}[:, None]", ATOM
         if op == "asRow":

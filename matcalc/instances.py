@@ -22,6 +22,7 @@ import numpy as np
 
 from . import expr as E
 from .assumptions import Assumptions
+from .budget import BudgetExceeded
 from .codegen import compile_nodes
 from .domain import kink_arguments, positive_needs
 from .expr import Node, walk
@@ -152,6 +153,8 @@ class Sampler:
         with np.errstate(all="ignore"):
             try:
                 return self._probe(**inst.arrays)
+            except BudgetExceeded:
+                raise                  # a limit the user set: said, never read as 'undefined here'
             except Exception:  # noqa: BLE001 — an instance the probe cannot evaluate is redrawn
                 return None
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import numeric
+from .budget import BudgetExceeded
 from .codegen import Plan
 from .expr import Node
 
@@ -88,6 +89,8 @@ class Witness:
                                                               h=max(h, 1e-5))
                 else:
                     value = numeric.finite_difference(self.root, self.wrt, inst, self.dim_scalars, h=h)
+            except BudgetExceeded:
+                raise                  # a limit the user set: said, never read as 'undefined here'
             except Exception:  # noqa: BLE001 — undefined here: no evidence
                 return None
         return value if _finite(value) else None
@@ -114,6 +117,8 @@ class Witness:
                     jac = np.asarray(autograd.jacobian(g)(x), dtype=float)
                     out_nd = jac.ndim - x0.ndim
                     value = np.transpose(jac, tuple(range(out_nd, jac.ndim)) + tuple(range(out_nd)))
+        except BudgetExceeded:
+            raise                  # a limit the user set: said, never read as 'undefined here'
         except Exception:  # noqa: BLE001 — autograd cannot run this: finite differences alone decide
             return None
         value = np.asarray(value, dtype=float)

@@ -228,3 +228,19 @@ def test_cli_format_kron():
     assert "stacks rows" in out.output
     out = CliRunner().invoke(main, ["derive", "kron(A)", "--wrt", "A"])
     assert out.exit_code == 2 and "Traceback" not in out.output
+
+
+def test_a_kronecker_tower_is_refused_before_it_is_allocated():
+    nested = "sum(kron(X, kron(X, kron(X, kron(X, kron(X, kron(X, kron(X, X))))))))"
+    out = CliRunner().invoke(main, ["check", nested, "--wrt", "X", "--claim", "X"])
+    assert out.exit_code == 2 and "memory budget" in out.output and "Traceback" not in out.output
+
+
+def test_derived_code_applies_the_commutation_matrix_as_a_transpose():
+    d = matcalc.derive("u'*K(3, 4)*u", wrt="u")
+    assert "eye" not in d.source() and "kron" not in d.source()
+    u = np.random.default_rng(5).standard_normal(12)
+    K = np.eye(12)[(np.arange(3)[:, None] + 3 * np.arange(4)[None, :]).reshape(-1)]
+    assert np.allclose(d.to_numpy()(u=u), (K + K.T) @ u)
+    A = np.arange(12.0).reshape((3, 4), order="F")
+    assert np.allclose(K @ A.reshape(-1, order="F"), A.T.reshape(-1, order="F"))      # K(3,4) vec(A) = vec(A')
