@@ -147,8 +147,17 @@ def check_constant(value: Fraction) -> Fraction:
     return value
 
 
+_small_numbers: dict = {}
+
+
 def num(value) -> Node:
-    return Node("num", (), check_constant(Fraction(value)), SCALAR)
+    found = _small_numbers.get(value) if type(value) is int or type(value) is Fraction else None
+    if found is not None:
+        return found
+    node = Node("num", (), check_constant(Fraction(value)), SCALAR)
+    if node.attr.denominator == 1 and -16 <= node.attr <= 16:  # the constants every derivation makes
+        _small_numbers[value] = node
+    return node
 
 
 def power_fits(base: Fraction, p: Fraction) -> bool:

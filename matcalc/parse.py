@@ -114,7 +114,22 @@ class _Build(Transformer_NonRecursive):
 
 
 def parse(text: str) -> Syntax:
-    """Parse an expression; every failure is a ParseError that points at a column."""
+    """Parse an expression; every failure is a ParseError that points at a column.
+
+    The tree is shared by every caller that parses the same text (a check parses its expression,
+    claim and assumptions several times over): it is never modified after it is built."""
+    if not isinstance(text, str):
+        raise ParseError(f"expected an expression as text, got {type(text).__name__}")
+    return _parse_cached(text)
+
+
+@lru_cache(maxsize=512)
+def _parse_cached(text: str) -> Syntax:
+    return parse_fresh(text)
+
+
+def parse_fresh(text: str) -> Syntax:
+    """A tree of its own (not shared): for a caller that keys anything by the identity of its nodes."""
     if not isinstance(text, str):
         raise ParseError(f"expected an expression as text, got {type(text).__name__}")
     if not text.strip():

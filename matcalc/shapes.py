@@ -16,7 +16,7 @@ from . import expr as E
 from .errors import ParseError, ShapeError, UnsupportedError
 from .expr import SCALAR, Dim, Node, Shape
 from .functions import apply
-from .parse import Syntax, chain, parse
+from .parse import Syntax, chain, parse, parse_fresh
 from .rules import functions, known_function_names, spelled
 
 GREEK = {
@@ -614,6 +614,9 @@ def elaborate_many(text: str, shapes: dict | None = None, extra: tuple[str, ...]
             raise ShapeError(f"cannot declare the shape of {name!r}: not a name")
         declared[name] = parse_shape_spec(spec)
     trees = [parse(text)] + [parse(t) for t in extra]
+    for k in range(1, len(trees)):              # the inference keys implicit I's by node identity
+        if any(trees[k] is t for t in trees[:k]):
+            trees[k] = parse_fresh(trees[k].text)
     inf = _Inference(text, declared)
     for tree in trees:
         inf.prescan(tree)
