@@ -8,6 +8,7 @@ differences of the original expression (tests/oracle.py), and with HIPS autograd
 from __future__ import annotations
 
 import threading
+import time
 import warnings
 
 import numpy as np
@@ -317,6 +318,23 @@ def test_a_slow_request_does_not_block_another_user():
         finally:
             thread.join()
         assert slow["response"].status_code == 200
+
+
+def test_a_long_request_is_demoted_and_a_fresh_worker_serves_the_others():
+    """One worker: without demotion a second user would wait for the first user's 4 s request."""
+    with TestClient(create_app(workers=1, time_limit=60.0, test_hooks=True)) as c:
+        slow: dict = {}
+        thread = threading.Thread(target=lambda: slow.update(response=c.post("/api/_sleep", json={"seconds": 4})))
+        thread.start()
+        try:
+            time.sleep(1.0)                                      # past the pool's slow_after (0.25 s)
+            fast = c.post("/api/derive", json={"expression": "x'*A*x", "wrt": "x"})
+            assert fast.status_code == 200 and "response" not in slow
+            assert c.app.state.pool.demoted == 1
+        finally:
+            thread.join()
+        assert slow["response"].status_code == 200              # the demoted worker still answered
+        assert c.post("/api/derive", json={"expression": "x'*x", "wrt": "x"}).json()["result"] == "2*x"
 
 
 def test_memory_limit_answers_422_and_the_worker_survives():

@@ -34,6 +34,8 @@ class WorkerDied(Exception):
 class _Worker:
     """One worker process and the bytes read from it so far."""
 
+    demoted = False   # reniced after running long: it finishes its request at low priority, then retires
+
     def __init__(self, memory_limit: int | None, test_hooks: bool = False):
         env = dict(os.environ)
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -88,8 +90,10 @@ class WorkerPool:
     """`await pool.run(name, payload)` runs handlers.run(name, payload) in a worker within `time_limit`."""
 
     def __init__(self, size: int = 2, time_limit: float = 10.0, wait_limit: float = 30.0,
-                 memory_limit: int | None = 3 << 30, start_limit: float = 60.0, test_hooks: bool = False):
+                 memory_limit: int | None = 3 << 30, start_limit: float = 60.0, test_hooks: bool = False,
+                 slow_after: float = 0.25):
         self.size = size
+        self.slow_after = slow_after
         self.time_limit = time_limit
         self.wait_limit = wait_limit
         self.memory_limit = memory_limit
@@ -99,6 +103,7 @@ class WorkerPool:
         self._all: set[_Worker] = set()
         self._starting: set[asyncio.Task] = set()
         self.killed = 0
+        self.demoted = 0
 
     async def _ready(self) -> _Worker:
         """A new worker, once it has imported matcalc (so its start-up is not charged to a request)."""
@@ -129,10 +134,32 @@ class WorkerPool:
         self._all.discard(worker)
         worker.kill()
 
+    def _demote(self, worker: _Worker) -> None:
+        """A request that has run `slow_after` seconds is likely a runaway: its worker drops to the lowest CPU
+        priority (so on a machine with as many cores as workers it no longer slows everyone else's requests)
+        and a fresh worker takes its place in the pool. It keeps its time limit; a raised priority cannot
+        be taken back without privileges, so it retires when its request ends."""
+        worker.demoted = True
+        pid = worker.process.pid
+        try:
+            os.setpriority(os.PRIO_PROCESS, pid, 19)
+        except (OSError, AttributeError):
+            pass
+        try:  # Linux schedules each session as a group (autogroup), where a process's own nice is not seen
+            with open(f"/proc/{pid}/autogroup", "w") as fh:
+                fh.write("19")
+        except OSError:
+            pass
+        self.demoted += 1
+        self._spawn()
+
     def _replace(self, worker: _Worker) -> None:
         """Kill `worker`; a fresh one joins the idle queue once it is ready (in the background)."""
         self._retire(worker)
         self.killed += 1
+        self._spawn()
+
+    def _spawn(self) -> None:
         idle = self._idle
 
         async def replacement():
@@ -157,7 +184,14 @@ class WorkerPool:
         healthy = False
         try:
             worker.send({"name": name, "payload": payload})
-            answer = await worker.receive(self.time_limit)
+            try:
+                answer = await worker.receive(min(self.slow_after, self.time_limit))
+            except asyncio.TimeoutError:
+                left = self.time_limit - (time.monotonic() - started)
+                if left <= 0:
+                    raise
+                self._demote(worker)
+                answer = await worker.receive(left)
             healthy = True
             return answer["status"], answer["body"]
         except asyncio.TimeoutError:
@@ -165,7 +199,11 @@ class WorkerPool:
         except (BrokenPipeError, OSError, ValueError) as err:
             raise WorkerDied(str(err)) from None
         finally:
-            if healthy:
+            if healthy and not worker.demoted:
                 self._idle.put_nowait(worker)
+            elif worker.demoted:       # its place in the pool is already taken by a fresh worker
+                self._retire(worker)
+                if not healthy:
+                    self.killed += 1
             else:  # timed out, died, or the request was cancelled mid-way: never reuse it
                 self._replace(worker)

@@ -30,6 +30,12 @@ def main(argv: list[str]) -> None:
     import matcalc.codegen  # noqa: F401  (imported now, not during the first timed request)
     import matcalc.verify  # noqa: F401
 
+    # warm up: the first derivation and check in a process build the parser and read the rule tables
+    # (about 0.2 s); a fresh worker pays that before it is ready, not during some user's request
+    example = {"expression": "-y'*log(softmax(W*x + b))", "wrt": "W", "assume": ["sum(y) = 1"]}
+    handlers.run("derive", example)
+    handlers.run("check", {**example, "claim": "(softmax(W*x + b) - y)*x'"})
+
     out.write('{"ready": true}\n')
     out.flush()
     for line in sys.stdin:
