@@ -96,7 +96,7 @@ class _Err(Exception):
 _ASCII_FUNCS = {
     "exp", "log", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "tanh", "sigmoid", "relu",
     "step", "sqrt", "abs", "sign", "sum", "tr", "det", "logdet", "inv", "norm1", "norm2", "diag",
-    "softmax", "logsumexp",
+    "softmax", "logsumexp", "vec",
 }  # `ones` and `I` need a size, so no LaTeX spelling maps onto them as functions
 _ELEMENTWISE = {
     "exp", "log", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "tanh", "sigmoid", "relu",
@@ -113,7 +113,7 @@ _GREEK = {g: g for g in (
 _GREEK["lambda"] = "lam"  # `lambda` is awkward as a name in the engine's host language
 _CMD_TYPES = {
     "cdot": "MUL", "times": "MUL", "ast": "MUL", "odot": "HAD", "circ": "HAD", "oslash": "EDIV",
-    "top": "TOP", "intercal": "TOP", "prime": "TOP", "sum": "SUM", "frac": "FRAC", "dfrac": "FRAC",
+    "otimes": "KRON", "top": "TOP", "intercal": "TOP", "prime": "TOP", "sum": "SUM", "frac": "FRAC", "dfrac": "FRAC",
     "tfrac": "FRAC", "|": "DBAR", "Vert": "DBAR", "lVert": "NOPEN", "rVert": "NCLOSE", "vert": "BAR",
     "lvert": "AOPEN", "rvert": "ACLOSE",
 }
@@ -462,6 +462,8 @@ class _Build(Transformer):
 
     def sup_arg(self, *ch):
         inner = [c for c in ch if not (isinstance(c, Token) and c.type in ("LBRACE", "RBRACE"))]
+        if len(inner) == 2 and isinstance(inner[0], Token) and inner[0].type == "MINUS":  # {-\top}
+            return ("invT", None)
         if len(inner) == 2:  # {\circ 2}
             return ("hpow", inner[1])
         x = inner[0]
@@ -548,6 +550,9 @@ class _Build(Transformer):
     def had(self, a, op, b):
         return _N("had", a, b, pos=a.pos)
 
+    def kron(self, a, op, b):
+        return _N("kron", a, b, pos=a.pos)
+
     def ediv(self, a, op, b):
         return _N("ediv", a, b, pos=a.pos)
 
@@ -564,7 +569,7 @@ def _parser() -> Lark:
 
 # ---------------------------------------------------------------- printing
 
-_ATOMIC = {"name", "num", "call", "norm"}
+_ATOMIC = {"name", "num", "call", "norm", "kron"}
 
 
 def _show(n: _N) -> str:
@@ -592,6 +597,8 @@ def _show(n: _N) -> str:
     if k == "neg":
         s = _show(a[0])
         return "-" + (s if _safe_after_minus(a[0]) else f"({s})")
+    if k == "kron":
+        return f"kron({_show(a[0])}, {_show(a[1])})"
     if k in ("had", "ediv", "div"):
         op = {"had": " .* ", "ediv": " ./ ", "div": "/"}[k]
         return f"({_show(a[0])}){op}({_show(a[1])})"

@@ -52,19 +52,15 @@ def verify(expr: str, wrt: str, claim: str, shapes=None, assume=(), layout: str 
 
     if order == 1 and is_index_notation(claim):
         return verify_index(expression, wrt, claim, shapes=small_shapes(shapes), assume=assume, layout=layout)
-    if order == 1 and _kronecker_form(expression, wrt, claim, shapes, assume):
-        from .kronecker_check import verify_kronecker
-
-        try:
-            claim_text = read_input(claim, input)
-        except MatcalcError as err:
-            raise type(err)(f"in the claim: {err}") from None
-        return verify_kronecker(expression, wrt, claim_text, shapes=small_shapes(shapes), assume=assume,
-                                layout=layout)
     try:
         claim_text = read_input(claim, input)
     except MatcalcError as err:
         raise type(err)(f"in the claim: {err}") from None
+    if order == 1 and _kronecker_form(expression, wrt, claim_text, shapes, assume):
+        from .kronecker_check import verify_kronecker
+
+        return verify_kronecker(expression, wrt, claim_text, shapes=small_shapes(shapes), assume=assume,
+                                layout=layout)
     if order not in (1, 2):
         raise MatcalcError(f"order must be 1 or 2, got {order!r}")
     ck = Checker(expression, wrt, claim_text, small_shapes(shapes), assume, layout, order)

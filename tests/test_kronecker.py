@@ -129,6 +129,20 @@ def test_the_printed_jacobian_parses_back_and_is_judged_correct(text, wrt, shape
         assert v.ok, (text, layout, v.diagnosis)
 
 
+# \otimes and \operatorname{vec} read back; a sized identity I_{m} or K_{m,n} does not (a subscript is an
+# index to the LaTeX reader), so the rows whose Jacobian holds one are checked in the ASCII form only.
+LATEX_ROWS = [c for c in COOKBOOK if c[0] in ("A*X*B", "inv(X)", "exp(X)", "det(X)*inv(X)", "tr(A*X)", "X .* X",
+                                              "softmax(z)")]
+
+
+@pytest.mark.parametrize("text,wrt,shapes,printed", LATEX_ROWS, ids=[c[0] for c in LATEX_ROWS])
+def test_the_latex_jacobian_reads_back_in(text, wrt, shapes, printed):
+    k = kronecker(text, wrt, shapes, layout="numerator")
+    assert "I_{" not in k.latex and "K_{" not in k.latex
+    v = matcalc.verify(text, wrt, k.latex, shapes=shapes, layout="numerator")
+    assert v.ok, (k.latex, v.claim, v.diagnosis)
+
+
 WRONG_CLAIMS = [
     ("A*X*B", "kron(A, B')", "transpose"),          # the row-major vec: the factors the other way round
     ("A*X*B", "-kron(B', A)", "sign"),
