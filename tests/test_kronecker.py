@@ -258,3 +258,41 @@ def test_derived_code_applies_the_commutation_matrix_as_a_transpose():
     assert np.allclose(d.to_numpy()(u=u), (K + K.T) @ u)
     A = np.arange(12.0).reshape((3, 4), order="F")
     assert np.allclose(K @ A.reshape(-1, order="F"), A.T.reshape(-1, order="F"))      # K(3,4) vec(A) = vec(A')
+
+
+def _mutants(text: str) -> list[str]:
+    """Edits of a right Kronecker Jacobian a person could make by mistake."""
+    import re
+
+    out = []
+    m = re.search(r"kron\(([^(),]+(?:\([^()]*\))?'?), ([^(),]+(?:\([^()]*\))?'?)\)", text)
+    if m:
+        a, b = m.group(1), m.group(2)
+        out.append(text[:m.start()] + f"kron({b}, {a})" + text[m.end():])                 # operands swapped
+        flip = a[:-1] if a.endswith("'") else a + "'"
+        out.append(text[:m.start()] + f"kron({flip}, {b})" + text[m.end():])              # a transpose lost
+    out += [re.sub(r"\*K\([^()]*\)", "", text, count=1), text.replace(" + ", " - ", 1),
+            f"1.001*({text})", f"-({text})", re.sub(r"K\((\w+), (\w+)\)", r"K(\2, \1)", text, count=1)]
+    return [t for t in dict.fromkeys(out) if t != text]
+
+
+@pytest.mark.parametrize("text,wrt,shapes,printed", COOKBOOK, ids=[c[0] for c in COOKBOOK])
+def test_mutants_of_right_jacobians_are_judged_by_the_numbers(text, wrt, shapes, printed):
+    """Each mutant is rejected exactly when it differs from the measured Jacobian (judged here without
+    matcalc's verdict: evaluated against central differences of the expression)."""
+    k = kronecker(text, wrt, shapes, layout="numerator")
+    declared = {n: (node.shape if node.shape[1] != 1 else node.shape[:1]) if not node.is_scalar else ()
+                for n, node in k.typed.names.items()}
+    for mutant in _mutants(k.text):
+        try:
+            _, (node,) = elaborate_many(text, declared, (mutant,), targets=[k.shape])
+        except MatcalcError:
+            continue                                     # does not type: not a claim of the right shape
+        differs = False
+        for env, _ in instances(k.typed):
+            truth = measured_jacobian(k.typed, wrt, env)
+            got = np.asarray(evaluate(node, k.typed.dims, env), dtype=float)
+            if got.size != truth.size or relative(got.reshape(truth.shape), truth) > 1e-6:
+                differs = True
+        v = matcalc.verify(text, wrt, mutant, shapes=shapes, layout="numerator")
+        assert v.ok == (not differs), (mutant, v.diagnosis)

@@ -104,6 +104,7 @@ class WorkerPool:
         self._starting: set[asyncio.Task] = set()
         self.killed = 0
         self.demoted = 0
+        self._standby: _Worker | None = None   # started and warm, idle outside the pool until a demotion
 
     async def _ready(self) -> _Worker:
         """A new worker, once it has imported matcalc (so its start-up is not charged to a request)."""
@@ -120,7 +121,8 @@ class WorkerPool:
 
     async def start(self) -> None:
         self._idle = asyncio.Queue()
-        for worker in await asyncio.gather(*(self._ready() for _ in range(self.size))):
+        *workers, self._standby = await asyncio.gather(*(self._ready() for _ in range(self.size + 1)))
+        for worker in workers:
             self._idle.put_nowait(worker)
 
     async def close(self) -> None:
@@ -137,7 +139,7 @@ class WorkerPool:
     def _demote(self, worker: _Worker) -> None:
         """A request that has run `slow_after` seconds is likely a runaway: its worker drops to the lowest CPU
         priority (so on a machine with as many cores as workers it no longer slows everyone else's requests)
-        and a fresh worker takes its place in the pool. It keeps its time limit; a raised priority cannot
+        and the standby worker (started with the pool, already warm) takes its place at once. It keeps its time limit; a raised priority cannot
         be taken back without privileges, so it retires when its request ends."""
         worker.demoted = True
         pid = worker.process.pid
@@ -151,7 +153,12 @@ class WorkerPool:
         except OSError:
             pass
         self.demoted += 1
-        self._spawn()
+        if self._standby is not None:           # the warm standby takes the place at once; a new one is made
+            self._idle.put_nowait(self._standby)
+            self._standby = None
+            self._spawn(standby=True)
+        else:
+            self._spawn()
 
     def _replace(self, worker: _Worker) -> None:
         """Kill `worker`; a fresh one joins the idle queue once it is ready (in the background)."""
@@ -159,15 +166,17 @@ class WorkerPool:
         self.killed += 1
         self._spawn()
 
-    def _spawn(self) -> None:
+    def _spawn(self, standby: bool = False) -> None:
         idle = self._idle
 
         async def replacement():
             fresh = await self._ready()
-            if self._idle is idle and idle is not None:
-                idle.put_nowait(fresh)
-            else:
+            if self._idle is not idle or idle is None:
                 self._retire(fresh)
+            elif standby and self._standby is None:
+                self._standby = fresh
+            else:
+                idle.put_nowait(fresh)
 
         task = asyncio.get_running_loop().create_task(replacement())
         self._starting.add(task)
