@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -75,7 +76,9 @@ class _Worker:
         line, _, self.buffer = self.buffer.partition(b"\n")
         return json.loads(line)
 
-    def kill(self) -> None:
+    def kill(self, wait: bool = True) -> None:
+        """SIGKILL. While serving (wait=False) the exit is reaped by a thread: a runaway worker holding
+        gigabytes takes a while to unmap them, and the event loop must not stall for everyone meanwhile."""
         if self.process.poll() is None:
             self.process.kill()
         for stream in (self.process.stdin, self.process.stdout):
@@ -83,7 +86,10 @@ class _Worker:
                 stream.close()
             except OSError:
                 pass
-        self.process.wait(timeout=10)
+        if wait:
+            self.process.wait(timeout=10)
+        else:
+            threading.Thread(target=self.process.wait, daemon=True).start()
 
 
 class WorkerPool:
@@ -129,12 +135,12 @@ class WorkerPool:
         for task in list(self._starting):
             task.cancel()
         for worker in list(self._all):
-            self._retire(worker)
+            self._retire(worker, wait=True)
         self._idle = None
 
-    def _retire(self, worker: _Worker) -> None:
+    def _retire(self, worker: _Worker, wait: bool = False) -> None:
         self._all.discard(worker)
-        worker.kill()
+        worker.kill(wait)
 
     def _demote(self, worker: _Worker) -> None:
         """A request that has run `slow_after` seconds is likely a runaway: its worker drops to the lowest CPU
