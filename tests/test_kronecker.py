@@ -296,3 +296,24 @@ def test_mutants_of_right_jacobians_are_judged_by_the_numbers(text, wrt, shapes,
                 differs = True
         v = matcalc.verify(text, wrt, mutant, shapes=shapes, layout="numerator")
         assert v.ok == (not differs), (mutant, v.diagnosis)
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_kron_vec_and_K_compile_for_other_array_libraries(backend):
+    rng = np.random.default_rng(6)
+    A, X, V = rng.standard_normal((2, 3)), rng.standard_normal((4, 5)), rng.standard_normal((8, 15))
+    d = matcalc.derive("sum(V .* kron(A, X)) + sum(vec(X))*0.5", wrt="X",
+                       shapes={"A": "m,n", "X": "p,q", "V": "m*p,n*q"})
+    want = d.to_numpy()(A=A, X=X, V=V)
+    if backend == "torch":
+        import torch
+
+        got = d.compile("torch")(A=torch.tensor(A), X=torch.tensor(X), V=torch.tensor(V)).numpy()
+    else:
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+        import jax.numpy as jnp
+
+        got = np.asarray(d.compile("jax")(A=jnp.asarray(A), X=jnp.asarray(X), V=jnp.asarray(V)))
+    assert np.allclose(got, want)
