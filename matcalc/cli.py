@@ -13,7 +13,7 @@ import sys
 import click
 
 from .derive import derive as derive_expression
-from .errors import MatcalcError
+from .errors import MatcalcError, UnsupportedError
 from .printing import MAX_INLINE, inline_size, to_text_bounded
 
 DEFAULT_EXPRESSION = "-y'*log(softmax(W*x + b))"
@@ -220,7 +220,14 @@ def _differential_of_a_matrix_function(dF, expression, wrt, shapes, assume, inpu
         d = derive_expression(expression, wrt=wrt, shapes=parse_shapes(shapes), assume=assume, input=input_kind)
         lines.append(f"so the Jacobian (numerator layout) is  {to_text_bounded(d.in_layout('numerator'))}")
     else:
-        lines.append("so, entry by entry:  " + tensor_index(expression, wrt, parse_shapes(shapes), assume, input_kind))
+        try:
+            lines.append("so, entry by entry:  " + tensor_index(expression, wrt, parse_shapes(shapes), assume,
+                                                               input_kind))
+        except UnsupportedError:   # no index form (through kron or vec): the Kronecker form always exists
+            from .kronecker import kronecker
+
+            k = kronecker(expression, wrt, parse_shapes(shapes), assume, "numerator", input_kind)
+            lines.append(f"so, in vec/Kronecker form:  {k.label} = {k.text}")
     return "\n".join(lines)
 
 

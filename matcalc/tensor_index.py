@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from . import expr as E
 from .derive import _Walk, prepare, read_input
-from .errors import MatcalcError
+from .errors import MatcalcError, UnsupportedError
 from .index_parse import IX
 from .index_print import _add, _axes, _Builder, _collapse, _factor, _mul, show
 from .simplify import Simplifier, table_rules
@@ -32,7 +32,23 @@ class _UnitBuilder(_Builder):
     def entry(self, n, idx):
         if n is self.seed:                      # G_ab = delta_ia * delta_jb
             return _mul([IX("delta", f, a) for f, a in zip(self.letters, idx)])
+        if not _written_entrywise(n) and any(m is self.seed for m in E.walk(n)):
+            what = {"fn": f"{n.attr}(…)", "vec": "vec(…)", "unvec": "unvec(…)", "kron": "kron(…)"}.get(n.op, n.op)
+            raise UnsupportedError(f"matcalc cannot write this derivative entry by entry: it goes through {what}; "
+                                   f"--format kron writes it as the vec/Kronecker Jacobian")
         return super().entry(n, idx)
+
+
+_ENTRYWISE_OPS = {"num", "sym", "eye", "ones", "zero", "T", "bcast", "add", "had", "epow", "pow", "mul"}
+
+
+def _written_entrywise(n) -> bool:
+    """Whether index_print writes n's entries itself (else it writes the entry of the matrix expression)."""
+    if n.op == "fn":
+        from .rules import functions
+
+        return functions()[n.attr].kind in ("elementwise", "tomatrix")
+    return n.op in _ENTRYWISE_OPS
 
 
 MAX_TERMS = 64      # products distributed over sums at most this far; beyond, the deltas stay as they are

@@ -317,3 +317,10 @@ def test_kron_vec_and_K_compile_for_other_array_libraries(backend):
 
         got = np.asarray(d.compile("jax")(A=jnp.asarray(A), X=jnp.asarray(X), V=jnp.asarray(V)))
     assert np.allclose(got, want)
+
+
+def test_a_derivative_through_kron_has_no_index_form_and_says_so():
+    out = CliRunner().invoke(main, ["derive", "kron(A, X)", "--wrt", "X", "--format", "index"])
+    assert out.exit_code == 2 and "--format kron" in out.output and "G" not in out.output.split("error:")[0]
+    out = CliRunner().invoke(main, ["derive", "kron(A, X)", "--wrt", "X", "--method", "differential"])
+    assert out.exit_code == 0 and "df = kron(A, dX)" in out.output and "vec/Kronecker form" in out.output
