@@ -348,3 +348,17 @@ def test_memory_limit_answers_422_and_the_worker_survives():
 
 def test_test_hooks_are_off_by_default(client):
     assert client.post("/api/_sleep", json={"seconds": 0}).status_code == 404
+
+
+def test_a_matrix_function_of_a_matrix_answers_in_vec_kronecker_form():
+    with TestClient(create_app(workers=1)) as c:
+        r = c.post("/api/derive", json={"expression": "A*X*B", "wrt": "X", "layout": "numerator"})
+        assert r.status_code == 200
+        body = r.json()
+        assert body["result"] == "kron(B', A)" and body["layouts"]["denominator"]["result"] == "kron(B, A')"
+        assert body["layouts"]["numerator"]["lhs_latex"].startswith(r"\frac{\partial \operatorname{vec}(F)}")
+        assert [s["expression"] for s in body["steps"]] == ["A*dX*B", "kron(B', A)", "vec(A*V*B)"]
+        assert "A @ V @ B" in body["numpy"] and "--format kron" in body["cli"]
+        r = c.post("/api/check", json={"expression": "A*X*B", "wrt": "X", "claim": "kron(A, B')",
+                                       "layout": "numerator"})
+        assert r.status_code == 200 and r.json()["status"] == "wrong" and "stacks rows" in r.json()["diagnosis"]

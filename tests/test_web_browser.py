@@ -197,3 +197,20 @@ def test_examples_and_numerator_layout(server, browser):
     no_raw_tex(page, "#result-panel")
     assert "layout=numerator" in page.get_attribute("#permalink", "href")
     page.close()
+
+
+def test_a_matrix_function_is_typeset_in_kronecker_form(server, browser):
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(server)
+    page.wait_for_selector("body[data-ready=yes]")
+    for field in ("#expression", "#wrt", "#shapes", "#assume", "#claim"):
+        page.fill(field, "")
+    page.type("#expression", "A*X*B")
+    page.fill("#wrt", "X")
+    page.wait_for_selector("body[data-busy=no][data-derived=ok]")
+    tex = page.eval_on_selector("#result-main annotation", "a => a.textContent")
+    assert "\\otimes" in tex and "\\operatorname{vec}" in tex
+    assert page.locator("#steps li .katex").count() == 3
+    no_raw_tex(page, "#result-panel")
+    assert "A @ V @ B" in page.inner_text("#numpy")
+    page.close()

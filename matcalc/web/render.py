@@ -97,6 +97,8 @@ def cli_command(words: list[str]) -> str:
 def derivation_body(expression, wrt, shapes, assume, layout, order, direction, input_kind) -> dict:
     from ..cli import render_text
 
+    if order == 1 and _no_matrix_form(expression, wrt, shapes, assume, input_kind):
+        return kronecker_body(expression, wrt, shapes, assume, layout, input_kind)
     d = derive(expression, wrt=wrt, shapes=shapes, assume=assume, layout=layout, order=order,
                input=input_kind, direction=direction)
     other = "numerator" if layout == "denominator" else "denominator"
@@ -192,3 +194,94 @@ def steps_body(text, shapes, assume, wrt, layout, input_kind) -> dict:
     for step in body["steps"]:
         step["latex"] = latex_of(step["text"], known)
     return body
+
+
+def _no_matrix_form(expression, wrt, shapes, assume, input_kind) -> bool:
+    from ..derive import prepare, read_input
+    from ..tensor_index import matrix_form_exists
+
+    try:
+        typed, _ = prepare(read_input(expression, input_kind), shapes, assume)
+    except MatcalcError:
+        return False                     # derive reports it, with the usual message
+    x = typed.names.get(wrt)
+    return x is not None and not matrix_form_exists(typed.root, x)
+
+
+def _vec_partial(f_latex: str, x_latex: str, layout: str) -> str:
+    top = r"\top"
+    if layout == "numerator":
+        return (r"\frac{\partial \operatorname{vec}(" + f_latex + r")}{\partial \operatorname{vec}(" + x_latex
+                + r")^" + top + "}")
+    return (r"\frac{\partial \operatorname{vec}(" + f_latex + r")^" + top + r"}{\partial \operatorname{vec}("
+            + x_latex + ")}")
+
+
+def kronecker_body(expression, wrt, shapes, assume, layout, input_kind) -> dict:
+    """A matrix function of a matrix (or a vector of a matrix): no matrix form, so the page shows its
+    differential, the vec/Kronecker Jacobian in both layouts and the product with a direction."""
+    from ..cli import _kronecker_text
+    from ..kronecker import kronecker
+
+    k = kronecker(expression, wrt, shapes, assume, layout, input_kind)
+    other = "numerator" if layout == "denominator" else "denominator"
+    twin = kronecker(expression, wrt, shapes, assume, other, input_kind)
+    typed = k.typed
+    f_latex = "F" if not typed.root.is_scalar else "f"
+    x_latex = to_latex(typed.names[wrt])
+    direction = k.direction_name()
+    jvp = k.jvp(direction)
+    dF = k.differential
+    steps = [
+        {"number": 1, "target": f"d{'F'}", "target_latex": r"\mathrm{d}F", "expression": dF.text.split(" = ", 1)[1],
+         "latex": to_latex(dF.node).replace(r"\mathit{" + dF.dx.attr + "}", r"\mathrm{d}" + x_latex), "kind": "chain",
+         "rule": "the differential, by the product rule and the differentials of rules/functions.toml",
+         "source": "Magnus & Neudecker, Matrix Differential Calculus, ch. 8–9"},
+        {"number": 2, "target": k.label, "target_latex": _vec_partial(f_latex, x_latex, layout),
+         "expression": k.text, "latex": k.latex, "kind": "result",
+         "rule": "vec(A dX B) = (B' ⊗ A) vec(dX); vec(dX') = K(m,n) vec(dX); vec(E .* dX) = diag(vec(E)) vec(dX)",
+         "source": "Magnus & Neudecker, ch. 2 §4 and ch. 3 Theorem 10; Matrix Cookbook (520)"},
+        {"number": 3, "target": f"J*vec({direction})", "target_latex": r"J \operatorname{vec}(" + direction + ")",
+         "expression": f"vec({to_text(jvp)})", "latex": r"\operatorname{vec}\left(" + to_latex(jvp) + r"\right)",
+         "kind": "result", "rule": "applied to a direction: (B' ⊗ A) vec(V) = vec(A V B), no Kronecker product formed",
+         "source": "Magnus & Neudecker, ch. 2 §4"},
+    ]
+    words = ["matcalc", "derive", expression, "--wrt", wrt, "--format", "kron"]
+    for name, dims in shapes.items():
+        words += ["--shape", f"{name}={dims}"]
+    for a in assume:
+        words += ["--assume", a]
+    if layout != "denominator":
+        words += ["--layout", layout]
+    try:
+        numpy_source, numpy_error = k.source(), None
+    except MatcalcError as err:
+        numpy_source, numpy_error = None, str(err)
+    names = {n: node.shape for n, node in typed.names.items()}
+    return {
+        "expression": expression,
+        "expression_latex": to_latex(typed.root),
+        "wrt": wrt,
+        "wrt_latex": x_latex,
+        "layout": layout,
+        "order": 1,
+        "direction": None,
+        "kind": "vec/Kronecker (the derivative has more than two axes)",
+        "shape": shape_text(k.shape),
+        "shapes": {n: _dims(s) for n, s in sorted(names.items())},
+        "shapes_text": {n: shape_text(s) for n, s in sorted(names.items())},
+        "assumptions": list(dF.assumptions.texts),
+        "result": k.text,
+        "latex": k.latex,
+        "layouts": {layout: {"result": k.text, "latex": k.latex, "shape": shape_text(k.shape),
+                             "lhs_latex": _vec_partial(f_latex, x_latex, layout) + " = "},
+                    other: {"result": twin.text, "latex": twin.latex, "shape": shape_text(twin.shape),
+                            "lhs_latex": _vec_partial(f_latex, x_latex, other) + " = "}},
+        "shared": {"result": k.text, "latex": k.latex, "where": []},
+        "steps": steps,
+        "where": [],
+        "numpy": numpy_source,
+        "numpy_error": numpy_error,
+        "text": _kronecker_text(expression, wrt, shapes, assume, layout, input_kind),
+        "cli": cli_command(words),
+    }

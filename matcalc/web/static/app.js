@@ -146,9 +146,11 @@
     const lhs = d.order === 2 ? (d.direction ? "H[" + d.direction + "] = " : "\\nabla^2 f = ")
                               : "\\frac{\\partial f}{\\partial " + d.wrt_latex + "} = ";
     $("layout-main-title").textContent = d.layout + " layout (" + d.layouts[d.layout].shape + ")";
-    typeset($("result-main"), lhs + d.layouts[d.layout].latex, d.layouts[d.layout].result);
+    typeset($("result-main"), (d.layouts[d.layout].lhs_latex || lhs) + d.layouts[d.layout].latex,
+            d.layouts[d.layout].result);
     $("layout-other-title").textContent = other + " layout (" + d.layouts[other].shape + ")";
-    typeset($("result-other"), lhs + d.layouts[other].latex, d.layouts[other].result);
+    typeset($("result-other"), (d.layouts[other].lhs_latex || lhs) + d.layouts[other].latex,
+            d.layouts[other].result);
     $("result-kind").textContent = d.kind + " derivative with respect to " + d.wrt +
       (d.assumptions.length ? ", assuming " + d.assumptions.join("; ") : "");
     $("result-shapes").textContent = "shapes: " +
