@@ -22,7 +22,7 @@ import numpy as np
 
 from . import expr as E
 from .assumptions import Assumptions
-from .budget import BudgetExceeded
+from .budget import BudgetExceeded, check_allocation
 from .codegen import compile_nodes
 from .domain import kink_arguments, positive_needs
 from .expr import Node, walk
@@ -134,7 +134,9 @@ class Sampler:
             for name, node in self.names.items():
                 if name in self.dim_scalars:
                     continue
-                arrays[name] = self._draw(name, array_shape(node.shape, sizes), node.shape, rng, scale)
+                shape = array_shape(node.shape, sizes)
+                check_allocation(int(np.prod(shape, dtype=np.int64)) if shape else 1, f"a random {name} {shape}")
+                arrays[name] = self._draw(name, shape, node.shape, rng, scale)
             dims = dict(sizes)
             for name in self.dim_scalars:
                 if name not in dims:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .assumptions import Assumptions
+from .budget import check_allocation
 from .codegen import Plan, _rep
 from . import expr as E
 from .expr import Node, walk
@@ -75,6 +76,8 @@ def sample(root: Node, names: dict[str, Node], assumptions: Assumptions | None =
         if name in dim_scalars:
             continue
         shape = tuple(E.size_of(d, dims) for d in node.shape)
+        if all(isinstance(d, int) for d in shape):
+            check_allocation(shape[0] * shape[1], f"a random {name} ({shape[0]}×{shape[1]})")
         env[name] = _draw(name, shape, _rep(node.shape), need.get(name, set()), a, rng)
     for name in dim_scalars:
         if name in dims:

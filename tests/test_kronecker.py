@@ -248,6 +248,9 @@ def test_a_kronecker_tower_is_refused_before_it_is_allocated():
     nested = "sum(kron(X, kron(X, kron(X, kron(X, kron(X, kron(X, kron(X, X))))))))"
     out = CliRunner().invoke(main, ["check", nested, "--wrt", "X", "--claim", "X"])
     assert out.exit_code == 2 and "memory budget" in out.output and "Traceback" not in out.output
+    # a literal size the checker cannot shrink: the random u would take 7 GB, and is refused before drawing
+    out = CliRunner().invoke(main, ["check", "u'*K(30000, 30000)*u", "--wrt", "u", "--claim", "2*u"])
+    assert out.exit_code == 2 and "memory budget" in out.output and "Traceback" not in out.output
 
 
 def test_derived_code_applies_the_commutation_matrix_as_a_transpose():

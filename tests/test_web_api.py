@@ -140,9 +140,9 @@ def test_shape_error(client):
 
 
 def test_unsupported(client):
-    r = client.post("/api/derive", json={"expression": "W*x", "wrt": "W"})
+    r = client.post("/api/derive", json={"expression": "W*x", "wrt": "x", "order": 2})
     assert r.status_code == 422 and r.json()["kind"] == "unsupported"
-    assert r.json()["error"] == cli_message(["derive", "W*x", "--wrt", "W"])
+    assert r.json()["error"] == cli_message(["derive", "W*x", "--wrt", "x", "--order", "2"])
 
 
 def test_unknown_variable_and_bad_assumption(client):
