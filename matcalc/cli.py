@@ -162,7 +162,9 @@ def _derive_command(expression, wrt, shapes, assume, layout, order, direction, f
     if fmt == "kron":
         if order != 1:
             raise MatcalcError("--format kron writes a first derivative; give --order 1")
-        click.echo(_kronecker_text(expression, wrt, shapes, assume, layout, input_kind))
+        from .kronecker import kronecker
+
+        click.echo(kronecker(expression, wrt, parse_shapes(shapes), assume, layout, input_kind).report())
         return
     if fmt == "index" and order == 1:
         from .tensor_index import HasMatrixForm, tensor_index
@@ -192,19 +194,6 @@ def _derive_command(expression, wrt, shapes, assume, layout, order, direction, f
 
             differential_steps(d)              # refuses a non-scalar or second-order derivative up front
         click.echo(render_text(d, bool(steps), show_shapes, method))
-
-
-def _kronecker_text(expression, wrt, shapes, assume, layout, input_kind) -> str:
-    from .expr import shape_text
-    from .kronecker import kronecker
-
-    k = kronecker(expression, wrt, parse_shapes(shapes), assume, layout, input_kind)
-    name = k.direction_name()
-    return "\n".join([
-        f"{k.label} = {k.text}",
-        f"    ({layout} layout, {shape_text(k.shape)}; vec stacks columns)",
-        f"applied to a direction {name} of {wrt} (vec of the result = J*vec({name}), no Kronecker product formed):",
-        f"    {k.jvp_text()}"])
 
 
 def _differential_of_a_matrix_function(dF, expression, wrt, shapes, assume, input_kind) -> str:

@@ -244,6 +244,18 @@ class KroneckerJacobian:
         return Plan({"jvp": self.jvp(name)}, set(self.typed.dims)).source(
             f"jvp_{self.wrt}", f"{self.label} applied to {name}: vec(result) = J vec({name}); no Kronecker product formed")
 
+    def report(self) -> str:
+        """What `matcalc derive --format kron` prints: the Jacobian, its layout and shape, its product."""
+        from .expr import shape_text
+
+        name = self.direction_name()
+        return "\n".join([
+            f"{self.label} = {self.text}",
+            f"    ({self.layout} layout, {shape_text(self.shape)}; vec stacks columns)",
+            f"applied to a direction {name} of {self.wrt} (vec of the result = J*vec({name}), no Kronecker "
+            f"product formed):",
+            f"    {self.jvp_text()}"])
+
     def __str__(self) -> str:
         return f"{self.label} = {self.text}"
 

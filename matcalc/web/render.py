@@ -220,7 +220,6 @@ def _vec_partial(f_latex: str, x_latex: str, layout: str) -> str:
 def kronecker_body(expression, wrt, shapes, assume, layout, input_kind) -> dict:
     """A matrix function of a matrix (or a vector of a matrix): no matrix form, so the page shows its
     differential, the vec/Kronecker Jacobian in both layouts and the product with a direction."""
-    from ..cli import _kronecker_text
     from ..kronecker import kronecker
 
     k = kronecker(expression, wrt, shapes, assume, layout, input_kind)
@@ -282,6 +281,6 @@ def kronecker_body(expression, wrt, shapes, assume, layout, input_kind) -> dict:
         "where": [],
         "numpy": numpy_source,
         "numpy_error": numpy_error,
-        "text": _kronecker_text(expression, wrt, shapes, assume, layout, input_kind),
+        "text": k.report(),
         "cli": cli_command(words),
     }
