@@ -16,7 +16,7 @@ from matcalc import numeric
 from matcalc.cli import main
 from matcalc.codegen import evaluate
 from matcalc.errors import MatcalcError, ShapeError
-from matcalc.kronecker import kronecker
+from matcalc.kronecker import kronecker  # matcalc.kronecker is the same function
 from matcalc.shapes import elaborate, elaborate_many
 
 # The Matrix Cookbook's matrix-valued rows (§2.2, §2.8) and Magnus & Neudecker's, with their shapes.
