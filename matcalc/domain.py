@@ -53,6 +53,35 @@ def _is_gram(factors: tuple[Node, ...]) -> bool:
     return n % 2 == 0 and all(transpose(factors[i]) is factors[n - 1 - i] for i in range(n // 2))
 
 
+def _constant_value(t: Node):
+    """c for the constant c, c*ones(n) or a broadcast c; else None."""
+    if t.op == "num":
+        return t.attr
+    if t.op == "ones":
+        return Fraction(1)
+    if t.op == "bcast" and t.args[0].op == "num":
+        return t.args[0].attr
+    if t.op == "mul" and len(t.args) == 2 and t.args[0].op == "num" and t.args[1].op == "ones":
+        return t.args[0].attr
+    return None
+
+
+def _bounded_difference(args, signs) -> str | None:
+    """c - k*f(u) with f's values in [0, U] (the `upper` column) and k*U <= c: `1 - sigmoid(u)` >= 0."""
+    room = sum((v for v in map(_constant_value, args) if v is not None), Fraction(0))
+    for t, sign in zip(args, signs):
+        if _constant_value(t) is not None or sign is not None:
+            continue                                     # a constant, or a term already known >= 0
+        if not (t.op == "mul" and len(t.args) == 2 and t.args[0].op == "num" and t.args[0].attr < 0
+                and t.args[1].op == "fn"):
+            return None
+        row = functions()[t.args[1].attr]
+        if row.upper is None or row.range not in (POSITIVE, NONNEG, NONNEG_AE):
+            return None
+        room += t.args[0].attr * Fraction(row.upper)
+    return NONNEG if room >= 0 else None
+
+
 class SignAnalysis:
     """The sign of every node of some roots, given the names known positive (assumptions)."""
 
@@ -80,7 +109,7 @@ class SignAnalysis:
         if op in ("T", "bcast"):
             return arg_signs[0]
         if op == "add":
-            return _sum_sign(arg_signs)
+            return _sum_sign(arg_signs) or _bounded_difference(args, arg_signs)
         if op == "had":
             return _product_sign(arg_signs)
         if op == "mul":

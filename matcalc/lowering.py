@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .canon import _LOG_OF, _kind, _rep, _scalars_and_chain, _size, _spelling
+from .domain import NONNEG, NONNEG_AE, POSITIVE, SignAnalysis
 from .errors import MatcalcError
 from .expr import Node, dim_factors, is_product_dim, walk
 
@@ -311,6 +312,9 @@ class _Lowering:
         k = len(leaves)
         if k == 1:
             return self.leaf(leaves[0])
+        gram = self.gram(factors, shape)
+        if gram is not None:
+            return gram
         distributed = self.distributed(factors, shape)
         if distributed is not None:
             return self.get(distributed)
@@ -436,6 +440,28 @@ class _Lowering:
         if lrep == "col" and rrep == "row":
             return self.ref("outer", (a.slot, b.slot), None, shape, hint="outer")
         return self.ref("matmul", (a.slot, b.slot), (False, False), shape, hint="prod")
+
+    def gram(self, factors, shape) -> _Ref | None:
+        """A'*diag(w)*A with w >= 0 by structure (the Hessian of a logistic or log-sum-exp loss) is
+        (A .* sqrt(w))'*(A .* sqrt(w)): NumPy computes a matrix times its own transpose by a symmetric
+        rank-k update, half the multiplications of A'*(A .* w). The sign comes from domain.py's analysis
+        and the `range`/`upper` columns of rules/functions.toml (1 - sigmoid(u) >= 0)."""
+        if len(factors) != 3:
+            return None
+        left, middle, right = factors
+        if not (left.op == "T" and left.args[0] is right and _rep(right.shape) == "mat"
+                and middle.op == "fn" and middle.attr == "diag"):
+            return None
+        w = middle.args[0]
+        try:
+            sign = SignAnalysis()(w)
+        except KeyError:                 # a fused helper of the code generator (log_softmax): no row
+            return None
+        if sign not in (POSITIVE, NONNEG, NONNEG_AE):
+            return None
+        root = Node("fn", (w,), "sqrt", w.shape)
+        scaled = self.chain([Node("fn", (root,), "diag", middle.shape), right], right.shape)
+        return self.ref("matmul", (scaled.slot, scaled.slot), (True, False), shape, hint="gram")
 
     def solve(self, left, right, shape) -> _Ref | None:
         """inv(A)*B is solve(A, B), inv(A)'*B is solve(A', B); a row b'*inv(A) is solve(A', b)."""

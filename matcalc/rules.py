@@ -31,6 +31,7 @@ class FunctionRow:
     linear: bool = False
     positive: bool = False
     range: str = "real"
+    upper: float | None = None
 
     @property
     def printed(self) -> str:

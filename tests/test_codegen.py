@@ -367,3 +367,19 @@ def test_the_code_generator_never_executes_text():
                  "runtime.py", "train.py", "cli_train.py"):
         text = (root / name).read_text()
         assert not re.search(r"\b(exec|eval)\(|exec_module|import_module|__import__|compile\(", text), name
+
+
+def test_a_gram_hessian_with_nonnegative_weights_is_a_symmetric_product():
+    """X'*diag(w)*X with w >= 0 by structure compiles to (X .* sqrt(w))'*(X .* sqrt(w)); a weight of
+    unknown sign (tanh's Hessian) never goes under a square root."""
+    rng = np.random.default_rng(3)
+    X, w, y = rng.standard_normal((40, 6)), rng.standard_normal(6), np.sign(rng.standard_normal(40))
+    d = matcalc.derive("sum(log(1 + exp(-y .* (X*w))))", wrt="w", order=2)
+    source = d.source()
+    assert "np.sqrt" in source and ".T @ scaled" in source
+    s = 1 / (1 + np.exp(-y * (X @ w)))
+    assert np.allclose(d.to_numpy()(X=X, w=w, y=y), X.T @ (X * (s * (1 - s) * y ** 2)[:, None]))
+    d = matcalc.derive("sum(tanh(X*w))", wrt="w", order=2)
+    assert "sqrt" not in d.source()
+    t = np.tanh(X @ w)
+    assert np.allclose(d.to_numpy()(X=X, w=w), X.T @ (X * (-2 * t * (1 - t ** 2))[:, None]))

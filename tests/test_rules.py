@@ -114,3 +114,18 @@ def test_simplification_identity_holds_numerically(row):
 def test_tables_ship_with_the_package():
     path = rules.table_path("functions")
     assert path.exists() and path.suffix == ".toml"
+
+
+@pytest.mark.parametrize("row", [r for r in rules.functions().values() if r.upper is not None],
+                         ids=lambda r: r.name)
+def test_upper_bounds_hold_numerically(row):
+    """The `upper` column: the compiled Hessian takes square roots of weights it proves >= 0 with it."""
+    rng = np.random.default_rng(8)
+    arg = "z" if row.arg == "vector" else "Z" if row.arg == "matrix" else "x"
+    typed = elaborate_many(f"{row.printed}({arg})")[0]
+    for scale in (0.1, 1.0, 30.0, 1000.0):
+        sizes = numeric.dimension_sizes([typed.root])
+        inst = numeric.sample(typed.root, typed.names, None, rng, sizes=sizes)
+        env = {**inst.dims, **{n: v * scale for n, v in inst.env.items()}}
+        values = np.asarray(evaluate(typed.root, (), env), dtype=float)
+        assert np.all(values <= row.upper), (row.name, scale)
