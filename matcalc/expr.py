@@ -618,9 +618,25 @@ def unvec(g: Node, m: Dim, n: Dim) -> Node:
     if g.op == "mul" and g.args[0].is_scalar:          # unvec(c*v) = c*unvec(v)
         k = next(i for i, f in enumerate(g.args) if not f.is_scalar)
         return mul(*g.args[:k], unvec(mul(*g.args[k:]), m, n))
+    if g.op == "mul":                                  # unvec(kron(B', A)*vec(V)) = A*V*B
+        from .vec_algebra import applied
+
+        M = applied(g)
+        if M is not None and M.shape == (m, n) and _reads_plainly(M):
+            return M
+    if g.op == "add":                                  # unvec is linear: taken inside when a term gains
+        parts = [unvec(t, m, n) for t in g.args]
+        if any(p.op != "unvec" for p in parts):
+            return add(*parts)
     if g.op == "zero":
         return zero((m, n))
     return Node("unvec", (g,), (m, n), (m, n))
+
+
+def _reads_plainly(M: Node) -> bool:
+    """No reshape left inside but of a name: A'*unvec(y, m, q)*B' reads as matrix algebra; a chain of
+    reshapes (the adjoint of a Kronecker product of the variable) reads better as the Kronecker formula."""
+    return all(k.op != "unvec" or k.args[0].op == "sym" for k in walk(M))
 
 
 def kron(a: Node, b: Node) -> Node:

@@ -24,6 +24,8 @@ from .expr import Node
 from .forward import differential
 from .functions import apply
 from .printing import to_latex, to_text_bounded
+from .vec_algebra import apply_jacobian
+from .vec_algebra import as_shape as _as_shape
 from .simplify import Simplifier, table_rules
 
 
@@ -129,53 +131,6 @@ class _Reader:
         if _contains(B, self.dx):
             parts.append(E.mul(P, E.kron(E.vec(A), E.eye(E.dim_product(r, s))), self.term(B)))
         return E.add(*parts)
-
-
-# ---------------------------------------------------------------- applying a Jacobian to a direction
-
-
-def _as_shape(W: Node, shape) -> Node:
-    """W with the same entries in column-major order, as a `shape` matrix (unvec(vec(W)))."""
-    if W.shape == tuple(shape):
-        return W
-    return E.unvec(E.vec(W), *shape)
-
-
-def apply_jacobian(J: Node, W: Node) -> Node:
-    """M with vec(M) = J*vec(W), without forming J where it is a Kronecker product or a permutation.
-    M comes in the shape natural to J's leftmost factor; `jvp` reshapes it to the function's."""
-    op = J.op
-    if op == "add":
-        parts = [apply_jacobian(t, W) for t in J.args]
-        shape = parts[0].shape
-        return E.add(*(_as_shape(p, shape) for p in parts))
-    if op == "mul":
-        scalars = [a for a in J.args if a.is_scalar]
-        chain = [a for a in J.args if not a.is_scalar]
-        out = W
-        for factor in reversed(chain):
-            out = apply_jacobian(factor, out)
-        return E.mul(*scalars, out) if scalars else out
-    if op == "eye":
-        return W
-    if op == "zero":
-        return E.zero((J.shape[0], 1))
-    if op == "comm":                        # K(m,n) vec(V) = vec(V') for V m×n
-        m, n = J.attr
-        return E.transpose(_as_shape(W, (m, n)))
-    if op == "kron":                        # (P ⊗ Q) vec(V) = vec(Q V P')
-        P, Q = J.args
-        V = _as_shape(W, (Q.shape[1], P.shape[1]))
-        return E.mul(Q, V, E.transpose(P))
-    if op == "fn" and J.attr == "diag" and J.args[0].op == "vec":   # diag(vec(E)) vec(V) = vec(E .* V)
-        Em = J.args[0].args[0]
-        return E.hadamard(Em, _as_shape(W, Em.shape))
-    if op == "T" and J.args[0].op == "vec":   # vec(G)' vec(V) = sum(G .* V)
-        G = J.args[0].args[0]
-        return apply("sum", E.hadamard(G, _as_shape(W, G.shape)))
-    if op == "vec" and W.is_scalar:          # vec(M) * s = vec(M*s)
-        return E.mul(W, J.args[0])
-    return E.mul(J, E.vec(W) if not W.is_scalar else W)
 
 
 # ---------------------------------------------------------------- the public result

@@ -260,28 +260,13 @@ def _distribute_structured(n: Node, dims: set) -> Node | None:
     return None
 
 
-def _kronecker_like(a: Node) -> bool:
-    """A matrix kronecker.apply_jacobian applies without forming it."""
-    if a.op in ("kron", "comm", "eye") or (a.op == "fn" and a.attr == "diag" and a.args[0].op == "vec"):
-        return True
-    return a.op in ("add", "mul") and all(f.is_scalar or _kronecker_like(f) for f in a.args)
-
-
 def _kronecker_applied(n: Node, dims: set) -> Node | None:
     """J*vec(W) with J a chain of Kronecker products, commutation matrices, diag(vec(E)) and identities:
-    vec of the matrix product they stand for (kronecker.apply_jacobian), never forming J."""
-    if n.op != "mul" or n.shape[1] != 1 or n.args[-1].shape[1] != 1 or n.args[-1].is_scalar:
-        return None
-    chain = [a for a in n.args[:-1] if not a.is_scalar]
-    if not chain or not all(_kronecker_like(a) for a in chain) or \
-            not any(m.op in ("kron", "comm") for a in chain for m in walk(a)):
-        return None
-    from .kronecker import apply_jacobian
+    vec of the matrix product they stand for (vec_algebra.applied), never forming J."""
+    from .vec_algebra import applied
 
-    scalars = [a for a in n.args[:-1] if a.is_scalar]
-    last = n.args[-1]
-    M = apply_jacobian(E.mul(*chain), last.args[0] if last.op == "vec" else last)
-    return E.mul(*scalars, E.vec(M)) if scalars else E.vec(M)
+    M = applied(n)
+    return None if M is None else E.vec(M)
 
 
 ROWS = (

@@ -18,6 +18,7 @@ from matcalc.codegen import evaluate
 from matcalc.errors import MatcalcError, ShapeError
 from matcalc.kronecker import kronecker  # matcalc.kronecker is the same function
 from matcalc.shapes import elaborate, elaborate_many
+from oracle import max_error_against_truth
 
 # The Matrix Cookbook's matrix-valued rows (§2.2, §2.8) and Magnus & Neudecker's, with their shapes.
 COOKBOOK = [
@@ -327,3 +328,14 @@ def test_a_derivative_through_kron_has_no_index_form_and_says_so():
     assert out.exit_code == 2 and "--format kron" in out.output and "G" not in out.output.split("error:")[0]
     out = CliRunner().invoke(main, ["derive", "kron(A, X)", "--wrt", "X", "--method", "differential"])
     assert out.exit_code == 0 and "df = kron(A, dX)" in out.output and "vec/Kronecker form" in out.output
+
+
+def test_gradients_through_kronecker_products_of_constants_print_as_matrix_algebra():
+    cases = [("norm2(kron(B', A)*vec(X) - vec(C))^2", {"A": "m,n", "X": "n,p", "B": "p,q", "C": "m,q"},
+              "2*A'*(A*X*B - C)*B'"),
+             ("norm2(K(m, n)*vec(X) - vec(Y))^2", {"X": "m,n", "Y": "n,m"}, "2*(X - Y')"),
+             ("y'*kron(B', A)*vec(X)", {"A": "m,n", "X": "n,p", "B": "p,q"}, "A'*unvec(y, m, q)*B'")]
+    for text, shapes, printed in cases:
+        d = matcalc.derive(text, wrt="X", shapes=shapes)
+        assert d.text == printed
+        assert max_error_against_truth(d) < 1e-6
