@@ -93,18 +93,31 @@ def no_raw_tex(page, selector: str) -> None:
     assert not RAW_TEX.search(text), f"raw TeX left in {selector}: {RAW_TEX.search(text).group(0)!r}"
 
 
-def test_derive_check_and_permalink_in_chromium(server, browser, tmp_path):
-    context = browser.new_context(viewport={"width": 1100, "height": 900},
-                                  permissions=["clipboard-read", "clipboard-write"])
-    page = context.new_page()
-    failed = []
-    # a request the page itself aborts (newer inputs typed) is fine; any other failure is not
-    page.on("requestfailed", lambda r: "ERR_ABORTED" in (r.failure or "") or failed.append(r.url))
-    page.on("pageerror", lambda e: failed.append(str(e)))
+def blank_page(opener, server, before=None):
+    """The page (from a browser or a browser context), loaded and ready, every input box emptied;
+    `before(page)` runs before it loads (to watch its requests)."""
+    page = opener.new_page() if hasattr(opener, "pages") else opener.new_page(viewport={"width": 1100,
+                                                                                      "height": 900})
+    if before is not None:
+        before(page)
     page.goto(server)
     page.wait_for_selector("body[data-ready=yes]")
     for field in ("#expression", "#wrt", "#shapes", "#assume", "#claim"):
         page.fill(field, "")
+    return page
+
+
+def test_derive_check_and_permalink_in_chromium(server, browser, tmp_path):
+    context = browser.new_context(viewport={"width": 1100, "height": 900},
+                                  permissions=["clipboard-read", "clipboard-write"])
+    failed = []
+
+    def watch(page):
+        # a request the page itself aborts (newer inputs typed) is fine; any other failure is not
+        page.on("requestfailed", lambda r: "ERR_ABORTED" in (r.failure or "") or failed.append(r.url))
+        page.on("pageerror", lambda e: failed.append(str(e)))
+
+    page = blank_page(context, server, watch)
 
     # a parse error shows under the box, with the caret under the column
     page.type("#expression", "tr(A*X")
@@ -200,11 +213,7 @@ def test_examples_and_numerator_layout(server, browser):
 
 
 def test_a_matrix_function_is_typeset_in_kronecker_form(server, browser):
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
-    page.goto(server)
-    page.wait_for_selector("body[data-ready=yes]")
-    for field in ("#expression", "#wrt", "#shapes", "#assume", "#claim"):
-        page.fill(field, "")
+    page = blank_page(browser, server)
     page.type("#expression", "A*X*B")
     page.fill("#wrt", "X")
     page.wait_for_selector("body[data-busy=no][data-derived=ok]")

@@ -94,6 +94,18 @@ def cli_command(words: list[str]) -> str:
     return " ".join(quote(w) for w in words)
 
 
+def derive_words(expression, wrt, shapes, assume, layout) -> list[str]:
+    """The `matcalc derive` command line of the page's inputs, word by word."""
+    words = ["matcalc", "derive", expression, "--wrt", wrt]
+    for name, dims in shapes.items():
+        words += ["--shape", f"{name}={dims}"]
+    for a in assume:
+        words += ["--assume", a]
+    if layout != "denominator":
+        words += ["--layout", layout]
+    return words
+
+
 def derivation_body(expression, wrt, shapes, assume, layout, order, direction, input_kind) -> dict:
     from ..cli import render_text
 
@@ -111,13 +123,7 @@ def derivation_body(expression, wrt, shapes, assume, layout, order, direction, i
         numpy_source, numpy_error = d.numpy_source, None
     except MatcalcError as err:
         numpy_source, numpy_error = None, str(err)
-    words = ["matcalc", "derive", d.expression, "--wrt", wrt]
-    for name, dims in shapes.items():
-        words += ["--shape", f"{name}={dims}"]
-    for a in assume:
-        words += ["--assume", a]
-    if layout != "denominator":
-        words += ["--layout", layout]
+    words = derive_words(d.expression, wrt, shapes, assume, layout)
     if order != 1:
         words += ["--order", str(order)]
     if direction:
@@ -245,13 +251,7 @@ def kronecker_body(expression, wrt, shapes, assume, layout, input_kind) -> dict:
          "kind": "result", "rule": "applied to a direction: (B' ⊗ A) vec(V) = vec(A V B), no Kronecker product formed",
          "source": "Magnus & Neudecker, ch. 2 §4"},
     ]
-    words = ["matcalc", "derive", expression, "--wrt", wrt, "--format", "kron"]
-    for name, dims in shapes.items():
-        words += ["--shape", f"{name}={dims}"]
-    for a in assume:
-        words += ["--assume", a]
-    if layout != "denominator":
-        words += ["--layout", layout]
+    words = derive_words(expression, wrt, shapes, assume, layout) + ["--format", "kron"]
     try:
         numpy_source, numpy_error = k.source(), None
     except MatcalcError as err:
