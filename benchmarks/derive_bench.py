@@ -295,7 +295,7 @@ def part_b() -> dict:
         nodes = dag_size(m["out"])
         rows.append([L, repeats, ms(m["cold"]), ms(m["fresh"]), ms(m["warm"]), f"{m['fresh'] / L:.2f}",
                      len(text), named, f"{named / L:.0f}", nodes if nodes is not None else "n/a",
-                     check_mlp(text, L)])
+                     check_mlp(shared_text, L)])   # str() names repeated parts past its length bound
     print(table(["L", "reps", "cold ms", "fresh ms", "warm ms", "ms/L", "chars inline", "chars named",
                  "named/L", "DAG nodes", "check"], rows, right=range(0, 10)))
     if 2 in per:

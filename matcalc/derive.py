@@ -33,20 +33,38 @@ LAYOUTS = ("denominator", "numerator")
 SEED = "G"
 
 
-@dataclass
 class Step:
-    """One line of the derivation: the adjoint of `target`, and the identity that gave it."""
+    """One line of the derivation: the adjoint of `target`, and the identity that gave it.
 
-    target: str
-    expression: str
-    rule: str
-    source: str
-    kind: str = "chain"   # chain | simplify | assumption | layout | result
-    node: Node | None = field(default=None, repr=False, compare=False)
-    target_node: Node | None = field(default=None, repr=False, compare=False)
+    The text of a step with a node is printed when first read: a deep network's steps are large DAGs
+    whose printed forms (with repeated parts named) cost more than the derivation, and most callers
+    never look at them."""
+
+    __slots__ = ("target", "_expression", "rule", "source", "kind", "node", "target_node")
+    FIELDS = ("target", "expression", "rule", "source", "kind")
+
+    def __init__(self, target: str, expression: str | None, rule: str, source: str, kind: str = "chain",
+                 node: Node | None = None, target_node: Node | None = None):
+        self.target, self._expression, self.rule, self.source = target, expression, rule, source
+        self.kind = kind      # chain | simplify | assumption | layout | result
+        self.node, self.target_node = node, target_node
+
+    @property
+    def expression(self) -> str:
+        if self._expression is None:
+            self._expression = to_text_bounded(self.node)
+        return self._expression
 
     def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("node", "target_node")}
+        return {k: getattr(self, k) for k in self.FIELDS}
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Step) and self.as_dict() == other.as_dict()
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return "Step(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.FIELDS) + ")"
 
     @property
     def latex(self) -> str:
@@ -136,7 +154,7 @@ class _Walk:
         target = f"∂f/∂{_bracketed(node)}" if node is not self.wrt else f"∂f/∂{node.attr}"
         rules = "; ".join(dict.fromkeys(p[1] for p in parts))
         sources = "; ".join(dict.fromkeys(p[2] for p in parts))
-        self.steps.append(Step(target, to_text_bounded(raw), rules, sources, "chain", raw, node))
+        self.steps.append(Step(target, None, rules, sources, "chain", raw, node))
         shown = raw
         if self.plain is not None:
             before = len(self.plain.trace)
@@ -156,7 +174,7 @@ class _Walk:
             return
         names = list(dict.fromkeys(r.name for r in fired)) or ["collect and factor terms"]
         sources = list(dict.fromkeys(r.source for r in fired)) or ["algebra"]
-        self.steps.append(Step("", to_text_bounded(new), "; ".join(names), "; ".join(sources), kind, new))
+        self.steps.append(Step("", None, "; ".join(names), "; ".join(sources), kind, new))
 
     def _send(self, node: Node, G: Node, depends: set[Node]):
         op = node.op
