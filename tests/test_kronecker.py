@@ -158,10 +158,12 @@ WRONG_CLAIMS = [
     ("W*x", "kron(x, I(m))", "transpose"),
     ("W*x", "kron(I(m), x')", "transpose"),
     ("exp(X)", "diag(vec(X))", None),
+    ("relu(X + 3)", "I(m*n)", None),           # right wherever X > -3, which the usual spread rarely leaves
+    ("abs(X - 2)", "-I(m*n)", None),           # right only where X < 2
 ]
 SHAPES = {"A*X*B": {"A": "m,n", "X": "n,p", "B": "p,q"}, "inv(X)": {"X": "n,n"}, "X'*X": {"X": "m,n"},
           "X'": {"X": "m,n"}, "X*A": {"X": "m,n", "A": "n,n"}, "W*x": {"W": "m,n", "x": "n"},
-          "exp(X)": {"X": "m,n"}}
+          "exp(X)": {"X": "m,n"}, "relu(X + 3)": {"X": "m,n"}, "abs(X - 2)": {"X": "m,n"}}
 
 
 @pytest.mark.parametrize("text,claim,kind", WRONG_CLAIMS, ids=[f"{t} {c}" for t, c, _ in WRONG_CLAIMS])
