@@ -148,7 +148,9 @@ def test_derive_check_and_permalink_in_chromium(server, browser, tmp_path):
     no_raw_tex(page, "#result-panel")
     assert "def d_dW(" in page.inner_text("#numpy")
     page.click("#copy-code")
-    page.wait_for_function("document.querySelector('#copy-code').textContent === 'Copied'")
+    # expect() polls without evaluating a string in the page (the page's CSP forbids eval, which
+    # wait_for_function needs once the condition is not already true at its first look)
+    playwright.expect(page.locator("#copy-code")).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == page.eval_on_selector("#numpy", "e => e.textContent")
     shoot(page, tmp_path, "serve-derive", "#derive-panel")
 
@@ -164,7 +166,7 @@ def test_derive_check_and_permalink_in_chromium(server, browser, tmp_path):
 
     # a derivation: each line marked, the first bad line named
     page.click("button[data-example=softmax-ce]")  # also fills the derivation box
-    page.wait_for_function("document.querySelector('#derivation').value.includes('let s')")
+    playwright.expect(page.locator("#derivation")).to_have_value(re.compile("let s"))
     page.click("#derivation-button")
     page.wait_for_selector("#derivation-result:not([hidden])")
     assert page.locator("#derivation-lines li.bad").count() == 1
