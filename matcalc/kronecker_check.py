@@ -145,6 +145,7 @@ def verify_kronecker(expression: str, wrt: str, claim: str, shapes=None, assume=
                        instances=0, **base, diagnosis="no verdict: the expression could not be measured on the "
                                                       "instances drawn")
     scrutiny = ""
+    first = len(measured)
     if all(m.agrees for m in measured):
         extra, scrutiny = _scrutinize(ours, node, typed, wrt, layout)
         measured += extra
@@ -158,6 +159,9 @@ def verify_kronecker(expression: str, wrt: str, claim: str, shapes=None, assume=
                        diagnosis=f"your Jacobian equals the measured one entry by entry on {len(measured)} random "
                                  f"instances of distinct sizes.")
     kind, why = _diagnose(measured, x.shape, typed.root.shape, layout)
+    if not why and all(m.agrees for m in measured[:first]):
+        why = ("your Jacobian agrees on the usual random instances but not on those drawn wider or across a "
+               "kink of relu/abs/step/sign: it holds only where some argument keeps its sign. ")
     return Verdict(ok=False, status=WRONG, kind=kind, counterexample=None, notes=notes, **base, **evidence,
                    diagnosis=f"{why}{ours.label} is {ours.text}.")
 
