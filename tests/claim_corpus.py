@@ -426,7 +426,7 @@ WRONG = [
     ("bce batch", "X'*(sigmoid(X*w) - y)/m", D, "factor"), ("bce batch", "X'*sigmoid(X*w)", D, "missing term"),
     ("ce W", f"(y - {S})*x'", D, "sign"), ("ce W", f"{S}*x'", D, "missing term"),
     ("ce W", f"x*({S} - y)'", D, "transpose"), ("ce W", f"({S} - y)*x'", N, "transpose"),
-    ("ce W", f"2*({S} - y)*x'", D, "factor"), ("ce W", f"-y*x'", D, "missing term"),
+    ("ce W", f"2*({S} - y)*x'", D, "factor"), ("ce W", "-y*x'", D, "missing term"),
     ("ce W", f"({S} - y)*x' + {S}*x'", D, "extra term"),
     ("ce b", f"y - {S}", D, "sign"), ("ce b", f"{S}", D, "missing term"), ("ce b", "-y", D, "missing term"),
     ("ce b", f"{S} + y", D, "sign"), ("ce b", f"{S}' - y'", D, "transpose"), ("ce b", f"{S} - 2*y", D, "factor"),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-import matcalc
 from matcalc import numeric
 from matcalc.codegen import Plan, evaluate
 from matcalc.expr import Node, walk
