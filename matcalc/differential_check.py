@@ -20,6 +20,7 @@ from .codegen import evaluate
 from .errors import MatcalcError, ParseError, ShapeError
 from .expr import shape_text
 from .forward import differential
+from .printing import to_text
 from .shapes import elaborate_many
 from .verdict import CORRECT, SHAPE, UNDECIDED, WRONG, Verdict
 
@@ -83,16 +84,99 @@ def verify_differential(expression: str, wrt: str, claim: str, shapes=None, assu
     if not errors:
         return Verdict(ok=False, status=UNDECIDED, kind=None, max_relative_error=math.inf, counterexample=None,
                        instances=0, **base, diagnosis="no verdict: the expression could not be measured")
+    scrutiny, usual = "", max(errors) < TOLERANCE
+    if usual:
+        extra, scrutiny = _scrutinize(typed, wrt, node, ours, a)
+        errors += extra
     worst = max(errors)
-    evidence = dict(max_relative_error=worst, instances=INSTANCES, sizes=sizes,
+    evidence = dict(max_relative_error=worst, instances=INSTANCES, sizes=sizes, scrutiny=scrutiny,
                     witness="central differences along random directions", tolerance=TOLERANCE)
     if worst < TOLERANCE:
         return Verdict(ok=True, status=CORRECT, kind=None, counterexample=None, **base, **evidence,
                        diagnosis=f"your differential agrees with the expression's along {len(errors)} random "
-                                 f"directions on {INSTANCES} random instances.")
+                                 f"directions on {INSTANCES} random instances and {len(extra)} chosen ones.")
     kind, why = _diagnose(typed, wrt, node, ours, rng, a)
+    if not why and usual:
+        why = ("your differential agrees on the usual random instances but not on those drawn wider or across "
+               "a kink of relu/abs/step/sign: it holds only where some argument keeps its sign; ")
     return Verdict(ok=False, status=WRONG, kind=kind, counterexample=None, **base, **evidence,
                    diagnosis=f"{why}the differential is {ours.text}.")
+
+
+SEED = 20240611
+CANDIDATES = 24          # cheap instances searched for a disagreement once the usual ones agree
+SUSPECTS = 4             # of those, how many get the truth measured
+SCALES = (0.1, 0.3, 1.0, 3.0, 10.0)
+FAR_SCALES = (30.0, 100.0, 300.0, 1000.0, 3000.0)
+
+
+def _scrutinize(typed, wrt, node, ours, assumptions) -> tuple[list[float], str]:
+    """More instances for a claim that agreed on the usual ones, as checker.Checker.scrutinize does:
+    candidates at 0.1×–10× spread drawn to see both sides of every kink (relu, abs, step, sign), far
+    kinks sought at 30×–3000×, and the truth measured (along a random direction) where the claim and
+    matcalc's own differential differ most — matcalc's answer only chooses where to look. Each error is
+    scaled to the tolerance its instance's truth allows (a saturated sigmoid is measured to 1e-5 only)."""
+    from .instances import Sampler, dimension_sizes
+
+    sampler = Sampler([typed.root], typed.names, assumptions, typed.dims, watch=[node])
+    roots = [typed.root, node, *typed.names.values()]
+    dname = ours.dx.attr
+    candidates = []
+    for k in range(CANDIDATES):
+        rng = np.random.default_rng(SEED + 104729 + 7 * k)
+        inst = sampler.draw(rng, dimension_sizes(roots, start=k % 4), SCALES[k % len(SCALES)], attempts=3)
+        if inst is not None:
+            env = dict(inst.arrays)
+            env.update({d: v for d, v in inst.dims.items() if d not in env})
+            candidates.append((inst, env, rng.standard_normal(np.shape(env[wrt]))))
+
+    def gap(candidate) -> float:
+        _, env, v = candidate
+        local = dict(env)
+        local[dname] = v
+        with np.errstate(all="ignore"):
+            try:
+                mine = np.asarray(evaluate(ours.node, typed.dims, local), dtype=float)
+                theirs = np.asarray(evaluate(node, typed.dims, local), dtype=float)
+            except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+                return math.inf
+        if mine.shape != theirs.shape and theirs.size != 1:
+            return math.inf
+        if not (np.all(np.isfinite(mine)) and np.all(np.isfinite(theirs))):
+            return math.inf
+        return float(np.abs(mine - theirs).max() / max(np.abs(mine).max(), 1e-300))
+
+    chosen = sorted(candidates, key=lambda c: -gap(c))[:SUSPECTS]
+    sides = sampler.kink_signs([c[0] for c in candidates])
+    for k in range(len(sides)):
+        for j, scale in enumerate(FAR_SCALES):
+            if sides[k][1] and sides[k][2]:
+                break
+            rng = np.random.default_rng(SEED + 7 * k + 1009 * j)
+            inst = sampler.draw(rng, dimension_sizes(roots, start=j), scale, attempts=2)
+            if inst is not None:
+                env = dict(inst.arrays)
+                env.update({d: v for d, v in inst.dims.items() if d not in env})
+                chosen.append((inst, env, rng.standard_normal(np.shape(env[wrt]))))
+                sides = sampler.kink_signs([c[0] for c in candidates + chosen])
+    errors = []
+    for _, env, v in chosen:
+        got, truth, coarse = _values(typed, wrt, node, dname, env, np.asarray(v, dtype=float))
+        if not np.all(np.isfinite(truth)):
+            continue
+        size = max(np.abs(truth).max(), 1e-300)
+        noise = np.abs(truth - coarse).max() / size
+        if noise > 1e-4:
+            continue
+        err = math.inf if not np.all(np.isfinite(got)) else float(np.abs(got - truth).max() / size)
+        errors.append(err * TOLERANCE / max(TOLERANCE, 10 * noise))
+    unseen = [to_text(k) for k, neg, pos in sides if not (neg and pos)]
+    text = (f"also checked on {len(errors)} instances chosen from {len(candidates)} candidates at 0.1×–10× "
+            f"spread where it and matcalc's differential differ most")
+    if sides:
+        text += " (both signs of every relu/abs/step/sign argument seen)" if not unseen else \
+            f" ({', '.join(unseen)} never changed sign on the instances)"
+    return errors, text
 
 
 def _spec(declared: dict) -> dict:

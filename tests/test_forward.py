@@ -118,6 +118,8 @@ RIGHT = [
     ("logdet(X)", "X", "df = tr(inv(X)*dX)"),
     ("det(X)", "X", "df = det(X)*tr(inv(X)*dX)"),
     ("sigmoid(W*x)", "x", "ds = sigmoid(W*x) .* (1 - sigmoid(W*x)) .* (W*dx)"),
+    ("relu(X + 3)", "X", "dF = dX .* step(X + 3)"),
+    ("sigmoid(10*X)", "X", "dF = 10*sigmoid(10*X) .* (1 - sigmoid(10*X)) .* dX"),   # saturates at 10× spread
 ]
 
 WRONG = [
@@ -130,6 +132,8 @@ WRONG = [
     ("logdet(X)", "X", "df = tr(inv(X)'*dX)", "transpose"),
     ("A*X*B", "X", "dF = B*dX*A", "shape"),
     ("sigmoid(W*x)", "x", "ds = sigmoid(W*x) .* (W*dx)", None),
+    ("relu(X + 3)", "X", "dF = dX", None),               # right wherever X > -3: the usual spread rarely leaves it
+    ("sum(abs(x - 2))", "x", "df = -sum(dx)", None),       # right only where x < 2
 ]
 
 
