@@ -34,6 +34,7 @@ from .truth import LOOSE, Witness, relative_error
 from .verdict import ASSUMPTION, CORRECT, SHAPE, UNDECIDED, WRONG, Verdict
 
 SCALES = (1.0, 1.0, 1.0, 0.3, 3.0)      # the usual spread three times, then narrower and wider
+WIDE_SCALES = (10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0)   # where a kink the usual spread never crossed is sought
 LETTERS = "ijklmn"
 
 
@@ -234,24 +235,50 @@ class IndexJudge:
 
     def cases(self) -> list[tuple[dict, np.ndarray, str]]:
         """(arrays, true derivative as entries [function indices..., variable indices...], witness)."""
-        sampler = Sampler([self.root], self.typed.names, self.assumptions, self.typed.dims)
+        self.sampler = Sampler([self.root], self.typed.names, self.assumptions, self.typed.dims)
         out, zero = [], []
         for k, scale in enumerate(SCALES + SCALES):
             if len(out) >= len(SCALES):
                 break
             sizes = dimension_sizes([self.root, *self.typed.names.values()], start=k)
-            inst = sampler.draw(np.random.default_rng(SEED + 101 * k), sizes, scale)
-            if inst is None:
-                continue
-            ref = self.witness.reference(inst.arrays)
-            if ref is None:
-                continue
-            value = np.asarray(ref.value, dtype=float)
-            value = np.moveaxis(value, tuple(range(self.var_nd)),
-                                tuple(range(value.ndim - self.var_nd, value.ndim)))
-            # a derivative that is zero on an instance tells claims apart only if it is zero everywhere
-            (zero if ref.zero else out).append((inst.arrays, value, ref.witness, ref.floor))
+            inst = self.sampler.draw(np.random.default_rng(SEED + 101 * k), sizes, scale)
+            case = self._case(inst)
+            if case is not None:
+                # a derivative that is zero on an instance tells claims apart only if it is zero everywhere
+                (zero if case[4] else out).append(case[:4])
         return out or zero
+
+    def _case(self, inst):
+        """(arrays, entries of the true derivative, witness, floor, zero?) on one instance, or None."""
+        if inst is None:
+            return None
+        ref = self.witness.reference(inst.arrays)
+        if ref is None:
+            return None
+        value = np.asarray(ref.value, dtype=float)
+        value = np.moveaxis(value, tuple(range(self.var_nd)), tuple(range(value.ndim - self.var_nd, value.ndim)))
+        return inst.arrays, value, ref.witness, ref.floor, ref.zero
+
+    def kink_cases(self, cases) -> list:
+        """Instances that show the other side of a kink (relu, abs, step, sign) the usual ones never crossed:
+        `relu(x + 3)` needs some x < -3, which the usual spread rarely draws, and a claim that forgot the
+        step factor must not pass for want of looking. Sought at 10×–3000× the spread."""
+        from .instances import Instance
+
+        seen = self.sampler.kink_signs([Instance(c[0], {}, 1.0) for c in cases])
+        extra = []
+        for k, (_, neg, pos) in enumerate(seen):
+            for j, scale in enumerate(() if neg and pos else WIDE_SCALES):
+                sizes = dimension_sizes([self.root, *self.typed.names.values()], start=j)
+                inst = self.sampler.draw(np.random.default_rng(SEED + 7919 * k + 31 * j), sizes, scale, attempts=3)
+                if inst is None:
+                    continue
+                _, got_neg, got_pos = self.sampler.kink_signs([inst])[k]
+                case = self._case(inst) if (got_neg and not neg) or (got_pos and not pos) else None
+                if case is not None:
+                    extra.append(case[:4])
+                    break
+        return extra
 
     def claim_values(self, rhs: str, arrays: dict) -> np.ndarray:
         shape_of = {self.num: np.shape(self._function(**arrays)["f"])}
@@ -305,11 +332,17 @@ class IndexJudge:
                            scrutiny=f"your entries could not be laid out as the derivative's: {err}",
                            diagnosis=swapped or f"your entries do not fit the derivative: {err}")
         errs = self.errors(self.rhs, cases)
+        far = 0
+        if max(errs) < LOOSE:
+            extra = self.kink_cases(cases)
+            far = len(extra)
+            cases, errs = cases + extra, errs + self.errors(self.rhs, extra)
         witnesses = sorted({c[2] for c in cases})
         evidence = dict(instances=len(cases), max_relative_error=max(errs), witness=" / ".join(witnesses),
                         tolerance=LOOSE, sizes=[_sizes(c[0], self.typed) for c in cases],
                         scrutiny=f"every entry compared on {len(cases)} instances at scales "
-                                 f"{', '.join(f'{s:g}' for s in sorted(set(SCALES)))}")
+                                 f"{', '.join(f'{s:g}' for s in sorted(set(SCALES)))}"
+                                 + (f", {far} of them drawn wider to cross a kink" if far else ""))
         if max(errs) < LOOSE:
             which = "every entry" if self.condition is None else \
                 f"every entry with {self.condition[0]} {'=' if self.condition[2] else '≠'} {self.condition[1]}"
@@ -401,7 +434,9 @@ class IndexJudge:
                                    self.layout, lets)
                 cases = judge.cases()
                 if cases and max(judge.errors(self.rhs, cases)) < LOOSE:
-                    return text
+                    cases = judge.kink_cases(cases)     # and across every kink, as for the claim itself
+                    if not cases or max(judge.errors(self.rhs, cases)) < LOOSE:
+                        return text
             except MatcalcError:
                 continue
         return None

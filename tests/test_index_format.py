@@ -117,3 +117,19 @@ def test_a_variable_called_xp_is_just_a_name():
     assert matcalc.to_matrix("sum_j xp_j*node_j") == "xp'*node"
     d = matcalc.derive("sum(exp(xp))", wrt="xp")
     assert d.index == "df/dxp_i = exp(xp_i)"
+
+
+KINKED_INDEX_CLAIMS = [
+    # right wherever the relu's argument is positive, which the usual spread rarely leaves: the judge must
+    # look across the kink (WRONG, or right only under an assumption that the wide instances refute)
+    ("sum(relu(x + 30))", "x", "df/dx_i = 1 + 0*x_i", "df/dx_i = step(x_i + 30)"),
+    ("relu(W*x + 30)", "W", "df_i/dW_kl = delta_ik*x_l", "df_i/dW_kl = delta_ik*x_l*step(W*x + 30)_i"),
+]
+
+
+@pytest.mark.parametrize("expression,wrt,wrong,right", KINKED_INDEX_CLAIMS)
+def test_an_index_claim_is_checked_across_every_kink(expression, wrt, wrong, right):
+    v = matcalc.verify(expression, wrt, wrong)
+    assert not v.ok and v.rescue in (None, f"{wrt[0].lower()} > 0", "x > 0"), (v.status, v.diagnosis)
+    assert "sum(x) = 1" not in v.diagnosis
+    assert matcalc.verify(expression, wrt, right).ok
