@@ -27,7 +27,7 @@ from .derive import kind_of, prepare
 from .derive import derive as derive_expression
 from .errors import MatcalcError, ParseError, ShapeError, UnsupportedError
 from .expr import Node
-from .instances import Instance, Sampler, dimension_sizes
+from .instances import FAR_SCALES, Instance, Sampler, dimension_sizes
 from .parse import parse
 from .printing import to_text
 from .shapes import elaborate_many
@@ -40,7 +40,6 @@ BORDERLINE = 1e-3         # loose errors between the tolerance and this are re-m
 CANDIDATES = 40           # cheap instances searched for a disagreement, when the forms differ
 SUSPECTS = 5              # of those, how many get the truth measured
 SCALES = (0.1, 0.3, 1.0, 3.0, 10.0)
-FAR_SCALES = (30.0, 100.0, 300.0, 1000.0, 3000.0)
 NEAR_ONE = (1e-5, 1e-4, 1e-3, 1e-2)
 OTHER_LAYOUT = {"denominator": "numerator", "numerator": "denominator"}
 

@@ -107,7 +107,6 @@ SEED = 20240611
 CANDIDATES = 24          # cheap instances searched for a disagreement once the usual ones agree
 SUSPECTS = 4             # of those, how many get the truth measured
 SCALES = (0.1, 0.3, 1.0, 3.0, 10.0)
-FAR_SCALES = (30.0, 100.0, 300.0, 1000.0, 3000.0)
 
 
 def _scrutinize(typed, wrt, node, ours, assumptions) -> tuple[list[float], str]:
@@ -116,7 +115,7 @@ def _scrutinize(typed, wrt, node, ours, assumptions) -> tuple[list[float], str]:
     kinks sought at 30×–3000×, and the truth measured (along a random direction) where the claim and
     matcalc's own differential differ most — matcalc's answer only chooses where to look. Each error is
     scaled to the tolerance its instance's truth allows (a saturated sigmoid is measured to 1e-5 only)."""
-    from .instances import Sampler, dimension_sizes
+    from .instances import FAR_SCALES, Sampler, dimension_sizes
 
     sampler = Sampler([typed.root], typed.names, assumptions, typed.dims, watch=[node])
     roots = [typed.root, node, *typed.names.values()]

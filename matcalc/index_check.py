@@ -29,12 +29,11 @@ from .errors import MatcalcError, ParseError, ShapeError, UnsupportedError
 from .index import analyze, derivative_values
 from .shapes import elaborate_many
 from .index_parse import HIDDEN, IX, parse_index, parse_index_derivative
-from .instances import Sampler, dimension_sizes
+from .instances import FAR_SCALES, Sampler, dimension_sizes
 from .truth import LOOSE, Witness, relative_error
 from .verdict import ASSUMPTION, CORRECT, SHAPE, UNDECIDED, WRONG, Verdict
 
 SCALES = (1.0, 1.0, 1.0, 0.3, 3.0)      # the usual spread three times, then narrower and wider
-WIDE_SCALES = (10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0)   # where a kink the usual spread never crossed is sought
 LETTERS = "ijklmn"
 
 
@@ -268,7 +267,7 @@ class IndexJudge:
         seen = self.sampler.kink_signs([Instance(c[0], {}, 1.0) for c in cases])
         extra = []
         for k, (_, neg, pos) in enumerate(seen):
-            for j, scale in enumerate(() if neg and pos else WIDE_SCALES):
+            for j, scale in enumerate(() if neg and pos else (10.0,) + FAR_SCALES):
                 sizes = dimension_sizes([self.root, *self.typed.names.values()], start=j)
                 inst = self.sampler.draw(np.random.default_rng(SEED + 7919 * k + 31 * j), sizes, scale, attempts=3)
                 if inst is None:

@@ -28,6 +28,10 @@ from .domain import kink_arguments, positive_needs
 from .expr import Node, walk
 from .numeric import SIZES, _domains
 
+# Where a kink (relu, abs, step, sign) the usual spread never crossed is sought: `relu(x + 100000)` needs
+# some x < -100000, and a claim without its step(...) must not pass for want of looking that far.
+FAR_SCALES = (30.0, 100.0, 300.0, 1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6, 1e7, 1e8)
+
 KINK_MARGIN = 1e-3      # arguments of relu/abs/step/sign stay this far from 0 (relative to the scale)
 MAX_CHECK_SIZE = 12     # the checker never draws a dimension larger than this, whatever was declared
 

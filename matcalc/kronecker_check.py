@@ -36,7 +36,6 @@ SEED = 20241202
 CANDIDATES = 24          # cheap instances searched for a disagreement once the first ones agree
 SUSPECTS = 4             # of those, how many get the truth measured
 SCALES = (0.1, 0.3, 1.0, 3.0, 10.0)
-FAR_SCALES = (30.0, 100.0, 300.0, 1000.0, 3000.0)
 MAX_ENTRIES = 40_000            # size(F)·size(X) on the instances drawn (they are small)
 
 _KRONECKER_WORDS = re.compile(r"(?<![A-Za-z0-9_])(kron|vec|unvec|K)\s*\(")
@@ -206,7 +205,7 @@ def _scrutinize(ours, node, typed, wrt, layout) -> tuple[list, str]:
     matrix claims: candidates at 0.1×–10× spread drawn to see both sides of every kink (relu, abs, step),
     far kinks sought at 30×–3000×, and the truth measured where the claim and matcalc's own Jacobian
     differ most (matcalc's answer only chooses where to look; the truth decides)."""
-    from .instances import Sampler, dimension_sizes
+    from .instances import FAR_SCALES, Sampler, dimension_sizes
 
     a = ours.differential.assumptions
     sampler = Sampler([typed.root], typed.names, a, typed.dims, watch=[node])

@@ -323,3 +323,14 @@ def test_cli_derivation_file(tmp_path):
     assert r.exit_code == 2 and "line 2" in r.stderr
     j = run("--derivation", str(DATA / "softmax_ce_broken.txt"), "--format", "json")
     assert json.loads(j.stdout)["first_bad"] == 12
+
+
+def test_a_kink_far_from_the_usual_spread_is_found():
+    """relu(x + 100000): a claim without the step factor is right for every x the usual spread draws; the
+    checker seeks the other side of the kink out to 1e8× (instances.FAR_SCALES), in every claim form."""
+    for claim, shapes in [("ones(n)", {"x": "n"}), ("df/dx_i = 1 + 0*x_i", None)]:
+        v = verify("sum(relu(x + 100000))", wrt="x", claim=claim, shapes=shapes)
+        assert not v.ok, (claim, v.diagnosis)
+    assert not verify("relu(X + 100000)", wrt="X", claim="dF = dX").ok
+    assert not verify("relu(X + 100000)", wrt="X", claim="I(m*n)", shapes={"X": "m,n"}, layout="numerator").ok
+    assert verify("sum(relu(x + 100000))", wrt="x", claim="step(x + 100000)").ok
