@@ -29,8 +29,10 @@ from .expr import Node, walk
 from .numeric import SIZES, _domains
 
 # Where a kink (relu, abs, step, sign) the usual spread never crossed is sought: `relu(x + 100000)` needs
-# some x < -100000, and a claim without its step(...) must not pass for want of looking that far.
-FAR_SCALES = (30.0, 100.0, 300.0, 1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6, 1e7, 1e8)
+# some x < -100000, `step(norm2(x) - 1e-3)` in a claim an x of norm below 1e-3, and a claim that is wrong
+# only there must not pass for want of looking that far (or that close).
+FAR_SCALES = (30.0, 100.0, 300.0, 1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6, 1e7, 1e8, 0.03, 1e-2, 3e-3, 1e-3, 3e-4,
+              1e-4, 1e-5, 1e-6)
 
 KINK_MARGIN = 1e-3      # arguments of relu/abs/step/sign stay this far from 0 (relative to the scale)
 MAX_CHECK_SIZE = 12     # the checker never draws a dimension larger than this, whatever was declared

@@ -334,3 +334,5 @@ def test_a_kink_far_from_the_usual_spread_is_found():
     assert not verify("relu(X + 100000)", wrt="X", claim="dF = dX").ok
     assert not verify("relu(X + 100000)", wrt="X", claim="I(m*n)", shapes={"X": "m,n"}, layout="numerator").ok
     assert verify("sum(relu(x + 100000))", wrt="x", claim="step(x + 100000)").ok
+    # and close: a claim wrong only where norm2(x) < 1e-3
+    assert not verify("norm2(x)", wrt="x", claim="x/norm2(x) .* step(norm2(x) - 1e-3)").ok
