@@ -19,6 +19,7 @@ from lark import Lark, Transformer_NonRecursive, v_args
 from .errors import ParseError
 
 MAX_LENGTH = 20_000
+CACHED_LENGTH = 400   # texts up to this long share their parsed tree (512 of them at most)
 MAX_DEPTH = 200
 MAX_NUMBER = 40
 MAX_MAGNITUDE = 300  # a literal's size: 1e-300 … 1e300, so that it fits a float when evaluated
@@ -116,11 +117,12 @@ class _Build(Transformer_NonRecursive):
 def parse(text: str) -> Syntax:
     """Parse an expression; every failure is a ParseError that points at a column.
 
-    The tree is shared by every caller that parses the same text (a check parses its expression,
-    claim and assumptions several times over): it is never modified after it is built."""
+    The tree of a short text is shared by every caller that parses the same text (a check parses its
+    expression, claim and assumptions several times over): it is never modified after it is built. A
+    long text is parsed afresh, so that a stream of distinct large inputs cannot fill the memory."""
     if not isinstance(text, str):
         raise ParseError(f"expected an expression as text, got {type(text).__name__}")
-    return _parse_cached(text)
+    return _parse_cached(text) if len(text) <= CACHED_LENGTH else parse_fresh(text)
 
 
 @lru_cache(maxsize=512)
