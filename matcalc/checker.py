@@ -27,7 +27,7 @@ from .derive import kind_of, prepare
 from .derive import derive as derive_expression
 from .errors import MatcalcError, ParseError, ShapeError, UnsupportedError
 from .expr import Node
-from .instances import FAR_SCALES, Instance, Sampler, dimension_sizes
+from .instances import Instance, Sampler, dimension_sizes
 from .parse import parse
 from .printing import to_text
 from .shapes import elaborate_many
@@ -489,24 +489,14 @@ class Checker:
     _engine_guides = False
 
     def _far_kinks(self, sampler: Sampler, cases: list[Case]) -> list[Case]:
-        """A kink never crossed at the usual spreads (`step(x - 100)` in a claim) is sought at 30×–3000×:
-        a claim that differs from the derivative only beyond it must not pass for want of looking."""
+        """A kink never crossed at the usual spreads (`step(x - 100)` in a claim), sought far and close
+        (instances.FAR_SCALES): a claim that differs from the derivative only beyond it must not pass."""
+        roots = [self.root, self.claim, *self.typed.names.values()]
         extra: list[Case] = []
-        for k, (arg, neg, pos) in enumerate(sampler.kink_signs([c.inst for c in cases])):
-            if neg and pos:
-                continue
-            for j, scale in enumerate(FAR_SCALES * 2):
-                rng = np.random.default_rng(SEED + 7 * k + 1009 * j)
-                sizes = dimension_sizes([self.root, self.claim, *self.typed.names.values()], start=j)
-                inst = sampler.draw(rng, sizes, scale, attempts=2)
-                if inst is None:
-                    continue
-                _, got_neg, got_pos = sampler.kink_signs([inst])[k]
-                if (got_neg and not neg) or (got_pos and not pos):
-                    ref = self.witness.reference(inst.arrays)
-                    if ref is not None:
-                        extra.append(Case(inst.arrays, inst.dims, ref, inst))
-                        break
+        for inst in sampler.across_kinks([c.inst for c in cases], roots, SEED, rounds=2):
+            ref = self.witness.reference(inst.arrays)
+            if ref is not None:
+                extra.append(Case(inst.arrays, inst.dims, ref, inst))
         return extra
 
     def _suspects(self, layout: str, candidates: list[Instance], cases: list[Case]) -> list[Instance]:

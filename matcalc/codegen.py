@@ -40,8 +40,9 @@ from . import rewrites
 from .canon import _Canon, _orient, _place_scalars, _py_name, _rep  # noqa: F401  (re-exported)
 from .closures import _closure
 from .emit_source import SourceWriter
+from .dims import size_of
 from .errors import MatcalcError
-from .expr import Node, size_of, walk
+from .expr import Node, walk
 from .lowering import Step, _Lowering, _Ref  # noqa: F401  (re-exported)
 
 

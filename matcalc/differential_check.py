@@ -115,7 +115,7 @@ def _scrutinize(typed, wrt, node, ours, assumptions) -> tuple[list[float], str]:
     kinks sought at 30×–3000×, and the truth measured (along a random direction) where the claim and
     matcalc's own differential differ most — matcalc's answer only chooses where to look. Each error is
     scaled to the tolerance its instance's truth allows (a saturated sigmoid is measured to 1e-5 only)."""
-    from .instances import FAR_SCALES, Sampler, dimension_sizes
+    from .instances import Sampler, dimension_sizes
 
     sampler = Sampler([typed.root], typed.names, assumptions, typed.dims, watch=[node])
     roots = [typed.root, node, *typed.names.values()]
@@ -146,18 +146,12 @@ def _scrutinize(typed, wrt, node, ours, assumptions) -> tuple[list[float], str]:
         return float(np.abs(mine - theirs).max() / max(np.abs(mine).max(), 1e-300))
 
     chosen = sorted(candidates, key=lambda c: -gap(c))[:SUSPECTS]
-    sides = sampler.kink_signs([c[0] for c in candidates])
-    for k in range(len(sides)):
-        for j, scale in enumerate(FAR_SCALES):
-            if sides[k][1] and sides[k][2]:
-                break
-            rng = np.random.default_rng(SEED + 7 * k + 1009 * j)
-            inst = sampler.draw(rng, dimension_sizes(roots, start=j), scale, attempts=2)
-            if inst is not None:
-                env = dict(inst.arrays)
-                env.update({d: v for d, v in inst.dims.items() if d not in env})
-                chosen.append((inst, env, rng.standard_normal(np.shape(env[wrt]))))
-                sides = sampler.kink_signs([c[0] for c in candidates + chosen])
+    rng = np.random.default_rng(SEED + 17)
+    for inst in sampler.across_kinks([c[0] for c in candidates], roots, SEED):
+        env = dict(inst.arrays)
+        env.update({d: v for d, v in inst.dims.items() if d not in env})
+        chosen.append((inst, env, rng.standard_normal(np.shape(env[wrt]))))
+    sides = sampler.kink_signs([c[0] for c in candidates + chosen])
     errors = []
     for _, env, v in chosen:
         got, truth, coarse = _values(typed, wrt, node, dname, env, np.asarray(v, dtype=float))

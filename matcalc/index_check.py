@@ -29,7 +29,7 @@ from .errors import MatcalcError, ParseError, ShapeError, UnsupportedError
 from .index import analyze, derivative_values
 from .shapes import elaborate_many
 from .index_parse import HIDDEN, IX, parse_index, parse_index_derivative
-from .instances import FAR_SCALES, Sampler, dimension_sizes
+from .instances import Sampler, dimension_sizes
 from .truth import LOOSE, Witness, relative_error
 from .verdict import ASSUMPTION, CORRECT, SHAPE, UNDECIDED, WRONG, Verdict
 
@@ -261,23 +261,13 @@ class IndexJudge:
     def kink_cases(self, cases) -> list:
         """Instances that show the other side of a kink (relu, abs, step, sign) the usual ones never crossed:
         `relu(x + 3)` needs some x < -3, which the usual spread rarely draws, and a claim that forgot the
-        step factor must not pass for want of looking. Sought at 10×–3000× the spread."""
+        step factor must not pass for want of looking (instances.FAR_SCALES)."""
         from .instances import Instance
 
-        seen = self.sampler.kink_signs([Instance(c[0], {}, 1.0) for c in cases])
-        extra = []
-        for k, (_, neg, pos) in enumerate(seen):
-            for j, scale in enumerate(() if neg and pos else (10.0,) + FAR_SCALES):
-                sizes = dimension_sizes([self.root, *self.typed.names.values()], start=j)
-                inst = self.sampler.draw(np.random.default_rng(SEED + 7919 * k + 31 * j), sizes, scale, attempts=3)
-                if inst is None:
-                    continue
-                _, got_neg, got_pos = self.sampler.kink_signs([inst])[k]
-                case = self._case(inst) if (got_neg and not neg) or (got_pos and not pos) else None
-                if case is not None:
-                    extra.append(case[:4])
-                    break
-        return extra
+        seen = [Instance(c[0], {}, 1.0) for c in cases]
+        roots = [self.root, *self.typed.names.values()]
+        extra = [self._case(inst) for inst in self.sampler.across_kinks(seen, roots, SEED + 7919)]
+        return [c[:4] for c in extra if c is not None]
 
     def claim_values(self, rhs: str, arrays: dict) -> np.ndarray:
         shape_of = {self.num: np.shape(self._function(**arrays)["f"])}

@@ -190,6 +190,25 @@ class Sampler:
                 seen[i][1] |= bool(np.any(v > 0))
         return [(k, neg, pos) for k, (neg, pos) in zip(self.watched, seen)]
 
+    def across_kinks(self, seen: list[Instance], roots, seed: int, rounds: int = 1) -> list[Instance]:
+        """Instances that show a side of a kink which the `seen` ones never did, sought at FAR_SCALES: a
+        claim that differs from the derivative only beyond (or inside) it must not pass for want of
+        looking. At most one instance per missing side."""
+        found: list[Instance] = []
+        for k, (_, neg, pos) in enumerate(self.kink_signs(seen)):
+            if neg and pos:
+                continue
+            for j, scale in enumerate(FAR_SCALES * rounds):
+                rng = np.random.default_rng(seed + 7 * k + 1009 * j)
+                inst = self.draw(rng, dimension_sizes(roots, start=j), scale, attempts=2)
+                if inst is None:
+                    continue
+                _, got_neg, got_pos = self.kink_signs([inst])[k]
+                if (got_neg and not neg) or (got_pos and not pos):
+                    found.append(inst)
+                    break
+        return found
+
     def unhonoured(self, inst: Instance) -> list[str]:
         """The stated equations that this instance does not satisfy (the sampler could not build them)."""
         if not self.checked:

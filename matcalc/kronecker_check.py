@@ -21,12 +21,13 @@ from typing import NamedTuple
 import numpy as np
 
 from . import numeric
-from .codegen import evaluate
 from .checker import factor_words, syntax_names
+from .codegen import evaluate
+from .dims import dimension_names, size_of
 from .errors import MatcalcError, ParseError, ShapeError
-from .expr import Node, dimension_names, shape_text
-from .printing import to_text
+from .expr import Node, shape_text
 from .kronecker import kronecker
+from .printing import to_text
 from .shapes import elaborate_many
 from .verdict import CORRECT, SHAPE, UNDECIDED, WRONG, Verdict
 
@@ -205,7 +206,7 @@ def _scrutinize(ours, node, typed, wrt, layout) -> tuple[list, str]:
     matrix claims: candidates at 0.1×–10× spread drawn to see both sides of every kink (relu, abs, step),
     far kinks sought at 30×–3000×, and the truth measured where the claim and matcalc's own Jacobian
     differ most (matcalc's answer only chooses where to look; the truth decides)."""
-    from .instances import FAR_SCALES, Sampler, dimension_sizes
+    from .instances import Sampler, dimension_sizes
 
     a = ours.differential.assumptions
     sampler = Sampler([typed.root], typed.names, a, typed.dims, watch=[node])
@@ -231,16 +232,8 @@ def _scrutinize(ours, node, typed, wrt, layout) -> tuple[list, str]:
         return float(np.abs(mine - theirs).max() / max(np.abs(mine).max(), 1e-300))
 
     chosen = sorted(candidates, key=lambda i: -gap(i))[:SUSPECTS]
-    sides = sampler.kink_signs([inst for inst in candidates])
-    for k, (arg, neg, pos) in enumerate(sampler.kink_signs([])):
-        for j, scale in enumerate(FAR_SCALES):
-            if sides[k][1] and sides[k][2]:
-                break
-            rng = np.random.default_rng(SEED + 7 * k + 1009 * j)
-            inst = sampler.draw(rng, dimension_sizes(roots, start=j), scale, attempts=2)
-            if inst is not None:
-                chosen.append(inst)
-                sides = sampler.kink_signs(candidates + chosen)
+    chosen += sampler.across_kinks(candidates, roots, SEED)
+    sides = sampler.kink_signs(candidates + chosen)
     extra = []
     for inst in chosen:
         got = _measure(typed, wrt, layout, node, env_of(inst), inst.dims)
@@ -277,8 +270,6 @@ def _perm(m: int, n: int) -> np.ndarray:
 
 
 def _sizes(shape, dims) -> tuple[int, int]:
-    from .expr import size_of
-
     return tuple(int(size_of(d, dims)) for d in shape)
 
 

@@ -17,8 +17,9 @@ from fractions import Fraction
 
 from .canon import _LOG_OF, _kind, _rep, _scalars_and_chain, _size, _spelling
 from .domain import NONNEG, NONNEG_AE, POSITIVE, SignAnalysis
+from .dims import dim_factors, is_product_dim
 from .errors import MatcalcError
-from .expr import Node, dim_factors, is_product_dim, walk
+from .expr import Node, walk
 
 
 @dataclass
