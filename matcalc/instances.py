@@ -209,6 +209,18 @@ class Sampler:
                     break
         return found
 
+    def kinks_seen(self, instances) -> str:
+        """The evidence's words on the kinks over these instances: '' when there are none."""
+        from .printing import to_text
+
+        sides = self.kink_signs(instances)
+        if not sides:
+            return ""
+        unseen = [to_text(k) for k, neg, pos in sides if not (neg and pos)]
+        if not unseen:
+            return " (both signs of every relu/abs/step/sign argument seen)"
+        return f" ({', '.join(unseen)} never changed sign on the instances)"
+
     def unhonoured(self, inst: Instance) -> list[str]:
         """The stated equations that this instance does not satisfy (the sampler could not build them)."""
         if not self.checked:
