@@ -27,7 +27,7 @@ from .derive import kind_of, prepare
 from .derive import derive as derive_expression
 from .errors import MatcalcError, ParseError, ShapeError, UnsupportedError
 from .expr import Node
-from .instances import Instance, Sampler, dimension_sizes
+from .instances import SCALES, Instance, Sampler, dimension_sizes
 from .parse import parse
 from .printing import to_text
 from .shapes import elaborate_many
@@ -39,7 +39,6 @@ SEED = 20240611
 BORDERLINE = 1e-3         # loose errors between the tolerance and this are re-measured with other steps h
 CANDIDATES = 40           # cheap instances searched for a disagreement, when the forms differ
 SUSPECTS = 5              # of those, how many get the truth measured
-SCALES = (0.1, 0.3, 1.0, 3.0, 10.0)
 NEAR_ONE = (1e-5, 1e-4, 1e-3, 1e-2)
 OTHER_LAYOUT = {"denominator": "numerator", "numerator": "denominator"}
 
@@ -461,12 +460,7 @@ class Checker:
         which the claim and that answer differ most. Returns the extra cases and a sentence on them."""
         sampler = self.sampler()
         candidates: list[Instance] = []
-        for k in range(CANDIDATES):
-            rng = np.random.default_rng(SEED + 104729 + 7 * k)
-            sizes = dimension_sizes([self.root, self.claim, *self.typed.names.values()], start=k % 4)
-            inst = sampler.draw(rng, sizes, SCALES[k % len(SCALES)], attempts=3)
-            if inst is not None:
-                candidates.append(inst)
+        candidates += sampler.spread([self.root, self.claim, *self.typed.names.values()], SEED, CANDIDATES)
         if not candidates:
             return [], ""
         chosen = self._suspects(layout, candidates, cases)

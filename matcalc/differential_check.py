@@ -105,7 +105,6 @@ def verify_differential(expression: str, wrt: str, claim: str, shapes=None, assu
 SEED = 20240611
 CANDIDATES = 24          # cheap instances searched for a disagreement once the usual ones agree
 SUSPECTS = 4             # of those, how many get the truth measured
-SCALES = (0.1, 0.3, 1.0, 3.0, 10.0)
 
 
 def _scrutinize(typed, wrt, node, ours, assumptions) -> tuple[list[float], str]:
@@ -114,19 +113,17 @@ def _scrutinize(typed, wrt, node, ours, assumptions) -> tuple[list[float], str]:
     kinks sought at 30×–3000×, and the truth measured (along a random direction) where the claim and
     matcalc's own differential differ most — matcalc's answer only chooses where to look. Each error is
     scaled to the tolerance its instance's truth allows (a saturated sigmoid is measured to 1e-5 only)."""
-    from .instances import Sampler, dimension_sizes
+    from .instances import Sampler
 
     sampler = Sampler([typed.root], typed.names, assumptions, typed.dims, watch=[node])
     roots = [typed.root, node, *typed.names.values()]
     dname = ours.dx.attr
+    rng = np.random.default_rng(SEED + 17)
     candidates = []
-    for k in range(CANDIDATES):
-        rng = np.random.default_rng(SEED + 104729 + 7 * k)
-        inst = sampler.draw(rng, dimension_sizes(roots, start=k % 4), SCALES[k % len(SCALES)], attempts=3)
-        if inst is not None:
-            env = dict(inst.arrays)
-            env.update({d: v for d, v in inst.dims.items() if d not in env})
-            candidates.append((inst, env, rng.standard_normal(np.shape(env[wrt]))))
+    for inst in sampler.spread(roots, SEED, CANDIDATES):
+        env = dict(inst.arrays)
+        env.update({d: v for d, v in inst.dims.items() if d not in env})
+        candidates.append((inst, env, rng.standard_normal(np.shape(env[wrt]))))
 
     def gap(candidate) -> float:
         _, env, v = candidate
@@ -145,7 +142,6 @@ def _scrutinize(typed, wrt, node, ours, assumptions) -> tuple[list[float], str]:
         return float(np.abs(mine - theirs).max() / max(np.abs(mine).max(), 1e-300))
 
     chosen = sorted(candidates, key=lambda c: -gap(c))[:SUSPECTS]
-    rng = np.random.default_rng(SEED + 17)
     for inst in sampler.across_kinks([c[0] for c in candidates], roots, SEED):
         env = dict(inst.arrays)
         env.update({d: v for d, v in inst.dims.items() if d not in env})

@@ -34,6 +34,8 @@ from .numeric import SIZES, _domains
 FAR_SCALES = (30.0, 100.0, 300.0, 1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6, 1e7, 1e8, 0.03, 1e-2, 3e-3, 1e-3, 3e-4,
               1e-4, 1e-5, 1e-6)
 
+SCALES = (0.1, 0.3, 1.0, 3.0, 10.0)   # the spreads a scrutiny's candidates are drawn at, in turn
+
 KINK_MARGIN = 1e-3      # arguments of relu/abs/step/sign stay this far from 0 (relative to the scale)
 MAX_CHECK_SIZE = 12     # the checker never draws a dimension larger than this, whatever was declared
 
@@ -189,6 +191,16 @@ class Sampler:
                 seen[i][0] |= bool(np.any(v < 0))
                 seen[i][1] |= bool(np.any(v > 0))
         return [(k, neg, pos) for k, (neg, pos) in zip(self.watched, seen)]
+
+    def spread(self, roots, seed: int, count: int) -> list[Instance]:
+        """Candidates for a scrutiny: `count` draws at 0.1×–10× the usual spread in turn, sizes shifted."""
+        out = []
+        for k in range(count):
+            rng = np.random.default_rng(seed + 104729 + 7 * k)
+            inst = self.draw(rng, dimension_sizes(roots, start=k % 4), SCALES[k % len(SCALES)], attempts=3)
+            if inst is not None:
+                out.append(inst)
+        return out
 
     def across_kinks(self, seen: list[Instance], roots, seed: int, rounds: int = 1) -> list[Instance]:
         """Instances that show a side of a kink which the `seen` ones never did, sought at FAR_SCALES: a

@@ -27,6 +27,7 @@ from .dims import dimension_names, size_of
 from .errors import MatcalcError, ParseError, ShapeError
 from .expr import Node, shape_text
 from .kronecker import kronecker
+from .runtime import commutation
 from .shapes import elaborate_many
 from .verdict import CORRECT, SHAPE, UNDECIDED, WRONG, Verdict
 
@@ -35,7 +36,6 @@ TOLERANCE = 1e-6
 SEED = 20241202
 CANDIDATES = 24          # cheap instances searched for a disagreement once the first ones agree
 SUSPECTS = 4             # of those, how many get the truth measured
-SCALES = (0.1, 0.3, 1.0, 3.0, 10.0)
 MAX_ENTRIES = 40_000            # size(F)·size(X) on the instances drawn (they are small)
 
 _KRONECKER_WORDS = re.compile(r"(?<![A-Za-z0-9_])(kron|vec|unvec|K)\s*\(")
@@ -205,17 +205,12 @@ def _scrutinize(ours, node, typed, wrt, layout) -> tuple[list, str]:
     matrix claims: candidates at 0.1×–10× spread drawn to see both sides of every kink (relu, abs, step),
     far kinks sought at 30×–3000×, and the truth measured where the claim and matcalc's own Jacobian
     differ most (matcalc's answer only chooses where to look; the truth decides)."""
-    from .instances import Sampler, dimension_sizes
+    from .instances import Sampler
 
     a = ours.differential.assumptions
     sampler = Sampler([typed.root], typed.names, a, typed.dims, watch=[node])
     roots = [typed.root, node, *typed.names.values()]
-    candidates = []
-    for k in range(CANDIDATES):
-        rng = np.random.default_rng(SEED + 104729 + 7 * k)
-        inst = sampler.draw(rng, dimension_sizes(roots, start=k % 4), SCALES[k % len(SCALES)], attempts=3)
-        if inst is not None:
-            candidates.append(inst)
+    candidates = sampler.spread(roots, SEED, CANDIDATES)
 
     def env_of(inst):
         env = dict(inst.arrays)
@@ -259,8 +254,7 @@ def _engine_notes(ours, measured, layout) -> list[str]:
 
 def _perm(m: int, n: int) -> np.ndarray:
     """K(m, n) as a matrix: K @ vec(A) = vec(A') for an m×n A."""
-    order = (np.arange(m)[:, None] + m * np.arange(n)[None, :]).reshape(-1)
-    return np.eye(m * n)[order]
+    return commutation(m, n)
 
 
 def _sizes(shape, dims) -> tuple[int, int]:
