@@ -13,12 +13,14 @@ Three phases of `--seconds` each:
 3. the same clients plus one that sends a pathological expression (a deep nesting whose derivative
    grows without bound) which runs into the server's time limit and is answered 422; the others'
    p50/p99 are compared with phase 2 (same number of example clients, so the same load but for it).
+   Phases 2 and 3 run in alternating blocks (`--blocks`, default 2 of 10 s each), so a change in the
+   shared machine's speed during the run falls on both alike rather than on one of them.
 
 An error is any answer other than 200 to an example request, or a failed connection. The slow
 client's 422 answers are expected and counted apart.
 
     python benchmarks/serve_bench.py [--seconds 20] [--clients 8] [--workers 2] [--time-limit 10]
-                                     [--no-slow]
+                                     [--blocks 2] [--no-slow]
 
 Why this shape: the server runs every derivation in a small pool of worker processes (the event loop
 never computes), so the figures show the pool's queueing under concurrency, and phase 3 shows what
@@ -103,11 +105,17 @@ class Server:
         raise SystemExit("matcalc serve did not answer within a minute")
 
     def worker_pids(self) -> list[int]:
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        try:
-            return [int(p) for p in path.read_text().split()]
-        except OSError:
-            return []
+        """The server's descendants: the zygote and the workers it forked (or workers started directly)."""
+        found, todo = [], [self.process.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                children = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+            except OSError:
+                children = []
+            found += children
+            todo += children
+        return found
 
     def stop(self) -> str:
         workers = self.worker_pids()
@@ -217,6 +225,8 @@ def main(argv=None):
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2, help="matcalc serve --workers (its default: 2)")
     parser.add_argument("--time-limit", type=float, default=10.0, help="matcalc serve --time-limit (default 10)")
+    parser.add_argument("--blocks", type=int, default=2,
+                        help="phases 2 and 3 alternate in this many blocks each (default 2: 10 s blocks)")
     parser.add_argument("--no-slow", action="store_true", help="skip phases 2 and 3 (the slow request)")
     args = parser.parse_args(argv)
 
@@ -235,10 +245,14 @@ def main(argv=None):
         for p, s in by_kind.items():
             print(line(f"  of which {p}", s, args.seconds))
         if not args.no_slow:
-            control, _ = phase(server.port, args.clients - 1, args.seconds)
+            control, others, hostile = [], [], []
+            for _ in range(args.blocks):    # alternated, so a drift of the machine's speed hits both alike
+                control += phase(server.port, args.clients - 1, args.seconds / args.blocks)[0]
+                normal_b, hostile_b = phase(server.port, args.clients - 1, args.seconds / args.blocks, slow=True)
+                others += normal_b
+                hostile += hostile_b
             control_s = summary(control)
             print(line(f"{args.clients - 1} clients (control)", control_s, args.seconds))
-            others, hostile = phase(server.port, args.clients - 1, args.seconds, slow=True)
             others_s, hostile_s = summary(others), summary(hostile)
             print(line(f"{args.clients - 1} clients + 1 pathological", others_s, args.seconds))
             print(line("  the pathological client", hostile_s, args.seconds)

@@ -76,4 +76,8 @@ def serve(host, port, open_browser, workers, time_limit):
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     config = uvicorn.Config(create_app(workers=workers, time_limit=time_limit), log_level="warning",
                             access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shuts down on Ctrl-C, then raises it again for the caller to see
+        pass
+    click.echo("matcalc serve stopped", err=True)

@@ -1,6 +1,7 @@
 """A worker process of the web server: one JSON request a line on stdin, one JSON answer a line on stdout.
 
-Run as `python -m matcalc.web.worker [MEMORY_LIMIT_BYTES] [--test-hooks]` by pool.py. A separate interpreter (not a
+Run as `python -m matcalc.web.worker [MEMORY_LIMIT_BYTES] [--test-hooks]` by pool.py, or forked ready-made
+by zygote.py (which calls `prepare` once and `serve` in each child). A separate process (not a
 multiprocessing child) so that the server can kill it at any moment without leaving locks or shared
 state behind, and so that starting one never re-imports the server's __main__ module. It caps its own
 address space: a runaway expression then fails here with MemoryError (answered 422), not the machine.
@@ -13,15 +14,8 @@ import os
 import sys
 
 
-def main(argv: list[str]) -> None:
-    limit = int(argv[0]) if argv and argv[0].isdigit() else 0
-    test_hooks = "--test-hooks" in argv
-    if limit:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
-    sys.stdout = sys.stderr  # a stray print must not corrupt the answers
+def prepare(test_hooks: bool = False) -> None:
+    """Import and warm up everything a request needs, so no user's request pays for it."""
     from . import handlers
 
     if test_hooks:
@@ -36,9 +30,22 @@ def main(argv: list[str]) -> None:
     handlers.run("derive", example)
     handlers.run("check", {**example, "claim": "(softmax(W*x + b) - y)*x'"})
 
+
+def limit_memory(limit: int) -> None:
+    if limit:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def serve(requests, out) -> None:
+    """Answer each JSON line of `requests` with one JSON line on `out`, until `requests` ends."""
+    from . import handlers
+
+    sys.stdout = sys.stderr  # a stray print must not corrupt the answers
     out.write('{"ready": true}\n')
     out.flush()
-    for line in sys.stdin:
+    for line in requests:
         try:
             request = json.loads(line)
             status, body = handlers.run(request["name"], request["payload"])
@@ -54,6 +61,14 @@ def main(argv: list[str]) -> None:
                                                        "kind": "limit"}})
         out.write(text + "\n")
         out.flush()
+
+
+def main(argv: list[str]) -> None:
+    limit_memory(int(argv[0]) if argv and argv[0].isdigit() else 0)
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    sys.stdout = sys.stderr
+    prepare("--test-hooks" in argv)
+    serve(sys.stdin, out)
 
 
 if __name__ == "__main__":
