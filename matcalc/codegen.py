@@ -175,6 +175,11 @@ class Plan:
         self._runners = [(i, _closure(self, i, st), tuple(dead.get(i, ()))) for i, st in enumerate(kept)
                          if i >= n_fixed and st.op not in ("argdim", "const")]
         self._input_specs = [(name, i, _ndim(_rep(self.shapes[name]))) for i, name in enumerate(self.inputs)]
+        # at small sizes a call is mostly Python overhead: the temporaries are not dropped one by one
+        self._light_runners = [(i, run) for i, run, _ in self._runners]
+        self._light = False
+        self._fast_inputs = self.fast and not self._argdim_slots
+        self._last_inputs = [(name, slot, None) for name, slot, _ in self._input_specs]   # no call yet
         self._dim_checks = self._checks()
         # how each output leaves the plan: a float, a copy (of an input or a broadcast view), as is
         self._finals = []
@@ -198,7 +203,33 @@ class Plan:
     # ------------------------------------------------------------ running
 
     def run(self, env: dict) -> list:
-        """Every slot's value for the keyword arrays in env (inputs checked, shapes checked once)."""
+        """Every slot's value for the keyword arrays in env (inputs checked, shapes checked once).
+
+        The common call first: float64 arrays of the right ranks and the shapes of the last call (a training
+        loop, a benchmark); anything else goes through `_run_checked`, which converts and checks."""
+        if self._fast_inputs:
+            v = self._blank[:]
+            for name, slot, shape in self._last_inputs:   # (name, slot, the shape it had last call)
+                a = env.get(name)
+                if type(a) is _NDARRAY:
+                    if a.dtype is not _F64 or a.shape != shape:
+                        break
+                elif type(a) is not float or shape != ():
+                    break
+                v[slot] = a
+            else:
+                if self._light:
+                    for i, run in self._light_runners:
+                        v[i] = run(v)
+                else:
+                    for i, run, dead in self._runners:
+                        v[i] = run(v)
+                        for k in dead:
+                            v[k] = None
+                return v
+        return self._run_checked(env)
+
+    def _run_checked(self, env: dict) -> list:
         v = self._blank[:]
         fast = self.fast
         shapes = []
@@ -233,17 +264,19 @@ class Plan:
                         raise MatcalcError(f"input {name} has shape {got}, but its dimension {d} is {size} "
                                            f"elsewhere")
             self._check_allocations(shapes, v)
+            self._light = self._largest_step(shapes, v) <= _LIGHT_ENTRIES
             self._checked_shapes = shapes
+            if self.fast and all(type(v[slot]) is float or type(v[slot]) is _NDARRAY and v[slot].dtype is _F64
+                                 for _, slot, _ in self._input_specs):
+                self._last_inputs = [(name, slot, shape) for (name, slot, _), shape in zip(self._input_specs, shapes)]
         for i, run, dead in self._runners:
             v[i] = run(v)
             for k in dead:
                 v[k] = None
         return v
 
-    def _check_allocations(self, shapes, v) -> None:
-        """Under a budget, no step may allocate an array larger than the budget's memory (once per shapes)."""
-        if not _budget._active:
-            return
+    def _step_sizes(self, shapes, v):
+        """(step, its entry count, its dimensions' sizes) for every array step the inputs' shapes fix."""
         sizes = {}
         for d, (name, axis) in self.dim_sources.items():
             shape = shapes[self.inputs.index(name)]
@@ -262,7 +295,18 @@ class Plan:
                     break
                 entries *= value
             else:
-                _budget.check_allocation(entries, f"{st.op} ({' × '.join(str(size_of(d, sizes)) for d in dims)})")
+                yield st, entries, [size_of(d, sizes) for d in dims]
+
+    def _largest_step(self, shapes, v) -> int:
+        """The largest temporary (inputs are not temporaries)."""
+        return max((entries for st, entries, _ in self._step_sizes(shapes, v) if st.op != "input"), default=0)
+
+    def _check_allocations(self, shapes, v) -> None:
+        """Under a budget, no step may allocate an array larger than the budget's memory (once per shapes)."""
+        if not _budget._active:
+            return
+        for st, entries, sizes in self._step_sizes(shapes, v):
+            _budget.check_allocation(entries, f"{st.op} ({' × '.join(str(n) for n in sizes)})")
 
     def _argdim(self, d, env) -> int:
         if d in env:
@@ -298,6 +342,8 @@ class Plan:
 
 
 _MISSING = object()
+_NDARRAY = np.ndarray
+_LIGHT_ENTRIES = 1 << 14     # no step larger than this (128 KB): temporaries live until the call returns
 _F64 = np.dtype(np.float64)
 
 
@@ -399,10 +445,15 @@ def compile_derivation(derivation):
     are read off the other names of the expression (or passed as keywords). One call is the plan's
     run and nothing else: no per-call reading of sizes in a wrapper."""
     plan = derivation_plan(derivation)
-    value_of = plan.value_of
+    value_of, run = plan.value_of, plan.run
+    _, slot, kind = plan._finals[0]
 
-    def gradient(**arrays):
-        return value_of(arrays)
+    if kind == "as is":
+        def gradient(**arrays):
+            return run(arrays)[slot]
+    else:
+        def gradient(**arrays):
+            return value_of(arrays)
 
     gradient.inputs = sorted(derivation.typed.names)
     gradient.plan = plan

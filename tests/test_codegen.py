@@ -361,6 +361,22 @@ def test_inputs_are_checked():
         f(x=np.ones(2), A=np.eye(3))
 
 
+def test_the_fast_call_path_falls_back_for_other_inputs_and_sizes():
+    """After a call with float64 arrays, a call with integers, lists or other sizes is converted and
+    checked as the first was; small and large sizes (temporaries kept or dropped) agree with NumPy."""
+    f = matcalc.derive("norm2(A*x - b)^2", wrt="x").to_numpy()
+    rng = np.random.default_rng(5)
+    for n, d in [(7, 3), (300, 200), (7, 3)]:
+        A, b, x = rng.standard_normal((n, d)), rng.standard_normal(n), rng.standard_normal(d)
+        want = 2 * A.T @ (A @ x - b)
+        for _ in range(2):
+            assert np.allclose(f(A=A, b=b, x=x), want, rtol=1e-12, atol=1e-12)
+    A = np.arange(6).reshape(3, 2)
+    assert np.allclose(f(A=A, b=[1, 2, 3], x=np.ones(2, dtype=np.int64)), 2 * A.T @ (A @ np.ones(2) - [1, 2, 3]))
+    with pytest.raises(matcalc.MatcalcError, match="should be"):
+        f(A=np.ones((3, 2)), b=np.ones((3, 1, 1)), x=np.ones(2))
+
+
 def test_the_code_generator_never_executes_text():
     root = Path(codegen.__file__).parent
     for name in ("codegen.py", "canon.py", "rewrites.py", "lowering.py", "closures.py", "emit_source.py",
