@@ -48,10 +48,16 @@ def _walk(node: IX):
         stack.extend(a for a in n.args if isinstance(a, IX))
 
 
+_SIZED_CONSTANT = re.compile(r"(?<![A-Za-z0-9_\\])(?:I_(?:\{[^{}]*\}|[A-Za-z0-9])|K_\{[^{},]*,[^{},]*\})")
+
+
 def is_index_notation(text: str) -> bool:
     """Whether a claim is written with indices: an entry (`s_i`, `W[i,j]`, `softmax(z)_k`), a δ, a unit
     vector e_i or an explicit sum. Plain matrix text (`A'*x`, `W_1*x`) is not."""
-    if not isinstance(text, str) or not re.search(r"_|\[|delta|δ|\\sum|∑", text):
+    if not isinstance(text, str):
+        return False
+    text = _SIZED_CONSTANT.sub("I", text)   # I_{m}, K_{m,n}: sizes, not indices (LaTeX as matcalc prints it)
+    if not re.search(r"_|\[|delta|δ|\\sum|∑", text):
         return False
     try:
         root = parse_index(split_derivative(text)[1])

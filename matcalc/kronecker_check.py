@@ -87,6 +87,21 @@ def _claim_value(node: Node, typed, env: dict, rows: int, cols: int) -> np.ndarr
     return value
 
 
+def _claim_node(expression: str, declared: dict, claim: str, want) -> Node:
+    """The claim typed; an identity it leaves unsized (`kron(x', I)`) takes the size the Jacobian's shape
+    asks for, or else the other layout's (so the diagnosis can say so); a claim that has neither is typed on
+    its own and its shape reported."""
+    for shape in (want, (want[1], want[0])):
+        try:
+            _, (node,) = elaborate_many(expression, declared, (claim,), targets=(shape,))
+        except ShapeError:
+            continue
+        if node.shape == shape:
+            return node
+    _, (node,) = elaborate_many(expression, declared, (claim,))
+    return node
+
+
 def verify_kronecker(expression: str, wrt: str, claim: str, shapes=None, assume=(),
                      layout: str = "numerator") -> Verdict:
     ours = kronecker(expression, wrt, shapes, assume, layout)
@@ -103,7 +118,7 @@ def verify_kronecker(expression: str, wrt: str, claim: str, shapes=None, assume=
                            f"(its names: {', '.join(sorted(typed.names))}; its sizes: "
                            f"{', '.join(sorted(known - set(typed.names))) or 'none'})")
     try:
-        _, (node,) = elaborate_many(expression, declared, (claim,))
+        node = _claim_node(expression, declared, claim, ours.shape)
     except ParseError as err:
         raise ParseError(f"in the claim: {err.message}", err.text, err.column) from None
     except ShapeError as err:

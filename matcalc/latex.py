@@ -12,7 +12,8 @@ with an explicit `*` for every product and generous parentheses.
 
 Choices (see also the tests):
   * a run of letters splits into one-letter names (`Wx` -> `W*x`); a letter with digits or a
-    subscript is one name (`W1`, `W_1` -> `W1`, `x_i` -> `xi`, `I_n` -> `I`);
+    subscript is one name (`W1`, `W_1` -> `W1`, `x_i` -> `xi`); a subscript on I or K is its size, as
+    matcalc prints them (`I_n` -> `I(n)`, `I_{m n}` -> `I(m*n)`, `K_{m,n}` -> `K(m, n)`);
   * a function without parentheses takes the next single factor: `\log\det X` -> `log(det(X))`
     (deliberately not `logdet(X)`: the engine can simplify, the translator should not);
     with parentheses, powers bind to the result: `\log(u)^2` -> `log(u)^2`;
@@ -291,8 +292,25 @@ def _product(factors, pos: int) -> _N:
     return flat[0] if len(flat) == 1 else _N("mul", flat, pos=pos)
 
 
+class _Sub(str):
+    """A subscript's text, and its items as written: groups split at commas, each group's words split
+    at spaces (`{m n, p}` -> [["m", "n"], ["p"]]), which is how matcalc prints sizes (`I_{m n}`, `K_{m,n}`)."""
+
+    groups: list
+
+
 def _subscript(n: _N, text: str, pos: int) -> _N:
+    if n.kind == "ones":           # \mathbf{1}_{n}: the ones vector with its size, as matcalc prints it
+        groups = getattr(text, "groups", None) or [[str(text)]]
+        if len(groups) != 1:
+            raise _Err(f"a ones vector has one size: \\mathbf{{1}}_{{{text}}}", pos)
+        return _name(f"ones({'*'.join(groups[0])})", "", n.pos)
     if n.kind == "name":
+        groups = getattr(text, "groups", None)
+        if groups and not n.args[1] and n.args[0] in ("I", "K"):
+            sized = _sized_constant(n.args[0], groups, pos)
+            if sized is not None:
+                return _name(sized, "", n.pos)
         return _name(n.args[0], n.args[1] + text, n.pos)
     if n.kind == "norm" and n.args[1] is None:
         kind = {"2": "2", "F": "2", "1": "1"}.get(text)
@@ -300,6 +318,19 @@ def _subscript(n: _N, text: str, pos: int) -> _N:
             raise _Err(f"unsupported norm subscript _{text}: use _1, _2 or _F", pos)
         return _N("norm", n.args[0], kind, pos=n.pos)
     raise _Err("a subscript is supported only on a name or a norm", pos)
+
+
+def _sized_constant(base: str, groups: list, pos: int) -> str | None:
+    """`I_{p}` -> `I(p)`, `I_{m n}` -> `I(m*n)`, `K_{m,n}` -> `K(m, n)`: the sized identity and commutation
+    matrix as matcalc prints them, so its LaTeX reads back. Any other subscript on K keeps it a name."""
+    sizes = ["*".join(words) for words in groups]
+    if base == "I":
+        if len(sizes) != 1:
+            raise _Err(f"an identity has one size: I_{{{', '.join(sizes)}}}", pos)
+        return f"I({sizes[0]})"
+    if len(sizes) == 2:
+        return f"K({sizes[0]}, {sizes[1]})"
+    return None
 
 
 def _superscript(n: _N, kind: str, payload, pos: int) -> _N:
@@ -482,7 +513,21 @@ class _Build(Transformer):
         return ("pow", x)
 
     def sub_text(self, *ch):
-        return "".join(str(c) for c in ch if c.type in ("NAME", "NUMBER"))
+        text = _Sub("".join(str(c) for c in ch if c.type in ("NAME", "NUMBER")))
+        groups, words, last_end = [], [], None
+        for c in ch:
+            if c.type == "COMMA":
+                groups.append(words)
+                words, last_end = [], None
+            elif c.type in ("NAME", "NUMBER"):
+                if words and last_end == c.start_pos:      # touching: one word (`{mn}` is one size)
+                    words[-1] += str(c)
+                else:
+                    words.append(str(c))
+                last_end = c.end_pos
+        groups.append(words)
+        text.groups = [g for g in groups if g]
+        return text
 
     def superscript(self, caret, s):
         return ("sup", s[0], s[1], caret.start_pos)

@@ -264,9 +264,9 @@ class LatexPrinter(TextPrinter):
             sign = "-" if v < 0 else ""
             return f"{sign}\\frac{{{abs(v.numerator)}}}{{{v.denominator}}}", UNARY if v < 0 else ATOM
         if op == "ones":
-            return r"\mathbf{1}", ATOM
+            return (f"\\mathbf{{1}}_{{{_latex_dim(node.shape[0])}}}" if self._sized else r"\mathbf{1}"), ATOM
         if op == "eye":
-            return "I", ATOM
+            return (f"I_{{{_latex_dim(node.shape[0])}}}" if self._sized else "I"), ATOM
         if op == "zero":
             return "0", ATOM
         if op == "bcast":
@@ -286,7 +286,7 @@ class LatexPrinter(TextPrinter):
                 return f"{self.wrap(node.args[0], ATOM)}^{{-1}}", POSTFIX
             return f"{_LATEX_FUNCS.get(name, name)}\\left({arg}\\right)", ATOM
         if op == "vec":
-            return f"\\operatorname{{vec}}\\left({self(node.args[0])[0]}\\right)", ATOM
+            return f"\\operatorname{{vec}}\\left({self._latex_kron_operand(node.args[0], bare=True)}\\right)", ATOM
         if op == "unvec":
             m, n = node.attr
             return (f"\\operatorname{{vec}}^{{-1}}_{{{_latex_dim(m)},{_latex_dim(n)}}}"
@@ -335,11 +335,15 @@ class LatexPrinter(TextPrinter):
         text, prec = self(f)
         return f"\\left({text}\\right)" if prec <= MUL else text
 
-    def _latex_kron_operand(self, f: Node) -> str:
-        if f.op == "eye":
-            return f"I_{{{_latex_dim(f.shape[0])}}}"
-        text, prec = self(f)
-        return f"\\left({text}\\right)" if prec <= MUL else text
+    _sized = 0   # > 0 inside vec/kron: an identity or ones vector shows its size (nothing else gives it)
+
+    def _latex_kron_operand(self, f: Node, bare: bool = False) -> str:
+        self._sized += 1
+        try:
+            text, prec = self(f)
+        finally:
+            self._sized -= 1
+        return f"\\left({text}\\right)" if prec <= MUL and not bare else text
 
 
 def _latex_dim(d) -> str:

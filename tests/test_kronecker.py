@@ -130,18 +130,21 @@ def test_the_printed_jacobian_parses_back_and_is_judged_correct(text, wrt, shape
         assert v.ok, (text, layout, v.diagnosis)
 
 
-# \otimes and \operatorname{vec} read back; a sized identity I_{m} or K_{m,n} does not (a subscript is an
-# index to the LaTeX reader), so the rows whose Jacobian holds one are checked in the ASCII form only.
-LATEX_ROWS = [c for c in COOKBOOK if c[0] in ("A*X*B", "inv(X)", "exp(X)", "det(X)*inv(X)", "tr(A*X)", "X .* X",
-                                              "softmax(z)")]
-
-
-@pytest.mark.parametrize("text,wrt,shapes,printed", LATEX_ROWS, ids=[c[0] for c in LATEX_ROWS])
+# \otimes and \operatorname{vec} read back, and so do the sized identity I_{m}, I_{m n} and the commutation
+# matrix K_{m,n} (a subscript on I or K is its size to the LaTeX reader): every row, both layouts.
+@pytest.mark.parametrize("text,wrt,shapes,printed", COOKBOOK, ids=[c[0] for c in COOKBOOK])
 def test_the_latex_jacobian_reads_back_in(text, wrt, shapes, printed):
-    k = kronecker(text, wrt, shapes, layout="numerator")
-    assert "I_{" not in k.latex and "K_{" not in k.latex
-    v = matcalc.verify(text, wrt, k.latex, shapes=shapes, layout="numerator")
-    assert v.ok, (k.latex, v.claim, v.diagnosis)
+    for layout in ("numerator", "denominator"):
+        k = kronecker(text, wrt, shapes, layout=layout)
+        v = matcalc.verify(text, wrt, k.latex, shapes=shapes, layout=layout)
+        assert v.ok, (k.latex, v.claim, v.diagnosis)
+
+
+def test_a_latex_identity_of_the_wrong_size_is_not_correct():
+    v = matcalc.verify("W*x", "W", r"x^\top \otimes I_{n}", shapes={"W": "m,n", "x": "n"}, layout="numerator")
+    assert not v.ok
+    v = matcalc.verify("W*x", "W", r"x^\top \otimes I_{m}", shapes={"W": "m,n", "x": "n"}, layout="numerator")
+    assert v.ok, v.diagnosis
 
 
 WRONG_CLAIMS = [
@@ -341,3 +344,19 @@ def test_gradients_through_kronecker_products_of_constants_print_as_matrix_algeb
         d = matcalc.derive(text, wrt="X", shapes=shapes)
         assert d.text == printed
         assert max_error_against_truth(d) < 1e-6
+
+
+@pytest.mark.parametrize("claim,layout,ok,kind", [
+    ("kron(x', I)", "numerator", True, None),            # the identity's size is the one the Jacobian asks for
+    (r"x^\top \otimes I", "numerator", True, None),
+    ("kron(x, I)", "denominator", True, None),
+    ("kron(x, I)", "numerator", False, "transpose"),     # the other layout's form, said so
+    ("kron(I, x')", "numerator", False, "transpose"),    # the row-major vec
+    ("-kron(x', I)", "numerator", False, "sign"),
+    ("I", "numerator", False, None),
+])
+def test_an_unsized_identity_in_a_kronecker_claim_takes_the_jacobians_size(claim, layout, ok, kind):
+    v = matcalc.verify("W*x", "W", claim, shapes={"W": "m,n", "x": "n"}, layout=layout)
+    assert v.ok == ok, (claim, v.diagnosis)
+    if kind is not None:
+        assert v.kind == kind, (claim, v.kind, v.diagnosis)

@@ -155,8 +155,11 @@ CASES = [
     # identity
     (r"I", "I"),
     (r"\mathbf{I}", "I"),
-    (r"I_n", "I"),
-    (r"X + \lambda I_n", "X + lam*I"),
+    (r"I_n", "I(n)"),
+    (r"X + \lambda I_n", "X + lam*I(n)"),
+    (r"I_{m n} + I_{mn}", "I(m*n) + I(mn)"),
+    (r"K_{m,n} \operatorname{vec}(X)", "K(m, n)*vec(X)"),
+    (r"K_{ij}", "Kij"),
     # signs and parenthesization
     (r"-x^2", "-(x^2)"),
     (r"-(a+b)", "-(a + b)"),
