@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -137,3 +142,48 @@ def test_the_pool_starts_fresh_interpreters_when_the_zygote_is_gone():
             await pool.close()
 
     run(go)
+
+
+HOLD_AND_WAIT = textwrap.dedent("""
+    import asyncio
+    from matcalc.web.pool import WorkerPool
+
+    async def main():
+        pool = WorkerPool(size=1, slow_after=0.1, test_hooks=True, time_limit=120)
+        await pool.start()
+        slow = asyncio.ensure_future(pool.run("_sleep", {"seconds": 100}))
+        await asyncio.sleep(0.5)
+        (held,) = [w for w in pool._all if w.demoted]
+        pool.slow_after = 100
+        other = asyncio.ensure_future(pool.run("_sleep", {"seconds": 100}))
+        await asyncio.sleep(0.5)
+        print(held.process.pid, *(w.process.pid for w in pool._all), flush=True)
+        await asyncio.sleep(120)
+
+    asyncio.run(main())
+""")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return _stat(pid)[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_server_killed_outright_takes_its_workers_with_it_even_a_held_one():
+    """SIGKILL leaves no cleanup to the server: a held (stopped) worker would never read the end of its pipe."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    server = subprocess.Popen([sys.executable, "-c", HOLD_AND_WAIT], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        pids = [int(p) for p in server.stdout.readline().split()]
+        held = pids[0]
+        assert _stat(held)[0] == "T"
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait(10)
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in pids), [(p, _stat(p)[0]) for p in pids if _alive(p)]

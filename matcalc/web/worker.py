@@ -31,6 +31,23 @@ def prepare(test_hooks: bool = False) -> None:
     handlers.run("check", {**example, "claim": "(softmax(W*x + b) - y)*x'"})
 
 
+def die_with_parent() -> None:
+    """Be killed when the parent ends, however it ends. A worker the pool holds stopped (SIGSTOP, see
+    pool.py) never reads the end of its pipe, so a server killed with SIGKILL would leave it stopped,
+    holding its memory, for ever (Linux: PR_SET_PDEATHSIG; elsewhere the pipe's end is the only exit)."""
+    parent = os.getppid()
+    try:
+        import ctypes
+        import signal
+
+        if ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL)) != 0:  # 1: PR_SET_PDEATHSIG
+            return
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:      # the parent ended before the request took hold
+        os._exit(0)
+
+
 def limit_memory(limit: int) -> None:
     if limit:
         import resource
@@ -64,6 +81,7 @@ def serve(requests, out) -> None:
 
 
 def main(argv: list[str]) -> None:
+    die_with_parent()
     limit_memory(int(argv[0]) if argv and argv[0].isdigit() else 0)
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     sys.stdout = sys.stderr
