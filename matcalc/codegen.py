@@ -218,16 +218,19 @@ class Plan:
                     break
                 v[slot] = a
             else:
-                if self._light:
-                    for i, run in self._light_runners:
-                        v[i] = run(v)
-                else:
-                    for i, run, dead in self._runners:
-                        v[i] = run(v)
-                        for k in dead:
-                            v[k] = None
-                return v
+                return self._run_steps(v)
         return self._run_checked(env)
+
+    def _run_steps(self, v: list) -> list:
+        if self._light:
+            for i, run in self._light_runners:
+                v[i] = run(v)
+        else:
+            for i, run, dead in self._runners:
+                v[i] = run(v)
+                for k in dead:
+                    v[k] = None
+        return v
 
     def _run_checked(self, env: dict) -> list:
         v = self._blank[:]
@@ -269,11 +272,7 @@ class Plan:
             if self.fast and all(type(v[slot]) is float or type(v[slot]) is _NDARRAY and v[slot].dtype is _F64
                                  for _, slot, _ in self._input_specs):
                 self._last_inputs = [(name, slot, shape) for (name, slot, _), shape in zip(self._input_specs, shapes)]
-        for i, run, dead in self._runners:
-            v[i] = run(v)
-            for k in dead:
-                v[k] = None
-        return v
+        return self._run_steps(v)
 
     def _step_sizes(self, shapes, v):
         """(step, its entry count, its dimensions' sizes) for every array step the inputs' shapes fix."""
