@@ -333,7 +333,14 @@ def mul(*factors: Node) -> Node:
         return zero(shape)
     if len(chain) > 1:
         chain = [c for c in chain if c.op != "eye"] or chain[:1]
-    chain = _fold_broadcast_ones(chain)
+    if len(chain) > 1 and any(c.op == "bcast" for c in chain):
+        for s in (c.args[0] for c in chain if c.op == "bcast" and c.args[0].is_scalar):
+            if s.op == "num":
+                coef *= s.attr
+            else:
+                base, exponent = (s.args[0], s.attr) if s.op == "pow" else (s, Fraction(1))
+                scalars[base] = scalars.get(base, Fraction(0)) + exponent
+        chain = _factor_broadcasts(chain)
     out: list[Node] = []
     if coef != 1:
         out.append(num(coef))
@@ -355,17 +362,23 @@ def _ones_like(shape: Shape) -> Node:
     return bcast(num(1), shape)
 
 
-def _fold_broadcast_ones(chain: list[Node]) -> list[Node]:
-    """A broadcast ones matrix (m×n) in a product is ones(m)*ones(n)'; keep it factored."""
+def _factor_broadcasts(chain: list[Node]) -> list[Node]:
+    """A broadcast inside a matrix product is the product it stands for: a scalar s repeated to m×n is
+    s*ones(m)*ones(n)' (the scalar is taken out by the caller), a row r repeated over m rows is
+    ones(m)*r, a column c repeated over n columns is c*ones(n)'. Left as a broadcast, the scalar would
+    be lost to a printer or a rule that reads the factor as a plain matrix (g'*bcast(s) is s*sum(g))."""
     out: list[Node] = []
     for c in chain:
-        if c.op == "bcast" and is_one(c.args[0]):
-            if c.shape[0] != 1:
-                out.append(ones(c.shape[0]))
-            if c.shape[1] != 1:
-                out.append(transpose(ones(c.shape[1])))
-        else:
+        if c.op != "bcast":
             out.append(c)
+            continue
+        a = c.args[0]
+        if c.shape[0] != 1 and a.shape[0] == 1:
+            out.append(ones(c.shape[0]))
+        if not a.is_scalar:
+            out.append(a)
+        if c.shape[1] != 1 and a.shape[1] == 1:
+            out.append(transpose(ones(c.shape[1])))
     return out
 
 
@@ -449,56 +462,46 @@ def hadamard(*factors: Node) -> Node:
     scalars: list[Node] = []
     powers: dict[Node, Fraction] = {}
     order: list[Node] = []
-    for f in factors:
-        parts = f.args if f.op == "had" else (f,)
-        for p in parts:
-            if p.is_scalar:
-                scalars.append(p)
-                continue
+    pending = list(reversed(factors))
+    while pending:      # every factor, a nested product's and Hadamard product's parts included,
+        p = pending.pop()   # goes through the same cases: a broadcast scalar is a scalar wherever it sits
+        if p.op == "had":
+            pending.extend(reversed(p.args))
+            continue
+        if p.is_scalar:
+            scalars.append(p)
+            continue
+        if p.shape != shape:
+            if p.op == "bcast" or p.shape[0] == 1 or p.shape[1] == 1:
+                p = bcast(p, shape) if p.op != "bcast" else p
             if p.shape != shape:
-                if p.op == "bcast" or p.shape[0] == 1 or p.shape[1] == 1:
-                    p = bcast(p, shape) if p.op != "bcast" else p
-                if p.shape != shape:
-                    raise ShapeError(f".*: {shape_text(shape)} and {shape_text(p.shape)}")
-            if is_zero(p):
-                return zero(shape)
-            if p.op == "bcast" and p.args[0].is_scalar:
-                scalars.append(p.args[0])
-                continue
-            if is_ones_matrix(p):
-                continue
-            if p.op == "mul" and p.args[0].is_scalar:
-                k = 0
-                while k < len(p.args) and p.args[k].is_scalar:
-                    scalars.append(p.args[k])
-                    k += 1
-                rest = p.args[k:]
-                p = rest[0] if len(rest) == 1 else Node("mul", rest, None, p.shape)
-                if is_ones_matrix(p):
-                    continue
-                if p.op == "had":
-                    for q in p.args:
-                        base, e = (q.args[0], q.attr) if q.op == "epow" else (q, Fraction(1))
-                        if base not in powers:
-                            order.append(base)
-                        powers[base] = powers.get(base, Fraction(0)) + e
-                    continue
-            base, e = (p.args[0], p.attr) if p.op == "epow" else (p, Fraction(1))
-            if base not in powers:
-                order.append(base)
-            powers[base] = powers.get(base, Fraction(0)) + e
+                raise ShapeError(f".*: {shape_text(shape)} and {shape_text(p.shape)}")
+        if is_zero(p):
+            return zero(shape)
+        if p.op == "bcast" and p.args[0].is_scalar:
+            scalars.append(p.args[0])
+            continue
+        if is_ones_matrix(p):
+            continue
+        if p.op == "mul" and p.args[0].is_scalar:
+            k = 0
+            while k < len(p.args) and p.args[k].is_scalar:
+                scalars.append(p.args[k])
+                k += 1
+            rest = p.args[k:]
+            pending.append(rest[0] if len(rest) == 1 else Node("mul", rest, None, p.shape))
+            continue
+        base, e = (p.args[0], p.attr) if p.op == "epow" else (p, Fraction(1))
+        if base not in powers:
+            order.append(base)
+        powers[base] = powers.get(base, Fraction(0)) + e
     kept = [b if powers[b] == 1 else Node("epow", (b,), powers[b], shape) for b in order if powers[b] != 0]
     kept.sort(key=_hadamard_order)
     if not kept:
-        core = bcast(num(1), shape)
-    elif len(kept) == 1:
-        core = kept[0]
-    else:
-        core = Node("had", tuple(kept), None, shape)
+        return bcast(mul(*scalars), shape) if scalars else bcast(num(1), shape)
+    core = kept[0] if len(kept) == 1 else Node("had", tuple(kept), None, shape)
     if not scalars:
         return core
-    if core.op == "bcast":
-        return bcast(mul(*scalars), shape) if shape != SCALAR else mul(*scalars)
     return mul(*scalars, core)
 
 
