@@ -267,7 +267,7 @@ def check_mlp(text: str, L: int) -> str:
 
 def dag_size(d) -> int | None:
     try:
-        from matcalc.expr import walk
+        from matcalc.language.expr import walk
 
         return len(walk(d.result))
     except Exception:

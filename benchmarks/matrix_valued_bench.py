@@ -19,7 +19,7 @@ if (_ROOT / "matcalc" / "__init__.py").is_file() and str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
 import matcalc  # noqa: E402
-from matcalc.kronecker import kronecker  # noqa: E402
+from matcalc.engine.kronecker import kronecker  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from derive_bench import clear_matcalc_memos, clear_sympy_cache  # noqa: E402

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 
 try:
-    from matcalc.data import minibatches
+    from matcalc.train.data import minibatches
 except ImportError:  # run as `python benchmarks/mlp_peers.py` from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from matcalc.data import minibatches
+    from matcalc.train.data import minibatches
 
 try:
     import torch
@@ -242,7 +242,7 @@ def _copy(params):
 
 def main(epochs: int = 5) -> None:
     """Per-epoch time and final test accuracy of each peer on digits (64-128-64-10, batch 64)."""
-    from matcalc.data import init_params, load_digits_data, one_hot, standardize, train_test_split
+    from matcalc.train.data import init_params, load_digits_data, one_hot, standardize, train_test_split
 
     X, y = load_digits_data()
     Xtr, Xte, ytr, yte = train_test_split(X, y, 0.2, seed=0)

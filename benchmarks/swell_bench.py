@@ -73,7 +73,7 @@ import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
 import matcalc
 from matcalc.budget import Budget
-from matcalc.printing import inline_size
+from matcalc.language.printing import inline_size
 
 def rss_mb():
     with open("/proc/self/statm") as fh:

@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if (ROOT / "matcalc").is_dir():
     sys.path.insert(0, str(ROOT))
 
-from matcalc import codegen, data  # noqa: E402
-from matcalc import train as demo  # noqa: E402
+from matcalc.compile import codegen  # noqa: E402
+from matcalc.train import data  # noqa: E402
+from matcalc.train import demo  # noqa: E402
 
 spec = importlib.util.spec_from_file_location("mlp_peers", Path(__file__).with_name("mlp_peers.py"))
 peers = importlib.util.module_from_spec(spec)

@@ -20,7 +20,7 @@ _ROOT = Path(__file__).resolve().parents[1]
 if (_ROOT / "matcalc" / "__init__.py").is_file() and str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))  # a checkout: benchmark the code next to this script
 
-from matcalc.verify import verify  # noqa: E402
+from matcalc.check.verify import verify  # noqa: E402
 
 GOAL_MS = 50.0
 SCRUTINY_GOAL_MS = 200.0
@@ -99,7 +99,7 @@ CHAIN_REPEATS = 5
 
 def chain_file_per_line() -> float:
     """The seed post's cross-entropy chain (8 derivative lines) checked whole, divided by its lines."""
-    from matcalc.derivation_file import verify_steps
+    from matcalc.check.derivation_file import verify_steps
 
     text = SEED_FILE.read_text()
     result = verify_steps(text)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from matcalc import numeric
-from matcalc.codegen import Plan, evaluate
-from matcalc.expr import Node, walk
-from matcalc.shapes import elaborate_many
+from matcalc.check import numeric
+from matcalc.compile.codegen import Plan, evaluate
+from matcalc.language.expr import Node, walk
+from matcalc.language.shapes import elaborate_many
 
 TOLERANCE = 1e-6
 

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 import matcalc
-from matcalc import backends, codegen, numeric
+from matcalc.compile import backends, codegen
+from matcalc.check import numeric
 
 from oracle import arrays_and_sizes, instances, truth
 
@@ -176,8 +177,8 @@ def test_hessian_labels_say_second_derivative():
 
 @pytest.fixture(scope="module")
 def one_epoch_weights():
-    from matcalc import train as demo
-    from matcalc import train_backends
+    from matcalc.train import demo
+    from matcalc.train import backends as train_backends
 
     arrays = demo.prepare_data(None, 0)
     out = {}
@@ -196,12 +197,12 @@ def test_one_epoch_gives_the_same_weights_on_every_backend(one_epoch_weights, ba
     for (W0, b0), (W1, b1) in zip(numpy_params, params):
         assert np.max(np.abs(W0 - W1)) < 1e-9 and np.max(np.abs(b0 - b1)) < 1e-9
     assert result.epochs[0].loss == pytest.approx(numpy_result.epochs[0].loss, rel=1e-12)
-    assert np.max(np.abs(numpy_params[0][0] - matcalc.data.init_params([64, 32, 16, 10], 0)[0][0])) > 1e-3
+    assert np.max(np.abs(numpy_params[0][0] - matcalc.train.data.init_params([64, 32, 16, 10], 0)[0][0])) > 1e-3
 
 
 def test_the_numpy_path_of_train_backends_is_train_itself(one_epoch_weights):
     """The numpy run above (train_backends' loop) gives the loss of train.train, the CLI's default path."""
-    from matcalc import train as demo
+    from matcalc.train import demo
 
     reference = demo.train(hidden=(32, 16), epochs=1, lr=0.1, batch_size=64, seed=0)
     assert reference.epochs[0].loss == pytest.approx(one_epoch_weights["numpy"][0].epochs[0].loss, rel=1e-12)
@@ -223,7 +224,7 @@ CLI_CASES = [
 def cli_source(expression, wrt, assume, fmt):
     from click.testing import CliRunner
 
-    from matcalc.cli import main
+    from matcalc.cli.app import main
 
     args = ["derive", expression, "--wrt", wrt, "--format", fmt] + (["--assume", assume] if assume else [])
     result = CliRunner().invoke(main, args)
@@ -280,7 +281,7 @@ def test_cli_hessian_torch_source_runs_and_matches_finite_differences():
     expression, wrt, assume = CLI_CASES[0]
     from click.testing import CliRunner
 
-    from matcalc.cli import main
+    from matcalc.cli.app import main
 
     result = CliRunner().invoke(main, ["derive", expression, "--wrt", wrt, "--assume", assume, "--order", "2",
                                        "--format", "torch"])
@@ -332,7 +333,7 @@ def test_matrix_sum_times_vector_is_distributed_and_right(expression, assume, di
 
 def test_a_matrix_sum_needed_elsewhere_is_formed_once():
     """Where the sum is an output too (gradient and Hessian in one plan), it is not distributed."""
-    from matcalc.codegen import Plan
+    from matcalc.compile.codegen import Plan
 
     d = matcalc.derive("x'*A*x", wrt="x")
     h = matcalc.derive("x'*A*x", wrt="x", order=2)

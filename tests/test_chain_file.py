@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 import matcalc
-from matcalc.chain_file import Unfolder, is_chain_derivation, read_chain
+from matcalc.check.chain_file import Unfolder, is_chain_derivation, read_chain
 from matcalc.errors import MatcalcError
-from matcalc.index_check import split_condition, verify_index
+from matcalc.check.index_check import split_condition, verify_index
 
 import plain_eval as P
 

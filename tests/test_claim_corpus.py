@@ -20,7 +20,7 @@ import pytest
 
 import matcalc
 from matcalc.errors import MatcalcError
-from matcalc.verify import KINDS
+from matcalc.check.verify import KINDS
 
 import plain_eval as P
 from claim_corpus import FAMILIES, PASTE_BACK, RECORDS, RIGHT, WRONG

@@ -7,7 +7,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from matcalc.cli import main
+from matcalc.cli.app import main
 
 
 def run(*args):

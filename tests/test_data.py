@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from matcalc.data import (
+from matcalc.train.data import (
     init_params,
     load_digits_data,
     load_npz,

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 import matcalc
-from matcalc.cli import main
-from matcalc.codegen import evaluate
-from matcalc.differential import differential_steps
+from matcalc.cli.app import main
+from matcalc.compile.codegen import evaluate
+from matcalc.engine.differential import differential_steps
 from matcalc.errors import UnsupportedError
 
 from oracle import arrays_and_sizes, instances

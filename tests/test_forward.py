@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from matcalc.cli import main
-from matcalc.codegen import evaluate
-from matcalc.forward import differential
-from matcalc.rules import functions
+from matcalc.cli.app import main
+from matcalc.compile.codegen import evaluate
+from matcalc.engine.forward import differential
+from matcalc.tables import functions
 
 from oracle import well_conditioned_instance
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import matcalc
-from matcalc.codegen import Plan
+from matcalc.compile.codegen import Plan
 from matcalc.errors import UnsupportedError
 
 from oracle import arrays, instances, same_modulo_order

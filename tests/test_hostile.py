@@ -35,7 +35,7 @@ import expression_grammar as G
 import matcalc
 import plain_eval as P
 from matcalc.budget import Budget
-from matcalc.cli import main
+from matcalc.cli.app import main
 
 TESTS = Path(__file__).resolve().parent
 TIME_LIMIT = "60"           # seconds: generous, only there to turn a hang into a failure
@@ -184,7 +184,7 @@ import expression_grammar as G
 import matcalc
 from click.testing import CliRunner
 from matcalc.budget import Budget
-from matcalc.cli import main
+from matcalc.cli.app import main
 
 cases = [(text, wrt, G.SHAPES) for text, wrt in G.seeded_expressions(48, 13, 4)]
 cases.append((sys.argv[2], "y", None))
@@ -465,7 +465,7 @@ def test_huge_label_is_refused_before_one_hot(tmp_path):
 
 
 def test_one_hot_targets_too_large_are_refused(tmp_path):
-    from matcalc.train import prepare_data
+    from matcalc.train.demo import prepare_data
 
     path = tmp_path / "many.npz"
     n = 40_000
@@ -475,7 +475,7 @@ def test_one_hot_targets_too_large_are_refused(tmp_path):
 
 
 def test_ordinary_npz_still_trains_its_split(tmp_path):
-    from matcalc.train import prepare_data
+    from matcalc.train.demo import prepare_data
 
     path = tmp_path / "ok.npz"
     rng = np.random.default_rng(1)

@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 
 import matcalc
-from matcalc import numeric, rules
-from matcalc.codegen import evaluate
+from matcalc.check import numeric
+from matcalc import tables as rules
+from matcalc.compile.codegen import evaluate
 from matcalc.errors import MatcalcError, ParseError, ShapeError
-from matcalc.index import analyze, derivative_values, index_values, to_sympy
-from matcalc.index_matrix import NoMatrixForm, to_index, to_matrix
-from matcalc.index_parse import parse_index, parse_index_derivative
-from matcalc.latex import latex_to_ascii
-from matcalc.shapes import elaborate
+from matcalc.language.index import analyze, derivative_values, index_values, to_sympy
+from matcalc.engine.index_matrix import NoMatrixForm, to_index, to_matrix
+from matcalc.language.index_parse import parse_index, parse_index_derivative
+from matcalc.language.latex import latex_to_ascii
+from matcalc.language.shapes import elaborate
 
 from oracle import TOLERANCE, arrays_and_sizes, declared_shapes, instances, truth, typed_like
 

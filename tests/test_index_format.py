@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 import matcalc
-from matcalc import numeric
-from matcalc.cli import main
+from matcalc.check import numeric
+from matcalc.cli.app import main
 from matcalc.errors import MatcalcError
-from matcalc.index import derivative_values
-from matcalc.index_parse import parse_index_derivative
+from matcalc.language.index import derivative_values
+from matcalc.language.index_parse import parse_index_derivative
 
 from oracle import TOLERANCE, arrays_and_sizes, declared_shapes, instances
 

@@ -12,12 +12,12 @@ from autograd import grad
 from click.testing import CliRunner
 
 import matcalc
-from matcalc import numeric
-from matcalc.cli import main
-from matcalc.codegen import evaluate
+from matcalc.check import numeric
+from matcalc.cli.app import main
+from matcalc.compile.codegen import evaluate
 from matcalc.errors import MatcalcError, ShapeError
-from matcalc.kronecker import kronecker  # matcalc.kronecker is the same function
-from matcalc.shapes import elaborate, elaborate_many
+from matcalc.engine.kronecker import kronecker  # matcalc.kronecker is the same function
+from matcalc.language.shapes import elaborate, elaborate_many
 from oracle import max_error_against_truth
 
 # The Matrix Cookbook's matrix-valued rows (§2.2, §2.8) and Magnus & Neudecker's, with their shapes.
@@ -95,7 +95,7 @@ def test_the_jacobian_vector_product_forms_no_kronecker_product(text, wrt, shape
     k = kronecker(text, wrt, shapes, layout="numerator")
     jvp = k.jvp("V")
     if "kron" not in text:
-        assert not any(n.op in ("kron", "comm") for n in matcalc.expr.walk(jvp)), k.jvp_text()
+        assert not any(n.op in ("kron", "comm") for n in matcalc.language.expr.walk(jvp)), k.jvp_text()
     run = k.to_numpy()
     for env, rng in instances(k.typed):
         V = rng.standard_normal(np.shape(env[wrt])) if np.ndim(env[wrt]) else float(rng.standard_normal())

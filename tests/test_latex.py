@@ -8,7 +8,7 @@ import lark
 import pytest
 
 from matcalc.errors import ParseError
-from matcalc.latex import latex_to_ascii, looks_like_latex
+from matcalc.language.latex import latex_to_ascii, looks_like_latex
 
 CASES = [
     # transpose, inverse, powers
@@ -280,7 +280,7 @@ def test_not_latex(text):
 
 def test_grammar_has_no_lalr_conflicts():
     """Conflicts would be resolved silently (as shifts); lark reports them only with debug=True."""
-    from matcalc.latex import _PostLex
+    from matcalc.language.latex import _PostLex
 
     def warnings_for(grammar, **kw):
         log = io.StringIO()
@@ -296,5 +296,5 @@ def test_grammar_has_no_lalr_conflicts():
         return log.getvalue()
 
     assert "Shift/Reduce" in warnings_for('start: e\ne: e "+" e | "x"')  # the check can see one
-    grammar = (Path(__file__).parents[1] / "matcalc" / "latex.lark").read_text()
+    grammar = (Path(__file__).parents[1] / "matcalc" / "language" / "latex.lark").read_text()
     assert warnings_for(grammar, lexer="basic", postlex=_PostLex()) == ""

@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 import matcalc
-from matcalc.cli import main
+from matcalc.cli.app import main
 from matcalc.errors import ParseError
 
 TWINS = [

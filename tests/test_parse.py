@@ -3,10 +3,10 @@
 import pytest
 
 from matcalc.errors import ParseError
-from matcalc.parse import MAX_DEPTH, parse
-from matcalc.printing import to_text
-from matcalc.rules import known_function_names
-from matcalc.shapes import elaborate
+from matcalc.language.parse import MAX_DEPTH, parse
+from matcalc.language.printing import to_text
+from matcalc.tables import known_function_names
+from matcalc.language.shapes import elaborate
 
 ROUND_TRIP = [
     "-y'*log(softmax(W*x + b))",

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matcalc.data import (
+from matcalc.train.data import (
     init_params,
     load_digits_data,
     one_hot,

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import matcalc
-from matcalc import numeric
+from matcalc.check import numeric
 
 from oracle import TOLERANCE, arrays, instances, printed_value, truth
 

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 import matcalc
-from matcalc import numeric, rules
-from matcalc.codegen import evaluate
-from matcalc.shapes import elaborate_many
+from matcalc.check import numeric
+from matcalc import tables as rules
+from matcalc.compile.codegen import evaluate
+from matcalc.language.shapes import elaborate_many
 
 from oracle import TOLERANCE, max_error_against_truth, printed_value, instances, truth
 

@@ -3,7 +3,7 @@
 import pytest
 
 from matcalc.errors import ShapeError, UnsupportedError
-from matcalc.shapes import elaborate
+from matcalc.language.shapes import elaborate
 
 
 def shapes(text, **declared):

@@ -25,12 +25,12 @@ from oracle import (
 )
 
 import matcalc
-from matcalc import numeric
-from matcalc.cli import main
-from matcalc.codegen import evaluate
+from matcalc.check import numeric
+from matcalc.cli.app import main
+from matcalc.compile.codegen import evaluate
 from matcalc.errors import AssumptionError
-from matcalc.shapes import elaborate_many
-from matcalc.simplify import canonical, factor, simplify
+from matcalc.language.shapes import elaborate_many
+from matcalc.engine.simplify import canonical, factor, simplify
 
 BCE = "-y'*log(sigmoid(X*w)) - (1 - y)'*log(1 - sigmoid(X*w))"
 BCE_SCALAR = "-eta*log(sigmoid(w'*x)) - (1 - eta)*log(1 - sigmoid(w'*x))"

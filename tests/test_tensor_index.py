@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 import matcalc
-from matcalc.cli import main
-from matcalc.codegen import evaluate
+from matcalc.cli.app import main
+from matcalc.compile.codegen import evaluate
 from matcalc.errors import MatcalcError
-from matcalc.index import index_values
-from matcalc.index_parse import parse_index_derivative
-from matcalc.shapes import elaborate
+from matcalc.language.index import index_values
+from matcalc.language.index_parse import parse_index_derivative
+from matcalc.language.shapes import elaborate
 
 from oracle import well_conditioned_instance
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from matcalc import data
-from matcalc import train as demo
-from matcalc.cli import main
+from matcalc.train import data
+from matcalc.train import demo
+from matcalc.cli.app import main
 
 PEERS = Path(__file__).resolve().parent.parent / "benchmarks" / "mlp_peers.py"
 

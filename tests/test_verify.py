@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 import importlib
 
-V = importlib.import_module("matcalc.verify")  # the module (matcalc.verify the attribute is the function)
-from matcalc.cli import main
+V = importlib.import_module("matcalc.check.verify")  # the module (matcalc.verify the attribute is the function)
+from matcalc.cli.app import main
 from matcalc.errors import MatcalcError, ParseError, ShapeError
-from matcalc.verify import STATUSES, Verdict, verify, verify_steps
+from matcalc.check.verify import STATUSES, Verdict, verify, verify_steps
 
 from mistake_corpus import EXPRESSIONS, RIGHT, WRONG
 
@@ -157,13 +157,13 @@ def test_verdict_fields_and_json():
 
 def test_an_engine_bug_cannot_make_a_wrong_claim_pass(monkeypatch):
     """If the engine's derivative is wrong, a claim equal to it is still wrong, and the verdict says so."""
-    import matcalc.checker as C
+    import matcalc.check.checker as C
 
     real = C.derive_expression
 
     def broken(*args, **kwargs):
         d = real(*args, **kwargs)
-        from matcalc import expr as E
+        from matcalc.language import expr as E
         d.denominator = E.mul(E.num(2), d.denominator)
         d.result = d.denominator if d.layout == "denominator" else E.transpose(d.denominator)
         return d

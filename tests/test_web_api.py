@@ -23,7 +23,7 @@ with warnings.catch_warnings():
 
 import matcalc  # noqa: E402
 import oracle  # noqa: E402
-from matcalc import numeric  # noqa: E402
+from matcalc.check import numeric  # noqa: E402
 from matcalc.web.app import create_app  # noqa: E402
 from matcalc.web.examples import EXAMPLES  # noqa: E402
 
@@ -115,7 +115,7 @@ def test_derive_hessian(client):
 def cli_message(args, capsys_free=True) -> str:
     from click.testing import CliRunner
 
-    from matcalc.cli import main
+    from matcalc.cli.app import main
 
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2

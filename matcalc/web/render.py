@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import shlex
 
-from ..derive import derive
+from ..engine.derive import derive
 from ..errors import MatcalcError
-from ..expr import shape_text, substitute
-from ..printing import abbreviations, to_latex, to_text
+from ..language.expr import shape_text, substitute
+from ..language.printing import abbreviations, to_latex, to_text
 
 
 def _dims(shape) -> list[str]:
@@ -25,7 +25,7 @@ def latex_of(text: str | None, shapes: dict | None = None) -> str | None:
     it does not type — the page then shows the text as written."""
     if not text:
         return None
-    from ..shapes import elaborate_many
+    from ..language.shapes import elaborate_many
 
     try:
         typed, _ = elaborate_many(text, shapes or {})
@@ -107,7 +107,7 @@ def derive_words(expression, wrt, shapes, assume, layout) -> list[str]:
 
 
 def derivation_body(expression, wrt, shapes, assume, layout, order, direction, input_kind) -> dict:
-    from ..cli import render_text
+    from ..cli.app import render_text
 
     if order == 1 and _no_matrix_form(expression, wrt, shapes, assume, input_kind):
         return kronecker_body(expression, wrt, shapes, assume, layout, input_kind)
@@ -157,7 +157,7 @@ def derivation_body(expression, wrt, shapes, assume, layout, order, direction, i
 
 
 def verdict_body(expression, wrt, claim, shapes, assume, layout, order, input_kind) -> dict:
-    from ..verify import verify
+    from ..check.verify import verify
 
     v = verify(expression, wrt=wrt, claim=claim, shapes=shapes, assume=assume, layout=layout,
                input=input_kind, order=order)
@@ -172,7 +172,7 @@ def verdict_body(expression, wrt, claim, shapes, assume, layout, order, input_ki
 
 def evidence_text(v: dict) -> str:
     """One line on what was measured (as the CLI's "evidence:" line), from the verdict's fields."""
-    from ..verify import TOLERANCE
+    from ..check.verify import TOLERANCE
 
     if not v.get("instances"):
         return "decided by the shapes alone"
@@ -188,12 +188,12 @@ def evidence_text(v: dict) -> str:
 
 
 def steps_body(text, shapes, assume, wrt, layout, input_kind) -> dict:
-    from ..verify import read_derivation, verify_steps
+    from ..check.verify import read_derivation, verify_steps
 
     v = verify_steps(text, shapes=shapes, assume=assume, wrt=wrt, layout=layout, input=input_kind)
     body = v.as_dict()
     body["text"] = str(v)
-    from ..chain_file import is_chain_derivation, read_chain
+    from ..check.chain_file import is_chain_derivation, read_chain
 
     doc = read_chain(text, input_kind) if is_chain_derivation(text) else read_derivation(text)
     known = {**doc.shapes, **shapes}
@@ -203,8 +203,8 @@ def steps_body(text, shapes, assume, wrt, layout, input_kind) -> dict:
 
 
 def _no_matrix_form(expression, wrt, shapes, assume, input_kind) -> bool:
-    from ..derive import prepare, read_input
-    from ..tensor_index import matrix_form_exists
+    from ..engine.derive import prepare, read_input
+    from ..engine.tensor_index import matrix_form_exists
 
     try:
         typed, _ = prepare(read_input(expression, input_kind), shapes, assume)
@@ -226,7 +226,7 @@ def _vec_partial(f_latex: str, x_latex: str, layout: str) -> str:
 def kronecker_body(expression, wrt, shapes, assume, layout, input_kind) -> dict:
     """A matrix function of a matrix (or a vector of a matrix): no matrix form, so the page shows its
     differential, the vec/Kronecker Jacobian in both layouts and the product with a direction."""
-    from ..kronecker import kronecker
+    from ..engine.kronecker import kronecker
 
     k = kronecker(expression, wrt, shapes, assume, layout, input_kind)
     other = "numerator" if layout == "denominator" else "denominator"

@@ -30,7 +30,7 @@ def _guarded(command):
 
     @functools.wraps(command)
     def run(*args, **kwargs):
-        from ..cli import guarded
+        from ..cli.app import guarded
 
         return guarded(command)(*args, **kwargs)
 

@@ -1,0 +1,412 @@
+"""Checking a whole derivation, written one line at a time as on paper.
+
+A derivation file has headers (`shape:`, `assume:`, `let s = softmax(z)`, `f:` and `wrt:`) and expression
+lines; each line is claimed equal to the line above (a line may start with `=`), and with `f:`/`wrt:` the
+first line is checked as the derivative itself (by `verify`). Every line is typed jointly, the instances are
+shared, and the first line that does not follow is named with the same kinds of diagnosis a single claim
+gets.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..language import expr as E
+from .abbreviations import substitute
+from .checker import INSTANCES, SEED, shape_phrase, specs, transposed
+from ..compile.codegen import compile_nodes
+from ..engine.derive import check_layout, read_input
+from .diagnose import TERM_KINDS, _all_close, _factor, _ratio_words, _ratios, _term_candidates, _term_relation, \
+    candidate_assumptions
+from ..errors import MatcalcError, ParseError, ShapeError
+from ..language.expr import Node
+from .instances import Sampler, dimension_sizes
+from ..language.parse import parse
+from ..language.printing import to_text
+from ..language.shapes import elaborate_many
+from ..engine.simplify import Simplifier, table_rules
+from .truth import TIGHT, relative_error
+from .verdict import ASSUMPTION, CORRECT, SHAPE, WRONG, StepCheck, StepsVerdict
+
+
+def _error(a, b) -> float:
+    return relative_error(a, b)
+
+
+@dataclass
+class DerivationText:
+    """A derivation file, read: its expression lines (with line numbers) and its header settings."""
+
+    lines: list[tuple[int, str]]          # (line number, expression text after let-substitution)
+    written: list[str]                    # the lines as written
+    shapes: dict = field(default_factory=dict)
+    assume: list[str] = field(default_factory=list)
+    lets: list[tuple[str, str]] = field(default_factory=list)
+    expression: str | None = None
+    wrt: str | None = None
+    layout: str | None = None
+
+
+HEADER_KEYS = {"shape": "shape", "shapes": "shape", "assume": "assume", "assuming": "assume",
+               "let": "let", "f": "expression", "expression": "expression", "loss": "expression",
+               "wrt": "wrt", "layout": "layout"}
+_HEADER = re.compile(r"^\s*([A-Za-z]+)\s*:\s*(.*)$")
+_LET = re.compile(r"^\s*let\s+([A-Za-z_][A-Za-z0-9_]*)\s*(?:=|:=)\s*(.+)$")
+
+DERIVATION_FORMAT = """\
+A derivation file: one expression a line, each claimed equal to the line before.
+  # a comment (also after an expression)
+  shape: W=c,d x=d        declare shapes (several per line, separated by spaces or ';')
+  assume: sum(y) = 1      an assumption (one per line)
+  let s = softmax(z)      an abbreviation, substituted (in parentheses) into the lines below
+  f: -y'*log(softmax(z))  optional: the expression differentiated ...
+  wrt: z                  ... and the variable; the first line is then checked as its derivative
+  layout: numerator       optional (default denominator)
+A line may start with '=' as on paper."""
+
+
+def read_derivation(text: str) -> DerivationText:
+    """Parse the derivation format (see DERIVATION_FORMAT): headers, lets, expression lines."""
+    out = DerivationText([], [])
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        m = _LET.match(line)
+        if m:
+            name, body = m.group(1), _apply_lets(m.group(2).strip(), out.lets)
+            from ..tables import spelled
+
+            if spelled(name) or name in ("ones", "I"):
+                raise MatcalcError(f"line {number}: cannot use the function name {name!r} as an abbreviation")
+            out.lets.append((name, body))
+            continue
+        m = _HEADER.match(line)
+        if m:
+            key = HEADER_KEYS.get(m.group(1).lower())
+            value = m.group(2).strip()
+            if key is None:
+                name = m.group(1)
+                raise MatcalcError(f"line {number}: unknown header {name!r}; known: "
+                                   f"{', '.join(sorted(set(HEADER_KEYS)))}. `{name}: ...` names the function only "
+                                   f"in a chain-rule derivation, whose lines say which derivative they state "
+                                   f"(d{name}/dz = ...); no line of this file does")
+            if key == "shape":
+                for spec in re.split(r"[;\s]+", value):
+                    if not spec:
+                        continue
+                    if "=" not in spec:
+                        raise MatcalcError(f"line {number}: a shape is NAME=d1,d2, got {spec!r}")
+                    name, dims = spec.split("=", 1)
+                    out.shapes[name.strip()] = dims.strip()
+            elif key == "assume":
+                out.assume.append(value)
+            elif key == "let":
+                mm = _LET.match("let " + value)
+                if not mm:
+                    raise MatcalcError(f"line {number}: write an abbreviation as 'let s = softmax(z)'")
+                out.lets.append((mm.group(1), _apply_lets(mm.group(2).strip(), out.lets)))
+            elif key == "expression":
+                out.expression = value
+            elif key == "wrt":
+                out.wrt = value
+            elif key == "layout":
+                out.layout = value
+            continue
+        if line.startswith("="):
+            line = line[1:].strip()
+        out.written.append(line)
+        out.lines.append((number, _apply_lets(line, out.lets)))
+    if out.expression is not None:
+        out.expression = _apply_lets(out.expression, out.lets)
+    return out
+
+
+def _apply_lets(text: str, lets: list[tuple[str, str]]) -> str:
+    """Replace each abbreviation (a whole name, not a function call) by its definition in parentheses."""
+    for name, body in reversed(lets):
+        text = substitute(text, name, f"({body})")
+    return text
+
+
+def verify_steps(derivation, shapes=None, assume=(), expression: str | None = None, wrt: str | None = None,
+                 layout: str | None = None, input: str = "auto") -> StepsVerdict:
+    """Check a derivation: each line equal to the line before; the first line, when `expression` and
+    `wrt` are given, equal to the derivative. `derivation` is the file's text or a list of lines.
+    A file whose lines state derivatives (`dL/dz = s - y`) is a chain-rule derivation (chain_file.py):
+    each line is judged as the derivative it states."""
+    from .chain_file import is_chain_derivation, verify_chain
+
+    if isinstance(derivation, str) and is_chain_derivation(derivation):
+        return verify_chain(derivation, shapes=shapes, assume=assume, layout=layout, input=input)
+    if isinstance(derivation, str):
+        doc = read_derivation(derivation)
+    else:
+        doc = DerivationText([(i + 1, str(t)) for i, t in enumerate(derivation)], [str(t) for t in derivation])
+    shapes = {**doc.shapes, **(shapes or {})}
+    assume = list(doc.assume) + [a for a in (assume or ()) if a not in doc.assume]
+    expression = expression or doc.expression
+    wrt = wrt or doc.wrt
+    layout = layout or doc.layout or "denominator"
+    check_layout(layout)
+    if (expression is None) != (wrt is None):
+        raise MatcalcError("a derivation names both the expression ('f: ...') and the variable ('wrt: ...'), "
+                           "or neither")
+    if not doc.lines:
+        raise MatcalcError("the derivation has no expression lines\n" + DERIVATION_FORMAT)
+    if len(doc.lines) < 2 and expression is None:
+        raise MatcalcError("a derivation needs at least two lines (or 'f:' and 'wrt:' headers)")
+    numbers = [n for n, _ in doc.lines]
+    texts = []
+    for n, t in doc.lines:
+        try:
+            t = read_input(t, input)
+            parse(t)
+        except ParseError as err:
+            raise ParseError(f"line {n}: {err.message}", err.text, err.column) from None
+        except MatcalcError as err:
+            raise type(err)(f"line {n}: {err}") from None
+        texts.append(t)
+    if expression is not None:
+        expression = read_input(expression, input)
+    written = doc.written or texts
+    return _StepsChecker(texts, numbers, written, shapes, assume, expression, wrt, layout).run()
+
+
+class _StepsChecker:
+    """Types every line jointly, draws shared instances, and compares each line with the one above."""
+
+    def __init__(self, texts, numbers, written, shapes, assume, expression, wrt, layout):
+        self.texts, self.numbers, self.written = texts, numbers, written
+        self.shapes, self.assume = shapes, list(assume)
+        self.expression, self.wrt, self.layout = expression, wrt, layout
+
+    def run(self) -> StepsVerdict:
+        """Check the first line (against the derivative, when given), then each step; name the first bad."""
+        steps: list[StepCheck] = []
+        typed_count, shape_error = self._type()
+        first = None
+        if self.expression is not None:
+            first = self._first_line()
+            steps.append(first)
+        cases = self._cases(self.assumptions) if typed_count > 1 else []
+        self._cases_cache = cases
+        values = [self._values(node, cases) for node in self.nodes]
+        steps.extend(self._chain(typed_count, cases, values, first is None or first.ok))
+        if shape_error is not None:
+            i = typed_count
+            steps.append(StepCheck(self.numbers[i], self.written[i], False, SHAPE,
+                                   f"line {self.numbers[i]} cannot follow from the lines above: {shape_error}",
+                                   kind="shape", max_relative_error=math.inf,
+                                   previous=self.numbers[i - 1] if i else None))
+        bad = next((s for s in steps if not s.ok), None)
+        if bad is None:
+            diagnosis = f"every step follows ({len(steps)} checked)"
+            return StepsVerdict(True, CORRECT, diagnosis, None, steps, list(self.assumptions.texts),
+                                dict(self.shapes), len(cases))
+        diagnosis = bad.diagnosis
+        return StepsVerdict(False, bad.status, diagnosis, bad.line, steps, list(self.assumptions.texts),
+                            dict(self.shapes), len(cases), bad.rescue)
+
+    def _chain(self, count: int, cases, values, first_ok: bool) -> list[StepCheck]:
+        """Each line against the one above. After a slip, a line that follows from the last right line
+        (or, with no right line yet, is the derivative itself) is right again: only the slip is named."""
+        out = []
+        last_good = 0 if first_ok else None
+        for i in range(1, count):
+            step = self._step(i, cases, values)
+            if not step.ok and last_good is not None and last_good != i - 1 \
+                    and self._equal(values[i], values[last_good], i, last_good):
+                step = StepCheck(step.line, step.text, True, CORRECT,
+                                 f"line {step.line} follows from line {self.numbers[last_good]} (the last "
+                                 f"line that was right)", max_relative_error=0.0,
+                                 previous=self.numbers[last_good])
+            elif not step.ok and last_good is None and self.expression is not None:
+                from .verify import verify
+
+                v = verify(self.expression, self.wrt, self.texts[i], shapes=specs(self.typed.names),
+                           assume=self.assume, layout=self.layout)
+                if v.ok:
+                    step = StepCheck(step.line, step.text, True, CORRECT,
+                                     f"line {step.line} is the derivative of {self.expression} (the lines "
+                                     f"above it were not)", max_relative_error=v.max_relative_error)
+            if step.ok:
+                last_good = i
+            out.append(step)
+        return out
+
+    def _type(self):
+        """Type all lines (and the expression) jointly; on a shape error, type as many as will go."""
+        from ..engine.assumptions import bind, parse_assumptions
+
+        a = parse_assumptions(self.assume)
+        head = [self.expression] if self.expression is not None else []
+        n = len(self.texts)
+        error = None
+        while n >= 1:
+            try:
+                typed, extra = elaborate_many((head + self.texts)[0], self.shapes,
+                                              tuple((head + self.texts[:n])[1:]) + a.expressions())
+                break
+            except ShapeError as err:
+                if n == 1 and not head:
+                    raise ShapeError(f"line {self.numbers[0]}: {err}") from None
+                if n == 1:
+                    raise ShapeError(f"line {self.numbers[0]} and the expression: {err}") from None
+                error = str(err)
+                n -= 1
+        nodes = ([typed.root] + extra[:n - 1 + len(head)])
+        self.expr_node = nodes[0] if head else None
+        self.nodes = nodes[len(head):len(head) + n]
+        self.typed = typed
+        self.assumptions = bind(a, typed.names, extra[n - 1 + len(head):])
+        self.dim_scalars = set(typed.dims) | {x.attr for node in self.nodes for x in E.walk(node)
+                                              if x.op == "sym" and x.attr not in typed.names}
+        return n, error
+
+    def _first_line(self) -> StepCheck:
+        """The first line against the derivative of the expression, by `verify`."""
+        from .verify import verify
+
+        v = verify(self.expression, self.wrt, self.texts[0], shapes=specs(self.typed.names),
+                   assume=self.assume, layout=self.layout)
+        text = (f"line {self.numbers[0]} is the derivative of {self.expression} with respect to {self.wrt}"
+                if v.ok else f"line {self.numbers[0]} is not the derivative of {self.expression} with respect "
+                             f"to {self.wrt}: {v.diagnosis}")
+        return StepCheck(self.numbers[0], self.written[0], v.ok, v.status, text, v.kind, v.rescue,
+                         v.max_relative_error)
+
+    def _cases(self, assumptions, seed: int = SEED) -> list[dict]:
+        """Instances of every name, shared by all lines; the domains of all lines respected."""
+        roots = self.nodes + ([self.expr_node] if self.expr_node is not None else [])
+        sampler = Sampler(roots, self.typed.names, assumptions, self.typed.dims)
+        out, dims = [], []
+        for i in range(INSTANCES + 6):
+            if len(out) == INSTANCES:
+                break
+            sizes = dimension_sizes(roots + list(self.typed.names.values()), start=len(out))
+            inst = sampler.draw(np.random.default_rng(seed + i), sizes)
+            if inst is None:
+                continue
+            arrays = {k: v for k, v in inst.arrays.items() if k in self.typed.names or k in self.dim_scalars}
+            for k, v in inst.dims.items():
+                if k in self.dim_scalars:
+                    arrays[k] = v
+            out.append(arrays)
+            dims.append(dict(inst.dims))
+        self._dims = dims
+        return out
+
+    def _values(self, node: Node, cases: list[dict]) -> list:
+        """A line's value on each shared instance (NaN where it cannot be computed)."""
+        plan = compile_nodes({"v": node}, self.dim_scalars)
+        out = []
+        with np.errstate(all="ignore"):
+            for arrays in cases:
+                try:
+                    out.append(np.asarray(plan(**arrays)["v"], dtype=float))
+                except (MatcalcError, ValueError, FloatingPointError, ZeroDivisionError, np.linalg.LinAlgError):
+                    out.append(np.nan)
+        return out
+
+    def _step(self, i: int, cases, values) -> StepCheck:
+        """Line i against line i-1: equal, or why not (transpose, sign, factor, an assumption)."""
+        prev, cur = self.nodes[i - 1], self.nodes[i]
+        number, before = self.numbers[i], self.numbers[i - 1]
+        here = f"line {number} ({self.written[i]}) does not follow from line {before} ({self.written[i - 1]})"
+        if cur.shape != prev.shape:
+            if cur.shape == transposed(prev.shape):
+                same = _all_close(values[i], values[i - 1])
+                what = "it is the transpose of the line above" + (
+                    "" if same else ", and differs in value as well")
+                return StepCheck(number, self.written[i], False, WRONG, f"{here}: {what} "
+                                 f"({E.shape_text(cur.shape)} against {E.shape_text(prev.shape)}).",
+                                 "transpose", max_relative_error=math.inf, previous=before)
+            return StepCheck(number, self.written[i], False, SHAPE, f"{here}: it is {shape_phrase(cur.shape)}, "
+                             f"the line above {shape_phrase(prev.shape)}.", "shape",
+                             max_relative_error=math.inf, previous=before)
+        errs = [_error(a, b) for a, b in zip(values[i], values[i - 1])]
+        err = max(errs) if errs else 0.0
+        if err < TIGHT:
+            return StepCheck(number, self.written[i], True, CORRECT, f"line {number} follows from line {before}",
+                             max_relative_error=err, previous=before)
+        kind, status, why, rescue = self._why(i, values)
+        return StepCheck(number, self.written[i], False, status, f"{here}: {why}", kind, rescue, err, before)
+
+    def _equal(self, a, b, i: int, j: int) -> bool:
+        return self.nodes[i].shape == self.nodes[j].shape and _all_close(a, b)
+
+    def _why(self, i: int, values):
+        """The relation between two unequal lines, or the assumption that would make them equal."""
+        cur, prev = values[i], values[i - 1]
+        if all(np.ndim(c) == 2 for c in cur) and _all_close([np.transpose(c) for c in cur], prev):
+            return "transpose", WRONG, "it is the transpose of the line above.", None
+        if _all_close([-c for c in cur], prev):
+            return "sign", WRONG, "it has the opposite sign of the line above.", None
+        ks = _ratios(cur, prev)
+        f = _factor(ks, self._dims) if ks else None
+        if f is not None and f[0] != "varying":
+            return "factor", WRONG, f"it is {_ratio_words(f)} the line above.", None
+        terms = self._term_story(i, values)
+        if terms:
+            return terms
+        rescue = self._rescue(i)
+        if rescue:
+            return ("assumption", ASSUMPTION, f"the two are equal only if {rescue}, which is not assumed "
+                    f"(add 'assume: {rescue}').", rescue)
+        return None, WRONG, "the two lines are not equal.", None
+
+    def _term_story(self, i: int, values):
+        """A term lost, added, or with its sign flipped between line i-1 and line i."""
+        simplify = Simplifier(tuple(self.assumptions.rules) + table_rules())
+        cases = self._cases_cache
+
+        def summands(node):
+            return [(to_text(t), self._values(t, cases)) for t in _term_candidates(simplify, node)]
+
+        found = _term_relation(values[i], values[i - 1], summands(self.nodes[i]), summands(self.nodes[i - 1]))
+        if found is None:
+            return None
+        how, term = found
+        text = {"extra": f"it has a term, {term}, that the line above does not have",
+                "sign": f"the term {term} has the wrong sign",
+                "twice": f"it has the term {term} of the line above twice",
+                "missing": f"the term {term} of the line above is lost"}[how]
+        return TERM_KINDS[how], WRONG, text + ".", None
+
+    def _rescue(self, i: int) -> str | None:
+        """The first commonly unstated assumption under which lines i-1 and i are equal."""
+        from ..engine.assumptions import bind, parse_assumptions
+
+        pair = {n.attr for node in (self.nodes[i - 1], self.nodes[i]) for n in E.walk(node) if n.op == "sym"}
+        names = {n: node for n, node in self.typed.names.items() if n in pair}
+        for text in candidate_assumptions(names, exclude=set(self.typed.dims), given=self.assumptions.texts,
+                                          roots=[self.nodes[i - 1], self.nodes[i]]):
+            try:
+                a = parse_assumptions(self.assume + [text])
+                _, extra = elaborate_many(self.texts[0], specs(self.typed.names), a.expressions())
+                a = bind(a, self.typed.names, extra)
+                cases = self._cases(a, seed=SEED + 101)
+            except MatcalcError:
+                continue
+            before = self._values(self.nodes[i - 1], cases)
+            after = self._values(self.nodes[i], cases)
+            if _all_close(after, before):
+                return text
+        return None
+
+
+def read_derivation_file(path) -> str:
+    """The text of a derivation file; a missing or unreadable file is a clear MatcalcError."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise MatcalcError(f"cannot read the derivation file {str(path)!r}: {err}") from None
+
+
+__all__ = ["verify_steps", "read_derivation", "read_derivation_file", "DerivationText", "DERIVATION_FORMAT"]

@@ -1,0 +1,5 @@
+"""cli"""
+
+from .app import main
+
+__all__ = ["main"]

@@ -1,0 +1,181 @@
+"""Where an expression is defined, read from its structure — so the checker draws names as widely as it may.
+
+A checker that draws every name under a `log` positive never sees a ReLU switch off in
+`log(1 + relu(W*x))`, and then a claim missing its `step(W*x)` factor passes. So the sampler restricts a
+name only where the expression is undefined without it: the argument of `log` or `sqrt` needs nothing of
+its names when it is positive for every real input (`1 + relu(..)`, `1 + x.^2`, `exp(..)`) or positive
+except on a set of measure zero (`x'*x`, `abs(x)`, `norm2(x)`), which random instances never hit.
+
+The reasoning is a small sign lattice over the DAG; what each function guarantees is the `range` column
+of rules/functions.toml, so the code names no function:
+
+    POSITIVE  > 0 everywhere                NONNEG_AE  >= 0, zero only on a null set
+    NONNEG    >= 0, zero on an open set      None       nothing known
+
+It is conservative: anything it cannot show leaves the names restricted, as before.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from ..language.expr import Node, transpose, walk
+from ..tables import functions
+
+POSITIVE, NONNEG_AE, NONNEG = "positive", "nonnegative-ae", "nonnegative"
+_RANK = {POSITIVE: 3, NONNEG_AE: 2, NONNEG: 1, None: 0}
+_BY_RANK = {v: k for k, v in _RANK.items()}
+KINKED = ("relu", "abs", "step", "sign", "norm1")   # functions not differentiable at 0 of their argument
+
+
+def _weakest(signs) -> str | None:
+    return _BY_RANK[min(_RANK[s] for s in signs)]
+
+
+def _sum_sign(signs: list) -> str | None:
+    """A sum of nonnegative terms is positive if one term is, zero-free a.e. if one term is."""
+    if any(s is None for s in signs):
+        return None
+    return _BY_RANK[max(_RANK[s] for s in signs)]
+
+
+def _product_sign(signs: list) -> str | None:
+    """An entrywise product of nonnegative factors: as weak as its weakest factor."""
+    if any(s is None for s in signs):
+        return None
+    return _weakest(signs)
+
+
+def _is_gram(factors: tuple[Node, ...]) -> bool:
+    """u'*u, x'*A'*A*x: a product equal to its own transpose factor by factor, with an even number of
+    factors — a sum of squares, so >= 0 and zero only where a vector vanishes."""
+    n = len(factors)
+    return n % 2 == 0 and all(transpose(factors[i]) is factors[n - 1 - i] for i in range(n // 2))
+
+
+def _constant_value(t: Node):
+    """c for the constant c, c*ones(n) or a broadcast c; else None."""
+    if t.op == "num":
+        return t.attr
+    if t.op == "ones":
+        return Fraction(1)
+    if t.op == "bcast" and t.args[0].op == "num":
+        return t.args[0].attr
+    if t.op == "mul" and len(t.args) == 2 and t.args[0].op == "num" and t.args[1].op == "ones":
+        return t.args[0].attr
+    return None
+
+
+def _bounded_difference(args, signs) -> str | None:
+    """c - k*f(u) with f's values in [0, U] (the `upper` column) and k*U <= c: `1 - sigmoid(u)` >= 0."""
+    room = sum((v for v in map(_constant_value, args) if v is not None), Fraction(0))
+    for t, sign in zip(args, signs):
+        if _constant_value(t) is not None or sign is not None:
+            continue                                     # a constant, or a term already known >= 0
+        if not (t.op == "mul" and len(t.args) == 2 and t.args[0].op == "num" and t.args[0].attr < 0
+                and t.args[1].op == "fn"):
+            return None
+        row = functions()[t.args[1].attr]
+        if row.upper is None or row.range not in (POSITIVE, NONNEG, NONNEG_AE):
+            return None
+        room += t.args[0].attr * Fraction(row.upper)
+    return NONNEG if room >= 0 else None
+
+
+class SignAnalysis:
+    """The sign of every node of some roots, given the names known positive (assumptions)."""
+
+    def __init__(self, positive_names=(), probability_names=()):
+        self.positive = set(positive_names) | set(probability_names)
+        self._memo: dict[Node, str | None] = {}
+
+    def __call__(self, root: Node) -> str | None:
+        for node in walk(root):
+            if node not in self._memo:
+                self._memo[node] = self._sign(node)
+        return self._memo[root]
+
+    def _sign(self, node: Node) -> str | None:
+        op, args = node.op, node.args
+        arg_signs = [self._memo.get(a) for a in args]
+        if op == "sym":
+            return POSITIVE if node.attr in self.positive else None
+        if op == "num":
+            return POSITIVE if node.attr > 0 else NONNEG if node.attr == 0 else None
+        if op == "ones":
+            return POSITIVE
+        if op in ("eye", "zero"):
+            return NONNEG
+        if op in ("T", "bcast"):
+            return arg_signs[0]
+        if op == "add":
+            return _sum_sign(arg_signs) or _bounded_difference(args, arg_signs)
+        if op == "had":
+            return _product_sign(arg_signs)
+        if op == "mul":
+            if node.is_scalar and _is_gram(args):
+                return NONNEG_AE
+            return _product_sign(arg_signs)
+        if op in ("pow", "epow"):
+            return self._power_sign(arg_signs[0], Fraction(node.attr))
+        if op == "fn":
+            return self._function_sign(node.attr, arg_signs[0])
+        return None
+
+    @staticmethod
+    def _power_sign(base: str | None, p: Fraction) -> str | None:
+        if base == POSITIVE:
+            return POSITIVE
+        if p.denominator == 1 and p.numerator % 2 == 0:
+            return NONNEG_AE if base in (None, NONNEG_AE) else NONNEG if p > 0 else None
+        if base == NONNEG_AE:
+            return NONNEG_AE
+        if base == NONNEG and p > 0:
+            return NONNEG
+        return None
+
+    @staticmethod
+    def _function_sign(name: str, arg: str | None) -> str | None:
+        rng = functions()[name].range
+        if rng == "of-argument":
+            return arg
+        if rng == NONNEG_AE and arg == NONNEG:
+            return NONNEG          # abs(relu(x)) is zero wherever relu(x) is
+        return None if rng == "real" else rng
+
+
+def positive_needs(roots, positive_names=(), probability_names=()) -> set[str]:
+    """The names that must be drawn positive for the roots to be defined: the names under a `log` or
+    `sqrt` whose argument is not positive (a.e.) by structure — and not behind a function whose values
+    are positive anyway (log(softmax(W*x)) needs neither W nor x positive)."""
+    signs = SignAnalysis(positive_names, probability_names)
+    table = functions()
+    need: set[str] = set()
+    for root in roots:
+        for node in walk(root):
+            if node.op != "fn" or table[node.attr].domain != "positive":
+                continue
+            if signs(node.args[0]) in (POSITIVE, NONNEG_AE):
+                continue
+            stack = [node.args[0]]
+            while stack:
+                n = stack.pop()
+                if n.op == "sym":
+                    need.add(n.attr)
+                elif not (n.op == "fn" and table[n.attr].range == POSITIVE) and signs(n) != POSITIVE:
+                    stack.extend(n.args)
+    return need
+
+
+def kink_arguments(roots) -> list[Node]:
+    """The arguments of relu, abs, step, sign and norm1: where a derivative jumps at 0, so instances must
+    see both signs of them (a missing step() shows only where the ReLU is off) and stay clear of 0."""
+    out: list[Node] = []
+    for root in roots:
+        for node in walk(root):
+            if node.op == "fn" and node.attr in KINKED and node.args[0] not in out:
+                out.append(node.args[0])
+    return out
+
+
+__all__ = ["SignAnalysis", "positive_needs", "kink_arguments", "POSITIVE", "NONNEG_AE", "NONNEG", "KINKED"]
