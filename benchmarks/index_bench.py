@@ -22,7 +22,7 @@ if (_ROOT / "matcalc" / "__init__.py").is_file() and str(_ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 
 from matcalc.language import index  # noqa: E402
-from matcalc.language.index import derivative_values  # noqa: E402
+from matcalc.compile.index_eval import derivative_values  # noqa: E402
 from matcalc.engine.index_matrix import to_matrix  # noqa: E402
 
 REPEATS = 30

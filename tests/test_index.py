@@ -12,13 +12,19 @@ from matcalc.check import numeric
 from matcalc import tables as rules
 from matcalc.compile.codegen import evaluate
 from matcalc.errors import MatcalcError, ParseError, ShapeError
-from matcalc.language.index import analyze, derivative_values, index_values, to_sympy
+from matcalc.compile.index_eval import derivative_values, index_values
+from matcalc.language.index import analyze, to_sympy
 from matcalc.engine.index_matrix import NoMatrixForm, to_index, to_matrix
 from matcalc.language.index_parse import parse_index, parse_index_derivative
-from matcalc.language.latex import latex_to_ascii
+from matcalc.check.reading import read_input
 from matcalc.language.shapes import elaborate
 
 from oracle import TOLERANCE, arrays_and_sizes, declared_shapes, instances, truth, typed_like
+
+
+def latex_to_ascii(text: str) -> str:
+    """LaTeX as the library reads it: sums over indices through the checked index-to-matrix rewriter."""
+    return read_input(text, "latex")
 
 
 def _instance(matrix_text: str, shapes=None, seed: int = 0, start: int = 0):

@@ -14,7 +14,7 @@ import matcalc
 from matcalc.check import numeric
 from matcalc.cli.app import main
 from matcalc.errors import MatcalcError
-from matcalc.language.index import derivative_values
+from matcalc.compile.index_eval import derivative_values
 from matcalc.language.index_parse import parse_index_derivative
 
 from oracle import TOLERANCE, arrays_and_sizes, declared_shapes, instances

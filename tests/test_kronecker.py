@@ -16,7 +16,7 @@ from matcalc.check import numeric
 from matcalc.cli.app import main
 from matcalc.compile.codegen import evaluate
 from matcalc.errors import MatcalcError, ShapeError
-from matcalc.engine.kronecker import kronecker  # matcalc.kronecker is the same function
+from matcalc import kronecker
 from matcalc.language.shapes import elaborate, elaborate_many
 from oracle import max_error_against_truth
 

@@ -13,7 +13,7 @@ import matcalc
 from matcalc.cli.app import main
 from matcalc.compile.codegen import evaluate
 from matcalc.errors import MatcalcError
-from matcalc.language.index import index_values
+from matcalc.compile.index_eval import index_values
 from matcalc.language.index_parse import parse_index_derivative
 from matcalc.language.shapes import elaborate
 

@@ -15,7 +15,8 @@ import importlib
 V = importlib.import_module("matcalc.check.verify")  # the module (matcalc.verify the attribute is the function)
 from matcalc.cli.app import main
 from matcalc.errors import MatcalcError, ParseError, ShapeError
-from matcalc.check.verify import STATUSES, Verdict, verify, verify_steps
+from matcalc.check.derivation_file import verify_steps
+from matcalc.check.verify import STATUSES, Verdict, verify
 
 from mistake_corpus import EXPRESSIONS, RIGHT, WRONG
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from ..language.expr import shape_text, transpose
 from ..language.printing import to_latex_bounded
 
-
 STEP_INLINE = 2_000      # characters of one step's LaTeX; a longer step names its repeated parts
 
 

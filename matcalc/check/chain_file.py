@@ -28,13 +28,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .abbreviations import mentions as _mentions, substitute as _substitute
+from ..engine.derive import check_layout
+from ..errors import MatcalcError, ParseError
+from ..language.index_parse import parse_index_derivative
+from .abbreviations import mentions as _mentions
+from .abbreviations import substitute as _substitute
 from .checker import spec
 from .differential_check import read_differential, verify_differential
-from ..engine.derive import check_layout, read_input
-from ..errors import MatcalcError, ParseError
 from .index_check import is_index_notation, split_derivative
-from ..language.index_parse import parse_index_derivative
+from .reading import read_input
 from .verdict import CORRECT, StepCheck, StepsVerdict
 
 HEADER_KEYS = {"shape": "shape", "shapes": "shape", "assume": "assume", "assuming": "assume", "let": "let",
@@ -368,10 +370,8 @@ class _ChainChecker:
 
 def _index_names(rhs: str) -> set[str]:
     """The names an index expression uses (entries and its matrix-form pieces)."""
-    from .index_check import _walk
     from ..language.index_parse import parse_index
-
-    from .index_check import split_condition
+    from .index_check import _walk, split_condition
 
     out = set()
     for n in _walk(parse_index(split_condition(rhs)[0])):

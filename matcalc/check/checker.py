@@ -20,18 +20,18 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..language import expr as E
 from ..budget import BudgetExceeded
 from ..compile.codegen import compile_nodes
-from ..engine.derive import kind_of, prepare
 from ..engine.derive import derive as derive_expression
+from ..engine.derive import kind_of, prepare
+from ..engine.simplify import Simplifier, canonical, table_rules
 from ..errors import MatcalcError, ParseError, ShapeError, UnsupportedError
+from ..language import expr as E
 from ..language.expr import Node
-from .instances import SCALES, Instance, Sampler, dimension_sizes
 from ..language.parse import parse
 from ..language.printing import to_text
 from ..language.shapes import elaborate_many
-from ..engine.simplify import Simplifier, canonical, table_rules
+from .instances import SCALES, Instance, Sampler, dimension_sizes
 from .truth import LOOSE, Reference, Witness, relative_error
 
 INSTANCES = 3             # instances every claim is judged on, each with different dimension sizes

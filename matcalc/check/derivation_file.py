@@ -16,20 +16,29 @@ from pathlib import Path
 
 import numpy as np
 
-from ..language import expr as E
-from .abbreviations import substitute
-from .checker import INSTANCES, SEED, shape_phrase, specs, transposed
 from ..compile.codegen import compile_nodes
-from ..engine.derive import check_layout, read_input
-from .diagnose import TERM_KINDS, _all_close, _factor, _ratio_words, _ratios, _term_candidates, _term_relation, \
-    candidate_assumptions
+from ..engine.derive import check_layout
+from ..engine.simplify import Simplifier, table_rules
 from ..errors import MatcalcError, ParseError, ShapeError
+from ..language import expr as E
 from ..language.expr import Node
-from .instances import Sampler, dimension_sizes
 from ..language.parse import parse
 from ..language.printing import to_text
 from ..language.shapes import elaborate_many
-from ..engine.simplify import Simplifier, table_rules
+from .abbreviations import substitute
+from .checker import INSTANCES, SEED, shape_phrase, specs, transposed
+from .diagnose import (
+    TERM_KINDS,
+    _all_close,
+    _factor,
+    _ratio_words,
+    _ratios,
+    _term_candidates,
+    _term_relation,
+    candidate_assumptions,
+)
+from .instances import Sampler, dimension_sizes
+from .reading import read_input
 from .truth import TIGHT, relative_error
 from .verdict import ASSUMPTION, CORRECT, SHAPE, WRONG, StepCheck, StepsVerdict
 

@@ -14,15 +14,24 @@ import re
 
 import numpy as np
 
-from ..language import expr as E
-from .checker import (OTHER_LAYOUT, SEED, Case, Checker, factor_words, finite, number_text, shape_phrase,
-                      specs)
 from ..engine.derive import derive as derive_expression
 from ..engine.derive import kind_of, prepare
+from ..engine.simplify import Simplifier
 from ..errors import MatcalcError
+from ..language import expr as E
 from ..language.expr import Node
 from ..language.printing import to_text
-from ..engine.simplify import Simplifier
+from .checker import (
+    OTHER_LAYOUT,
+    SEED,
+    Case,
+    Checker,
+    factor_words,
+    finite,
+    number_text,
+    shape_phrase,
+    specs,
+)
 from .truth import relative_error
 from .verdict import ASSUMPTION, WRONG
 

@@ -15,12 +15,12 @@ import re
 
 import numpy as np
 
-from . import numeric
 from ..compile.codegen import evaluate
+from ..engine.forward import differential
 from ..errors import MatcalcError, ParseError, ShapeError
 from ..language.expr import shape_text
-from ..engine.forward import differential
 from ..language.shapes import elaborate_many
+from . import numeric
 from .verdict import CORRECT, SHAPE, UNDECIDED, WRONG, Verdict
 
 INSTANCES = 3

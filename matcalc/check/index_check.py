@@ -21,15 +21,17 @@ import re
 
 import numpy as np
 
-from .checker import SEED, factor_words, spec, specs
 from ..compile.codegen import compile_nodes
+from ..compile.index_eval import derivative_values
 from ..engine.derive import derive as derive_expression
-from ..engine.derive import prepare, read_input
+from ..engine.derive import prepare
 from ..errors import MatcalcError, ParseError, ShapeError, UnsupportedError
-from ..language.index import analyze, derivative_values
-from ..language.shapes import elaborate_many
+from ..language.index import analyze
 from ..language.index_parse import HIDDEN, IX, parse_index, parse_index_derivative
+from ..language.shapes import elaborate_many
+from .checker import SEED, factor_words, spec, specs
 from .instances import Sampler, dimension_sizes
+from .reading import read_input
 from .truth import LOOSE, Witness, relative_error
 from .verdict import ASSUMPTION, CORRECT, SHAPE, UNDECIDED, WRONG, Verdict
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..language import expr as E
-from ..engine.assumptions import Assumptions
 from ..budget import BudgetExceeded, check_allocation
 from ..compile.codegen import compile_nodes
+from ..engine.assumptions import Assumptions
 from ..engine.domain import kink_arguments, positive_needs
+from ..language import expr as E
 from ..language.expr import Node, walk
 from .numeric import SIZES, _domains
 

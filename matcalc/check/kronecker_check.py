@@ -20,15 +20,15 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..compile.codegen import evaluate
+from ..compile.runtime import commutation
+from ..engine.kronecker import kronecker
+from ..errors import MatcalcError, ParseError, ShapeError
+from ..language.dims import dimension_names, size_of
+from ..language.expr import Node, shape_text
+from ..language.shapes import elaborate_many
 from . import numeric
 from .checker import factor_words, syntax_names
-from ..compile.codegen import evaluate
-from ..language.dims import dimension_names, size_of
-from ..errors import MatcalcError, ParseError, ShapeError
-from ..language.expr import Node, shape_text
-from ..engine.kronecker import kronecker
-from ..compile.runtime import commutation
-from ..language.shapes import elaborate_many
 from .verdict import CORRECT, SHAPE, UNDECIDED, WRONG, Verdict
 
 INSTANCES = 3

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engine.assumptions import Assumptions
 from ..budget import check_allocation
 from ..compile.codegen import Plan, _rep
+from ..engine.assumptions import Assumptions
 from ..language import expr as E
 from ..language.expr import Node, walk
 from ..tables import functions

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import numeric
 from ..budget import BudgetExceeded
 from ..compile.codegen import Plan
 from ..language.expr import Node
+from . import numeric
 
 TIGHT = 1e-8
 LOOSE = 1e-6

@@ -19,13 +19,26 @@ import math
 
 import numpy as np
 
+from ..engine.derive import check_layout
+from ..errors import MatcalcError
 from ..language import expr as E
 from .checker import Checker, small_shapes
-from ..engine.derive import check_layout, read_input
 from .diagnose import _diagnose, _shape_diagnosis
-from ..errors import MatcalcError
-from .verdict import (CORRECT, KINDS, SHAPE, STATUSES, TOLERANCE, UNDECIDED, WRONG, StepCheck, StepsVerdict, Verdict,
-                      render_steps, render_verdict)
+from .reading import read_input
+from .verdict import (
+    CORRECT,
+    KINDS,
+    SHAPE,
+    STATUSES,
+    TOLERANCE,
+    UNDECIDED,
+    WRONG,
+    StepCheck,
+    StepsVerdict,
+    Verdict,
+    render_steps,
+    render_verdict,
+)
 
 ENGINE_NOTE = ("matcalc's own derivation disagrees with the true derivative (largest relative error "
                "{err:.2g}); matcalc's printed answer is not trustworthy here — please report it")
@@ -107,8 +120,8 @@ def _kronecker_form(expression: str, wrt: str, claim: str, shapes, assume) -> bo
     """A claim is judged as a vec/Kronecker Jacobian when it writes kron/vec/K, or when the derivative has
     no matrix form (a matrix function of a matrix): then a matrix claim can only mean ∂vec(F)/∂vec(X)'."""
     from ..engine.derive import prepare
-    from .kronecker_check import is_kronecker_claim
     from ..engine.tensor_index import matrix_form_exists
+    from .kronecker_check import is_kronecker_claim
 
     if is_kronecker_claim(claim):
         return True
@@ -183,19 +196,5 @@ def _wrong(ck: Checker, base: dict, evidence: dict, cases, errs, claim_layout: s
                    rescue=rescue, **base, **evidence)
 
 
-def __getattr__(name):
-    """The derivation-file checker lives in derivation_file.py (it calls verify for its first line)."""
-    if name in ("verify_steps", "read_derivation", "read_derivation_file", "DERIVATION_FORMAT"):
-        from . import derivation_file
-
-        return getattr(derivation_file, name)
-    if name == "candidate_assumptions":
-        from .diagnose import candidate_assumptions
-
-        return candidate_assumptions
-    raise AttributeError(name)
-
-
-__all__ = ["verify", "verify_steps", "Verdict", "StepsVerdict", "StepCheck", "read_derivation",
-           "read_derivation_file", "candidate_assumptions", "TOLERANCE", "STATUSES", "KINDS",
-           "DERIVATION_FORMAT", "render_verdict", "render_steps"]
+__all__ = ["verify", "Verdict", "StepsVerdict", "StepCheck", "TOLERANCE", "STATUSES", "KINDS", "render_verdict",
+           "render_steps"]

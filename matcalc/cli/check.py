@@ -10,52 +10,25 @@ the expression, in the claim, or on which line of the file).
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 
 import click
 
+from ..api import verify, verify_steps
+from ..budget import limit
 from ..errors import MatcalcError
-
-# The same options as matcalc.cli's helpers. This module does not import matcalc.cli at import time:
-# `python -m matcalc.cli` runs cli.py as __main__, whose registration imports this module, and a
-# top-level `from .cli import ...` here would import cli.py a second time, mid-registration.
-EXPRESSION_COMMAND = {"ignore_unknown_options": True}  # so "-y'*log(...)" is an expression, not an option
-shape_option = click.option("--shape", "shapes", multiple=True, metavar="NAME=d1,d2",
-                            help="Declare a shape: W=c,d (matrix), x=d (vector), lam= (scalar); numbers allowed.")
-assume_option = click.option("--assume", "assume", multiple=True, metavar="TEXT",
-                             help="An assumption: 'sum(y) = 1', 'A symmetric', 'X positive definite', 'x > 0'.")
-input_option = click.option("--input", "input_kind", type=click.Choice(["auto", "ascii", "latex"]),
-                            default="auto", show_default=True, help="The notation of the expression and claim.")
-
-
-def guarded(command):
-    """matcalc.cli.guarded (a MatcalcError is one message and exit 2), looked up when the command runs."""
-
-    @functools.wraps(command)
-    def run(*args, **kwargs):
-        from .app import guarded as cli_guarded
-
-        return cli_guarded(command)(*args, **kwargs)
-
-    return run
-
-
-def budget_options(command):
-    """The same --time-limit / --memory-limit as matcalc.cli.budget_options."""
-    command = click.option("--memory-limit", type=click.FloatRange(min=0), default=None, metavar="MB",
-                           help="Stop with a message past this much new memory (default 1024, or "
-                                "MATCALC_MEMORY_LIMIT; 0: no limit).")(command)
-    return click.option("--time-limit", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
-                        help="Stop with a message past this many seconds (default 10, or MATCALC_TIME_LIMIT; "
-                             "0: no limit).")(command)
-
-
-def parse_shapes(specs) -> dict:
-    from .app import parse_shapes as cli_parse_shapes
-
-    return cli_parse_shapes(specs)
+from ..language.arguments import read_text_file
+from .common import (
+    EXPRESSION_COMMAND,
+    assume_option,
+    budget_options,
+    guarded,
+    input_option,
+    make_budget,
+    parse_shapes,
+    shape_option,
+)
 
 
 @click.command(context_settings=EXPRESSION_COMMAND)
@@ -78,17 +51,11 @@ def parse_shapes(specs) -> dict:
 def check(expression, wrt, claim, derivation_file, shapes, assume, layout, order, fmt, input_kind, time_limit,
           memory_limit):
     """Check CLAIM, the derivative of EXPRESSION with respect to --wrt; or a whole --derivation FILE."""
-    from ..budget import Budget, limit
-
-    with limit(Budget.with_limits(time_limit, memory_limit)):
+    with limit(make_budget(time_limit, memory_limit)):
         _check(expression, wrt, claim, derivation_file, shapes, assume, layout, order, fmt, input_kind)
 
 
 def _check(expression, wrt, claim, derivation_file, shapes, assume, layout, order, fmt, input_kind):
-    from ..language.arguments import read_text_file
-    from ..check.derivation_file import verify_steps
-    from ..check.verify import verify
-
     if derivation_file is not None:
         if expression is not None or claim is not None:
             raise MatcalcError("--derivation checks a file: give no EXPRESSION or --claim with it")

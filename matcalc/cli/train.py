@@ -1,4 +1,4 @@
-"""`matcalc train`: the demo that trains an MLP on derived gradients (the logic is in train.py)."""
+"""`matcalc train`: the demo that trains an MLP on derived gradients (the logic is in matcalc/train/)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 import click
 
 from ..errors import MatcalcError
+from .common import guarded
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -40,8 +41,6 @@ def train(hidden, epochs, lr, batch_size, seed, data_path, plot_path, force, as_
     """Train an MLP on scikit-learn's digits (or --data) with gradients derived by matcalc.
 
     Exit codes: 0 trained; 2 bad input; 3 the derived gradients failed their check or training diverged."""
-    from .app import guarded
-
     guarded(_run)(hidden, epochs, lr, batch_size, seed, data_path, plot_path, as_json, show_code, backend, force)
 
 

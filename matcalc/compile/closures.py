@@ -10,8 +10,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from . import runtime
 from ..errors import MatcalcError
+from . import runtime
 
 
 def _closure(plan, i: int, st):

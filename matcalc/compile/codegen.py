@@ -36,15 +36,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import budget as _budget
+from ..errors import MatcalcError
+from ..language.dims import size_of
+from ..language.expr import Node, walk
 from . import rewrites
 from .canon import _Canon, _orient, _place_scalars, _py_name, _rep  # noqa: F401  (re-exported)
 from .closures import _closure
 from .emit_source import SourceWriter
-from ..language.dims import size_of
-from ..errors import MatcalcError
-from ..language.expr import Node, walk
 from .lowering import Step, _Lowering, _Ref  # noqa: F401  (re-exported)
-
 
 # ================================================================ the plan
 

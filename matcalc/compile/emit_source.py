@@ -9,10 +9,9 @@ import keyword
 import re
 from fractions import Fraction
 
+from ..errors import MatcalcError
 from . import runtime
 from .canon import _float_text, _number, _py_name
-from ..errors import MatcalcError
-
 
 ATOM, POW, UNARY, MUL, MATMUL, ADD, CMP = 100, 90, 80, 70, 69, 60, 40
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .canon import _LOG_OF, _kind, _rep, _scalars_and_chain, _size, _spelling
 from ..engine.domain import NONNEG, NONNEG_AE, POSITIVE, SignAnalysis
-from ..language.dims import dim_factors, is_product_dim
 from ..errors import MatcalcError
+from ..language.dims import dim_factors, is_product_dim
 from ..language.expr import Node, walk
+from .canon import _LOG_OF, _kind, _rep, _scalars_and_chain, _size, _spelling
 
 
 @dataclass

@@ -262,10 +262,8 @@ def _distribute_structured(n: Node, dims: set) -> Node | None:
 
 def _kronecker_applied(n: Node, dims: set) -> Node | None:
     """J*vec(W) with J a chain of Kronecker products, commutation matrices, diag(vec(E)) and identities:
-    vec of the matrix product they stand for (vec_algebra.applied), never forming J."""
-    from ..language.vec_algebra import applied
-
-    M = applied(n)
+    vec of the matrix product they stand for (expr.applied), never forming J."""
+    M = E.applied(n)
     return None if M is None else E.vec(M)
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..language import expr as E
 from ..errors import AssumptionError, MatcalcError
+from ..language import expr as E
 from .simplify import Rule, assumption_rule
 
 FORMS = (

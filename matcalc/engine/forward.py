@@ -13,12 +13,13 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .. import budget as _budget
-from ..language import expr as E
-from .derive import instantiate, prepare, read_input, times_slope
 from ..errors import MatcalcError, UnsupportedError
+from ..language import expr as E
 from ..language.expr import Node
 from ..language.functions import row as function_row
 from ..language.printing import to_text_bounded
+from .adjoint import instantiate, times_slope
+from .derive import prepare, read_input
 from .simplify import Simplifier, table_rules
 
 
@@ -143,7 +144,7 @@ def _from_gradient(f: Node, x: Node, dx: Node, simplify: Simplifier) -> Node | N
         return simplify(E.mul(G, dx))
     if x.is_vector:
         return simplify(E.mul(E.transpose(G), dx))
-    from ..language.functions import apply
+    from ..language.expr import apply
 
     return simplify(apply("tr", E.mul(E.transpose(G), dx)))
 

@@ -10,8 +10,9 @@ same indices multiply entrywise (.*).  Kronecker deltas against a summed index a
 `(s_i - y_i)*x_j` stays `(s - y)*x'`).  Where no matrix form
 exists (three free indices, an index shared by three matrices) the error says so.
 
-Every result of to_matrix is checked numerically against the index expression on a random instance
-with distinct sizes before it is returned, so a rewrite is right or refused, never different.
+The library's to_matrix (check/reading.py) checks every result numerically against the index expression
+on a random instance with distinct sizes before it returns it, so a rewrite is right or refused, never
+different.
 """
 
 from __future__ import annotations
@@ -19,13 +20,11 @@ from __future__ import annotations
 import itertools
 from fractions import Fraction
 
-import numpy as np
+from ..errors import UnsupportedError
+from ..language.index import RHO, IndexExpr, analyze
+from ..language.index_parse import HIDDEN, IX, atomic_text, rename_indices
 
-from ..errors import MatcalcError, UnsupportedError
-from ..language.index import RHO, IndexExpr, analyze, index_values
-from ..language.index_parse import HIDDEN, IX
-
-__all__ = ["to_matrix", "to_index"]
+__all__ = ["to_matrix", "to_index", "convert"]
 
 
 class NoMatrixForm(UnsupportedError):
@@ -184,7 +183,7 @@ class _Rewriter:
                 idx = (RHO,)
             text = a[0]
             leaf = _name(text) if k == "entry" or text.isidentifier() else M("name", f"({text})"
-                                                                          if not _atomic_text(text) else text)
+                                                                          if not atomic_text(text) else text)
             if len(idx) == 2 and idx[0] == idx[1]:
                 return Part(M("fn", "diag", leaf), (idx[0],))
             if k == "mexpr" and idx:
@@ -315,7 +314,7 @@ class _Rewriter:
                            and c not in mapping.values())
                 mapping[i] = new
                 self.ranges[new] = self.ranges[i]
-            body = _rename(body, mapping)
+            body = rename_indices(body, mapping)
             inner = tuple(mapping.get(i, i) for i in inner)
         return tuple(inner), body
 
@@ -459,22 +458,6 @@ def _is_eye(m: M) -> bool:
     return m.op == "name" and m.args[0] == "I"
 
 
-def _atomic_text(text: str) -> bool:
-    if text.isidentifier():
-        return True
-    if text.startswith("(") and text.endswith(")"):
-        depth = 0
-        for n, ch in enumerate(text):
-            depth += ch == "("
-            depth -= ch == ")"
-            if depth == 0 and n < len(text) - 1:
-                return False
-        return True
-    import re
-
-    return bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\(.*\)'*", text)) and _atomic_text(text[text.index("("):].rstrip("'"))
-
-
 def _neg(m: M) -> M:
     if m.op == "neg":
         return m.args[0]
@@ -521,36 +504,22 @@ def _all_indices(n: IX) -> set:
     return out
 
 
-def _rename(n: IX, m: dict) -> IX:
-    k, a = n.kind, n.args
-    r = lambda i: m.get(i, i)  # noqa: E731
-    if k in ("entry", "mexpr"):
-        return IX(k, a[0], tuple(r(i) for i in a[1]), pos=n.pos)
-    if k == "delta":
-        return IX(k, r(a[0]), r(a[1]), pos=n.pos)
-    if k == "unit":
-        return IX(k, r(a[0]), pos=n.pos)
-    if k == "sum":
-        return IX(k, tuple(r(i) for i in a[0]), _rename(a[1], m), pos=n.pos)
-    if k in ("add", "mul", "neg", "div"):
-        return IX(k, *[_rename(c, m) for c in a], pos=n.pos)
-    if k == "pow":
-        return IX(k, _rename(a[0], m), a[1], pos=n.pos)
-    if k == "fn":
-        return IX(k, a[0], _rename(a[1], m), pos=n.pos)
-    return n
-
-
 # ---------------------------------------------------------------- public
 
 def to_matrix(text: str, shapes: dict | None = None, free: tuple[str, ...] | None = None) -> str:
-    """The matcalc matrix expression whose entries are the index expression `text`.
+    """The matcalc matrix expression whose entries are the index expression `text` (see convert)."""
+    return convert(text, shapes, free)[2]
+
+
+def convert(text: str, shapes: dict | None = None, free: tuple[str, ...] | None = None) -> tuple:
+    """(the typed index expression, the order of its free indices, the matcalc matrix expression whose
+    entries it gives).
 
     The result's rows are indexed by the first free index and its columns by the second: `free`, or
     else the free indices in alphabetical order (so `A_ji` -> `A'`, `s_k*s_i` -> `s*s'`): `a_i*b_j` -> `a*b'`, `sum_k A_ik*B_kj` -> `A*B`,
     `delta_ij` -> `I`, `s_i*(delta_ik - s_k)` -> `diag(s) - s*s'`, `sum_i a_i*b_i` -> `a'*b`,
-    `x_i*y_i` -> `x .* y`.  NoMatrixForm (a MatcalcError) where none exists; the result is checked
-    numerically against the index expression before it is returned."""
+    `x_i*y_i` -> `x .* y`.  NoMatrixForm (a MatcalcError) where none exists. The library's to_matrix
+    (check/reading.py) checks the result numerically against the index expression before it returns it."""
     ix = analyze(text, shapes)
     order = tuple(free) if free is not None else tuple(sorted(i for i in ix.free if i not in HIDDEN)) + \
         tuple(i for i in ix.free if i in HIDDEN)
@@ -558,7 +527,7 @@ def to_matrix(text: str, shapes: dict | None = None, free: tuple[str, ...] | Non
         raise NoMatrixForm(f"{text}: {len(order)} free indices ({', '.join(_show_index(i) for i in order)}); a "
                            f"matrix form has at most two")
     if ix.root.kind == "mexpr" and not ix.root.args[1]:
-        return ix.root.args[0]
+        return ix, order, ix.root.args[0]
     try:
         part = _Rewriter(ix).conv(ix.root)
     except NoMatrixForm as e:
@@ -566,45 +535,11 @@ def to_matrix(text: str, shapes: dict | None = None, free: tuple[str, ...] | Non
     if set(part.idx) != set(order) and part.idx:
         raise NoMatrixForm(f"{text}: free indices {part.idx} do not match {order}")
     m = part.oriented(order) if len(order) == 2 else part.m
-    result = show(m)
-    _check(ix, result, order, shapes)
-    return result
+    return ix, order, show(m)
 
 
 def _show_index(i: str) -> str:
     return "the vector's own axis" if i in HIDDEN else i
-
-
-def _check(ix: IndexExpr, result: str, order: tuple, shapes: dict | None):
-    """Both forms on one random instance with distinct sizes: equal, or an error (never a wrong rewrite)."""
-    from ..language.shapes import elaborate_many
-    from ..compile.codegen import evaluate
-    from ..check import numeric
-
-    declared = dict(shapes or {})
-    for name, shp in ix.names.items():
-        declared.setdefault(name, tuple(d for d in shp if d != 1))
-    try:
-        typed, _ = elaborate_many(result, declared)
-    except MatcalcError as e:
-        raise MatcalcError(f"internal: the matrix form {result!r} of {ix.text!r} does not type: {e}") from None
-    root = typed.root
-    roots = [root] + [ix.leaves[k] for k in ix.leaves]
-    sizes = numeric.dimension_sizes(roots + list(typed.names.values()), start=1)
-    names = dict(typed.names)
-    inst = numeric.sample(root, names, rng=np.random.default_rng(7), sizes=sizes, dim_scalars=typed.dims,
-                          extra_roots=roots[1:])
-    env = dict(inst.env)
-    env.update({k: v for k, v in inst.dims.items() if k not in env})
-    got = np.asarray(evaluate(root, typed.dims, env), dtype=float)
-    axes = [n for n in got.shape if n != 1] if got.ndim == 2 and len(order) == 1 else list(got.shape)
-    ranges = {i: n for i, n in zip(order, axes)}
-    want = index_values(ix, order, shapes, env, ranges)
-    if got.shape != want.shape:
-        got = got.reshape(want.shape) if got.size == want.size else got
-    if got.shape != want.shape or not np.allclose(got, want, rtol=1e-9, atol=1e-9):
-        raise MatcalcError(f"internal: the rewrite {result!r} of {ix.text!r} does not agree with it numerically; "
-                           "please report this")
 
 
 def to_index(node_or_text, free: tuple[str, ...] | None = None, shapes: dict | None = None) -> str:

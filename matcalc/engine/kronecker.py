@@ -17,15 +17,13 @@ so that compiled code computes A @ V @ B, O(mnp) work where the Kronecker produc
 
 from __future__ import annotations
 
-from ..language import expr as E
-from .derive import _first_derivative, check_layout
 from ..errors import UnsupportedError
-from ..language.expr import Node
-from .forward import differential
-from ..language.functions import apply
+from ..language import expr as E
+from ..language.expr import Node, apply, apply_jacobian, shape_text
+from ..language.expr import as_shape as _as_shape
 from ..language.printing import to_latex, to_text_bounded
-from ..language.vec_algebra import apply_jacobian
-from ..language.vec_algebra import as_shape as _as_shape
+from .derive import _first_derivative, check_layout
+from .forward import differential
 from .simplify import Simplifier, table_rules
 
 
@@ -179,30 +177,23 @@ class KroneckerJacobian:
         name = self.direction_name()
         return to_text_bounded(self.jvp(name), set(self.typed.names) | {name})
 
-    def to_numpy(self, materialize: bool = False):
-        """A callable: by default the Jacobian-vector product f(**arrays, V=...) -> F's change along V;
-        with materialize=True the Jacobian matrix itself (np.kron), which has size(F)·size(X) entries."""
-        from ..compile.codegen import Plan
-
+    def plan_outputs(self, materialize: bool = False) -> tuple[dict, set]:
+        """What code for it computes (api.KroneckerJacobian compiles it): by default the Jacobian-vector
+        product, F's change along a direction V; materialized, the Jacobian matrix itself (np.kron)."""
         if materialize:
-            return Plan({"jacobian": self.node}, set(self.typed.dims)).value
-        name = self.direction_name()
-        return Plan({"jvp": self.jvp(name)}, set(self.typed.dims)).value
+            return {"jacobian": self.node}, set(self.typed.dims)
+        return {"jvp": self.jvp(self.direction_name())}, set(self.typed.dims)
 
-    def source(self, materialize: bool = False) -> str:
-        from ..compile.codegen import Plan
-
+    def plan_names(self, materialize: bool = False) -> tuple[str, str]:
+        """The generated function's name and docstring."""
         if materialize:
-            return Plan({"jacobian": self.node}, set(self.typed.dims)).source(
-                f"jacobian_{self.wrt}", f"{self.label} of {self.expression}, formed with np.kron")
+            return f"jacobian_{self.wrt}", f"{self.label} of {self.expression}, formed with np.kron"
         name = self.direction_name()
-        return Plan({"jvp": self.jvp(name)}, set(self.typed.dims)).source(
-            f"jvp_{self.wrt}", f"{self.label} applied to {name}: vec(result) = J vec({name}); no Kronecker product formed")
+        return (f"jvp_{self.wrt}",
+                f"{self.label} applied to {name}: vec(result) = J vec({name}); no Kronecker product formed")
 
     def report(self) -> str:
         """What `matcalc derive --format kron` prints: the Jacobian, its layout and shape, its product."""
-        from ..language.expr import shape_text
-
         name = self.direction_name()
         return "\n".join([
             f"{self.label} = {self.text}",

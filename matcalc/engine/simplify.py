@@ -20,12 +20,12 @@ from fractions import Fraction
 from functools import lru_cache
 from itertools import product
 
-from ..language import expr as E
-from . import factoring
 from ..errors import AssumptionError, MatcalcError
+from ..language import expr as E
 from ..language.expr import Node
-from .factoring import collect, factor
 from ..tables import simplify_rows
+from . import factoring
+from .factoring import collect, factor
 
 MAX_TERMS = 64
 

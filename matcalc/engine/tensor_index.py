@@ -11,11 +11,12 @@ The result is checked against finite differences of every entry in tests/test_te
 
 from __future__ import annotations
 
-from ..language import expr as E
-from .derive import _Walk, prepare, read_input
 from ..errors import MatcalcError, UnsupportedError
+from ..language import expr as E
 from ..language.index_parse import IX
 from ..language.index_print import _add, _axes, _Builder, _collapse, _factor, _mul, show
+from .adjoint import _Walk
+from .derive import prepare, read_input
 from .simplify import Simplifier, table_rules
 
 FUNCTION_LETTERS = ("i", "j")

@@ -1,237 +1,47 @@
-"""Typed expression nodes: immutable, hash-consed, so equal subtrees are one object (a DAG).
+"""The operators of the expression language on the tree of nodes.py: sums, products, transposes,
+powers, Hadamard products, broadcasts, function calls, vec, Kronecker products and commutation matrices.
 
-Every node carries its shape `(rows, cols)`; a scalar is `(1, 1)`, a column vector `(n, 1)`. A dimension
-is an `int` or a name (`str`). Sharing equal subtrees makes common subexpressions free to detect:
-`softmax(W*x + b)` in the gradient is the very object of the forward pass, which the code generator
-computes once.
+The constructors do only *light*, always-valid canonicalisation (flattening, number folding, scalars
+to the front of a product, `(A*B)' = B'*A'`, merging equal bases of a product into a power, a Kronecker
+product applied to a vec read as the matrix product it stands for). The textbook shaping of a result
+(expansion, identities from rules/, factoring) is the engine's simplifier's job.
 
-The constructors below do only *light*, always-valid canonicalisation (flattening, number folding,
-scalars to the front of a product, `(A*B)' = B'*A'`, merging equal bases of a product into a power).
-The textbook shaping of a result (expansion, identities from rules/, factoring) is `simplify`'s job.
+The names of nodes.py are re-exported, so that `E.sym`, `E.walk` and `E.Node` read as one vocabulary.
 """
 
 from __future__ import annotations
 
-import zlib
 from fractions import Fraction
 from typing import Iterable
-from weakref import WeakValueDictionary
 
-from .. import budget as _budget
-from .dims import dim_factors, dim_product, dimension_names, is_product_dim, size_of  # noqa: F401  (re-exported)
 from ..errors import ShapeError, UnsupportedError
-
-Dim = int | str
-Shape = tuple[Dim, Dim]
-SCALAR: Shape = (1, 1)
-
-_interned: "WeakValueDictionary[tuple, Node]" = WeakValueDictionary()
-_codes: dict[str, int] = {}
-KEY_LENGTH = 160  # a sort key longer than this keeps a readable prefix and a structural digest
-
-
-def _code(value) -> int:
-    """A hash of an attribute or a dimension that is the same in every process.
-
-    Python salts `hash(str)` per process and `id()` is an address, so neither may decide the order in
-    which a set or dict of nodes is iterated: the result of a derivation would change from run to run.
-    Numbers hash the same everywhere; strings are hashed here with CRC-32."""
-    if value is None:
-        return 0
-    if isinstance(value, str):
-        found = _codes.get(value)
-        if found is None:
-            found = _codes[value] = zlib.crc32(value.encode("utf-8", "surrogatepass")) + 1
-        return found
-    if isinstance(value, (int, Fraction)):
-        return hash(value)
-    if isinstance(value, tuple):
-        return hash(tuple(_code(v) for v in value))
-    return _code(repr(value))
-
-
-class Node:
-    """One operation applied to child nodes. `attr` holds a name, a number or an exponent."""
-
-    __slots__ = ("op", "args", "attr", "shape", "_hash", "_key", "_text", "_size", "__weakref__")
-
-    op: str
-    args: tuple["Node", ...]
-    attr: object
-    shape: Shape
-
-    def __new__(cls, op: str, args: tuple = (), attr: object = None, shape: Shape = SCALAR):
-        ident = (op, tuple(id(a) for a in args), attr, shape)
-        found = _interned.get(ident)
-        if found is not None and found.args == args:
-            return found
-        _tick()  # the budget in force (time, memory) is looked at every few hundred new nodes
-        node = object.__new__(cls)
-        node.op, node.args, node.attr, node.shape = op, args, attr, shape
-        node._hash = hash((_code(op), tuple(a._hash for a in args), _code(attr), _code(shape)))
-        node._key = None
-        node._text = None
-        node._size = None  # printing.inline_size: the length of the inlined text, computed on the DAG
-        _interned[ident] = node
-        return node
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-    def __reduce__(self):
-        return (Node, (self.op, self.args, self.attr, self.shape))
-
-    @property
-    def is_scalar(self) -> bool:
-        return self.shape == SCALAR
-
-    @property
-    def is_vector(self) -> bool:
-        return self.shape[1] == 1 and self.shape[0] != 1
-
-    @property
-    def key(self) -> str:
-        """A total order for commutative operands: structural, stable across runs and processes.
-
-        Readable for small nodes (`sym:A()`); a long key is cut to a prefix plus a structural digest, so
-        that keys stay short on a DAG whose inlined tree is exponentially large."""
-        if self._key is None:
-            inner = ",".join(a.key for a in self.args)
-            text = f"{self.op}:{self.attr}({inner})"
-            if len(text) > KEY_LENGTH:
-                text = f"{text[:KEY_LENGTH - 18]}#{self._hash & 0xFFFFFFFFFFFFFFFF:016x}"
-            self._key = text
-        return self._key
-
-    def __repr__(self) -> str:
-        from .printing import to_text
-
-        return f"<{to_text(self)} : {dim_text(self.shape[0])}x{dim_text(self.shape[1])}>"
-
-
-def dim_text(d: Dim) -> str:
-    return str(d)
-
-
-def shape_text(shape: Shape) -> str:
-    if shape == SCALAR:
-        return "scalar"
-    return f"{shape[0]}×{shape[1]}"
-
-
-# ---------------------------------------------------------------- leaves
-
-
-def sym(name: str, shape: Shape) -> Node:
-    return Node("sym", (), name, shape)
-
-
-_tick = _budget.tick
-MAX_BITS = 1000      # |c| < 2**1000 (about 1e301) and |c| > 2**-1000 for a nonzero constant
-MAX_DIGIT_BITS = 12_000  # an exact fraction's numerator and denominator (about 3,600 digits each)
-
-
-def check_constant(value: Fraction) -> Fraction:
-    """Constants are exact fractions; bound their size, so that folding `2^1000000000` or multiplying
-    ever longer fractions cannot run for hours, and every constant still fits a float when evaluated."""
-    if value:
-        top, bottom = abs(value.numerator).bit_length(), value.denominator.bit_length()
-        if top - bottom > MAX_BITS or bottom - top > MAX_BITS:
-            raise UnsupportedError("a constant of the computation is out of range: matcalc works with numbers "
-                                   "between 1e-300 and 1e300 in size")
-        if top > MAX_DIGIT_BITS or bottom > MAX_DIGIT_BITS:
-            raise UnsupportedError("a constant of the computation has too many digits (over 3,600): "
-                                   "write it as a name instead")
-    return value
-
-
-_small_numbers: dict = {}
-
-
-def num(value) -> Node:
-    found = _small_numbers.get(value) if type(value) is int or type(value) is Fraction else None
-    if found is not None:
-        return found
-    node = Node("num", (), check_constant(Fraction(value)), SCALAR)
-    if node.attr.denominator == 1 and -16 <= node.attr <= 16:  # the constants every derivation makes
-        _small_numbers[value] = node
-    return node
-
-
-def power_fits(base: Fraction, p: Fraction) -> bool:
-    """Whether base**p (p whole) stays within check_constant's range: estimated from bit lengths before
-    the power is computed, since computing it is what would take forever."""
-    if base == 0 or abs(base) == 1:
-        return True
-    n = abs(int(p))
-    top, bottom = abs(base.numerator).bit_length(), base.denominator.bit_length()
-    return n * max(top - bottom, bottom - top, 1) <= MAX_BITS + n and n * max(top, bottom) <= MAX_DIGIT_BITS
-
-
-def ones(n: Dim) -> Node:
-    if n == 1:
-        return num(1)
-    return Node("ones", (), None, (n, 1))
-
-
-def eye(n: Dim) -> Node:
-    if n == 1:
-        return num(1)
-    return Node("eye", (), None, (n, n))
-
-
-def zero(shape: Shape) -> Node:
-    if shape == SCALAR:
-        return num(0)
-    return Node("zero", (), None, shape)
-
-
-ZERO = None  # placeholder for readability of callers: use is_zero()
-
-
-def is_zero(node: Node) -> bool:
-    return node.op == "zero" or (node.op == "num" and node.attr == 0)
-
-
-def is_one(node: Node) -> bool:
-    return node.op == "num" and node.attr == 1
-
-
-def is_ones_matrix(node: Node) -> bool:
-    """ones(m)*ones(n)' (or a broadcast 1): the identity of the Hadamard product."""
-    if node.op == "bcast" and is_one(node.args[0]):
-        return True
-    if node.op == "ones":
-        return True
-    if node.op == "T" and node.args[0].op == "ones":
-        return True
-    return (node.op == "mul" and len(node.args) == 2 and node.args[0].op == "ones"
-            and node.args[1].op == "T" and node.args[1].args[0].op == "ones")
-
-
-def is_identity(node: Node) -> bool:
-    return node.op == "eye"
-
-
-def is_ones(node: Node) -> bool:
-    """A matrix of ones in any disguise: ones(n), or a broadcast 1."""
-    return node.op == "ones" or (node.op == "bcast" and is_one(node.args[0]))
-
-
-# ---------------------------------------------------------------- scalar monomials
-
-
-def split_scalar(node: Node) -> tuple[Fraction, Node | None]:
-    """`c*rest` with c a number: a product's numeric coefficient and what remains."""
-    if node.op == "num":
-        return node.attr, None
-    if node.op == "mul" and node.args[0].op == "num":
-        rest = node.args[1:]
-        return node.args[0].attr, (rest[0] if len(rest) == 1 else Node("mul", rest, None, node.shape))
-    return Fraction(1), node
+from .dims import dim_factors, dim_product, dimension_names, is_product_dim, size_of  # noqa: F401  (re-exported)
+from .functions import check_argument, result_shape
+from .functions import row as function_row
+from .nodes import (  # noqa: F401  (re-exported: one vocabulary for the tree and its operators)
+    SCALAR,
+    Dim,
+    Node,
+    Shape,
+    check_constant,
+    dim_text,
+    eye,
+    is_identity,
+    is_one,
+    is_ones,
+    is_ones_matrix,
+    is_zero,
+    num,
+    ones,
+    power_fits,
+    shape_text,
+    sketch,
+    split_scalar,
+    sym,
+    symbols,
+    walk,
+    zero,
+)
 
 
 def scaled(coef: Fraction, rest: Node | None, shape: Shape) -> Node:
@@ -573,8 +383,6 @@ def unvec(g: Node, m: Dim, n: Dim) -> Node:
         k = next(i for i, f in enumerate(g.args) if not f.is_scalar)
         return mul(*g.args[:k], unvec(mul(*g.args[k:]), m, n))
     if g.op == "mul":                                  # unvec(kron(B', A)*vec(V)) = A*V*B
-        from .vec_algebra import applied
-
         M = applied(g)
         if M is not None and M.shape == (m, n) and _reads_plainly(M):
             return M
@@ -616,31 +424,96 @@ def commutation(m: Dim, n: Dim) -> Node:
     return Node("comm", (), (m, n), (dim_product(m, n), dim_product(m, n)))
 
 
-# ---------------------------------------------------------------- traversal
+
+def apply(name: str, arg: Node, where: str = "") -> Node:
+    """A function of rules/functions.toml applied to a typed argument: the result's shape follows the
+    row's `kind`, and an argument of the wrong shape is a ShapeError naming both."""
+    r = function_row(name)
+    check_argument(r, arg.shape, where)
+    if r.kind == "reduce" and r.linear and arg.is_scalar:
+        return arg  # sum and trace of a scalar are the scalar
+    if r.kind in ("tomatrix", "vector") and arg.is_scalar:
+        # diag of a scalar is itself; a one-entry softmax is 1
+        return arg if r.kind == "tomatrix" else fn(name, arg, SCALAR)
+    return fn(name, arg, result_shape(r, arg.shape))
 
 
-def walk(root: Node) -> list[Node]:
-    """Every distinct node below `root`, children before parents (a topological order)."""
-    seen: set[int] = set()
-    order: list[Node] = []
-    stack: list[tuple[Node, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        for child in reversed(node.args):
-            if id(child) not in seen:
-                stack.append((child, False))
-    return order
+# ---------------------------------------------------------------- Kronecker products applied to a vec
+# (B' ⊗ A) vec(V) = vec(A V B), K(m,n) vec(V) = vec(V'), diag(vec(E)) vec(V) = vec(E .* V) and
+# vec(G)' vec(V) = sum(G .* V) (Magnus & Neudecker ch. 2 §4; Matrix Cookbook (520)). Read right to left,
+# these turn a Jacobian in vec/Kronecker form applied to a direction into the product a person writes,
+# never forming a (pq)×(mn) matrix. Three places use them: the Jacobian-vector product (engine/kronecker.py),
+# the code generator's lowering row (compile/rewrites.py), and `unvec` above, so that a gradient through
+# `kron(B', A)*vec(X)` prints as A'*(...)*B'.
 
 
-def symbols(root: Node) -> dict[str, Node]:
-    return {n.attr: n for n in walk(root) if n.op == "sym"}
+def as_shape(W: Node, shape) -> Node:
+    """W with the same entries in column-major order, as a `shape` matrix (unvec(vec(W)))."""
+    if W.shape == tuple(shape):
+        return W
+    return unvec(vec(W), *shape)
+
+
+def kronecker_like(a: Node) -> bool:
+    """A matrix `apply_jacobian` applies without forming it."""
+    if a.op in ("kron", "comm", "eye") or (a.op == "fn" and a.attr == "diag" and a.args[0].op == "vec"):
+        return True
+    return a.op in ("add", "mul") and all(f.is_scalar or kronecker_like(f) for f in a.args)
+
+
+def applied(n: Node) -> Node | None:
+    """For a column J1*...*Jk*g whose J's are Kronecker-like (one at least a kron or K): the matrix M with
+    vec(M) = n; else None."""
+    if n.op != "mul" or n.shape[1] != 1 or n.args[-1].shape[1] != 1 or n.args[-1].is_scalar:
+        return None
+    chain = [a for a in n.args[:-1] if not a.is_scalar]
+    if not chain or not all(kronecker_like(a) for a in chain) or \
+            not any(m.op in ("kron", "comm") for a in chain for m in walk(a)):
+        return None
+    scalars = [a for a in n.args[:-1] if a.is_scalar]
+    last = n.args[-1]
+    M = apply_jacobian(mul(*chain), last.args[0] if last.op == "vec" else last)
+    return mul(*scalars, M) if scalars else M
+
+
+def apply_jacobian(J: Node, W: Node) -> Node:
+    """M with vec(M) = J*vec(W), without forming J where it is a Kronecker product or a permutation.
+    M comes in the shape natural to J's leftmost factor; callers reshape it (as_shape)."""
+    op = J.op
+    if op == "add":
+        parts = [apply_jacobian(t, W) for t in J.args]
+        shape = parts[0].shape
+        return add(*(as_shape(p, shape) for p in parts))
+    if op == "mul":
+        scalars = [a for a in J.args if a.is_scalar]
+        chain = [a for a in J.args if not a.is_scalar]
+        out = W
+        for factor in reversed(chain):
+            out = apply_jacobian(factor, out)
+        return mul(*scalars, out) if scalars else out
+    if op == "eye":
+        return W
+    if op == "zero":
+        return zero((J.shape[0], 1))
+    if op == "comm":                        # K(m,n) vec(V) = vec(V') for V m×n
+        m, n = J.attr
+        return transpose(as_shape(W, (m, n)))
+    if op == "kron":                        # (P ⊗ Q) vec(V) = vec(Q V P')
+        P, Q = J.args
+        V = as_shape(W, (Q.shape[1], P.shape[1]))
+        return mul(Q, V, transpose(P))
+    if op == "fn" and J.attr == "diag" and J.args[0].op == "vec":   # diag(vec(E)) vec(V) = vec(E .* V)
+        Em = J.args[0].args[0]
+        return hadamard(Em, as_shape(W, Em.shape))
+    if op == "T" and J.args[0].op == "vec":   # vec(G)' vec(V) = sum(G .* V)
+        G = J.args[0].args[0]
+        return apply("sum", hadamard(G, as_shape(W, G.shape)))
+    if op == "vec" and W.is_scalar:          # vec(M) * s = vec(M*s)
+        return mul(W, J.args[0])
+    return mul(J, vec(W) if not W.is_scalar else W)
+
+
+# ---------------------------------------------------------------- rebuilding
 
 
 def substitute(root: Node, mapping: dict[Node, Node]) -> Node:
@@ -675,8 +548,6 @@ def rebuild(node: Node, args: tuple[Node, ...]) -> Node:
     if op == "bcast":
         return bcast(args[0], node.shape)
     if op == "fn":
-        from .functions import apply
-
         return apply(node.attr, args[0])
     if op == "vec":
         return vec(args[0])

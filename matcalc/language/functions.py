@@ -1,11 +1,12 @@
-"""Applies a function of rules/functions.toml to a typed argument: the result's shape follows the
-row's `kind`, and an argument of the wrong shape is a ShapeError naming both."""
+"""The function table of rules/functions.toml as the language needs it: a function's row, the shape
+its argument must have (an argument of the wrong shape is a ShapeError naming both), and the shape of
+its result, which follows the row's `kind`. Building the call node is expr.apply."""
 
 from __future__ import annotations
 
 from ..errors import ShapeError
-from .expr import SCALAR, Node, fn, shape_text
 from ..tables import FunctionRow, functions
+from .nodes import SCALAR, shape_text
 
 
 def row(name: str) -> FunctionRow:
@@ -39,14 +40,3 @@ def result_shape(r: FunctionRow, shape):
     if kind == "tovector":
         return (rows, 1)
     raise ValueError(f"unknown function kind {kind!r} in rules/functions.toml")
-
-
-def apply(name: str, arg: Node, where: str = "") -> Node:
-    r = row(name)
-    check_argument(r, arg.shape, where)
-    if r.kind == "reduce" and r.linear and arg.is_scalar:
-        return arg  # sum and trace of a scalar are the scalar
-    if r.kind in ("tomatrix", "vector") and arg.is_scalar:
-        # diag of a scalar is itself; a one-entry softmax is 1
-        return arg if r.kind == "tomatrix" else fn(name, arg, SCALAR)
-    return fn(name, arg, result_shape(r, arg.shape))

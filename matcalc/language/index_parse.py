@@ -627,3 +627,39 @@ def _d_part(p: _Parser, stop: str | None) -> tuple[str, tuple[str, ...]]:
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
         p.fail(f"{name!r} is not a name", tok)
     return name, indices
+
+
+def atomic_text(text: str) -> bool:
+    """Whether a matrix-form text needs no parentheses before a subscript or a transpose."""
+    if text.isidentifier():
+        return True
+    if text.startswith("(") and text.endswith(")"):
+        depth = 0
+        for n, ch in enumerate(text):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0 and n < len(text) - 1:
+                return False
+        return True
+    return bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\(.*\)'*", text)) and atomic_text(text[text.index("("):].rstrip("'"))
+
+
+def rename_indices(n: IX, m: dict) -> IX:
+    """The same index expression with its indices renamed by `m` (bound ones included)."""
+    k, a = n.kind, n.args
+    r = lambda i: m.get(i, i)  # noqa: E731
+    if k in ("entry", "mexpr"):
+        return IX(k, a[0], tuple(r(i) for i in a[1]), pos=n.pos)
+    if k == "delta":
+        return IX(k, r(a[0]), r(a[1]), pos=n.pos)
+    if k == "unit":
+        return IX(k, r(a[0]), pos=n.pos)
+    if k == "sum":
+        return IX(k, tuple(r(i) for i in a[0]), rename_indices(a[1], m), pos=n.pos)
+    if k in ("add", "mul", "neg", "div"):
+        return IX(k, *[rename_indices(c, m) for c in a], pos=n.pos)
+    if k == "pow":
+        return IX(k, rename_indices(a[0], m), a[1], pos=n.pos)
+    if k == "fn":
+        return IX(k, a[0], rename_indices(a[1], m), pos=n.pos)
+    return n

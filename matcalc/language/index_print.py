@@ -14,7 +14,7 @@ from fractions import Fraction
 
 from ..errors import ShapeError
 from .expr import Node
-from .index_parse import IX
+from .index_parse import IX, atomic_text, rename_indices
 
 _LETTERS = "ijklmnpqrstuvwabcdefgh"
 
@@ -194,9 +194,7 @@ def _collapse(n: IX) -> IX:
 
 
 def _rename_index(n: IX, old: str, new: str) -> IX:
-    from ..engine.index_matrix import _rename
-
-    return _rename(n, {old: new})
+    return rename_indices(n, {old: new})
 
 
 def _key(n: IX) -> str:
@@ -248,9 +246,7 @@ def _idx_text(idx) -> str:
 
 
 def _atomic(text: str) -> bool:
-    from ..engine.index_matrix import _atomic_text
-
-    return _atomic_text(text)
+    return atomic_text(text)
 
 
 _PREC = {"add": 1, "neg": 2, "sum": 2, "mul": 3, "div": 3, "pow": 5, "num": 6, "entry": 6, "mexpr": 6,

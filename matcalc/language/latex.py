@@ -21,7 +21,7 @@ Choices (see also the tests):
     is read entrywise (`\sum_i x_i^2` -> `sum(x.^2)`); summands that are not entrywise are rejected;
     that reading is right only when every indexed name carries exactly the summed indices in one
     order; any other index sum (`\sum_{ij} W_{ij} x_j y_i`, `\sum_i\sum_j A_{ij} x_i x_j`) is rewritten
-    by the index-notation module (index_matrix.to_matrix: `y'*W*x`, `x'*A*x`) or refused;
+    by the index-notation module (the `sums` conversion given: `y'*W*x`, `x'*A*x`) or refused;
   * `\mathbf{1}^T v` -> `sum(v)` (and `\mathbf{1}^T M \mathbf{1}` -> `sum(M)`), any other
     `\mathbf{1}` is rejected: the ASCII `ones(n)` needs a size the LaTeX does not give.
 """
@@ -33,10 +33,15 @@ from functools import lru_cache
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
 from lark.lark import PostLex
 
-from matcalc.errors import ParseError
+from ..errors import MatcalcError, ParseError
 
 __all__ = ["looks_like_latex", "latex_to_ascii"]
 
@@ -52,13 +57,18 @@ def looks_like_latex(text: str) -> bool:
     return bool(_LATEX_HINT.search(text))
 
 
-def latex_to_ascii(text: str) -> str:
-    """The ASCII matcalc expression for a LaTeX formula; ParseError (with a column) if unsupported."""
+def latex_to_ascii(text: str, sums=None) -> str:
+    """The ASCII matcalc expression for a LaTeX formula; ParseError (with a column) if unsupported.
+
+    A sum over indices that is not one entrywise product over exactly its indices (`\\sum_{ij} W_{ij}
+    x_j y_i`) has no direct matrix reading: it is handed whole to `sums`, the conversion from index
+    notation to matrix form (the engine's to_matrix, checked numerically by the library), and refused
+    with a ParseError when no conversion is given."""
     try:
         tree = _parser().parse(text)
         odd = _needs_index_notation(tree)
         if odd is not None:
-            return _via_index_notation(text, odd)
+            return _via_index_notation(text, odd, sums)
         return _show(tree)
     except _Err as e:
         raise ParseError(e.message, text, e.pos + 1) from None
@@ -442,12 +452,12 @@ def _needs_index_notation(n: _N) -> _N | None:
     return None
 
 
-def _via_index_notation(text: str, at: _N) -> str:
-    from ..errors import MatcalcError
-    from ..engine.index_matrix import to_matrix
-
+def _via_index_notation(text: str, at: _N, sums) -> str:
+    if sums is None:
+        raise ParseError("this LaTeX sum over indices needs index notation to read (a matrix form is "
+                         "found by the index reader, not here)", text, at.pos + 1)
     try:
-        return to_matrix(text)
+        return sums(text)
     except MatcalcError as e:
         why = str(e).splitlines()[0]
         raise ParseError(f"this LaTeX sum over indices has no matrix form matcalc can read ({why})",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .expr import Node
 from ..tables import functions
+from .expr import Node
 
 ADD, MUL, UNARY, POSTFIX, ATOM = 1, 2, 3, 4, 5
 

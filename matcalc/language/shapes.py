@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from . import expr as E
 from ..errors import ParseError, ShapeError, UnsupportedError
-from .expr import SCALAR, Dim, Node, Shape
-from .functions import apply
-from .parse import Syntax, chain, parse, parse_fresh
 from ..tables import functions, known_function_names, spelled
+from . import expr as E
+from .expr import SCALAR, Dim, Node, Shape, apply
+from .parse import Syntax, chain, parse, parse_fresh
 
 GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "eps", "zeta", "eta", "theta", "iota", "kappa",

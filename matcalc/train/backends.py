@@ -17,11 +17,11 @@ import time
 
 import numpy as np
 
-from . import data
-from . import demo as demo
 from ..compile.backends import namespace
 from ..compile.codegen import Plan
 from ..errors import MatcalcError
+from . import data
+from . import demo as demo
 
 BACKENDS = ("numpy", "torch", "jax")
 

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..api import Derivation, derive
 from ..compile import codegen
-from . import data
-from ..engine.derive import Derivation, derive
 from ..errors import MatcalcError
 from ..language.expr import Node, mul, substitute, sym, walk
 from ..language.printing import to_text
+from . import data
 
 DEFAULT_HIDDEN = (128, 64)
 LEARNING_RATE = "lr"   # the name of the learning rate in the compiled step

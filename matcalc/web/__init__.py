@@ -6,5 +6,6 @@ worker.py   one worker: JSON lines in, JSON lines out, memory capped
 handlers.py request fields checked, library called, errors as the CLI's one-line messages
 render.py   results as JSON with LaTeX for the page
 examples.py the examples the page starts from
-serve.py    the click command
+zygote.py   a warm parent process that forks the workers
+(the `matcalc serve` command itself is cli/serve.py)
 """

@@ -12,7 +12,13 @@ from __future__ import annotations
 import math
 import re
 
-from ..errors import AssumptionError, MatcalcError, ParseError, ShapeError, UnsupportedError
+from ..errors import (
+    AssumptionError,
+    MatcalcError,
+    ParseError,
+    ShapeError,
+    UnsupportedError,
+)
 
 MAX_TEXT = 4000          # characters in one expression, claim or assumption
 MAX_DERIVATION = 20000   # characters in a pasted derivation file

@@ -1,6 +1,6 @@
 """Library results as the JSON the page typesets: LaTeX beside every text, steps as the CLI shows them.
 
-The CLI's text rendering (matcalc.cli.render_text) names the forward pass (z = W*x + b, s = softmax(z))
+The CLI's text rendering (api/text.py: render_text) names the forward pass (z = W*x + b, s = softmax(z))
 and skips repeated result lines; the page shows the same steps, so this module follows the same rules,
 emitting LaTeX for KaTeX as well as the ASCII text. The plain-text CLI output is included too
 ("text"), so a tool using the API can print exactly what `matcalc derive` prints.
@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import shlex
 
-from ..engine.derive import derive
+from ..api import derive, kronecker, verify, verify_steps
+from ..api.text import render_text
+from ..check.chain_file import is_chain_derivation, read_chain
+from ..check.derivation_file import read_derivation
+from ..check.reading import read_input
+from ..check.verdict import TOLERANCE
+from ..engine.derive import prepare
+from ..engine.tensor_index import matrix_form_exists
 from ..errors import MatcalcError
 from ..language.expr import shape_text, substitute
 from ..language.printing import abbreviations, to_latex, to_text
+from ..language.shapes import elaborate_many
 
 
 def _dims(shape) -> list[str]:
@@ -25,8 +33,6 @@ def latex_of(text: str | None, shapes: dict | None = None) -> str | None:
     it does not type — the page then shows the text as written."""
     if not text:
         return None
-    from ..language.shapes import elaborate_many
-
     try:
         typed, _ = elaborate_many(text, shapes or {})
     except (MatcalcError, RecursionError):
@@ -107,8 +113,6 @@ def derive_words(expression, wrt, shapes, assume, layout) -> list[str]:
 
 
 def derivation_body(expression, wrt, shapes, assume, layout, order, direction, input_kind) -> dict:
-    from ..cli.app import render_text
-
     if order == 1 and _no_matrix_form(expression, wrt, shapes, assume, input_kind):
         return kronecker_body(expression, wrt, shapes, assume, layout, input_kind)
     d = derive(expression, wrt=wrt, shapes=shapes, assume=assume, layout=layout, order=order,
@@ -157,8 +161,6 @@ def derivation_body(expression, wrt, shapes, assume, layout, order, direction, i
 
 
 def verdict_body(expression, wrt, claim, shapes, assume, layout, order, input_kind) -> dict:
-    from ..check.verify import verify
-
     v = verify(expression, wrt=wrt, claim=claim, shapes=shapes, assume=assume, layout=layout,
                input=input_kind, order=order)
     body = v.as_dict()
@@ -172,8 +174,6 @@ def verdict_body(expression, wrt, claim, shapes, assume, layout, order, input_ki
 
 def evidence_text(v: dict) -> str:
     """One line on what was measured (as the CLI's "evidence:" line), from the verdict's fields."""
-    from ..check.verify import TOLERANCE
-
     if not v.get("instances"):
         return "decided by the shapes alone"
     err = v.get("max_relative_error")
@@ -188,13 +188,9 @@ def evidence_text(v: dict) -> str:
 
 
 def steps_body(text, shapes, assume, wrt, layout, input_kind) -> dict:
-    from ..check.verify import read_derivation, verify_steps
-
     v = verify_steps(text, shapes=shapes, assume=assume, wrt=wrt, layout=layout, input=input_kind)
     body = v.as_dict()
     body["text"] = str(v)
-    from ..check.chain_file import is_chain_derivation, read_chain
-
     doc = read_chain(text, input_kind) if is_chain_derivation(text) else read_derivation(text)
     known = {**doc.shapes, **shapes}
     for step in body["steps"]:
@@ -203,9 +199,6 @@ def steps_body(text, shapes, assume, wrt, layout, input_kind) -> dict:
 
 
 def _no_matrix_form(expression, wrt, shapes, assume, input_kind) -> bool:
-    from ..engine.derive import prepare, read_input
-    from ..engine.tensor_index import matrix_form_exists
-
     try:
         typed, _ = prepare(read_input(expression, input_kind), shapes, assume)
     except MatcalcError:
@@ -226,8 +219,6 @@ def _vec_partial(f_latex: str, x_latex: str, layout: str) -> str:
 def kronecker_body(expression, wrt, shapes, assume, layout, input_kind) -> dict:
     """A matrix function of a matrix (or a vector of a matrix): no matrix form, so the page shows its
     differential, the vec/Kronecker Jacobian in both layouts and the product with a direction."""
-    from ..engine.kronecker import kronecker
-
     k = kronecker(expression, wrt, shapes, assume, layout, input_kind)
     other = "numerator" if layout == "denominator" else "denominator"
     twin = kronecker(expression, wrt, shapes, assume, other, input_kind)

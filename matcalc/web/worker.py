@@ -21,8 +21,8 @@ def prepare(test_hooks: bool = False) -> None:
     if test_hooks:
         handlers.enable_test_hooks()
 
-    import matcalc.compile.codegen  # noqa: F401  (imported now, not during the first timed request)
     import matcalc.check.verify  # noqa: F401
+    import matcalc.compile.codegen  # noqa: F401  (imported now, not during the first timed request)
 
     # warm up: the first derivation and check in a process build the parser and read the rule tables
     # (about 0.2 s); a fresh worker pays that before it is ready, not during some user's request

@@ -1,4 +1,4 @@
-"""`matcalc serve`: the local page and its JSON API, on loopback unless told otherwise.
+"""`matcalc serve`: the local page (matcalc/web/) and its JSON API, on loopback unless told otherwise.
 
     matcalc serve [--host 127.0.0.1] [--port 8765] [--open] [--workers N] [--time-limit S]
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from ..errors import MatcalcError
+from .common import guarded
 
 
 def _require_extra() -> None:
@@ -24,19 +25,6 @@ def _require_extra() -> None:
         raise MatcalcError(f"matcalc serve needs {' and '.join(missing)}: pip install \"matcalc[web]\"")
 
 
-def _guarded(command):
-    """matcalc.cli.guarded, looked up when the command runs (no import of matcalc.cli at import time)."""
-    import functools
-
-    @functools.wraps(command)
-    def run(*args, **kwargs):
-        from ..cli.app import guarded
-
-        return guarded(command)(*args, **kwargs)
-
-    return run
-
-
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="The address to listen on; the default serves this machine only.")
@@ -46,7 +34,7 @@ def _guarded(command):
               help="Worker processes that derive (each runs one request at a time).")
 @click.option("--time-limit", default=10.0, show_default=True, type=click.FloatRange(0.1, 600),
               help="Seconds one request may compute before it is stopped (answered 422).")
-@_guarded
+@guarded
 def serve(host, port, open_browser, workers, time_limit):
     """Serve the page: derive, see the math typeset, check your answer (http://HOST:PORT/)."""
     _require_extra()
@@ -54,7 +42,7 @@ def serve(host, port, open_browser, workers, time_limit):
 
     import uvicorn
 
-    from .app import create_app
+    from ..web.app import create_app
 
     try:  # bind first, so a port in use is one clear line, and --open knows the real port (--port 0)
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
