@@ -1,0 +1,260 @@
+"""Judging the links of a chain `A = B = C`: each side measured on the same instances, each link `B = C`
+said CORRECT, WRONG (diagnosed) or UNREAD — so the first wrong link is the one named.
+
+In a derivative chain (its head a derivative or a differential) a link that fails is WRONG, with the
+mistake named (sign, factor — a dimension such as m or n included —, transpose or the other layout,
+swapped indices, or how much the sides differ). An identity between expressions that fails is UNREAD,
+not WRONG: it may be an equation to solve (the normal equations) rather than a claim for all values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .judge import DIFFER, EQUAL, INSTANCES, Instance, assignments, diagnose, relative
+from .statements import conditioned_letters, is_derivative
+from .walker import Unread, Walker
+
+
+def _measure(reader, st, trees: list, layout):
+    """Values of each tree on every instance and index assignment: (values per tree, errors, context)."""
+    m = reader.model
+    trial = m.unifier.copy()
+    shape_w = Walker(m, "shape", unifier=trial, layout=layout)
+    errors = [None] * len(trees)
+    implicit = _implicit_names(m, trees)
+    shape_w.implicit = implicit
+    for k, t in enumerate(trees):
+        if t is None:
+            continue
+        before = trial.copy()
+        try:
+            shape_w.run(t)
+        except Unread as err:
+            errors[k] = str(err)
+            shape_w.u.parent = before.parent
+    free = sorted(shape_w.ranges)
+    for key in sorted(shape_w.used):
+        sym = m.symbols.get(key)
+        hot = next((p for p in (sym.props if sym else ()) if p.startswith("onehot:")), None)
+        if hot is not None:
+            letter = hot.split(":", 1)[1]
+            try:
+                shape_w.u.unify(shape_w.rng_of(letter), sym.shape[0], "the label's length")
+            except Exception:
+                pass
+            if letter not in free:
+                free.append(letter)
+    own = set()
+    for t in trees:
+        if t is not None:
+            own |= conditioned_letters(t)
+    case = [c for c in st.case if c[1] in free and c[2] in free and not ({c[1], c[2]} & own)]
+    values = [[] for _ in trees]
+    contexts = []
+    for k in range(INSTANCES):
+        inst = Instance(k)
+        for idx in assignments(free, shape_w.ranges, inst, shape_w.u, case):
+            t0 = np.array([[float(inst.rng("t").normal())]]) if implicit else None
+            row = []
+            for j, t in enumerate(trees):
+                if t is None or errors[j] is not None:
+                    row.append(None)
+                    continue
+                w = Walker(m, "eval", unifier=shape_w.u, instance=inst, layout=layout, ranges=shape_w.ranges,
+                           sumr=shape_w.sumr)
+                w.idx, w.t, w.implicit = dict(idx), t0, implicit
+                try:
+                    with np.errstate(all="ignore"):
+                        v = np.asarray(w.run(t), dtype=float)
+                    row.append((v, w.flags))
+                except Unread as err:
+                    errors[j] = str(err)
+                    row.append(None)
+                except (ValueError, TypeError, IndexError, KeyError) as err:
+                    import os
+                    if os.environ.get("MATCALC_DEBUG"):
+                        raise
+                    errors[j] = f"could not be evaluated ({type(err).__name__})"
+                    row.append(None)
+            for j, r in enumerate(row):
+                values[j].append(r)
+            contexts.append((inst, idx))
+    return values, errors, contexts, case, free
+
+
+def _implicit_names(m, trees) -> set:
+    """Names under a prime that the text never defined (u, v of the quotient rule)."""
+    out = set()
+    stack = [t for t in trees if t is not None]
+    while stack:
+        n = stack.pop()
+        if n.kind == "prime":
+            for x in _names(n.args[0]):
+                if x not in m.functions and not (x in m.defs and m.defs[x].params) and len(x) == 1:
+                    out.add(x)
+        for a in n.args:
+            if hasattr(a, "kind"):
+                stack.append(a)
+            elif isinstance(a, tuple):
+                stack.extend(x for x in a if hasattr(x, "kind"))
+                for x in a:
+                    if isinstance(x, tuple):
+                        stack.extend(y for y in x if hasattr(y, "kind"))
+    if out:   # every other undefined plain name of the formula is a function of the same variable
+        for t in trees:
+            if t is not None:
+                for x in _names(t):
+                    if x not in m.defs and x not in m.functions and x not in m.symbols and len(x) == 1:
+                        out.add(x)
+    return out
+
+
+def _names(n):
+    out = []
+    stack = [n]
+    while stack:
+        x = stack.pop()
+        if x.kind == "name":
+            out.append(x.args[0])
+        for a in x.args:
+            if hasattr(a, "kind"):
+                stack.append(a)
+            elif isinstance(a, tuple):
+                stack.extend(y for y in a if hasattr(y, "kind"))
+    return out
+
+
+def judge_links(reader, st, sides, links, head):
+    trees = [sides[links[0] - 1].tree] + [sides[k].tree for k in links]
+    texts = [sides[links[0] - 1].error] + [sides[k].error for k in links]
+    derivative = is_derivative(head.tree) or st.kind == "derivative"
+    values, errors, contexts, case, free = _measure(reader, st, trees, st.layout)
+    for j, e in enumerate(texts):
+        if e is not None and errors[j] is None:
+            errors[j] = e
+    where = (" where " + ", ".join(f"{c[1]} {'=' if c[0] == '=' else '≠'} {c[2]}" for c in case)) if case else ""
+    notes = [st.case_note] if st.case_note else []
+    notes += _alias_notes(reader, trees)
+    for pos, k in enumerate(links, start=1):
+        role = "derivative" if derivative else ("definition" if st.kind == "definition" else "other")
+        a_err, c_err = errors[pos - 1], errors[pos]
+        if a_err or c_err:
+            side = "left" if a_err else "right"
+            reader.emit(st, k, "UNREAD", f"its {side} side: {a_err or c_err}", role, sides, notes=notes)
+            continue
+        pairs = [(x[0], y[0], x[1] | y[1]) for x, y in zip(values[pos - 1], values[pos]) if x and y]
+        if not pairs:
+            reader.emit(st, k, "UNREAD", "no instance where the case holds", role, sides, notes=notes)
+            continue
+        pairs = [_orient(a, c, fl) for a, c, fl in pairs]
+        if any(not (np.all(np.isfinite(a)) and np.all(np.isfinite(c))) for a, c in pairs):
+            reader.emit(st, k, "UNREAD", "not defined on the random instances (a log or a division out of its "
+                                         "domain)", role, sides, notes=notes)
+            continue
+        errs = [relative(a, c) for a, c in pairs]
+        n = len(pairs)
+        if max(errs) < EQUAL:
+            reader.emit(st, k, "CORRECT", f"both sides agree on {n} random instances{where}", role, sides,
+                        notes=notes)
+            continue
+        if max(errs) <= DIFFER and all(np.isfinite(errs)):
+            reader.emit(st, k, "UNREAD", f"inconclusive: the sides differ by {max(errs):.1g} of their size", role,
+                        sides, notes=notes)
+            continue
+        if not derivative:
+            reader.emit(st, k, "UNREAD", "does not hold for arbitrary values: read as an equation to solve or a "
+                                         "claim under a condition matcalc does not see", role, sides, notes=notes)
+            continue
+        swapped = _swap_story(reader, st, trees[pos], values[pos - 1], contexts, free, case)
+        dims = _dim_sizes(reader, contexts)
+        kind, words = diagnose([(a, c) for a, c in pairs], swapped, dims)
+        if kind == "transpose" and pos == 1 and is_derivative(trees[0]):
+            words += (" — the other layout: the text's gradients have the variable's shape (denominator layout)"
+                      if (st.layout or reader.model.layout) == "denominator" else " — the other layout")
+        bad = next(i for i, e in enumerate(errs) if not e < EQUAL)
+        inst, idx = contexts[bad] if bad < len(contexts) else (None, {})
+        at = (" (e.g. at " + ", ".join(f"{x} = {v + 1}" for x, v in sorted(idx.items())) + ")") if idx else ""
+        reader.emit(st, k, "WRONG", f"{words}{at}; checked on {n} random instances{where}", role, sides,
+                    kind=kind, notes=notes)
+
+
+def _orient(a, c, flags):
+    if "by-scalar" in flags and a.shape != c.shape and a.shape == c.shape[::-1]:
+        return a, c.T
+    return a, c
+
+
+def _swap_story(reader, st, tree, truth_values, contexts, free, case):
+    """Whether the right side, with two free indices swapped, is the left: 'the indices i and k are swapped'."""
+    if tree is None or len(free) < 2:
+        return None
+    for x in range(len(free)):
+        for y in range(x + 1, len(free)):
+            a, b = free[x], free[y]
+            ok = True
+            for (inst, idx), tv in zip(contexts, truth_values):
+                if tv is None:
+                    ok = False
+                    break
+                if idx.get(a) == idx.get(b):
+                    continue
+                sw = dict(idx)
+                sw[a], sw[b] = idx.get(b), idx.get(a)
+                m = reader.model
+                trial = m.unifier.copy()
+                shape_w = Walker(m, "shape", unifier=trial, layout=st.layout)
+                try:
+                    shape_w.run(tree)
+                    w = Walker(m, "eval", unifier=shape_w.u, instance=inst, layout=st.layout,
+                               ranges=shape_w.ranges, sumr=shape_w.sumr)
+                    w.idx = sw
+                    v = np.asarray(w.run(tree), dtype=float)
+                except Exception:
+                    ok = False
+                    break
+                if relative(tv[0], v) >= EQUAL:
+                    ok = False
+                    break
+            if ok:
+                return f"the indices {a} and {b} are swapped: with them exchanged the right side is the left"
+    return None
+
+
+def _dim_sizes(reader, contexts) -> dict:
+    out = {}
+    for name, var in sorted(reader.model.dims.items()):
+        sizes = []
+        for inst, _ in contexts:
+            if var in inst.sizes or True:
+                sizes.append(inst.size(reader.model.unifier.find(var)))
+        if sizes and all(s > 1 for s in sizes):
+            out[name] = sizes
+    return out
+
+
+def _alias_notes(reader, trees) -> list:
+    return []
+
+
+def agrees(reader, st, sides):
+    """For a head already defined: judge the chain's links as claims (None when it is a new definition)."""
+    from .statements import symbol_head
+
+    m = reader.model
+    key = symbol_head(sides[0].tree)[0]
+    d = m.defs.get(key)
+    if d is None:
+        return None
+    if len(sides) > 1 and sides[1].tree is not None and d.body.key() == sides[1].tree.key():
+        return True
+    values, errors, _, _, _ = _measure(reader, st, [sides[0].tree, sides[1].tree], st.layout)
+    pairs = [(x[0], y[0]) for x, y in zip(values[0], values[1]) if x and y]
+    if not errors[0] and not errors[1] and pairs and max(relative(a, c) for a, c in pairs) < EQUAL:
+        return True
+    del m.defs[key]           # a new meaning of the name (例2's f after 例1's)
+    m.shapes.pop(key, None)
+    return None
+
+
+__all__ = ["judge_links", "agrees"]
