@@ -9,6 +9,7 @@ compile → check → api); the training demo, the web page and the CLI call it.
 """
 
 from ..check.derivation_file import verify_steps
+from ..check.documents import DocumentReport, check_document
 from ..check.reading import to_matrix
 from ..check.verify import Verdict, verify
 from ..engine.adjoint import Step
@@ -22,5 +23,6 @@ from .derivation import (
            tensor_index,
 )
 
-__all__ = ["derive", "Derivation", "Step", "verify", "verify_steps", "Verdict", "to_matrix", "to_index",
+__all__ = ["derive", "Derivation", "Step", "verify", "verify_steps", "Verdict", "check_document", "DocumentReport",
+           "to_matrix", "to_index",
            "tensor_index", "kronecker", "KroneckerJacobian", "differential"]

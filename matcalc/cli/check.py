@@ -2,6 +2,7 @@
 
     matcalc check EXPR --wrt X --claim CLAIM [--shape NAME=d1,d2]... [--assume TEXT]... [--layout ...]
     matcalc check --derivation FILE [--shape ...] [--assume ...]
+    matcalc check --document FILE.md|FILE.tex|FILE.ipynb [--format text|json|html]
 
 Exit 0 when the claim (or every step) is right; 1 when it is wrong, has the wrong shape, or is right
 only under an assumption that was not given; 2 on bad input (the message says whether the fault is in
@@ -37,22 +38,49 @@ from .common import (
 @click.option("--claim", help="Your derivative, e.g. \"2*A*x\" (quote it for the shell).")
 @click.option("--derivation", "derivation_file", metavar="FILE",
               help="Check a derivation file instead: one expression a line, each equal to the line before.")
+@click.option("--document", "document_file", metavar="FILE",
+              help="Check a published derivation: a Markdown, LaTeX or notebook file, every equation judged.")
 @shape_option
 @assume_option
 @click.option("--layout", type=click.Choice(["denominator", "numerator"]), default=None,
               help="The claim's layout (default: denominator; a derivation file may say 'layout: ...').")
 @click.option("--order", type=click.IntRange(1, 2), default=1, show_default=True,
               help="2 to check a claimed Hessian (of a scalar function of a vector).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "html"]), default="text",
               show_default=True)
 @input_option
 @budget_options
 @guarded
-def check(expression, wrt, claim, derivation_file, shapes, assume, layout, order, fmt, input_kind, time_limit,
-          memory_limit):
-    """Check CLAIM, the derivative of EXPRESSION with respect to --wrt; or a whole --derivation FILE."""
+def check(expression, wrt, claim, derivation_file, document_file, shapes, assume, layout, order, fmt, input_kind,
+          time_limit, memory_limit):
+    """Check CLAIM, the derivative of EXPRESSION with respect to --wrt; or a whole --derivation FILE; or a
+    published --document FILE."""
     with limit(make_budget(time_limit, memory_limit)):
+        if document_file is not None:
+            _document(expression, claim, derivation_file, document_file, layout, fmt)
+            return
+        if fmt == "html":
+            raise MatcalcError("--format html is for --document")
         _check(expression, wrt, claim, derivation_file, shapes, assume, layout, order, fmt, input_kind)
+
+
+def _document(expression, claim, derivation_file, document_file, layout, fmt):
+    from ..api import check_document
+
+    if expression is not None or claim is not None or derivation_file is not None:
+        raise MatcalcError("--document checks a file: give no EXPRESSION, --claim or --derivation with it")
+    text = read_text_file(document_file, "the document")
+    report = check_document(text, name=str(document_file), layout=layout)
+    if fmt == "json":
+        click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    elif fmt == "html":
+        from ..web.document_page import document_html
+
+        click.echo(document_html(text, report, title=str(document_file)))
+    else:
+        click.echo(str(report))
+    if not report.ok:
+        sys.exit(1)
 
 
 def _check(expression, wrt, claim, derivation_file, shapes, assume, layout, order, fmt, input_kind):

@@ -3,6 +3,7 @@
     POST /api/derive            {"expression", "wrt", "shapes", "assume", "layout", "order", "direction", "input"}
     POST /api/check             {"expression", "wrt", "claim", "shapes", "assume", "layout", "order", "input"}
     POST /api/check-derivation  {"derivation": the file's text, "shapes", "assume", "wrt", "layout", "input"}
+    POST /api/check-document    {"document": a Markdown, LaTeX or notebook text, "name": its file name}
     GET  /api/examples
 
 Guards: a body over `max_body` bytes is refused with 413 before it is read in full; every library
@@ -114,6 +115,7 @@ def create_app(workers: int = 2, time_limit: float = TIME_LIMIT, max_body: int =
         Route("/api/derive", endpoint("derive"), methods=["POST"]),
         Route("/api/check", endpoint("check"), methods=["POST"]),
         Route("/api/check-derivation", endpoint("check-derivation"), methods=["POST"]),
+        Route("/api/check-document", endpoint("check-document"), methods=["POST"]),
         Route("/api/examples", examples, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

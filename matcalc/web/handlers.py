@@ -22,6 +22,7 @@ from ..errors import (
 
 MAX_TEXT = 4000          # characters in one expression, claim or assumption
 MAX_DERIVATION = 20000   # characters in a pasted derivation file
+MAX_DOCUMENT = 60000     # characters in a pasted document (the request body is capped at 64 KiB anyway)
 MAX_LIST = 32            # assumptions, shapes
 
 
@@ -196,7 +197,17 @@ def check_derivation(payload: dict) -> dict:
         input_kind=_choice(payload, "input", ("auto", "ascii", "latex"), "auto"))
 
 
-HANDLERS = {"derive": derive, "check": check, "check-derivation": check_derivation}
+def check_document(payload: dict) -> dict:
+    """A pasted or uploaded document (Markdown, LaTeX or a notebook's JSON): every equation's verdict."""
+    from ..api import check_document as check
+
+    text = _text(payload, "document", limit=MAX_DOCUMENT)
+    name = _text(payload, "name", required=False, limit=200, default="") or ""
+    report = check(text, name=name if name.endswith((".md", ".tex", ".ipynb")) else "")
+    return {"ok": report.ok, **report.as_dict()}
+
+
+HANDLERS = {"derive": derive, "check": check, "check-derivation": check_derivation, "check-document": check_document}
 
 
 # ---------------------------------------------------------------- test hooks (off unless asked for)

@@ -25,6 +25,7 @@ PLACEHOLDER = "␣var"
 def _child(w: Walker, over: dict, **kw) -> Walker:
     c = Walker(w.model, w.mode, w.u, w.inst, w.layout, w.ranges, w.sumr)
     c.idx, c.over, c.t, c.eps, c.implicit = dict(w.idx), over, w.t, w.eps, w.implicit
+    c.strict, c.vary = w.strict, w.vary
     for k, v in kw.items():
         setattr(c, k, v)
     return c
@@ -40,7 +41,7 @@ def _target(w: Walker, den: M, num: M):
     if ko is not None:
         key, letters = ko
         key = w.model.aliases.get(key, (key,))[0]
-        if letters and key not in w.model.defs and key not in w.model.symbols and "b:" + key in w.model.defs:
+        if letters and key not in w.model.defs and "b:" + key in w.model.defs:
             key = "b:" + key
         return ("entry", key, letters) if letters else ("symbol", key)
     replaced, found = _substitute(w, num, den, 0)

@@ -49,7 +49,7 @@ class Instance:
 
     def array(self, key, shape, props, walker: Walker):
         base = self._base(key, shape, frozenset(props), walker)
-        if walker.eps is not None:
+        if walker.eps is not None and (walker.vary is None or key in walker.vary):
             base = base + walker.eps * self.rng("d", key, shape).normal(size=shape)
         return base
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from .judge import DIFFER, EQUAL, INSTANCES, Instance, assignments, diagnose, relative
 from .statements import conditioned_letters, is_derivative
-from .walker import Unread, Walker
+from .walker import Unread, Walker, key_of
 
 
 def _measure(reader, st, trees: list, layout):
@@ -21,7 +21,9 @@ def _measure(reader, st, trees: list, layout):
     m = reader.model
     trial = m.unifier.copy()
     shape_w = Walker(m, "shape", unifier=trial, layout=layout)
+    shape_w.strict = True
     errors = [None] * len(trees)
+    vary = _differential_variables(trees)
     implicit = _implicit_names(m, trees)
     shape_w.implicit = implicit
     for k, t in enumerate(trees):
@@ -64,6 +66,7 @@ def _measure(reader, st, trees: list, layout):
                 w = Walker(m, "eval", unifier=shape_w.u, instance=inst, layout=layout, ranges=shape_w.ranges,
                            sumr=shape_w.sumr)
                 w.idx, w.t, w.implicit = dict(idx), t0, implicit
+                w.strict, w.vary = True, vary
                 try:
                     with np.errstate(all="ignore"):
                         v = np.asarray(w.run(t), dtype=float)
@@ -81,6 +84,51 @@ def _measure(reader, st, trees: list, layout):
                 values[j].append(r)
             contexts.append((inst, idx))
     return values, errors, contexts, case, free
+
+
+def _differential_variables(trees):
+    """The symbols whose differential the statement writes (dX, d\mathbf{x}): only they vary in d(...)."""
+    out = set()
+    stack = [t for t in trees if t is not None]
+    while stack:
+        n = stack.pop()
+        if n.kind == "diff":
+            inner = n.args[0]
+            while inner.kind in ("T", "inv", "group"):
+                inner = inner.args[0]
+            if inner.kind in ("name", "sub", "layer"):
+                try:
+                    ko = key_of(inner)
+                except Unread:
+                    ko = None
+                if ko is not None:
+                    out.add(ko[0])
+        for a in n.args:
+            if hasattr(a, "kind"):
+                stack.append(a)
+            elif isinstance(a, tuple):
+                stack.extend(x for x in a if hasattr(x, "kind"))
+                for x in a:
+                    if isinstance(x, tuple):
+                        stack.extend(y for y in x if hasattr(y, "kind"))
+    return out or None
+
+
+def _has_differential(trees) -> bool:
+    stack = [t for t in trees if t is not None]
+    while stack:
+        n = stack.pop()
+        if n.kind == "diff":
+            return True
+        for a in n.args:
+            if hasattr(a, "kind"):
+                stack.append(a)
+            elif isinstance(a, tuple):
+                stack.extend(x for x in a if hasattr(x, "kind"))
+                for x in a:
+                    if isinstance(x, tuple):
+                        stack.extend(y for y in x if hasattr(y, "kind"))
+    return False
 
 
 def _implicit_names(m, trees) -> set:
@@ -162,13 +210,22 @@ def judge_links(reader, st, sides, links, head):
             reader.emit(st, k, "UNREAD", f"inconclusive: the sides differ by {max(errs):.1g} of their size", role,
                         sides, notes=notes)
             continue
-        if not derivative:
+        zero = [bool(np.all(np.abs(a) < 1e-12)) for a, _ in pairs], [bool(np.all(np.abs(c) < 1e-12)) for _, c in pairs]
+        if all(zero[0]) != all(zero[1]):
+            reader.emit(st, k, "UNREAD", "one side is 0 on every instance and the other is not: matcalc may not see "
+                                         "what it depends on", role, sides, notes=notes)
+            continue
+        if not derivative or _has_differential(trees):
             reader.emit(st, k, "UNREAD", "does not hold for arbitrary values: read as an equation to solve or a "
                                          "claim under a condition matcalc does not see", role, sides, notes=notes)
             continue
         swapped = _swap_story(reader, st, trees[pos], values[pos - 1], contexts, free, case)
         dims = _dim_sizes(reader, contexts)
         kind, words = diagnose([(a, c) for a, c in pairs], swapped, dims)
+        if kind == "shape" and not swapped:
+            reader.emit(st, k, "UNREAD", f"the sides differ but matcalc names no mistake ({words}): it may have "
+                                         f"read a symbol otherwise than the text means", role, sides, notes=notes)
+            continue
         if kind == "transpose" and pos == 1 and is_derivative(trees[0]):
             words += (" — the other layout: the text's gradients have the variable's shape (denominator layout)"
                       if (st.layout or reader.model.layout) == "denominator" else " — the other layout")

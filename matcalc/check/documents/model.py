@@ -118,6 +118,8 @@ class Model:
     layout: str = "denominator"
     rowwise: bool = False                             # softmax of a matrix is taken row by row
     einstein: bool = False
+    known: set = field(default_factory=set)              # symbols declared or used by a definition
+    failed: dict = field(default_factory=dict)           # key -> why its definition could not be read
     sumr: dict = field(default_factory=dict)             # id(sum node of a definition) -> its index ranges
     elementwise_defs: set = field(default_factory=set)   # functions defined for a scalar (`\sigma(t) = ...`)
 

@@ -46,7 +46,15 @@ class _Reader:
         self.families(statements)
         self.assign_cases(statements)
         for st in statements:
-            self.process(st)
+            try:
+                self.process(st)
+            except Unread as err:
+                done = {(e.line, e.latex) for e in self.out}
+                for k in range(1, len(st.sides)):
+                    self.emit(st, k, "UNREAD", str(err), "other")
+                    last = self.out[-1]
+                    if (last.line, last.latex) in done:
+                        self.out.pop()
         return DocumentReport(self.name, self.out)
 
     def collect(self) -> list[Statement]:
@@ -135,6 +143,11 @@ class _Reader:
         if len(st.sides) == 1:
             self.declare_function(st.sides[0])
             self.note_prose(st, st.sides[0])
+            t = st.sides[0].tree
+            if t is not None and t.kind == "mul" and t.args[2] == "times":
+                self.out.append(Equation(line=line, latex=st.sides[0].text, verdict="UNREAD", role="shape",
+                                         why="a size written alone (d×1), not tied to a symbol in the formula",
+                                         cell=st.span.cell, span_line=line))
             return
         self.note_prose(st, None)
         if st.kind == "case":
@@ -215,6 +228,10 @@ class _Reader:
             return
         args = t.args[1]
         self.model.functions[ko[0]] = Function(ko[0], len(args), False, self.line(side), args)
+        for a in args:
+            k = _key(a)
+            if k is not None:
+                self.model.known.add(k)
 
     def line(self, side) -> int:
         return 0
@@ -286,6 +303,7 @@ class _Reader:
                 sym = m.symbols.get(key) or Symbol(key, (m.unifier.fresh(key), m.unifier.fresh(key)))
                 sym.family = (m.dim(last.args[0]), dims)
                 m.symbols[key] = sym
+                m.known.add(key)
                 self.emit(st, k, "CORRECT", f"a shape, taken: each {_pretty(key)}_i is {_show_dims(dims)}", "shape",
                           sides)
                 return
@@ -301,6 +319,7 @@ class _Reader:
                 self.shape_claim(st, sides, k, x, dims)
                 return
             sym = m.symbols.get(key)
+            m.known.add(key)
             if sym is None:
                 m.symbols[key] = Symbol(key, dims)
             else:
@@ -476,6 +495,8 @@ class _Reader:
             self.emit(st, k, "UNREAD", reason, "definition", sides)
             if k > 1:
                 continue
+        if key not in m.defs:
+            m.failed[key] = f"{_pretty(key)} is defined on line {st.span.line} in a way matcalc could not read"
         return []
 
     def take_definition(self, st, key, indices, params, side) -> str | None:
@@ -512,6 +533,8 @@ class _Reader:
                 pass
         m.unifier = trial
         m.sumr.update(w.sumr)
+        m.known |= w.used | set(params) | {key}
+        m.failed.pop(key, None)
         m.defs[key] = Definition(key, body, st.span.line, tuple(indices), tuple(params), side.text, ranges)
         m.shapes[key] = whole
         if indices:

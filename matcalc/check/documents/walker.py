@@ -75,6 +75,8 @@ class Walker:
         self.ranges: dict = dict(ranges or {})    # index letter -> range dim
         self.sumr: dict = sumr if sumr is not None else {}   # id(sum node) -> ranges of its indices
         self.flags: set = set()
+        self.strict = False                       # a claim: a symbol nothing declares or defines is UNREAD
+        self.vary = None                          # the differential's variables (None: all)
         self.idx: dict = {}                       # index letter -> value (eval)
         self.over: dict = {}                      # symbol key -> value (eval), or shape
         self.t = None                             # the implicit variable of u', v' (eval)
@@ -205,8 +207,19 @@ class Walker:
         return value[i[0]:i[0] + 1, i[1]:i[1] + 1]
 
     # ------------------------------------------------------------ symbols
+    def check_known(self, key: str):
+        m = self.model
+        if key in m.failed and key not in m.defs:
+            raise Unread(m.failed[key])
+        if self.strict and key not in m.known and key not in m.defs and key not in m.functions \
+                and key not in self.over and key not in self.implicit and key not in ("I", "b:I", "b:e", "e",
+                                                                                   "delta") \
+                and not (key.startswith("b:") is False and "b:" + key in m.defs):
+            raise Unread(f"{key.replace('b:', '')} is never defined")
+
     def symbol(self, key: str, node: M):
         m = self.model
+        self.check_known(key)
         self.used.add(key)
         if key in self.over:
             return self.over[key]
@@ -277,6 +290,7 @@ class Walker:
 
     def entry(self, key: str, letters: tuple, node: M):
         m = self.model
+        self.check_known(key if key in m.defs or "b:" + key not in m.defs else "b:" + key)
         self.used.add(key)
         if key in m.aliases:
             key = m.aliases[key][0]
@@ -294,7 +308,8 @@ class Walker:
                 return self.w(d.body)
             finally:
                 self.idx = saved
-        if key not in self.over and key not in m.defs and "b:" + key in m.defs and not key.startswith("b:"):
+        if key not in self.over and "b:" + key in m.defs and not key.startswith("b:") and (
+                key not in m.defs):
             return self.entry("b:" + key, letters, node)
         if key in ("b:e", "e") and key not in m.defs and key not in m.symbols and len(letters) == 1:
             if self.mode == "shape":

@@ -290,6 +290,56 @@
     $("derivation-result").hidden = false;
   }
 
+  // ------------------------------------------------------------ check a document
+
+  let documentName = "";
+
+  async function checkDocument() {
+    $("document-button").disabled = true;
+    $("document-result").hidden = true;
+    let answer;
+    try {
+      answer = await post("/api/check-document", {document: $("document").value, name: documentName});
+    } catch (err) {
+      answer = {ok: false, body: {error: "cannot reach the server: " + err.message}};
+    } finally {
+      $("document-button").disabled = false;
+    }
+    if (!answer.ok) { showError($("document-error"), answer.body); return; }
+    showError($("document-error"), null);
+    const v = answer.body;
+    const c = v.counts;
+    const head = $("document-head");
+    head.textContent = (v.ok ? "✓ " : "✗ ") + v.equations.length + " equations: " + c.CORRECT + " correct, " +
+      c.WRONG + " wrong, " + c.UNREAD + " unread";
+    head.className = "verdict " + (v.ok ? "good" : "bad");
+    const ol = $("document-lines");
+    ol.textContent = "";
+    const marks = {CORRECT: "✓", WRONG: "✗", UNREAD: "?"};
+    for (const e of v.equations) {
+      const li = document.createElement("li");
+      li.className = e.verdict === "CORRECT" ? "ok" : (e.verdict === "WRONG" ? "bad" : "unread");
+      const mark = document.createElement("span");
+      mark.className = "mark";
+      mark.textContent = marks[e.verdict] + "  " + (e.cell !== undefined ? "cell " + e.cell + " " : "") + "line " + e.line;
+      li.appendChild(mark);
+      li.appendChild(inline(e.latex, e.latex));
+      const why = document.createElement("div");
+      why.className = "step-rule";
+      why.textContent = e.verdict + ": " + e.why;
+      li.appendChild(why);
+      ol.appendChild(li);
+    }
+    $("document-result").hidden = false;
+  }
+
+  function readDocumentFile() {
+    const f = $("document-file").files[0];
+    if (!f) return;
+    documentName = f.name;
+    f.text().then((t) => { $("document").value = t; });
+  }
+
   // ------------------------------------------------------------ examples and wiring
 
   async function loadExamples() {
@@ -323,6 +373,8 @@
     $("claim").addEventListener("keydown", (e) => { if (e.key === "Enter") checkClaim(); });
     $("check-button").addEventListener("click", checkClaim);
     $("derivation-button").addEventListener("click", checkDerivation);
+    $("document-button").addEventListener("click", checkDocument);
+    $("document-file").addEventListener("change", readDocumentFile);
     $("copy-code").addEventListener("click", async () => {
       const text = $("numpy").textContent;
       try {

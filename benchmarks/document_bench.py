@@ -1,0 +1,48 @@
+"""`matcalc check --document` on each seed post, from the command line, start-up included.
+
+    python benchmarks/document_bench.py [--repeats 3]
+
+Prints, per seed post (as published, tests/data/documents), the median wall-clock time of the whole
+command (a fresh interpreter each run: imports, reading, judging, printing) and the verdict counts.
+The goal of issue 22 is under 2 s a post.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent.parent / "tests" / "data" / "documents"
+SEEDS = ["seed_000_softmax_zh.md", "seed_001_softmax_ce_zh.md", "seed_003_mlp_notes_zh.md"]
+
+
+def command() -> list[str]:
+    exe = shutil.which("matcalc")
+    return [exe] if exe else [sys.executable, "-m", "matcalc"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    print(f"{'post':32s} {'median s':>9s} {'min s':>7s}  verdicts")
+    for name in SEEDS:
+        times, out = [], None
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            run = subprocess.run(command() + ["check", "--document", str(DOCS / name), "--format", "json"],
+                                 capture_output=True, text=True)
+            times.append(time.perf_counter() - t)
+            out = run.stdout
+        counts = json.loads(out)["counts"] if out else {}
+        print(f"{name:32s} {statistics.median(times):9.2f} {min(times):7.2f}  {counts}")
+
+
+if __name__ == "__main__":
+    main()
