@@ -144,14 +144,15 @@ class _Reader:
             self.declare_function(st.sides[0])
             self.note_prose(st, st.sides[0])
             t = st.sides[0].tree
-            if t is not None and t.kind == "mul" and t.args[2] == "times":
+            raw = st.sides[0].text
+            if t is None or "\\mathbb{R}" in raw or "np." in raw or t.kind == "mul" and t.args[2] == "times":
                 self.out.append(Equation(line=line, latex=st.sides[0].text, verdict="UNREAD", role="shape",
-                                         why="a size written alone (d×1), not tied to a symbol in the formula",
+                                         why="no relation in the formula (a size, a shape or code written alone): not a claim",
                                          cell=st.span.cell, span_line=line))
             return
         self.note_prose(st, None)
         if st.kind == "case":
-            self.emit(st, 1, "CORRECT", f"a case: what follows is judged where {_cond_text(_case_of(st))}",
+            self.emit(st, 1, "UNREAD", f"not a claim: a case; what follows is judged where {_cond_text(_case_of(st))}",
                       "assumption")
             return
         segment = []
@@ -275,7 +276,7 @@ class _Reader:
                     sym = Symbol(ko, (1, 1), props={"binary"})
                     self.model.symbols[ko] = sym
                     self.model.defs.pop(ko, None)
-                    self.emit(st, k, "CORRECT", f"an assumption, taken: {_pretty(ko)} is 0 or 1", "assumption",
+                    self.emit(st, k, "UNREAD", f"not a claim: an assumption, taken: {_pretty(ko)} is 0 or 1", "assumption",
                               sides)
                     return
             self.emit(st, k, "UNREAD", "membership in a set is not read", "other", sides)
@@ -304,7 +305,7 @@ class _Reader:
                 sym.family = (m.dim(last.args[0]), dims)
                 m.symbols[key] = sym
                 m.known.add(key)
-                self.emit(st, k, "CORRECT", f"a shape, taken: each {_pretty(key)}_i is {_show_dims(dims)}", "shape",
+                self.emit(st, k, "UNREAD", f"not a claim: a shape, taken: each {_pretty(key)}_i is {_show_dims(dims)}", "shape",
                           sides)
                 return
             self.emit(st, k, "UNREAD", "a list of symbols with an ellipsis is not read", "shape", sides)
@@ -331,7 +332,7 @@ class _Reader:
                 except ShapeClash:
                     m.symbols[key] = Symbol(key, dims, props=set(sym.props))   # declared anew: a new meaning
             declared.append(key)
-        self.emit(st, k, "CORRECT", "a shape, taken: " + ", ".join(f"{_pretty(x)} is {_show_dims(dims)}"
+        self.emit(st, k, "UNREAD", "not a claim: a shape, taken: " + ", ".join(f"{_pretty(x)} is {_show_dims(dims)}"
                                                                   for x in declared), "shape", sides)
 
     def shape_claim(self, st, sides, k, tree, dims):
@@ -357,13 +358,13 @@ class _Reader:
         if key is not None and right.tree is not None and right.tree.kind == "num" and right.tree.args[0] == 0 \
                 and sides[k - 1].rel in (">", "\\ge", "\\geq"):
             self.model.base(key).props.add("positive")
-            self.emit(st, k, "CORRECT", f"an assumption, taken: {_pretty(key)} > 0", "assumption", sides)
+            self.emit(st, k, "UNREAD", f"not a claim: an assumption, taken: {_pretty(key)} > 0", "assumption", sides)
             return
         if left.tree is not None and left.tree.kind == "abs" and right.tree is not None and right.tree.kind == "num":
             inner = _key(left.tree.args[0])
             if inner is not None:
                 self.model.base(inner).props.add("posdet")
-                self.emit(st, k, "CORRECT", f"an assumption, taken: det {_pretty(inner)} > 0", "assumption", sides)
+                self.emit(st, k, "UNREAD", f"not a claim: an assumption, taken: det {_pretty(inner)} > 0", "assumption", sides)
                 return
         self.emit(st, k, "UNREAD", "an inequality is not a claim matcalc judges", "other", sides)
 
@@ -383,7 +384,7 @@ class _Reader:
             key = _key(h)
             m.base(key).props.add("symmetric")
             self.reverts.append((st.span.line, key, "symmetric"))
-            self.emit(st, 1, "CORRECT", f"an assumption, taken: {_pretty(key)} is symmetric", "assumption", sides)
+            self.emit(st, 1, "UNREAD", f"not a claim: an assumption, taken: {_pretty(key)} is symmetric", "assumption", sides)
             return
         if st.kind == "range":
             self.emit(st, 1, "UNREAD", "the range of an index, not a claim", "other", sides)
@@ -413,6 +414,8 @@ class _Reader:
                 and any(s.tree is not None and s.tree.kind == "list" for s in sides[1:]):
             return "range"
         sh = symbol_head(h)
+        if sh is not None and rest and rest[0] is None:
+            return "definition"
         if sh is not None and rest and rest[0] is not None:
             key = sh[0]
             if rest[0].kind == "T" and _key(rest[0].args[0]) == key and not sh[1]:
@@ -430,12 +433,15 @@ class _Reader:
                 sym = m.base(key)
                 if not any(p.startswith("onehot") for p in sym.props):
                     sym.props.add("simplex")
-                self.emit(st, 1, "CORRECT", f"an assumption, taken: the entries of {_pretty(key)} sum to 1",
+                self.emit(st, 1, "UNREAD", f"not a claim: an assumption, taken: the entries of {_pretty(key)} sum to 1",
                           "assumption", sides)
                 return
             self.emit(st, 1, "UNREAD", "an assumption about an expression", "assumption", sides)
             return
         ko = key_of(h.args[0])
+        if ko is None:
+            self.emit(st, 1, "UNREAD", "an assumption about an expression", "assumption", sides)
+            return
         key = ko[0]
         items = h.args[1]
         value = sides[1].tree.args[0]
@@ -458,11 +464,11 @@ class _Reader:
                 sym = m.base(key)
                 sym.props = {p for p in sym.props if not p.startswith("onehot")} | {f"onehot:{letter}"}
             m.onehot[key] = letter
-            self.emit(st, 1, "CORRECT", f"an assumption, taken: {_pretty(key)} is one-hot, 1 at {letter}{note}",
+            self.emit(st, 1, "UNREAD", f"not a claim: an assumption, taken: {_pretty(key)} is one-hot, 1 at {letter}{note}",
                       "assumption", sides)
             return
         if value == 0 and len(items) == 1 and items[0].kind == "rel":
-            self.emit(st, 1, "CORRECT", f"an assumption, taken: the other entries of {_pretty(key)} are 0",
+            self.emit(st, 1, "UNREAD", f"not a claim: an assumption, taken: the other entries of {_pretty(key)} are 0",
                       "assumption", sides)
             return
         self.emit(st, 1, "UNREAD", "an assumption about one entry", "assumption", sides)
@@ -471,7 +477,10 @@ class _Reader:
         """Take the definition `head = side_1` (or the first readable side); return the links left to judge."""
         m = self.model
         h = sides[0].tree
-        key, indices, params = symbol_head(h)
+        head = symbol_head(h)
+        if head is None:
+            return links
+        key, indices, params = head
         if key in m.defs and not params and not indices or key in m.defs and (indices or params):
             from .links import agrees
 
@@ -489,7 +498,7 @@ class _Reader:
             if reason is None:
                 what = f"{_pretty(key)}" + (f"_{''.join(indices)}" if indices else "") + \
                        (f"({', '.join(_pretty(p) for p in params)})" if params else "")
-                self.emit(st, k, "CORRECT", f"a definition, taken: {what} = {side.text.strip()}", "definition", sides)
+                self.emit(st, k, "UNREAD", f"not a claim: a definition, taken: {what} = {side.text.strip()}", "definition", sides)
                 rest = [x for x in links if x > k]
                 return rest
             self.emit(st, k, "UNREAD", reason, "definition", sides)

@@ -416,6 +416,8 @@ class Walker:
             key = ko[0]
             if key in m.aliases:
                 key = m.aliases[key][0]
+            if key in m.failed and key not in m.defs:
+                raise Unread(m.failed[key])
             if key in m.defs and m.defs[key].params:
                 return self.call_defined(m.defs[key], args)
             if key in m.functions:
@@ -486,6 +488,8 @@ class Walker:
         if ko is None or ko[1]:
             raise Unread("a derivative f' of an expression is not read")
         key = m.aliases.get(ko[0], (ko[0],))[0]
+        if key in m.failed and key not in m.defs:
+            raise Unread(m.failed[key])
         if key in m.defs and len(m.defs[key].params) == 1:
             d = m.defs[key]
             out = []
