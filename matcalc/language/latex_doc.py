@@ -413,6 +413,9 @@ class _Parser:
         return node
 
     def superscript(self, base: M, c: Tok) -> M:
+        if base.kind == "call" and base.args[0].kind == "func" and base.args[0].args[0] == "exp" \
+                and base.pos == base.args[0].pos and self.src[base.pos:base.pos + 1] == "e":
+            self.fail("a double superscript e^{a}^b (write braces: {e^{a}}^b or (…)^b)", c)
         if base.kind in ("pow", "T", "inv") and not (self.at_op("{") and self.peek().type == "OP"
                                                      and self.peek().value == "("):
             self.fail("a double superscript (write braces: {x^a}^b)", c)

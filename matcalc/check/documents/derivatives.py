@@ -239,4 +239,9 @@ def _show(n: M) -> str:
     return "the expression"
 
 
+# the walker reads derivative nodes through these (walker.py knows nothing of this module)
+Walker.n_deriv = derivative
+Walker.n_prime = implicit_prime
+Walker.n_diff = differential
+
 __all__ = ["derivative", "implicit_prime", "differential", "depends"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import derivatives  # noqa: F401  (the walker's derivative nodes)
 from .judge import DIFFER, EQUAL, INSTANCES, Instance, assignments, diagnose, relative
 from .statements import conditioned_letters, is_derivative
 from .walker import Unread, Walker, key_of

@@ -66,6 +66,8 @@ def key_of(node: M):
 
 
 class Walker:
+    """(n_deriv, n_prime and n_diff are set by derivatives.py.)"""
+
     def __init__(self, model: Model, mode: str, unifier=None, instance=None, layout: str | None = None,
                  ranges=None, sumr=None):
         self.model, self.mode = model, mode
@@ -725,21 +727,6 @@ class Walker:
             return self.model.dim(upper.args[0])
         raise Unread("a sum's bound that is an expression")
 
-    # ------------------------------------------------------------ derivatives
-    def n_deriv(self, n):
-        from .derivatives import derivative
-
-        return derivative(self, n)
-
-    def n_prime(self, n):
-        from .derivatives import implicit_prime
-
-        return implicit_prime(self, n)
-
-    def n_diff(self, n):
-        from .derivatives import differential
-
-        return differential(self, n)
 
 
 def _same_symbol(arg: M, model: Model) -> bool:
