@@ -15,7 +15,7 @@ import matcalc
 PACKAGE = Path(matcalc.__file__).parent
 
 # bottom to top; a layer imports only from the ones before it (and from itself)
-LAYERS = ("", "language", "engine", "compile", "check", "api", "train", "web", "cli", "top")
+LAYERS = ("", "language", "engine", "compile", "check", "api", "train", "web", "cli", "notebook", "top")
 LEAVES = {"errors", "budget", "tables"}          # the shared leaves at the root, importing no layer
 
 

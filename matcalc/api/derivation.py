@@ -21,6 +21,8 @@ from ..engine.kronecker import KroneckerJacobian as _KroneckerJacobian
 from ..engine.kronecker import kronecker as _kronecker
 from ..engine.tensor_index import tensor_index as _tensor_index
 from ..language.arguments import check_text
+from ..language.expr import shape_text
+from ..language.printing import to_latex
 from .report import markdown_report
 
 
@@ -56,8 +58,36 @@ class Derivation(engine.Derivation):
     def numpy_source(self) -> str:
         return derivation_source(self)
 
+    @property
+    def label_latex(self) -> str:
+        """What the result is, in LaTeX, as the books write it for this kind and layout: a gradient
+        ∂f/∂x (denominator) or ∂f/∂xᵀ (numerator), a Jacobian ∂f/∂xᵀ or ∂fᵀ/∂x, a Hessian
+        ∂²f/∂x∂xᵀ, a Hessian-vector product ∇²f[V]."""
+        x = to_latex(self.typed.names[self.wrt])
+        f = self.typed.root
+        if self.order == 2:
+            if self.direction:
+                return rf"\nabla^2_{{{x}}} f\,[{to_latex(self.typed.names[self.direction])}]"
+            return rf"\frac{{\partial^2 f}}{{\partial {x}\,\partial {x}^\top}}" if not self.typed.names[
+                self.wrt].is_scalar else rf"\frac{{d^2 f}}{{d {x}^2}}"
+        var = self.typed.names[self.wrt]
+        if f.is_scalar and var.is_scalar:
+            return rf"\frac{{d f}}{{d {x}}}"
+        top = r"^\top"
+        if self.layout == "numerator":
+            return rf"\frac{{\partial f}}{{\partial {x}{top if not var.is_scalar else ''}}}"
+        return rf"\frac{{\partial f{top if not f.is_scalar else ''}}}{{\partial {x}}}"
+
+    def __repr__(self) -> str:
+        f, x = self.typed.root, self.typed.names[self.wrt]
+        what = "gradient" if f.is_scalar and not x.is_scalar else "Jacobian" if not f.is_scalar else "derivative"
+        if self.order == 2:
+            what = "Hessian-vector product" if self.direction else "Hessian"
+        return (f"<matcalc {what} of {self.expression!r} wrt {self.wrt} ({self.kind}, {self.layout} layout, "
+                f"{shape_text(self.shape)}): {self}>")
+
     def _repr_latex_(self) -> str:
-        return f"$$\\frac{{\\partial f}}{{\\partial {self.wrt}}} = {self.latex}$$"
+        return f"$${self.label_latex} = {self.latex}$$"
 
     def _repr_markdown_(self) -> str:
         return markdown_report(self)
@@ -110,6 +140,41 @@ class KroneckerJacobian(_KroneckerJacobian):
     def plan(self, materialize: bool = False) -> Plan:
         return Plan(*self.plan_outputs(materialize))
 
+    @property
+    def label_latex(self) -> str:
+        f = "F" if not self.typed.root.is_scalar else "f"
+        x = to_latex(self.typed.names[self.wrt])
+        vec = r"\operatorname{vec}"
+        if self.layout == "numerator":
+            return rf"\frac{{\partial {vec}({f})}}{{\partial {vec}({x})^\top}}"
+        return rf"\frac{{\partial {vec}({f})^\top}}{{\partial {vec}({x})}}"
+
+    def __repr__(self) -> str:
+        return (f"<matcalc Kronecker Jacobian of {self.expression!r} wrt {self.wrt} ({self.layout} layout, "
+                f"{shape_text(self.shape)}): {self.text}>")
+
+    def _repr_latex_(self) -> str:
+        return f"$${self.label_latex} = {self.latex}$$"
+
+    def _repr_markdown_(self) -> str:
+        name = self.direction_name()
+        return "\n".join([
+            f"**Kronecker Jacobian** of `{self.expression}` with respect to `{self.wrt}` ({self.layout} layout, "
+            f"{shape_text(self.shape)}; vec stacks columns)", "",
+            f"$${self.label_latex} = {self.latex}$$", "",
+            f"Applied to a direction `{name}` (no Kronecker product formed): `{self.jvp_text()}`"])
+
+
+class IndexForm(str):
+    """A derivative written entry by entry (`df_i/dW_kl = delta_ik*x_l`): the text itself, which a
+    notebook shows as such."""
+
+    def __repr__(self) -> str:
+        return f"<matcalc index form: {str(self)}>"
+
+    def _repr_markdown_(self) -> str:
+        return f"`{str(self)}`"
+
 
 def kronecker(expression: str, wrt: str, shapes=None, assume=(), layout: str = "numerator",
               input: str = "auto") -> KroneckerJacobian:
@@ -122,7 +187,7 @@ def differential(expression: str, wrt: str, shapes=None, assume=(), input: str =
     return _differential(_read(expression, input), wrt, shapes, assume, "ascii")
 
 
-def tensor_index(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto") -> str:
+def tensor_index(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto") -> IndexForm:
     """`df_i/dW_kl = delta_ik*x_l` for a vector- or matrix-valued expression whose derivative with
     respect to `wrt` has no matrix form (more than two axes)."""
-    return _tensor_index(_read(expression, input), wrt, shapes, assume, "ascii")
+    return IndexForm(_tensor_index(_read(expression, input), wrt, shapes, assume, "ascii"))

@@ -17,7 +17,7 @@ from ..errors import MatcalcError, UnsupportedError
 from ..language import expr as E
 from ..language.expr import Node
 from ..language.functions import row as function_row
-from ..language.printing import to_text_bounded
+from ..language.printing import to_latex, to_text_bounded
 from .adjoint import instantiate, times_slope
 from .derive import prepare, read_input
 from .simplify import Simplifier, table_rules
@@ -113,6 +113,19 @@ class DifferentialResult:
 
     def __str__(self) -> str:
         return self.text
+
+    def __repr__(self) -> str:
+        return f"<matcalc differential of {self.expression!r} in d{self.wrt}: {self.text}>"
+
+    @property
+    def latex(self) -> str:
+        """dF in LaTeX, the differential of the variable written d followed by its name."""
+        d = r"\mathrm{d}" + to_latex(self.typed.names[self.wrt])
+        return to_latex(self.node).replace(to_latex(self.dx), d)
+
+    def _repr_latex_(self) -> str:
+        f = "f" if self.typed.root.is_scalar else "F"
+        return f"$$d{f} = {self.latex}$$"
 
 
 def differential(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto") -> DifferentialResult:
