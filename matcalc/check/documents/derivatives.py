@@ -17,6 +17,7 @@ import numpy as np
 from autograd import jacobian
 
 from ...language.latex_doc import M
+from .model import pretty
 from .walker import Unread, Walker, key_of
 
 PLACEHOLDER = "␣var"
@@ -133,6 +134,7 @@ def derivative(w: Walker, n: M):
     num, den, kind = n.args
     target = _target(w, den, num)
     if target[0] != "expr" and not depends(w.model, num, target[1]):
+        _undefined(w, num)
         raise Unread(f"{_show(num)} does not depend on {_show(den)} through anything the text defines")
     if w.mode == "shape":
         a = w.w(num)
@@ -229,13 +231,31 @@ def differential(w: Walker, n: M):
     return jacobian(lambda e: _child(w, w.over, eps=e).w(x))(e0)[:, :, 0, 0]
 
 
+def _undefined(w: Walker, num: M) -> None:
+    """The reason a numerator depends on nothing when it is a symbol the text never (readably) defined."""
+    head = num.args[0] if num.kind == "apply" else num
+    if head.kind not in ("name", "sub", "layer"):
+        return
+    try:
+        ko = key_of(head)
+    except Unread:
+        return
+    if ko is None:
+        return
+    m, key = w.model, ko[0]
+    if key in m.failed and key not in m.defs:
+        raise Unread(m.failed[key])
+    if key not in m.defs and key not in m.functions and key not in w.over:
+        raise Unread(f"{_show(head)} is never defined (as a function of anything)")
+
+
 def _show(n: M) -> str:
     try:
         ko = key_of(n)
     except Unread:
         ko = None
     if ko is not None:
-        return ko[0].replace("b:", "") + ("_" + "".join(ko[1]) if ko[1] else "")
+        return pretty(ko[0]) + ("_" + "".join(ko[1]) if ko[1] else "")
     return "the expression"
 
 

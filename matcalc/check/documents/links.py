@@ -132,6 +132,36 @@ def _has_differential(trees) -> bool:
     return False
 
 
+def _has_derivative(tree) -> bool:
+    """Whether a derivative (∂, ∇, a prime) stands anywhere in the tree: the chain states a derivative."""
+    stack = [tree] if tree is not None else []
+    while stack:
+        n = stack.pop()
+        if is_derivative(n):
+            return True
+        for a in n.args:
+            if hasattr(a, "kind"):
+                stack.append(a)
+            elif isinstance(a, tuple):
+                stack.extend(x for x in a if hasattr(x, "kind"))
+                for x in a:
+                    if isinstance(x, tuple):
+                        stack.extend(y for y in x if hasattr(y, "kind"))
+    return False
+
+
+def _defined_as_derivative(m, tree) -> bool:
+    """`\delta_1` defined as ∂L/∂z_1: a chain that starts with it states a derivative."""
+    if tree is None or tree.kind not in ("name", "sub", "layer"):
+        return False
+    try:
+        ko = key_of(tree)
+    except Unread:
+        return False
+    d = m.defs.get(ko[0]) if ko else None
+    return d is not None and _has_derivative(d.body)
+
+
 def _implicit_names(m, trees) -> set:
     """Names under a prime that the text never defined (u, v of the quotient rule)."""
     out = set()
@@ -177,7 +207,8 @@ def _names(n):
 def judge_links(reader, st, sides, links, head):
     trees = [sides[links[0] - 1].tree] + [sides[k].tree for k in links]
     texts = [sides[links[0] - 1].error] + [sides[k].error for k in links]
-    derivative = is_derivative(head.tree) or st.kind == "derivative"
+    derivative = is_derivative(head.tree) or st.kind == "derivative" or any(_has_derivative(t) for t in trees) \
+        or _defined_as_derivative(reader.model, head.tree)
     values, errors, contexts, case, free = _measure(reader, st, trees, st.layout)
     for j, e in enumerate(texts):
         if e is not None and errors[j] is None:

@@ -84,6 +84,7 @@ class Definition:
     params: tuple = ()              # a function `\sigma(t) = ...`: its parameter keys
     text: str = ""
     ranges: tuple = ()              # the ranges of an entry definition's indices
+    layout: str | None = None       # the layout its derivatives were written in (None: the document's)
 
 
 @dataclass
@@ -145,9 +146,19 @@ class Model:
         return sym
 
 
+def pretty(key: str) -> str:
+    """A symbol's key as the text wrote it, for messages: `b:y^` -> ŷ, `c:L` -> \mathcal{L}."""
+    core = key.replace("b:", "").replace("^", "\u0302").replace("~", "\u0303").replace("bb:", "")
+    if core.startswith("c:"):
+        rest = core[2:]
+        head, tail = (rest.split("_", 1) + [""])[:2]
+        core = "\\mathcal{" + head + "}" + ("_" + tail if tail else "")
+    return core
+
+
 def is_greek(key: str) -> bool:
     core = key.split(":")[-1].split("_")[0].rstrip("^~-.")
     return core in GREEK
 
 
-__all__ = ["Model", "Unifier", "Var", "Definition", "Symbol", "Function", "ShapeClash", "show_dim", "is_greek"]
+__all__ = ["Model", "Unifier", "Var", "Definition", "Symbol", "Function", "ShapeClash", "show_dim", "is_greek", "pretty"]

@@ -16,7 +16,7 @@ import numpy as np
 from ...errors import MatcalcError
 from ...language.latex_doc import M
 from .judge import DIFFER, EQUAL, INSTANCES, Instance, assignments, diagnose, relative
-from .model import Definition, Function, Model, ShapeClash, Symbol, show_dim
+from .model import Definition, Function, Model, ShapeClash, Symbol, pretty, show_dim
 from .report import DocumentReport, Equation
 from .spans import cells_of, find_spans, line_of, split
 from .statements import (ARROWS, ORDER, Side, Statement, conditioned_letters, einstein, is_derivative, is_letter,
@@ -39,6 +39,7 @@ class _Reader:
         self.model = Model(layout=layout or "denominator")
         self.out: list[Equation] = []
         self.reverts: list = []
+        self.renewed: list = []
 
     # ------------------------------------------------------------ collecting
     def run(self) -> DocumentReport:
@@ -136,6 +137,15 @@ class _Reader:
 
     # ------------------------------------------------------------ one statement
     def process(self, st: Statement) -> None:
+        line = st.span.line
+        try:
+            self._process(st)
+        finally:
+            for sym in self.model.symbols.values():
+                if not sym.line:
+                    sym.line = line
+
+    def _process(self, st: Statement) -> None:
         line = st.span.line
         for rv in [r for r in self.reverts if r[0] != line]:
             self.model.symbols[rv[1]].props.discard(rv[2])
@@ -494,11 +504,15 @@ class _Reader:
                 continue
             if k > 1 and sides[k - 1].tree is None:
                 pass
+            self.renewed = []
             reason = self.take_definition(st, key, indices, params, side)
             if reason is None:
                 what = f"{_pretty(key)}" + (f"_{''.join(indices)}" if indices else "") + \
                        (f"({', '.join(_pretty(p) for p in params)})" if params else "")
-                self.emit(st, k, "UNREAD", f"not a claim: a definition, taken: {what} = {side.text.strip()}", "definition", sides)
+                notes = [f"{_pretty(x)} read anew in this section: the {_pretty(x)} of line {old.line} does not fit here"
+                         for x, old in self.renewed]
+                self.emit(st, k, "UNREAD", f"not a claim: a definition, taken: {what} = {side.text.strip()}", "definition",
+                          sides, notes=notes)
                 rest = [x for x in links if x > k]
                 return rest
             self.emit(st, k, "UNREAD", reason, "definition", sides)
@@ -508,7 +522,17 @@ class _Reader:
             m.failed[key] = f"{_pretty(key)} is defined on line {st.span.line} in a way matcalc could not read"
         return []
 
-    def take_definition(self, st, key, indices, params, side) -> str | None:
+    def stale_symbols(self, st, body: M) -> list:
+        """The symbols of `body` declared (or first met) before the section the statement is in."""
+        m, out = self.model, []
+        for x in _base_keys(body):
+            sym = m.symbols.get(x)
+            if sym is not None and sym.family is None and x not in m.defs and 0 < sym.line < st.span.section_line \
+                    and x not in out:
+                out.append(x)
+        return out
+
+    def take_definition(self, st, key, indices, params, side, renew=False) -> str | None:
         m = self.model
         body = side.tree
         elementwise = len(params) == 1 and params[0] not in m.symbols and params[0] not in m.defs
@@ -528,6 +552,15 @@ class _Reader:
         except Unread as err:
             m.symbols.clear()
             m.symbols.update(saved_symbols)
+            stale = self.stale_symbols(st, body) if "do not conform" in str(err) and not renew else []
+            if stale:           # a name of an earlier section with a new meaning here (y, now of length c)
+                for x in stale:
+                    del m.symbols[x]
+                if self.take_definition(st, key, indices, params, side, renew=True) is None:
+                    self.renewed = [(x, saved_symbols[x]) for x in stale]
+                    return None
+                m.symbols.clear()
+                m.symbols.update(saved_symbols)
             return str(err)
         ranges = tuple(w.ranges.get(i) or trial.fresh("range:" + i) for i in indices)
         if indices:
@@ -544,11 +577,12 @@ class _Reader:
         m.sumr.update(w.sumr)
         m.known |= w.used | set(params) | {key}
         m.failed.pop(key, None)
-        m.defs[key] = Definition(key, body, st.span.line, tuple(indices), tuple(params), side.text, ranges)
+        m.defs[key] = Definition(key, body, st.span.line, tuple(indices), tuple(params), side.text, ranges,
+                                 layout=st.layout or m.layout)
         m.shapes[key] = whole
         if indices:
             m.shapes[key + "[]"] = shape
-        if elementwise:
+        if elementwise and all(trial.maybe_one(x) for x in m.symbols[params[0]].shape):
             m.elementwise_defs.add(key)
         return None
 
@@ -569,6 +603,34 @@ class _Reader:
                     stack.append(a)
                 elif isinstance(a, tuple):
                     stack.extend(x for x in a if isinstance(x, M))
+
+
+def _base_keys(tree: M) -> list:
+    """The symbol keys a tree writes (not those of the definitions it uses), in order."""
+    out, stack = [], [tree]
+    while stack:
+        n = stack.pop()
+        if not isinstance(n, M):
+            continue
+        if n.kind in ("name", "sub", "layer"):
+            k = _key(n) if n.kind != "sub" else None
+            if n.kind == "sub":
+                try:
+                    ko = key_of(n)
+                except Unread:
+                    ko = None
+                k = ko[0] if ko else None
+            if k is not None and k not in out:
+                out.append(k)
+        for a in n.args:
+            if isinstance(a, M):
+                stack.append(a)
+            elif isinstance(a, tuple):
+                stack.extend(x for x in a if isinstance(x, M))
+                for x in a:
+                    if isinstance(x, tuple):
+                        stack.extend(y for y in x if isinstance(y, M))
+    return out
 
 
 def _case_of(st: Statement):
@@ -595,8 +657,7 @@ def _key(t):
     return ko[0] if ko and not ko[1] else None
 
 
-def _pretty(key: str) -> str:
-    return key.replace("b:", "").replace("^", "̂")
+_pretty = pretty
 
 
 def _show_dims(dims) -> str:

@@ -32,6 +32,7 @@ class Span:
     after: str = ""           # the rest of the span's line
     heading: bool = False     # a heading (or a rule, a blockquote's start) stands between the previous span and this
     section: str = ""         # the heading the span is under
+    section_line: int = 0     # the line of the last section heading (`#`, `##`, `\section`) before the span
 
     @property
     def latex(self) -> str:
@@ -164,7 +165,7 @@ def find_spans(text: str, tex: bool, cell: int | None = None) -> list[Span]:
         i += 1
     spans = []
     prev = 0
-    section = ""
+    section, section_line = "", 0
     for a, b, display, after_end in found:
         prose = s[prev:a]
         heading = False
@@ -172,11 +173,13 @@ def find_spans(text: str, tex: bool, cell: int | None = None) -> list[Span]:
             heading = True
             if m.group(0).lstrip().startswith("#") or m.group(0).startswith("\\"):
                 section = m.group(0).strip()
+                if re.match(r"#{1,2}\s|\\section", section):
+                    section_line = text.count("\n", 0, prev + m.start()) + 1
         line_end = text.find("\n", b)
         line_end = len(text) if line_end < 0 else line_end
         spans.append(Span(cell, a, b, text.count("\n", 0, a) + 1, text, display,
                           before=_prose(prose), after=_prose(s[after_end:line_end]), heading=heading,
-                          section=section))
+                          section=section, section_line=section_line))
         prev = after_end
     return spans
 

@@ -17,7 +17,7 @@ import numpy as np
 from autograd.tracer import getval
 
 from ...language.latex_doc import M
-from .model import Model, ShapeClash, Var
+from .model import Model, ShapeClash, Var, pretty
 from .walker_calls import ELEMENTWISE, Calls, Unread, key_of
 
 class Walker(Calls):
@@ -120,6 +120,8 @@ class Walker(Calls):
             if len(items) == 1 and items[0].kind == "name":
                 d = self.model.dim(items[0].args[0])
                 return (d, 1) if self.mode == "shape" else anp.ones((self.size(d), 1))
+        if base.kind == "norm" and len(n.args[1]) == 1 and n.args[1][0].kind == "num" and n.args[1][0].args[0] == 2:
+            return self.w(base)                     # \|x\|_2: the Euclidean (Frobenius) norm
         ko = key_of(n)
         if ko is not None:
             key, letters = ko
@@ -168,11 +170,11 @@ class Walker(Calls):
         m = self.model
         if key in m.failed and key not in m.defs:
             raise Unread(m.failed[key])
-        if self.strict and key not in m.known and key not in m.defs and key not in m.functions \
+        if self.strict and key not in m.known and key not in m.defs and key not in m.functions and key not in m.dims \
                 and key not in self.over and key not in self.implicit and key not in ("I", "b:I", "b:e", "e",
                                                                                    "delta") \
                 and not (key.startswith("b:") is False and "b:" + key in m.defs):
-            raise Unread(f"{key.replace('b:', '')} is never defined")
+            raise Unread(f"{pretty(key)} is never defined")
 
     def symbol(self, key: str, node: M):
         m = self.model
@@ -205,6 +207,10 @@ class Walker(Calls):
             if d is None:
                 raise Unread("an identity matrix whose size is not known")
             return anp.eye(self.size(d))
+        if key in m.dims and key not in m.symbols:     # n of X ∈ ℝ^{n×d}, N of a sum's bound: the number
+            if self.mode == "shape":
+                return (1, 1)
+            return anp.array([[float(self.size(m.dims[key]))]])
         sym = m.base(key)
         if sym.family is not None:
             raise Unread(f"{key} is a family ({key}_j): an entry is meant")
@@ -216,11 +222,12 @@ class Walker(Calls):
         key = ("def", d.key, tuple(sorted(self.idx.items())))
         if self.mode == "eval" and key in self.memo:
             return self.memo[key]
-        saved = self.idx
-        if not _mentions_index(d.body, saved):
-            pass
-        v = self.w(d.body)
-        self.idx = saved
+        saved, layout = self.idx, self.layout
+        self.layout = d.layout or layout        # δ = ∂L/∂z means what it meant where it was defined
+        try:
+            v = self.w(d.body)
+        finally:
+            self.idx, self.layout = saved, layout
         if self.mode == "shape":
             s = self.model.shapes.get(d.key)
             if s is not None:
@@ -361,6 +368,8 @@ class Walker(Calls):
             fixed = [v for _, v in vals if not self.is_scalar(v) and not self.flexible(v)
                      and not self._auto_vector(v)]
             target = fixed[0] if fixed else next((v for _, v in vals if not self.is_scalar(v)), (1, 1))
+            if not fixed and any(self.is_scalar(v) and not self.flexible(v) for _, v in vals):
+                target = (1, 1)     # w^T x + b, b never declared: a number, like the scalar it is added to
             for _, v in vals:
                 if v is target or self.is_scalar(v) and not self.flexible(v):
                     continue
@@ -512,10 +521,6 @@ class Walker(Calls):
 
 def _same_symbol(arg: M, model: Model) -> bool:
     return arg.kind == "name"
-
-
-def _mentions_index(body, idx) -> bool:
-    return True
 
 
 _NOT_READ = {"list": "a list or a vector written entry by entry ([a, b, …]) is not read",

@@ -79,6 +79,9 @@ class Calls:
         x = vals[0]
         if self.mode == "shape":
             r, c = x
+            if name == "softmax" and self.is_scalar(x):
+                raise Unread("softmax of one number is 1: softmax(z)_j (an entry of the vector) is meant, and "
+                             "is not read written this way")
             if name in ELEMENTWISE or name == "softmax":
                 return x
             if name == "diag":
@@ -156,6 +159,8 @@ class Calls:
     def with_params(self, d, vals):
         saved = dict(self.over)
         if self.mode == "shape":
+            if len(vals) == 1 and d.key in self.model.elementwise_defs:
+                return vals[0]      # σ(t) = … typed for a scalar when defined: applied entry by entry
             for p, v in zip(d.params, vals):
                 self.over[p] = v
             try:
