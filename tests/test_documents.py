@@ -91,9 +91,14 @@ def test_every_entry_has_a_verdict_and_none_is_a_false_accept(name):
 
 @pytest.mark.parametrize("name", [f for f in FILES if ".err" in f])
 def test_nothing_but_the_planted_errors_is_wrong(name):
-    planted = {(e.get("cell"), e["line"]) for e, _ in table(name) if e.get("planted")}
+    """In a corrupted copy only the planted error is flagged (and the original's own mistakes, which the copy keeps:
+    seed 003 l.17, an index that does not match, is WRONG in the original too)."""
+    rows = table(name)
+    planted = {(e.get("cell"), e["line"]) for e, _ in rows if e.get("planted")}
+    faulty = {id(g) for e, g in rows if g is not None and e["truth"] != "right"}
     wrong = [e for e in report(name).equations if e.verdict == "WRONG"]
-    extra = [f"{e.line}: {e.latex[:60]} — {e.why}" for e in wrong if (e.cell, e.line) not in planted]
+    extra = [f"{e.line}: {e.latex[:60]} — {e.why}" for e in wrong if (e.cell, e.line) not in planted
+             and id(e) not in faulty]
     assert not extra, "\n".join(extra)
 
 

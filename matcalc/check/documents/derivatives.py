@@ -15,6 +15,7 @@ from __future__ import annotations
 import autograd.numpy as anp
 import numpy as np
 from autograd import jacobian
+from autograd.tracer import getval
 
 from ...language.latex_doc import M
 from .model import pretty
@@ -42,8 +43,7 @@ def _target(w: Walker, den: M, num: M):
     if ko is not None:
         key, letters = ko
         key = w.model.aliases.get(key, (key,))[0]
-        if letters and key not in w.model.defs and "b:" + key in w.model.defs:
-            key = "b:" + key
+        key = w.model.entry_key(key) if letters else w.model.whole_key(key)
         return ("entry", key, letters) if letters else ("symbol", key)
     replaced, found = _substitute(w, num, den, 0)
     if not found:
@@ -105,6 +105,7 @@ def depends(model, tree: M, key: str, seen=None) -> bool:
                 ko = None
         if ko is not None:
             k = model.aliases.get(ko[0], (ko[0],))[0]
+            k = model.entry_key(k) if ko[1] else model.whole_key(k)
             for cand in (k, "b:" + k, k[2:] if k.startswith("b:") else None):
                 if cand == key:
                     return True
@@ -180,7 +181,21 @@ def derivative(w: Walker, n: M):
             raise Unread("a Hessian by a matrix has four axes")
         return h[:, 0, :, 0]
     j = jacobian(f)(b0)
+    if not np.any(getval(j)):           # no vacuous 0: it must vary with the whole of B (∂e^{d_i}/∂d_k, i ≠ k)
+        whole_key = target[1] if target[0] == "entry" else None
+        if whole_key is None or not _varies(w, num, whole_key, den):
+            raise Unread(f"∂{_show(num)}/∂{_show(den)} is 0 on a random instance: matcalc sees nothing in "
+                         f"{_show(num)} that varies with {_show(den)}")
+        w.flags.add("zero-entry")
     return _arrange(w, j, kind)
+
+
+def _varies(w: Walker, num: M, key: str, den: M) -> bool:
+    """Whether the numerator varies with the whole symbol whose entry the derivative is taken by."""
+    sym = w.model.symbols.get(key)
+    whole = w.family_array(key) if sym is not None and sym.family is not None else w.symbol(key, den)
+    jw = jacobian(lambda t: _child(w, {**w.over, key: t}).w(num))(whole)
+    return bool(np.any(getval(jw)))
 
 
 def _layout_shape(w: Walker, a, b, kind):
@@ -242,7 +257,9 @@ def _undefined(w: Walker, num: M) -> None:
         return
     if ko is None:
         return
-    m, key = w.model, ko[0]
+    m = w.model
+    key = m.aliases.get(ko[0], (ko[0],))[0]
+    key = m.entry_key(key) if ko[1] else m.whole_key(key)
     if key in m.failed and key not in m.defs:
         raise Unread(m.failed[key])
     if key not in m.defs and key not in m.functions and key not in w.over:

@@ -13,7 +13,8 @@ import numpy as np
 
 from . import derivatives  # noqa: F401  (the walker's derivative nodes)
 from .judge import DIFFER, EQUAL, INSTANCES, Instance, assignments, diagnose, relative
-from .statements import conditioned_letters, is_derivative
+from .model import ShapeClash, pretty
+from .statements import conditioned_letters, free_letters, is_derivative
 from .walker import Unread, Walker, key_of
 
 
@@ -24,6 +25,7 @@ def _measure(reader, st, trees: list, layout):
     shape_w = Walker(m, "shape", unifier=trial, layout=layout)
     shape_w.strict = True
     errors = [None] * len(trees)
+    shapes = [None] * len(trees)
     vary = _differential_variables(trees)
     implicit = _implicit_names(m, trees)
     shape_w.implicit = implicit
@@ -32,10 +34,30 @@ def _measure(reader, st, trees: list, layout):
             continue
         before = trial.copy()
         try:
-            shape_w.run(t)
+            shapes[k] = shape_w.run(t)
         except Unread as err:
+            shape_w.u.parent = dict(before.parent)
+            stale = reader.stale_symbols(st, t) if "do not conform" in str(err) else []
+            if stale:            # X of an earlier section, square here: read anew for this section
+                saved = {x: m.symbols.pop(x) for x in stale}
+                try:
+                    shapes[k] = shape_w.run(t)
+                    reader.renewed_claim += [(x, saved[x]) for x in stale]
+                    continue
+                except Unread:
+                    m.symbols.update(saved)
+                    shape_w.u.parent = dict(before.parent)
             errors[k] = str(err)
-            shape_w.u.parent = before.parent
+    for a, b in zip(shapes, shapes[1:]):      # the sides of an equation have one shape where nothing fixes it
+        if a is not None and b is not None:  # (the I of XX^{-1} = I, an undeclared G); a clash is left to the values
+            attempt = shape_w.u.copy()
+            try:
+                attempt.unify(a[0], b[0])
+                attempt.unify(a[1], b[1])
+            except ShapeClash:
+                continue
+            if not any(attempt.find(d) == 1 and shape_w.u.find(d) != 1 for d in a + b):   # never a vector made a number
+                shape_w.u.parent = attempt.parent
     free = sorted(shape_w.ranges)
     for key in sorted(shape_w.used):
         sym = m.symbols.get(key)
@@ -113,23 +135,6 @@ def _differential_variables(trees):
                     if isinstance(x, tuple):
                         stack.extend(y for y in x if hasattr(y, "kind"))
     return out or None
-
-
-def _has_differential(trees) -> bool:
-    stack = [t for t in trees if t is not None]
-    while stack:
-        n = stack.pop()
-        if n.kind == "diff":
-            return True
-        for a in n.args:
-            if hasattr(a, "kind"):
-                stack.append(a)
-            elif isinstance(a, tuple):
-                stack.extend(x for x in a if hasattr(x, "kind"))
-                for x in a:
-                    if isinstance(x, tuple):
-                        stack.extend(y for y in x if hasattr(y, "kind"))
-    return False
 
 
 def _has_derivative(tree) -> bool:
@@ -216,6 +221,9 @@ def judge_links(reader, st, sides, links, head):
     where = (" where " + ", ".join(f"{c[1]} {'=' if c[0] == '=' else '≠'} {c[2]}" for c in case)) if case else ""
     notes = [st.case_note] if st.case_note else []
     notes += _alias_notes(reader, trees)
+    notes += [f"{pretty(x)} read anew in this section: the {pretty(x)} of line {old.line} does not fit here"
+              for x, old in reader.renewed_claim]
+    reader.renewed_claim = []
     for pos, k in enumerate(links, start=1):
         role = "derivative" if derivative else ("definition" if st.kind == "definition" else "other")
         a_err, c_err = errors[pos - 1], errors[pos]
@@ -227,13 +235,18 @@ def judge_links(reader, st, sides, links, head):
         if not pairs:
             reader.emit(st, k, "UNREAD", "no instance where the case holds", role, sides, notes=notes)
             continue
-        pairs = [_orient(a, c, fl) for a, c, fl in pairs]
+        raw, pairs = pairs, [_orient(a, c, fl) for a, c, fl in pairs]
         if any(not (np.all(np.isfinite(a)) and np.all(np.isfinite(c))) for a, c in pairs):
             reader.emit(st, k, "UNREAD", "not defined on the random instances (a log or a division out of its "
                                          "domain)", role, sides, notes=notes)
             continue
         errs = [relative(a, c) for a, c in pairs]
         n = len(pairs)
+        if all(np.all(np.abs(a) < 1e-12) and np.all(np.abs(c) < 1e-12) for a, c in pairs) and \
+                not any("zero-entry" in fl for _, _, fl in raw):
+            reader.emit(st, k, "UNREAD", "both sides are 0 on every instance: matcalc may not see what they depend on "
+                                         "(no 0 = 0)", role, sides, notes=notes)
+            continue
         if max(errs) < EQUAL:
             reader.emit(st, k, "CORRECT", f"both sides agree on {n} random instances{where}", role, sides,
                         notes=notes)
@@ -247,13 +260,16 @@ def judge_links(reader, st, sides, links, head):
             reader.emit(st, k, "UNREAD", "one side is 0 on every instance and the other is not: matcalc may not see "
                                          "what it depends on", role, sides, notes=notes)
             continue
-        if not derivative or _has_differential(trees):
+        if not derivative:
             reader.emit(st, k, "UNREAD", "does not hold for arbitrary values: read as an equation to solve or a "
                                          "claim under a condition matcalc does not see", role, sides, notes=notes)
             continue
         swapped = _swap_story(reader, st, trees[pos], values[pos - 1], contexts, free, case)
+        mismatch = None if swapped else _mismatch_story(reader, st, trees[pos - 1], trees[pos], case)
         dims = _dim_sizes(reader, contexts)
-        kind, words = diagnose([(a, c) for a, c in pairs], swapped, dims)
+        kind, words = diagnose([(a, c) for a, c in pairs], swapped or mismatch, dims)
+        if mismatch and words == mismatch:
+            kind = "index mismatch"
         if kind == "shape" and not swapped:
             reader.emit(st, k, "UNREAD", f"the sides differ but matcalc names no mistake ({words}): it may have "
                                          f"read a symbol otherwise than the text means", role, sides, notes=notes)
@@ -310,6 +326,21 @@ def _swap_story(reader, st, tree, truth_values, contexts, free, case):
     return None
 
 
+def _mismatch_story(reader, st, left, right, case):
+    """An index free on one side only (and not tied to the other's by the case or a one-hot label)."""
+    if left is None or right is None:
+        return None
+    tied = {c[1] for c in case if c[0] == "="} | {c[2] for c in case if c[0] == "="}
+    tied |= set(reader.model.onehot.values())
+    a, b = free_letters(left) - tied, free_letters(right) - tied
+    only_r, only_l = sorted(b - a), sorted(a - b)
+    if only_r:
+        return f"the index {', '.join(only_r)} stands free on the right side but not on the left: the indices do not match"
+    if only_l:
+        return f"the index {', '.join(only_l)} stands free on the left side but not on the right: the indices do not match"
+    return None
+
+
 def _dim_sizes(reader, contexts) -> dict:
     out = {}
     for name, var in sorted(reader.model.dims.items()):
@@ -323,7 +354,15 @@ def _dim_sizes(reader, contexts) -> dict:
 
 
 def _alias_notes(reader, trees) -> list:
-    return []
+    """What matcalc took a name to mean ("read L as Loss, defined on line 11")."""
+    out = []
+    for t in trees:
+        if t is not None:
+            for x in _names(t):
+                note = reader.model.aliases.get(x, (None, None))[1]
+                if note and note not in out:
+                    out.append(note)
+    return out
 
 
 def agrees(reader, st, sides):

@@ -124,6 +124,21 @@ class Model:
     sumr: dict = field(default_factory=dict)             # id(sum node of a definition) -> its index ranges
     elementwise_defs: set = field(default_factory=set)   # functions defined for a scalar (`\sigma(t) = ...`)
 
+    def entry_key(self, key: str) -> str:
+        """`z_i` is an entry of `\mathbf{z}` when only the bold z is known: its key."""
+        if key.startswith("b:") or key in self.defs or key in self.symbols or key in self.functions:
+            return key
+        if "b:" + key in self.defs or "b:" + key in self.symbols:
+            return "b:" + key
+        return key
+
+    def whole_key(self, key: str) -> str:
+        """`\mathbf{o}` is the vector whose entries `o_i = …` defines, when only those are defined."""
+        if key.startswith("b:") and key not in self.defs and key not in self.symbols and key[2:] in self.defs \
+                and self.defs[key[2:]].indices:
+            return key[2:]
+        return key
+
     def dim(self, name: str):
         if name not in self.dims:
             self.dims[name] = Var(name + "#d", named=True)

@@ -25,6 +25,10 @@ from .walker import Unread, Walker, key_of, stable_seed
 
 NUMERATOR = re.compile(r"numerator[- ]layout|分子布局", re.I)
 ONEHOT = re.compile(r"one-hot|onehot|独热", re.I)
+ANY = re.compile(r"\s*(?:be|is|denotes?)\s+(?:any|an arbitrary|some)\s+(?:differentiable\s+|smooth\s+)?"
+                 r"(?:scalar|function|loss)\b(?:[^.;$]|\$[^$]*\$)*?\bthrough\s+\$([^$]+)\$|"
+                 r"\s*(?:be|is|denotes?)\s+(?:any|an arbitrary|some)\s+(?:differentiable\s+|smooth\s+)?"
+                 r"(?:scalar\s+)?(?:function|loss)\s+of\s+\$([^$]+)\$", re.I)
 
 
 def check_document(text: str, name: str = "", layout: str | None = None) -> DocumentReport:
@@ -40,23 +44,41 @@ class _Reader:
         self.out: list[Equation] = []
         self.reverts: list = []
         self.renewed: list = []
+        self.renewed_claim: list = []
+        self.shadowed: dict = {}
 
     # ------------------------------------------------------------ collecting
     def run(self) -> DocumentReport:
         statements = self.collect()
         self.families(statements)
         self.assign_cases(statements)
-        for st in statements:
-            try:
-                self.process(st)
-            except Unread as err:
-                done = {(e.line, e.latex) for e in self.out}
-                for k in range(1, len(st.sides)):
-                    self.emit(st, k, "UNREAD", str(err), "other")
-                    last = self.out[-1]
-                    if (last.line, last.latex) in done:
-                        self.out.pop()
+        early: dict = {}        # a shape declared later on the line of a definition ("f = tr(AXB), where A ∈ ℝ^{p×m}")
+        for k, st in enumerate(statements):
+            if id(st) in early:
+                self.out.extend(early.pop(id(st)))
+                continue
+            if not _is_declaration(st):
+                for later in statements[k + 1:]:
+                    if later.span.cell != st.span.cell or later.span.line != st.span.line:
+                        break
+                    if _is_declaration(later) and id(later) not in early:
+                        n = len(self.out)
+                        self.guarded(later)
+                        early[id(later)] = self.out[n:]
+                        del self.out[n:]
+            self.guarded(st)
         return DocumentReport(self.name, self.out)
+
+    def guarded(self, st) -> None:
+        try:
+            self.process(st)
+        except Unread as err:
+            done = {(e.line, e.latex) for e in self.out}
+            for k in range(1, len(st.sides)):
+                self.emit(st, k, "UNREAD", str(err), "other")
+                last = self.out[-1]
+                if (last.line, last.latex) in done:
+                    self.out.pop()
 
     def collect(self) -> list[Statement]:
         out: list[Statement] = []
@@ -147,11 +169,16 @@ class _Reader:
 
     def _process(self, st: Statement) -> None:
         line = st.span.line
+        for key, (old, section) in list(self.shadowed.items()):
+            if section != st.span.section_line:
+                self.model.functions[key] = old
+                del self.shadowed[key]
         for rv in [r for r in self.reverts if r[0] != line]:
             self.model.symbols[rv[1]].props.discard(rv[2])
             self.reverts.remove(rv)
         if len(st.sides) == 1:
-            self.declare_function(st.sides[0])
+            self.declare_function(st.sides[0], st)
+            self.declare_any(st)
             self.note_prose(st, st.sides[0])
             t = st.sides[0].tree
             raw = st.sides[0].text
@@ -227,7 +254,7 @@ class _Reader:
             assumed=list(notes)))
 
     # ------------------------------------------------------------ declarations
-    def declare_function(self, side: Side):
+    def declare_function(self, side: Side, st: Statement):
         t = side.tree
         if t is None or t.kind != "apply" or t.args[0].kind not in ("name", "sub"):
             return
@@ -238,14 +265,34 @@ class _Reader:
         if ko is None or ko[1] or ko[0] in self.model.defs:
             return
         args = t.args[1]
-        self.model.functions[ko[0]] = Function(ko[0], len(args), False, self.line(side), args)
+        old = self.model.functions.get(ko[0])
+        if old is not None and ko[0] not in self.shadowed:    # l(s) in section 4 after l(o, y): section 4's only
+            self.shadowed[ko[0]] = (old, st.span.section_line)
+        self.model.functions[ko[0]] = Function(ko[0], len(args), False, st.span.line, args)
         for a in args:
             k = _key(a)
             if k is not None:
                 self.model.known.add(k)
 
-    def line(self, side) -> int:
-        return 0
+    def declare_any(self, st: Statement):
+        """"let $L$ be any scalar that depends on $\mathbf{z}$ only through $\mathbf{a}$": L is an abstract
+        function of a (a random smooth one on each instance), as if written L(a)."""
+        t = st.sides[0].tree
+        key = _key(t) if t is not None and t.kind in ("name", "sub") else None
+        if key is None or key in self.model.defs:
+            return
+        m = ANY.match(st.span.after)
+        if m is None:
+            return
+        arg = m.group(1) or m.group(2)
+        tree, _ = parse_side(arg)
+        if tree is None:
+            return
+        self.model.functions[key] = Function(key, 1, False, st.span.line, (tree,))
+        self.model.aliases.pop(key, None)
+        k = _key(tree)
+        if k is not None:
+            self.model.known.add(k)
 
     def note_prose(self, st: Statement, side: Side | None):
         """Words about the symbols of a span: "one-hot", "symmetric positive definite"."""
@@ -413,8 +460,10 @@ class _Reader:
         if is_derivative(h):
             return "derivative"
         if h.kind == "sub" and rest and rest[0] is not None and rest[0].kind == "num" and rest[0].args[0] in (0, 1):
-            ko = key_of(h) if h.args[0].kind == "name" else None
             items = h.args[1]
+            ko = None
+            if h.args[0].kind == "name":
+                ko = key_of(h.args[0]) if any(i.kind == "rel" for i in items) else key_of(h)
             if ko is not None and (ko[1] or any(i.kind == "rel" for i in items)):
                 return "onehot"
         if h.kind == "mul" and h.args[0].kind == "T" and h.args[0].args[0].kind == "ones" and rest and \
@@ -491,6 +540,9 @@ class _Reader:
         if head is None:
             return links
         key, indices, params = head
+        same = m.entry_key(key) if indices else m.whole_key(key)
+        if same != key and same in m.defs:      # a_i = φ(z_i) after a = φ(z): the same quantity, entry by entry
+            return links
         if key in m.defs and not params and not indices or key in m.defs and (indices or params):
             from .links import agrees
 
@@ -518,7 +570,7 @@ class _Reader:
             self.emit(st, k, "UNREAD", reason, "definition", sides)
             if k > 1:
                 continue
-        if key not in m.defs:
+        if key not in m.defs and key not in m.functions:     # (φ = \tanh "for example" leaves φ any function)
             m.failed[key] = f"{_pretty(key)} is defined on line {st.span.line} in a way matcalc could not read"
         return []
 
@@ -580,6 +632,9 @@ class _Reader:
         m.defs[key] = Definition(key, body, st.span.line, tuple(indices), tuple(params), side.text, ranges,
                                  layout=st.layout or m.layout)
         m.shapes[key] = whole
+        m.aliases.pop(key, None)
+        if key.lower() == "loss" and "L" not in m.defs and "L" not in m.functions and "L" not in m.symbols:
+            m.aliases["L"] = (key, f"read L as {key}, defined on line {st.span.line}")
         if indices:
             m.shapes[key + "[]"] = shape
         if elementwise and all(trial.maybe_one(x) for x in m.symbols[params[0]].shape):
@@ -603,6 +658,15 @@ class _Reader:
                     stack.append(a)
                 elif isinstance(a, tuple):
                     stack.extend(x for x in a if isinstance(x, M))
+
+
+def _is_declaration(st: Statement) -> bool:
+    """`X \in \mathbb{R}^{m \times n}` (one or several symbols, nothing else in the chain)."""
+    if len(st.sides) != 2 or st.sides[0].rel != "\\in" or st.sides[1].tree is None or st.sides[0].tree is None:
+        return False
+    r, t = st.sides[1].tree, st.sides[0].tree
+    reals = r.kind == "reals" or r.kind == "pow" and r.args[0].kind == "reals"
+    return reals and (t.kind in ("name", "sub") or t.kind == "list" and all(x.kind in ("name", "sub") for x in t.args[0]))
 
 
 def _base_keys(tree: M) -> list:

@@ -153,6 +153,35 @@ def letters_of(n: M) -> set:
     return out
 
 
+def free_letters(n: M, bound: frozenset = frozenset()) -> set:
+    """The index letters a formula leaves free (those of its subscripts and conditions not bound by a sum)."""
+    if not isinstance(n, M):
+        return set()
+    if n.kind == "sum":
+        inner = bound | frozenset(n.args[0] or ())
+        return free_letters(n.args[3], inner)
+    out = set()
+    if n.kind == "sub":
+        for it in n.args[1]:
+            if it.kind == "letters":
+                out |= set(it.args[0]) - bound
+            elif is_letter(it) and it.args[0] not in bound:
+                out.add(it.args[0])
+    if n.kind == "rel":
+        out |= {x.args[0] for x in n.args[1:] if is_letter(x) and x.args[0] not in bound}
+    for a in n.args:
+        if isinstance(a, M):
+            out |= free_letters(a, bound)
+        elif isinstance(a, tuple):
+            for y in a:
+                if isinstance(y, M):
+                    out |= free_letters(y, bound)
+                elif isinstance(y, tuple):
+                    for z in y:
+                        out |= free_letters(z, bound)
+    return out
+
+
 def conditioned_letters(n: M) -> set:
     """Letters that a cases block or an indicator inside the formula conditions on itself."""
     out = set()
@@ -231,4 +260,4 @@ def _ein(n: M, bound: set) -> M:
 
 
 __all__ = ["Side", "Statement", "parse_side", "is_letter", "is_derivative", "symbol_head", "mentions",
-           "letters_of", "conditioned_letters", "einstein", "ARROWS", "ORDER"]
+           "letters_of", "free_letters", "conditioned_letters", "einstein", "ARROWS", "ORDER"]

@@ -171,6 +171,7 @@ class Walker(Calls):
         if key in m.failed and key not in m.defs:
             raise Unread(m.failed[key])
         if self.strict and key not in m.known and key not in m.defs and key not in m.functions and key not in m.dims \
+                and key not in m.aliases \
                 and key not in self.over and key not in self.implicit and key not in ("I", "b:I", "b:e", "e",
                                                                                    "delta") \
                 and not (key.startswith("b:") is False and "b:" + key in m.defs):
@@ -178,6 +179,7 @@ class Walker(Calls):
 
     def symbol(self, key: str, node: M):
         m = self.model
+        key = m.whole_key(key)
         self.check_known(key)
         self.used.add(key)
         if key in self.over:
@@ -254,6 +256,7 @@ class Walker(Calls):
 
     def entry(self, key: str, letters: tuple, node: M):
         m = self.model
+        key = m.entry_key(key)
         self.check_known(key if key in m.defs or "b:" + key not in m.defs else "b:" + key)
         self.used.add(key)
         if key in m.aliases:
@@ -394,11 +397,17 @@ class Walker(Calls):
         return v if self.mode == "shape" else -v
 
     def n_T(self, n):
-        v = self.w(n.args[0])
+        x = n.args[0]
+        if self.value_times_group(x):      # h(∂l/∂o)^T is h · (∂l/∂o)^T: the ^T belongs to the group
+            return self.mul(self.w(x.args[0]), self.n_T(M("T", x.args[1][0], pos=x.pos)))
+        v = self.w(x)
         return (v[1], v[0]) if self.mode == "shape" else anp.transpose(v)
 
     def n_inv(self, n):
-        v = self.w(n.args[0])
+        x = n.args[0]
+        if self.value_times_group(x):
+            return self.mul(self.w(x.args[0]), self.n_inv(M("inv", x.args[1][0], pos=x.pos)))
+        v = self.w(x)
         if self.mode == "shape":
             if not self.is_scalar(v):
                 self.u.unify(v[0], v[1], "an inverse of a non-square matrix")
@@ -406,7 +415,10 @@ class Walker(Calls):
         return 1 / v if v.shape == (1, 1) else anp.linalg.inv(v)
 
     def n_pow(self, n):
-        return self.power(self.w(n.args[0]), n.args[1])
+        x = n.args[0]
+        if self.value_times_group(x):      # a(b + c)^2 is a · (b + c)^2
+            return self.mul(self.w(x.args[0]), self.power(self.w(x.args[1][0]), n.args[1]))
+        return self.power(self.w(x), n.args[1])
 
     def power(self, base, e: M):
         if e.kind != "num":

@@ -148,6 +148,24 @@ class Calls:
             raise Unread("a list of arguments after a value")
         return self.mul(self.w(f), self.w(args[0]))
 
+    def value_times_group(self, n) -> bool:
+        """`\mathbf{h}\left(…\right)`: an apply node whose head is a value, not a function (a product)."""
+        if n.kind != "apply" or len(n.args[1]) != 1 or n.args[0].kind not in ("name", "sub", "layer"):
+            return False
+        try:
+            ko = key_of(n.args[0])
+        except Unread:
+            return False
+        if ko is None or ko[1]:
+            return False
+        m = self.model
+        key = m.aliases.get(ko[0], (ko[0],))[0]
+        if key in m.functions or key in m.failed or key in m.defs and m.defs[key].params:
+            return False
+        if (key in m.defs or key in self.over) and n.args[1][0].kind == "name":
+            return False
+        return key in m.defs or key in m.symbols or key in self.over
+
     def call_defined(self, d, args):
         if len(args) != len(d.params):
             raise Unread(f"{d.key} takes {len(d.params)} argument(s)")
