@@ -29,6 +29,8 @@ def _measure(reader, st, trees: list, layout):
     vary = _differential_variables(trees)
     implicit = _implicit_names(m, trees)
     shape_w.implicit = implicit
+    local = _local_variables(m, trees)
+    shape_w.over = {p: (1, 1) for p in local}
     for k, t in enumerate(trees):
         if t is None:
             continue
@@ -79,8 +81,10 @@ def _measure(reader, st, trees: list, layout):
     contexts = []
     for k in range(INSTANCES):
         inst = Instance(k)
-        for idx in assignments(free, shape_w.ranges, inst, shape_w.u, case):
+        for idx, point in [(i, x) for i in assignments(free, shape_w.ranges, inst, shape_w.u, case)
+                           for x in (LOCAL_POINTS if local else (None,))]:
             t0 = np.array([[float(inst.rng("t").normal())]]) if implicit else None
+            over = {p: np.array([[point * inst.scale + 0.07 * q]]) for q, p in enumerate(local)}
             row = []
             for j, t in enumerate(trees):
                 if t is None or errors[j] is not None:
@@ -89,7 +93,7 @@ def _measure(reader, st, trees: list, layout):
                 w = Walker(m, "eval", unifier=shape_w.u, instance=inst, layout=layout, ranges=shape_w.ranges,
                            sumr=shape_w.sumr)
                 w.idx, w.t, w.implicit = dict(idx), t0, implicit
-                w.strict, w.vary = True, vary
+                w.strict, w.vary, w.over = True, vary, dict(over)
                 try:
                     with np.errstate(all="ignore"):
                         v = np.asarray(w.run(t), dtype=float)
@@ -107,6 +111,37 @@ def _measure(reader, st, trees: list, layout):
                 values[j].append(r)
             contexts.append((inst, idx))
     return values, errors, contexts, case, free
+
+
+LOCAL_POINTS = (-2.9, -1.1, -0.35, 0.2, 0.8, 2.6)    # both sides of a kink (Huber's |r| ≤ δ), both signs
+
+
+def _local_variables(m, trees) -> list:
+    """The variable of a scalar function the text defined, written as such: the r of `ρ_δ'(r) = …` after
+    `ρ_δ(r) = …` is any number (the claim is about the function), not a quantity r defined elsewhere."""
+    out = []
+    stack = [t for t in trees if t is not None]
+    while stack:
+        n = stack.pop()
+        if n.kind in ("apply", "call") and len(n.args[1]) == 1 and n.args[1][0].kind == "name":
+            f = n.args[0].args[0] if n.args[0].kind == "prime" else n.args[0]
+            try:
+                ko = key_of(f) if f.kind in ("name", "sub") else None
+            except Unread:
+                ko = None
+            d = m.defs.get(ko[0]) if ko and not ko[1] else None
+            if d is not None and d.key in m.elementwise_defs and d.params == (n.args[1][0].args[0],) \
+                    and d.params[0] not in out:
+                out.append(d.params[0])
+        for a in n.args:
+            if hasattr(a, "kind"):
+                stack.append(a)
+            elif isinstance(a, tuple):
+                stack.extend(x for x in a if hasattr(x, "kind"))
+                for x in a:
+                    if isinstance(x, tuple):
+                        stack.extend(y for y in x if hasattr(y, "kind"))
+    return sorted(out)
 
 
 def _differential_variables(trees):

@@ -150,7 +150,7 @@ class Model:
             return self.symbols[key]
         u = self.unifier
         core = key.split(":")[-1].split("_")[0].split("(")[0].rstrip("^~-.")
-        if core in GREEK or core in ("lam",):
+        if core in GREEK and core[:1].islower() or core in ("lam",):      # λ, η: numbers; Σ, Λ: matrices
             shape = (u.fresh(core, "1"), u.fresh(core, "1"))
         elif core[:1].isupper():
             shape = (u.fresh(core), u.fresh(core))

@@ -563,7 +563,7 @@ class _Reader:
                        (f"({', '.join(_pretty(p) for p in params)})" if params else "")
                 notes = [f"{_pretty(x)} read anew in this section: the {_pretty(x)} of line {old.line} does not fit here"
                          for x, old in self.renewed]
-                self.emit(st, k, "UNREAD", f"not a claim: a definition, taken: {what} = {side.text.strip()}", "definition",
+                self.emit(st, k, "UNREAD", f"not a claim: a definition, taken: {what} = {' '.join(side.text.split())}", "definition",
                           sides, notes=notes)
                 rest = [x for x in links if x > k]
                 return rest
@@ -585,6 +585,26 @@ class _Reader:
         return out
 
     def take_definition(self, st, key, indices, params, side, renew=False) -> str | None:
+        """Type the definition and keep it; the reason it cannot be read otherwise. A parameter named like a
+        quantity defined before (ρ_δ(r) after r_i = y_i − x_i^T β) is the function's own variable."""
+        m, hidden = self.model, {}
+        for p in params:
+            if p in m.defs and p != key:
+                hidden[p] = (m.defs.pop(p), m.shapes.pop(p, None), m.shapes.pop(p + "[]", None), m.symbols.pop(p, None))
+        try:
+            return self._take_definition(st, key, indices, params, side, renew)
+        finally:
+            for p, (d, shape, entry_shape, sym) in hidden.items():
+                m.defs[p] = d
+                for k, v in ((p, shape), (p + "[]", entry_shape)):
+                    if v is not None:
+                        m.shapes[k] = v
+                if sym is not None:
+                    m.symbols[p] = sym
+                else:
+                    m.symbols.pop(p, None)
+
+    def _take_definition(self, st, key, indices, params, side, renew=False) -> str | None:
         m = self.model
         body = side.tree
         elementwise = len(params) == 1 and params[0] not in m.symbols and params[0] not in m.defs
@@ -608,7 +628,7 @@ class _Reader:
             if stale:           # a name of an earlier section with a new meaning here (y, now of length c)
                 for x in stale:
                     del m.symbols[x]
-                if self.take_definition(st, key, indices, params, side, renew=True) is None:
+                if self._take_definition(st, key, indices, params, side, renew=True) is None:
                     self.renewed = [(x, saved_symbols[x]) for x in stale]
                     return None
                 m.symbols.clear()

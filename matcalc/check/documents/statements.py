@@ -41,7 +41,31 @@ def parse_side(text: str) -> tuple[M | None, str | None]:
     try:
         return parse_math(text), None
     except ParseError as err:
+        items = _top_commas(text)
+        if len(items) > 1:          # x_1, \dots, x_n (before ∈): a list
+            try:
+                return M("list", tuple(M("dots") if _is_dots(x) else parse_math(x) for x in items), ","), None
+            except ParseError:
+                pass
         return None, f"the formula could not be read: {err.message}"
+
+
+def _top_commas(text: str) -> list:
+    out, depth, start = [], 0, 0
+    for i, c in enumerate(text):
+        if c in "{([":
+            depth += 1
+        elif c in "})]":
+            depth -= 1
+        elif c == "," and depth == 0:
+            out.append(text[start:i])
+            start = i + 1
+    out.append(text[start:])
+    return [x.strip() for x in out]
+
+
+def _is_dots(x: str) -> bool:
+    return x in ("\\dots", "\\ldots", "\\cdots", "...")
 
 
 def is_letter(n: M | None) -> bool:

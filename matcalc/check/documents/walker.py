@@ -467,7 +467,10 @@ class Walker(Calls):
         if a.kind == "name" and b.kind == "name" and a.args[0] in self.idx and b.args[0] in self.idx:
             x, y = self.idx[a.args[0]], self.idx[b.args[0]]
         else:
-            x, y = float(getval(self.w(a))[0, 0]), float(getval(self.w(b))[0, 0])
+            va, vb = getval(self.w(a)), getval(self.w(b))
+            if np.shape(va) != (1, 1) or np.shape(vb) != (1, 1):
+                raise Unread("a condition on a vector or a matrix (|r| ≤ δ for a whole r) is not read")
+            x, y = float(va[0, 0]), float(vb[0, 0])
         return {"=": x == y, "!=": x != y, "<=": x <= y, "<": x < y, ">=": x >= y, ">": x > y}.get(op, False)
 
     def n_cases(self, n):
