@@ -9,6 +9,8 @@ not WRONG: it may be an equation to solve (the normal equations) rather than a c
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from . import derivatives  # noqa: F401  (the walker's derivative nodes)
@@ -113,6 +115,7 @@ def _measure(reader, st, trees: list, layout):
     return values, errors, contexts, case, free
 
 
+RANGE_CLASH = re.compile(r"the range of the index (\w+): (\S+) against (\S+?)\)")
 LOCAL_POINTS = (-2.9, -1.1, -0.35, 0.2, 0.8, 2.6)    # both sides of a kink (Huber's |r| ≤ δ), both signs
 
 
@@ -262,11 +265,24 @@ def judge_links(reader, st, sides, links, head):
     for pos, k in enumerate(links, start=1):
         role = "derivative" if derivative else ("definition" if st.kind == "definition" else "other")
         a_err, c_err = errors[pos - 1], errors[pos]
-        if a_err or c_err:
+        lp, via = pos - 1, ""
+        if a_err and not c_err and derivative:     # = [0, ⋯, x_j, ⋯, 0]^T = x_j e_i: compare with the last side read
+            lp = next((j for j in range(pos - 2, -1, -1) if errors[j] is None and trees[j] is not None), None)
+            if lp is not None:
+                via = (f"its left side could not be read ({a_err}); compared with "
+                       f"{_short(sides[links[0] - 1 + lp].text)} before it in the chain: ")
+        clash = RANGE_CLASH.search(c_err or "")
+        if clash and derivative and "?" not in clash.group(2, 3):    # x_i where i runs over W's rows: a mismatch
+            x, r1, r2 = clash.groups()
+            reader.emit(st, k, "WRONG", f"the index {x} runs over {r1} where the chain uses it and over {r2} on the "
+                                        f"right side: the indices do not match", role, sides, kind="index mismatch",
+                        notes=notes)
+            continue
+        if (a_err or c_err) and not via:
             side = "left" if a_err else "right"
             reader.emit(st, k, "UNREAD", f"its {side} side: {a_err or c_err}", role, sides, notes=notes)
             continue
-        pairs = [(x[0], y[0], x[1] | y[1]) for x, y in zip(values[pos - 1], values[pos]) if x and y]
+        pairs = [(x[0], y[0], x[1] | y[1]) for x, y in zip(values[lp], values[pos]) if x and y]
         if not pairs:
             reader.emit(st, k, "UNREAD", "no instance where the case holds", role, sides, notes=notes)
             continue
@@ -283,8 +299,15 @@ def judge_links(reader, st, sides, links, head):
                                          "(no 0 = 0)", role, sides, notes=notes)
             continue
         if max(errs) < EQUAL:
+            if via:
+                reader.emit(st, k, "UNREAD", f"{via}they agree on {n} random instances{where}", role, sides,
+                            notes=notes)
+                continue
             reader.emit(st, k, "CORRECT", f"both sides agree on {n} random instances{where}", role, sides,
                         notes=notes)
+            continue
+        if via and max(errs) <= DIFFER:
+            reader.emit(st, k, "UNREAD", f"{via}inconclusive", role, sides, notes=notes)
             continue
         if max(errs) <= DIFFER and all(np.isfinite(errs)):
             reader.emit(st, k, "UNREAD", f"inconclusive: the sides differ by {max(errs):.1g} of their size", role,
@@ -299,24 +322,29 @@ def judge_links(reader, st, sides, links, head):
             reader.emit(st, k, "UNREAD", "does not hold for arbitrary values: read as an equation to solve or a "
                                          "claim under a condition matcalc does not see", role, sides, notes=notes)
             continue
-        swapped = _swap_story(reader, st, trees[pos], values[pos - 1], contexts, free, case)
-        mismatch = None if swapped else _mismatch_story(reader, st, trees[pos - 1], trees[pos], case)
+        swapped = _swap_story(reader, st, trees[pos], values[lp], contexts, free, case)
+        mismatch = None if swapped else _mismatch_story(reader, st, trees[lp], trees[pos], case)
         dims = _dim_sizes(reader, contexts)
         kind, words = diagnose([(a, c) for a, c in pairs], swapped or mismatch, dims)
         if mismatch and words == mismatch:
             kind = "index mismatch"
         if kind == "shape" and not swapped:
-            reader.emit(st, k, "UNREAD", f"the sides differ but matcalc names no mistake ({words}): it may have "
+            reader.emit(st, k, "UNREAD", f"{via}the sides differ but matcalc names no mistake ({words}): it may have "
                                          f"read a symbol otherwise than the text means", role, sides, notes=notes)
             continue
-        if kind == "transpose" and pos == 1 and is_derivative(trees[0]):
+        if kind == "transpose" and lp == 0 and is_derivative(trees[0]):
             words += (" — the other layout: the text's gradients have the variable's shape (denominator layout)"
                       if (st.layout or reader.model.layout) == "denominator" else " — the other layout")
         bad = next(i for i, e in enumerate(errs) if not e < EQUAL)
         inst, idx = contexts[bad] if bad < len(contexts) else (None, {})
         at = (" (e.g. at " + ", ".join(f"{x} = {v + 1}" for x, v in sorted(idx.items())) + ")") if idx else ""
-        reader.emit(st, k, "WRONG", f"{words}{at}; checked on {n} random instances{where}", role, sides,
+        reader.emit(st, k, "WRONG", f"{via}{words}{at}; checked on {n} random instances{where}", role, sides,
                     kind=kind, notes=notes)
+
+
+def _short(text: str) -> str:
+    t = " ".join(text.split())
+    return t if len(t) <= 40 else t[:37] + "..."
 
 
 def _orient(a, c, flags):

@@ -46,6 +46,7 @@ class _Reader:
         self.renewed: list = []
         self.renewed_claim: list = []
         self.shadowed: dict = {}
+        self.previous: Statement | None = None
 
     # ------------------------------------------------------------ collecting
     def run(self) -> DocumentReport:
@@ -182,12 +183,16 @@ class _Reader:
             self.note_prose(st, st.sides[0])
             t = st.sides[0].tree
             raw = st.sides[0].text
+            why = "no relation in the formula (a size, a shape or code written alone): not a claim"
+            if t is not None and t.kind == "mul" and t.args[2] == "times":
+                why = self.size_after(st, t) or why
             if t is None or "\\mathbb{R}" in raw or "np." in raw or t.kind == "mul" and t.args[2] == "times":
                 self.out.append(Equation(line=line, latex=st.sides[0].text, verdict="UNREAD", role="shape",
-                                         why="no relation in the formula (a size, a shape or code written alone): not a claim",
-                                         cell=st.span.cell, span_line=line))
+                                         why=why, cell=st.span.cell, span_line=line))
+            self.previous = st
             return
         self.note_prose(st, None)
+        self.previous = st
         if st.kind == "case":
             self.emit(st, 1, "UNREAD", f"not a claim: a case; what follows is judged where {_cond_text(_case_of(st))}",
                       "assumption")
@@ -274,6 +279,51 @@ class _Reader:
             if k is not None:
                 self.model.known.add(k)
 
+    def size_after(self, st: Statement, t: M) -> str | None:
+        """"\(x\): 输入向量，\(d\times 1\)列向量": a size written alone right after a symbol (or a definition) on
+        the same line is its shape. The reason to give, when taken."""
+        prev = self.previous
+        if prev is None or prev.span.cell != st.span.cell or prev.span.line != st.span.line or len(prev.sides) > 2:
+            return None
+        if len(prev.sides) == 2 and (prev.sides[0].rel != "=" or prev.kind != "definition"):
+            return None
+        target = prev.sides[0].tree
+        key = _key(target) if target is not None and target.kind in ("name", "sub", "layer") else None
+        dims = []
+        for x in (t.args[0], t.args[1]):
+            if x.kind == "num" and x.args[0] == int(x.args[0]) and x.args[0] > 0:
+                dims.append(int(x.args[0]))
+            elif x.kind == "name":
+                dims.append(self.model.dim(x.args[0]))
+            else:
+                return None
+        if key is None:
+            return None
+        m = self.model
+        if key in m.defs:
+            shape = m.shapes.get(key)
+            trial = m.unifier.copy()
+            try:
+                trial.unify(shape[0], dims[0], key)
+                trial.unify(shape[1], dims[1], key)
+            except (ShapeClash, TypeError):
+                return f"the size stated is {_show_dims(dims)}, matcalc reads {_pretty(key)} otherwise: not taken"
+            m.unifier = trial
+        else:
+            sym = m.symbols.get(key)
+            if sym is None or sym.family is not None:
+                m.symbols[key] = Symbol(key, tuple(dims))
+            else:
+                trial = m.unifier.copy()
+                try:
+                    trial.unify(sym.shape[0], dims[0], key)
+                    trial.unify(sym.shape[1], dims[1], key)
+                    m.unifier = trial
+                except ShapeClash:
+                    m.symbols[key] = Symbol(key, tuple(dims), props=set(sym.props))
+            m.known.add(key)
+        return f"not a claim: a shape, taken: {_pretty(key)} is {_show_dims(dims)}"
+
     def declare_any(self, st: Statement):
         """"let $L$ be any scalar that depends on $\mathbf{z}$ only through $\mathbf{a}$": L is an abstract
         function of a (a random smooth one on each instance), as if written L(a)."""
@@ -324,6 +374,9 @@ class _Reader:
         if left.tree is None or right.tree is None:
             self.emit(st, k, "UNREAD", (left.error or right.error or "unreadable"), "shape", sides)
             return
+        r = right.tree
+        if _unit_list(left.tree) and k >= 2 and sides[k - 2].tree is not None:     # e_j = [0,…,1,…,0]^T ∈ ℝ^c
+            left = sides[k - 2]
         r = right.tree
         if r.kind == "set":
             items = r.args[0]
@@ -434,17 +487,22 @@ class _Reader:
         m = self.model
         if st.kind == "" and first == 0:
             st.kind = self.kind_of(st, sides)
-        if st.kind == "onehot":
-            self.onehot(st, sides)
-            return
-        if st.kind == "symmetric":
-            key = _key(h)
-            m.base(key).props.add("symmetric")
-            self.reverts.append((st.span.line, key, "symmetric"))
-            self.emit(st, 1, "UNREAD", f"not a claim: an assumption, taken: {_pretty(key)} is symmetric", "assumption", sides)
-            return
-        if st.kind == "range":
-            self.emit(st, 1, "UNREAD", "the range of an index, not a claim", "other", sides)
+        if st.kind in ("onehot", "symmetric", "range", "unit"):
+            if st.kind == "onehot":
+                self.onehot(st, sides)
+            elif st.kind == "unit":
+                self.unit(st, sides, group)
+            elif st.kind == "symmetric":
+                key = _key(h)
+                m.base(key).props.add("symmetric")
+                self.reverts.append((st.span.line, key, "symmetric"))
+                self.emit(st, 1, "UNREAD", f"not a claim: an assumption, taken: {_pretty(key)} is symmetric",
+                          "assumption", sides)
+            else:
+                self.emit(st, 1, "UNREAD", "the range of an index, not a claim", "other", sides)
+            for k in group[2:]:       # never a silent skip: what follows in the chain is said UNREAD
+                self.emit(st, k, "UNREAD", "it continues an assumption or a range, which is not a claim", "other",
+                          sides)
             return
         links = group[1:]
         if st.kind == "definition" and first == 0:
@@ -469,6 +527,8 @@ class _Reader:
         if h.kind == "mul" and h.args[0].kind == "T" and h.args[0].args[0].kind == "ones" and rest and \
                 rest[0] is not None and rest[0].kind == "num":
             return "onehot"
+        if rest and _unit_list(rest[0]) and symbol_head(h) is not None and not symbol_head(h)[2]:
+            return "unit"
         if is_letter(h) and rest and all(x is not None and x.kind in ("num", "list") for x in rest[:1]) \
                 and any(s.tree is not None and s.tree.kind == "list" for s in sides[1:]):
             return "range"
@@ -482,6 +542,24 @@ class _Reader:
             if not mentions(rest[0], key) or sh[2]:
                 return "definition"
         return "identity"
+
+    def unit(self, st, sides, group):
+        """`y = [0, …, 1, …, 0]^T`: a one-hot vector (the 1 somewhere); `\vec{e}_j = [0,…,1,…,0]^T`: the j-th unit
+        vector (matcalc's own e_j); a shape after it (`\in \mathbb{R}^{c \times 1}`) is taken too."""
+        m = self.model
+        key, letters, _ = symbol_head(sides[0].tree)
+        if letters:
+            if key in m.defs or key in m.symbols:
+                self.emit(st, 1, "UNREAD", f"{_pretty(key)} already has a meaning here", "definition", sides)
+                return
+            self.emit(st, 1, "UNREAD", f"not a claim: a definition, taken: {_pretty(key)}_{''.join(letters)} is the "
+                                       f"unit vector with its 1 at {''.join(letters)}", "definition", sides)
+            return
+        sym = m.base(key)
+        sym.props = {p for p in sym.props if not p.startswith("onehot")} | {"onehot"}
+        m.defs.pop(key, None)
+        self.emit(st, 1, "UNREAD", f"not a claim: an assumption, taken: {_pretty(key)} is one-hot (its 1 anywhere)",
+                  "assumption", sides)
 
     def onehot(self, st, sides):
         h = sides[0].tree
@@ -588,8 +666,8 @@ class _Reader:
         """Type the definition and keep it; the reason it cannot be read otherwise. A parameter named like a
         quantity defined before (ρ_δ(r) after r_i = y_i − x_i^T β) is the function's own variable."""
         m, hidden = self.model, {}
-        for p in params:
-            if p in m.defs and p != key:
+        for p in params:              # (CE(z) = -y^T log ŷ, z only through ŷ: the z defined before, not hidden)
+            if p in m.defs and p != key and mentions(side.tree, p):
                 hidden[p] = (m.defs.pop(p), m.shapes.pop(p, None), m.shapes.pop(p + "[]", None), m.symbols.pop(p, None))
         try:
             return self._take_definition(st, key, indices, params, side, renew)
@@ -678,6 +756,18 @@ class _Reader:
                     stack.append(a)
                 elif isinstance(a, tuple):
                     stack.extend(x for x in a if isinstance(x, M))
+
+
+def _unit_list(t) -> bool:
+    """`[0, …, 1, …, 0]` (transposed or not): zeros, dots and a single 1."""
+    if t is not None and t.kind == "T":
+        t = t.args[0]
+    if t is None or t.kind != "list":
+        return False
+    items = t.args[0]
+    ones = [x for x in items if x.kind == "num" and x.args[0] == 1.0]
+    return len(ones) == 1 and any(x.kind == "dots" for x in items) and \
+        all(x.kind == "dots" or x.kind == "num" and x.args[0] in (0.0, 1.0) for x in items)
 
 
 def _is_declaration(st: Statement) -> bool:

@@ -42,7 +42,7 @@ def parse_side(text: str) -> tuple[M | None, str | None]:
         return parse_math(text), None
     except ParseError as err:
         items = _top_commas(text)
-        if len(items) > 1:          # x_1, \dots, x_n (before ∈): a list
+        if len(items) > 1 and any(_is_dots(x) for x in items):     # x_1, \dots, x_n (before ∈): a list
             try:
                 return M("list", tuple(M("dots") if _is_dots(x) else parse_math(x) for x in items), ","), None
             except ParseError:

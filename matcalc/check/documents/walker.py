@@ -149,14 +149,14 @@ class Walker(Calls):
                     if isinstance(rr, Var) and not rr.named:
                         rr.default = "size"
                 if self.u.is_one(c):
-                    self.u.unify(self.rng_of(letters[0]), r, "an index's range")
+                    self.u.unify(self.rng_of(letters[0]), r, f"the range of the index {letters[0]}")
                 elif self.u.is_one(r):
-                    self.u.unify(self.rng_of(letters[0]), c, "an index's range")
+                    self.u.unify(self.rng_of(letters[0]), c, f"the range of the index {letters[0]}")
                 else:
                     raise Unread(f"one index on a matrix ({what})")
             elif len(letters) == 2:
-                self.u.unify(self.rng_of(letters[0]), r, "an index's range")
-                self.u.unify(self.rng_of(letters[1]), c, "an index's range")
+                self.u.unify(self.rng_of(letters[0]), r, f"the range of the index {letters[0]}")
+                self.u.unify(self.rng_of(letters[1]), c, f"the range of the index {letters[1]}")
             else:
                 raise Unread("more than two indices")
             return (1, 1)
@@ -267,7 +267,7 @@ class Walker(Calls):
                 raise Unread(f"{key} is defined with {len(d.indices)} index(es), used with {len(letters)}")
             if self.mode == "shape":
                 for a, b in zip(letters, d.ranges):
-                    self.u.unify(self.rng_of(a), b, f"the index of {key}")
+                    self.u.unify(self.rng_of(a), b, f"the range of the index {a}")
                 return self.model.shapes[d.key + "[]"]
             saved = self.idx
             self.idx = {**saved, **{b: self.idx[a] for a, b in zip(letters, d.indices)}}
@@ -294,7 +294,7 @@ class Walker(Calls):
             if len(letters) != 1:
                 raise Unread(f"{key} is a family of vectors: one index")
             if self.mode == "shape":
-                self.u.unify(self.rng_of(letters[0]), rng, f"the index of {key}")
+                self.u.unify(self.rng_of(letters[0]), rng, f"the range of the index {letters[0]}")
                 return member
             whole = self.family_array(key)
             i = self.idx[letters[0]]
