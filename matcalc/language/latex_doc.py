@@ -17,11 +17,9 @@ Read: implicit products (`2 (X - A)`, `\hat{y}_t (1 - \hat{y}_t)`, `W_3 a^{(2)}`
 
 from __future__ import annotations
 
-import re
-
 from ..errors import ParseError
 from .latex_doc_commands import (_ACCENTS, _DOTS, _HADS, _IGNORED, _MULS, _RELS, _STYLES, _TOKEN,
-                                 FUNCTIONS, GREEK, Commands, M, Tok, _flat_mul, _plain)
+                                 FUNCTIONS, GREEK, Commands, M, Tok, _flat_mul)
 
 MAX_LENGTH = 20000
 MAX_DEPTH = 150

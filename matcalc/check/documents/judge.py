@@ -19,7 +19,7 @@ import numpy as np
 from autograd import elementwise_grad
 
 from .model import Var
-from .walker import Unread, Walker, stable_seed
+from .walker import Walker, stable_seed
 
 EQUAL, DIFFER = 1e-7, 1e-4
 INSTANCES = 4

@@ -13,9 +13,10 @@ import re
 
 import numpy as np
 
-from . import derivatives  # noqa: F401  (the walker's derivative nodes)
+from ...language.latex_doc import M
+from . import derivatives
 from .judge import DIFFER, EQUAL, INSTANCES, Instance, assignments, diagnose, relative
-from .model import ShapeClash, pretty
+from .model import ShapeClash, pretty, show_dim
 from .statements import conditioned_letters, free_letters, is_derivative
 from .walker import Unread, Walker, key_of
 
@@ -112,9 +113,11 @@ def _measure(reader, st, trees: list, layout):
             for j, r in enumerate(row):
                 values[j].append(r)
             contexts.append((inst, idx))
+    reader.measured_shapes = [None if x is None else tuple(shape_w.u.find(d) for d in x) for x in shapes]
     return values, errors, contexts, case, free
 
 
+DERIVATIVE_NODES = derivatives.__all__     # importing derivatives.py gives the walker its derivative nodes
 RANGE_CLASH = re.compile(r"the range of the index (\w+): (\S+) against (\S+?)\)")
 LOCAL_POINTS = (-2.9, -1.1, -0.35, 0.2, 0.8, 2.6)    # both sides of a kink (Huber's |r| ≤ δ), both signs
 
@@ -329,6 +332,14 @@ def judge_links(reader, st, sides, links, head):
         if mismatch and words == mismatch:
             kind = "index mismatch"
         if kind == "shape" and not swapped:
+            fixed = _transpose_story(reader, st, trees[pos], values[lp], contexts, sides[k].text)
+            rigid = _rigid(reader.measured_shapes[lp]) and _rigid(reader.measured_shapes[pos])
+            if fixed or rigid:       # every size declared: the shapes cannot agree, whatever a symbol means
+                ls, rs = (_show_shape(reader.measured_shapes[x]) for x in (lp, pos))
+                reader.emit(st, k, "WRONG", f"{via}the left side is {ls}, the right side {rs}" +
+                            (f": {fixed}" if fixed else "") + f"; checked on {n} random instances{where}", role,
+                            sides, kind="transpose" if fixed else "shape", notes=notes)
+                continue
             reader.emit(st, k, "UNREAD", f"{via}the sides differ but matcalc names no mistake ({words}): it may have "
                                          f"read a symbol otherwise than the text means", role, sides, notes=notes)
             continue
@@ -340,6 +351,92 @@ def judge_links(reader, st, sides, links, head):
         at = (" (e.g. at " + ", ".join(f"{x} = {v + 1}" for x, v in sorted(idx.items())) + ")") if idx else ""
         reader.emit(st, k, "WRONG", f"{via}{words}{at}; checked on {n} random instances{where}", role, sides,
                     kind=kind, notes=notes)
+
+
+def _rigid(shape) -> bool:
+    return shape is not None and all(isinstance(d, int) or getattr(d, "named", False) for d in shape)
+
+
+def _show_shape(shape) -> str:
+    return "×".join(show_dim(d) for d in shape)
+
+
+def _transpose_story(reader, st, tree, truth_values, contexts, text):
+    """Whether transposing one factor of the right side makes it the left: 'with ∂L/∂U transposed …'."""
+    if tree is None:
+        return None
+    m = reader.model
+    for node in _factors(tree):
+        swapped = _replace(tree, node, M("T", node, pos=node.pos))
+        ok = True
+        for (inst, idx), tv in zip(contexts, truth_values):
+            if tv is None:
+                ok = False
+                break
+            try:
+                shape_w = Walker(m, "shape", unifier=m.unifier.copy(), layout=st.layout)
+                shape_w.run(swapped)
+                w = Walker(m, "eval", unifier=shape_w.u, instance=inst, layout=st.layout, ranges=shape_w.ranges,
+                           sumr=shape_w.sumr)
+                w.idx = dict(idx)
+                v = np.asarray(w.run(swapped), dtype=float)
+            except Exception:
+                ok = False
+                break
+            if relative(tv[0], v) >= EQUAL:
+                ok = False
+                break
+        if ok:
+            return f"with {_describe(node, text)} transposed the right side is the left"
+    return None
+
+
+def _factors(tree) -> list:
+    """The factors a transpose could be missing on: derivatives, symbols, groups (outermost first)."""
+    out, stack = [], [tree]
+    while stack:
+        n = stack.pop(0)
+        if n.kind in ("deriv", "name", "sub", "layer", "group") and n is not tree:
+            out.append(n)
+        if n.kind in ("mul", "had", "group", "neg", "add") or n is tree:
+            for a in n.args:
+                if isinstance(a, M):
+                    stack.append(a)
+                elif isinstance(a, tuple):
+                    stack.extend(x[1] if isinstance(x, tuple) else x for x in a
+                                 if isinstance(x, M) or isinstance(x, tuple) and isinstance(x[1], M))
+    return out[:12]
+
+
+def _replace(tree, old, new):
+    if tree is old:
+        return new
+    args = []
+    for a in tree.args:
+        if isinstance(a, M):
+            args.append(_replace(a, old, new))
+        elif isinstance(a, tuple):
+            args.append(tuple(_replace(x, old, new) if isinstance(x, M) else
+                              (x[0], _replace(x[1], old, new)) if isinstance(x, tuple) and len(x) == 2
+                              and isinstance(x[1], M) else x for x in a))
+        else:
+            args.append(a)
+    return M(tree.kind, *args, pos=tree.pos)
+
+
+def _describe(node, text) -> str:
+    if node.kind == "deriv":
+        return f"∂{_name(node.args[0])}/∂{_name(node.args[1])}"
+    name = _name(node)
+    return name if name != "?" else "a factor"
+
+
+def _name(node) -> str:
+    try:
+        ko = key_of(node)
+    except Unread:
+        ko = None
+    return pretty(ko[0]) + ("_" + "".join(ko[1]) if ko[1] else "") if ko else "?"
 
 
 def _short(text: str) -> str:

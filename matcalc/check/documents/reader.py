@@ -19,7 +19,7 @@ from .judge import DIFFER, EQUAL, INSTANCES, Instance, assignments, diagnose, re
 from .model import Definition, Function, Model, ShapeClash, Symbol, pretty, show_dim
 from .report import DocumentReport, Equation
 from .spans import cells_of, find_spans, line_of, split
-from .statements import (ARROWS, ORDER, Side, Statement, conditioned_letters, einstein, is_derivative, is_letter,
+from .statements import (ARROWS, ORDER, Side, Statement, einstein, is_derivative, is_letter,
                          mentions, parse_side, symbol_head)
 from .walker import Unread, Walker, key_of, stable_seed
 
