@@ -123,3 +123,43 @@ def summary() -> str:
 
 if __name__ == "__main__":
     print(summary())
+
+
+# Wrong claims of our own, written into copies of the corpus (each replaces a right claim, whose label is verified
+# numerically by tests/document_labels.py, with one whose value differs): never CORRECT, WRONG on its line.
+FOOLS = [
+    # a transposed gradient: ∂L/∂W_1 (h×d) written as x δ_1^T (d×h)
+    ("course_notes_regression_mlp_en.md", r"\frac{\partial L}{\partial W_1} &= \boldsymbol{\delta}_1\mathbf{x}^T",
+     r"\frac{\partial L}{\partial W_1} &= \mathbf{x}\boldsymbol{\delta}_1^T", 90, "transpose"),
+    # a dropped 1/m: G = (P − Y)/m replaced by P − Y inside ∂L/∂W_1
+    ("batched_mlp_notebook.ipynb", r"X^\\top\\left(\\left(G W_2^\\top\\right)", r"X^\\top\\left(\\left((P - Y) W_2^\\top\\right)",
+     13, "factor"),
+    # a missing softmax term: the off-diagonal −y_i y_k of the Jacobian written as 0
+    ("seed_000_softmax_zh.md", r"-y_i y_k & \text{if } i \ne k \end{cases}", r"0 & \text{if } i \ne k \end{cases}", 74,
+     None),
+    # right only for φ = tanh: φ'(z_i) written 1 − φ(z_i)², φ being any function
+    ("index_notation_backprop_en.md", r"\frac{\partial a_i}{\partial z_j} = \phi'(z_i)\,\delta_{ij}",
+     r"\frac{\partial a_i}{\partial z_j} = (1 - \phi(z_i)^2)\,\delta_{ij}", 38, None),
+    # the product rule with the factors commuted (matrices do not commute): d tr(X²) = 2 tr(X dX), not 2 tr(dX)
+    ("matrix_differential_notes_zh.md", r"d\operatorname{tr}(X) = \operatorname{tr}(dX)",
+     r"d\operatorname{tr}(X^2) = 2\operatorname{tr}(dX)", 22, None),
+    # a gradient in the other order: W^T ∂l/∂o written W ∂l/∂o (does not even conform; W^T is meant)
+    ("index_notation_backprop_en.md", r"$$\frac{\partial l}{\partial \mathbf{h}} = W^\top \frac{\partial l}{\partial \mathbf{o}}, \qquad",
+     r"$$\frac{\partial l}{\partial \mathbf{h}} = W \frac{\partial l}{\partial \mathbf{o}}, \qquad", 30, "transpose"),
+]
+
+
+@pytest.mark.parametrize("name, old, new, line, kind", FOOLS)
+def test_our_own_wrong_claims_are_found(name, old, new, line, kind):
+    text = (DOCS / name).read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    rep = check_document(text.replace(old, new), name)
+    wrong_part = _norm(new.replace("\\\\", "\\").split("=")[-1])[:10]     # the changed right side (JSON unescaped)
+    mine = [e for e in rep.equations if e.line == line and wrong_part in _norm(e.latex.split("=")[-1])]
+    assert mine, [(e.line, e.latex[:50]) for e in rep.equations if abs(e.line - line) < 3]
+    assert not any(e.verdict == "CORRECT" for e in mine), [e.why for e in mine]
+    assert all(e.verdict == "WRONG" and e.why for e in mine), [(e.verdict, e.why) for e in mine]
+    if kind:
+        assert all(e.kind == kind for e in mine), [(e.kind, e.why) for e in mine]
+    before = {(e.line, e.latex) for e in report(name).equations if e.verdict == "WRONG"}
+    assert {(e.line, e.latex) for e in rep.equations if e.verdict == "WRONG" and e not in mine} <= before

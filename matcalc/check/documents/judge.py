@@ -182,6 +182,10 @@ def diagnose(pairs, swapped=None, dims=None, head=None) -> tuple[str, str]:
         return "shape", f"the sides have different shapes ({_dims(pairs[0][0])} against {_dims(pairs[0][1])})"
     if any(a.shape != c.shape for a, c in pairs):
         return "shape", f"the sides have different shapes ({_dims(pairs[0][0])} against {_dims(pairs[0][1])})"
+    if all(np.all(np.abs(c) < 1e-12) for _, c in pairs):
+        return "zero", "the right side is 0 where the left is not"
+    if all(np.all(np.abs(a) < 1e-12) for a, _ in pairs):
+        return "zero", "the left side is 0 where the right is not"
     if all(relative(a, -c) < EQUAL for a, c in pairs) and any(np.max(np.abs(a)) > 1e-12 for a, _ in pairs):
         return "sign", "the sign is wrong: the right side is minus the left"
     ratios = []

@@ -151,7 +151,7 @@ def _local_variables(m, trees) -> list:
 
 
 def _differential_variables(trees):
-    """The symbols whose differential the statement writes (dX, d\mathbf{x}): only they vary in d(...)."""
+    r"""The symbols whose differential the statement writes (dX, d\mathbf{x}): only they vary in d(...)."""
     out = set()
     stack = [t for t in trees if t is not None]
     while stack:
@@ -196,8 +196,28 @@ def _has_derivative(tree) -> bool:
     return False
 
 
+def _plain(tree) -> bool:
+    """No derivative, differential, indicator or case in it: a 0 it takes is a 0 matcalc did not misread."""
+    if tree is None or _has_derivative(tree):
+        return False
+    stack = [tree]
+    while stack:
+        n = stack.pop()
+        if n.kind in ("indicator", "cases", "diff"):
+            return False
+        for a in n.args:
+            if hasattr(a, "kind"):
+                stack.append(a)
+            elif isinstance(a, tuple):
+                stack.extend(x for x in a if hasattr(x, "kind"))
+                for x in a:
+                    if isinstance(x, tuple):
+                        stack.extend(y for y in x if hasattr(y, "kind"))
+    return True
+
+
 def _defined_as_derivative(m, tree) -> bool:
-    """`\delta_1` defined as ∂L/∂z_1: a chain that starts with it states a derivative."""
+    r"""`\delta_1` defined as ∂L/∂z_1: a chain that starts with it states a derivative."""
     if tree is None or tree.kind not in ("name", "sub", "layer"):
         return False
     try:
@@ -281,6 +301,12 @@ def judge_links(reader, st, sides, links, head):
                                         f"right side: the indices do not match", role, sides, kind="index mismatch",
                         notes=notes)
             continue
+        if c_err and not a_err and derivative and "do not conform" in c_err and values[lp] and all(values[lp]):
+            fixed = _transpose_story(reader, st, trees[pos], values[lp], contexts, sides[k].text)
+            if fixed:          # h^T ∂l/∂o: the product does not conform, and with h transposed it is the left
+                reader.emit(st, k, "WRONG", f"the right side cannot be formed ({c_err.replace('the shapes do not conform', 'a shape does not conform')}): {fixed}",
+                            role, sides, kind="transpose", notes=notes)
+                continue
         if (a_err or c_err) and not via:
             side = "left" if a_err else "right"
             reader.emit(st, k, "UNREAD", f"its {side} side: {a_err or c_err}", role, sides, notes=notes)
@@ -317,7 +343,8 @@ def judge_links(reader, st, sides, links, head):
                         sides, notes=notes)
             continue
         zero = [bool(np.all(np.abs(a) < 1e-12)) for a, _ in pairs], [bool(np.all(np.abs(c) < 1e-12)) for _, c in pairs]
-        if all(zero[0]) != all(zero[1]):
+        zero_tree = trees[lp] if all(zero[0]) else trees[pos]
+        if all(zero[0]) != all(zero[1]) and not _plain(zero_tree):   # a literal 0 against a non-zero side is WRONG
             reader.emit(st, k, "UNREAD", "one side is 0 on every instance and the other is not: matcalc may not see "
                                          "what it depends on", role, sides, notes=notes)
             continue
@@ -366,8 +393,11 @@ def _transpose_story(reader, st, tree, truth_values, contexts, text):
     if tree is None:
         return None
     m = reader.model
-    for node in _factors(tree):
-        swapped = _replace(tree, node, M("T", node, pos=node.pos))
+    tries = [(_replace(tree, node, M("T", node, pos=node.pos)), f"with {_describe(node, text)} transposed")
+             for node in _factors(tree)]
+    tries += [(_replace(tree, node, M("mul", node.args[1], node.args[0], node.args[2], pos=node.pos)),
+               "with the factors of the product in the other order") for node in _products(tree)]
+    for swapped, how in tries:
         ok = True
         for (inst, idx), tv in zip(contexts, truth_values):
             if tv is None:
@@ -387,8 +417,19 @@ def _transpose_story(reader, st, tree, truth_values, contexts, text):
                 ok = False
                 break
         if ok:
-            return f"with {_describe(node, text)} transposed the right side is the left"
+            return f"{how} the right side is the left"
     return None
+
+
+def _products(tree) -> list:
+    out, stack = [], [tree]
+    while stack:
+        n = stack.pop(0)
+        if n.kind == "mul":
+            out.append(n)
+        if n.kind in ("mul", "group", "neg", "had"):
+            stack.extend(a for a in n.args if isinstance(a, M))
+    return out[:6]
 
 
 def _factors(tree) -> list:
@@ -457,13 +498,11 @@ def _swap_story(reader, st, tree, truth_values, contexts, free, case):
     for x in range(len(free)):
         for y in range(x + 1, len(free)):
             a, b = free[x], free[y]
-            ok = True
+            ok, changed = True, False
             for (inst, idx), tv in zip(contexts, truth_values):
                 if tv is None:
                     ok = False
                     break
-                if idx.get(a) == idx.get(b):
-                    continue
                 sw = dict(idx)
                 sw[a], sw[b] = idx.get(b), idx.get(a)
                 m = reader.model
@@ -475,13 +514,16 @@ def _swap_story(reader, st, tree, truth_values, contexts, free, case):
                                ranges=shape_w.ranges, sumr=shape_w.sumr)
                     w.idx = sw
                     v = np.asarray(w.run(tree), dtype=float)
+                    w.idx = dict(idx)
+                    v0 = np.asarray(w.run(tree), dtype=float) if idx.get(a) != idx.get(b) else v
                 except Exception:
                     ok = False
                     break
-                if relative(tv[0], v) >= EQUAL:
+                if relative(tv[0], v) >= EQUAL:      # (where i = k the exchange changes nothing: it must hold there too)
                     ok = False
                     break
-            if ok:
+                changed |= relative(v0, v) >= DIFFER
+            if ok and changed:
                 return f"the indices {a} and {b} are swapped: with them exchanged the right side is the left"
     return None
 

@@ -125,7 +125,7 @@ class Model:
     elementwise_defs: set = field(default_factory=set)   # functions defined for a scalar (`\sigma(t) = ...`)
 
     def entry_key(self, key: str) -> str:
-        """`z_i` is an entry of `\mathbf{z}` when only the bold z is known: its key."""
+        r"""`z_i` is an entry of `\mathbf{z}` when only the bold z is known: its key."""
         if key.startswith("b:") or key in self.defs or key in self.symbols or key in self.functions:
             return key
         if "b:" + key in self.defs or "b:" + key in self.symbols:
@@ -133,7 +133,7 @@ class Model:
         return key
 
     def whole_key(self, key: str) -> str:
-        """`\mathbf{o}` is the vector whose entries `o_i = …` defines, when only those are defined."""
+        r"""`\mathbf{o}` is the vector whose entries `o_i = …` defines, when only those are defined."""
         if key.startswith("b:") and key not in self.defs and key not in self.symbols and key[2:] in self.defs \
                 and self.defs[key[2:]].indices:
             return key[2:]
@@ -162,7 +162,7 @@ class Model:
 
 
 def pretty(key: str) -> str:
-    """A symbol's key as the text wrote it, for messages: `b:y^` -> ŷ, `c:L` -> \mathcal{L}."""
+    r"""A symbol's key as the text wrote it, for messages: `b:y^` -> ŷ, `c:L` -> \mathcal{L}."""
     core = key.replace("b:", "").replace("^", "\u0302").replace("~", "\u0303").replace("bb:", "")
     if core.startswith("c:"):
         rest = core[2:]

@@ -10,6 +10,7 @@ every link of a chain is judged (judge.py) under its case; what could not be rea
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 
@@ -34,7 +35,9 @@ ANY = re.compile(r"\s*(?:be|is|denotes?)\s+(?:any|an arbitrary|some)\s+(?:differ
 def check_document(text: str, name: str = "", layout: str | None = None) -> DocumentReport:
     if not isinstance(text, str):
         raise MatcalcError(f"expected the document as text, got {type(text).__name__}")
-    return _Reader(text, name, layout).run()
+    with warnings.catch_warnings():     # autograd's "Output seems independent of input" (a 0 is judged, not warned)
+        warnings.simplefilter("ignore", UserWarning)
+        return _Reader(text, name, layout).run()
 
 
 class _Reader:
@@ -280,7 +283,7 @@ class _Reader:
                 self.model.known.add(k)
 
     def size_after(self, st: Statement, t: M) -> str | None:
-        """"\(x\): 输入向量，\(d\times 1\)列向量": a size written alone right after a symbol (or a definition) on
+        r""""\(x\): 输入向量，\(d\times 1\)列向量": a size written alone right after a symbol (or a definition) on
         the same line is its shape. The reason to give, when taken."""
         prev = self.previous
         if prev is None or prev.span.cell != st.span.cell or prev.span.line != st.span.line or len(prev.sides) > 2:
@@ -325,7 +328,7 @@ class _Reader:
         return f"not a claim: a shape, taken: {_pretty(key)} is {_show_dims(dims)}"
 
     def declare_any(self, st: Statement):
-        """"let $L$ be any scalar that depends on $\mathbf{z}$ only through $\mathbf{a}$": L is an abstract
+        r""""let $L$ be any scalar that depends on $\mathbf{z}$ only through $\mathbf{a}$": L is an abstract
         function of a (a random smooth one on each instance), as if written L(a)."""
         t = st.sides[0].tree
         key = _key(t) if t is not None and t.kind in ("name", "sub") else None
@@ -544,7 +547,7 @@ class _Reader:
         return "identity"
 
     def unit(self, st, sides, group):
-        """`y = [0, …, 1, …, 0]^T`: a one-hot vector (the 1 somewhere); `\vec{e}_j = [0,…,1,…,0]^T`: the j-th unit
+        r"""`y = [0, …, 1, …, 0]^T`: a one-hot vector (the 1 somewhere); `\vec{e}_j = [0,…,1,…,0]^T`: the j-th unit
         vector (matcalc's own e_j); a shape after it (`\in \mathbb{R}^{c \times 1}`) is taken too."""
         m = self.model
         key, letters, _ = symbol_head(sides[0].tree)
@@ -771,7 +774,7 @@ def _unit_list(t) -> bool:
 
 
 def _is_declaration(st: Statement) -> bool:
-    """`X \in \mathbb{R}^{m \times n}` (one or several symbols, nothing else in the chain)."""
+    r"""`X \in \mathbb{R}^{m \times n}` (one or several symbols, nothing else in the chain)."""
     if len(st.sides) != 2 or st.sides[0].rel != "\\in" or st.sides[1].tree is None or st.sides[0].tree is None:
         return False
     r, t = st.sides[1].tree, st.sides[0].tree

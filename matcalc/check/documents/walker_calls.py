@@ -149,7 +149,7 @@ class Calls:
         return self.mul(self.w(f), self.w(args[0]))
 
     def value_times_group(self, n) -> bool:
-        """`\mathbf{h}\left(…\right)`: an apply node whose head is a value, not a function (a product)."""
+        r"""`\mathbf{h}\left(…\right)`: an apply node whose head is a value, not a function (a product)."""
         if n.kind != "apply" or len(n.args[1]) != 1 or n.args[0].kind not in ("name", "sub", "layer"):
             return False
         try:
