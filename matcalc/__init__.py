@@ -1,18 +1,5 @@
 """matcalc: derive, check and run matrix-calculus gradients, in matrix notation, showing its work."""
 
-from .api import (
-                  Derivation,
-                  Step,
-                  Verdict,
-                  check_document,
-                  derive,
-                  kronecker,
-                  tensor_index,
-                  to_index,
-                  to_matrix,
-                  verify,
-                  verify_steps,
-)
 from .errors import (
                   AssumptionError,
                   MatcalcError,
@@ -22,6 +9,20 @@ from .errors import (
 )
 
 __version__ = "0.1.0"
+
+_API = ("derive", "Derivation", "Step", "verify", "verify_steps", "Verdict", "check_document", "to_matrix", "to_index",
+        "tensor_index", "kronecker")
+
+
+def __getattr__(name: str):
+    """The library's face (api/) is imported when first used: `matcalc check --document` needs no engine."""
+    if name in _API:
+        from . import api
+
+        value = getattr(api, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'matcalc' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython) -> None:

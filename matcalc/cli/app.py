@@ -7,23 +7,29 @@ wrong claim exits 1; success 0. No traceback reaches the terminal.
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
-from .check import check
-from .derive import derive
-from .rules import rules
-from .serve import serve
-from .train import train
+COMMANDS = ("derive", "check", "train", "rules", "serve")      # each the function of the module of its name
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Each command's module is imported when the command runs (a `check --document` loads no engine)."""
+
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        return getattr(importlib.import_module(f"{__package__}.{name}"), name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="matcalc")
 def main():
     """Derive, check and run matrix-calculus gradients, in matrix notation, showing the work."""
-
-
-for command in (derive, check, train, rules, serve):
-    main.add_command(command)
 
 if __name__ == "__main__":
     main(prog_name="matcalc")

@@ -16,7 +16,6 @@ import sys
 
 import click
 
-from ..api import verify, verify_steps
 from ..budget import limit
 from ..errors import MatcalcError
 from ..language.arguments import read_text_file
@@ -65,7 +64,7 @@ def check(expression, wrt, claim, derivation_file, document_file, shapes, assume
 
 
 def _document(expression, claim, derivation_file, document_file, layout, fmt):
-    from ..api import check_document
+    from ..check.documents import check_document      # (not through api/: a document needs none of the engine)
 
     if expression is not None or claim is not None or derivation_file is not None:
         raise MatcalcError("--document checks a file: give no EXPRESSION, --claim or --derivation with it")
@@ -84,6 +83,8 @@ def _document(expression, claim, derivation_file, document_file, layout, fmt):
 
 
 def _check(expression, wrt, claim, derivation_file, shapes, assume, layout, order, fmt, input_kind):
+    from ..api import verify, verify_steps
+
     if derivation_file is not None:
         if expression is not None or claim is not None:
             raise MatcalcError("--derivation checks a file: give no EXPRESSION or --claim with it")

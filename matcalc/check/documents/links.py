@@ -88,6 +88,7 @@ def _measure(reader, st, trees: list, layout):
                            for x in (LOCAL_POINTS if local else (None,))]:
             t0 = np.array([[float(inst.rng("t").normal())]]) if implicit else None
             over = {p: np.array([[point * inst.scale + 0.07 * q]]) for q, p in enumerate(local)}
+            memo: dict = {}        # the definitions' values on this instance and index values, shared by the sides
             row = []
             for j, t in enumerate(trees):
                 if t is None or errors[j] is not None:
@@ -96,7 +97,7 @@ def _measure(reader, st, trees: list, layout):
                 w = Walker(m, "eval", unifier=shape_w.u, instance=inst, layout=layout, ranges=shape_w.ranges,
                            sumr=shape_w.sumr)
                 w.idx, w.t, w.implicit = dict(idx), t0, implicit
-                w.strict, w.vary, w.over = True, vary, dict(over)
+                w.strict, w.vary, w.over, w.memo = True, vary, dict(over), memo
                 try:
                     with np.errstate(all="ignore"):
                         v = np.asarray(w.run(t), dtype=float)

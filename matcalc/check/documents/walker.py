@@ -245,6 +245,9 @@ class Walker(Calls):
             return shape
         if len(d.indices) != 1:
             raise Unread(f"{d.key} is defined entry by entry over two indices")
+        memo_key = ("whole", d.key, tuple(sorted((k, v) for k, v in self.idx.items() if k != d.indices[0])))
+        if memo_key in self.memo:
+            return self.memo[memo_key]
         saved = dict(self.idx)
         n = self.size(shape[0])
         out = []
@@ -252,7 +255,8 @@ class Walker(Calls):
             self.idx = {**saved, d.indices[0]: i}
             out.append(self.w(d.body)[0, 0])
         self.idx = saved
-        return anp.reshape(anp.stack(out), (n, 1))
+        self.memo[memo_key] = anp.reshape(anp.stack(out), (n, 1))
+        return self.memo[memo_key]
 
     def entry(self, key: str, letters: tuple, node: M):
         m = self.model
