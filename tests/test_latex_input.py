@@ -16,6 +16,12 @@ TWINS = [
     (r"\sum \sigma(Wx)", "sum(sigmoid(W*x))", "W", []),
     (r"a^T (x \odot x)", "a'*(x .* x)", "x", []),
     (r"\frac{1}{m} \sum X", "sum(X)/m", "X", []),
+    # as people type it (issue 22): e^{..} in sums, a function of a whole sum, layers as names, powers of calls,
+    # an entry of a call inside a sum (read by index notation)
+    (r"\log \sum_j e^{z_j}", "log(sum(exp(z)))", "z", []),
+    (r"\frac{1}{2}\|W_2 a^{(1)} - y\|_2^2", "norm2(W2*a_1 - y)^2/2", "W2", []),
+    (r"\tanh^2(w^T x)", "tanh(w'*x)^2", "w", []),
+    (r"\sum_j \mathrm{softmax}(\mathbf{o})_j y_j", "softmax(o)'*y", "o", []),
 ]
 
 

@@ -153,8 +153,8 @@ class _PostLex(PostLex):
     def process(self, stream):
         toks = [t for t in stream if not (t.type == "CMD" and t[1:] in _IGNORED)]
         toks = _split_single_char_args(toks)
-        return iter(_pair_brackets([self._classify(t, toks[i + 1] if i + 1 < len(toks) else None)
-                                    for i, t in enumerate(toks)]))
+        return iter(_function_of_sum(_pair_brackets([self._classify(t, toks[i + 1] if i + 1 < len(toks) else None)
+                                                     for i, t in enumerate(toks)])))
 
     @staticmethod
     def _classify(t: Token, nxt: Token | None) -> Token:
@@ -242,6 +242,32 @@ def _split_arg(out: list[Token], i: int, numbers_ok: bool) -> int:
     return i + 1
 
 
+def _function_of_sum(toks: list[Token]) -> list[Token]:
+    r"""`\log \sum_j e^{z_j} + c`: a function before a \sum takes the whole sum, up to the next + or − (or
+    the bracket that closes), as TeX is read; the parentheses it means are put in."""
+    out = list(toks)
+    i = 0
+    while i < len(out) - 1:
+        if out[i].type == "FUNC" and out[i + 1].type == "SUM":
+            depth, j = 0, i + 1
+            while j < len(out):
+                t = out[j]
+                if t.type in _OPENERS:
+                    depth += 1
+                elif t.type in _OPENERS.values():
+                    if depth == 0:
+                        break
+                    depth -= 1
+                elif depth == 0 and t.type in ("PLUS", "MINUS") and out[j - 1].type in _ENDS_OPERAND:
+                    break
+                j += 1
+            at = out[j].start_pos if j < len(out) else out[-1].end_pos
+            out.insert(j, _tok("RPAR", ")", at, at))
+            out.insert(i + 1, _tok("LPAR", "(", out[i].end_pos, out[i].end_pos))
+        i += 1
+    return out
+
+
 def _pair_brackets(toks: list[Token]) -> list[Token]:
     """Decide which `|`, `||`, `\\|` open and which close; check balance and nesting depth."""
     out: list[Token] = []
@@ -327,7 +353,11 @@ def _subscript(n: _N, text: str, pos: int) -> _N:
         if kind is None:
             raise _Err(f"unsupported norm subscript _{text}: use _1, _2 or _F", pos)
         return _N("norm", n.args[0], kind, pos=n.pos)
-    raise _Err("a subscript is supported only on a name or a norm", pos)
+    if n.kind == "call" or n.paren:     # (AB)_{ij}, \mathrm{softmax}(\mathbf{o})_j: an entry, index notation's
+        node = _N("xentry", n, pos=pos)
+        node.isum = None
+        return node
+    raise _Err("a subscript is supported only on a name, a norm, a call or a parenthesis", pos)
 
 
 def _sized_constant(base: str, groups: list, pos: int) -> str | None:
@@ -344,6 +374,12 @@ def _sized_constant(base: str, groups: list, pos: int) -> str | None:
 
 
 def _superscript(n: _N, kind: str, payload, pos: int) -> _N:
+    if kind == "layer":             # a^{(2)}: part of the name, apart from a_2 (`a_2`, not `a2`)
+        if n.kind != "name" or n.args[1]:
+            raise _Err("a superscript ^{(..)} names a layer of a plain name only (a^{(2)})", pos)
+        return _name(n.args[0], "_" + payload, n.pos)
+    if kind == "pow" and n.kind == "name" and n.args == ("e", "") and payload.kind != "num":
+        return _N("call", "exp", payload, pos=n.pos)      # e^{x}: the exponential (e^{2} stays e squared)
     if kind == "T":
         return _N("tr", n, pos=n.pos)
     if kind == "inv":
@@ -371,6 +407,8 @@ def _entrywise(n: _N, idx: set, what: str):
         return (_name(a[0], rest, n.pos), True) if rest != a[1] else (n, False)
     if k in ("num", "ones"):
         return n, False
+    if k == "xentry":               # softmax(z)_j: an entry (the formula goes to index notation)
+        return n, True
     if k in ("call", "norm"):
         f = a[0] if k == "call" else "norm"
         inner, ix = _entrywise(a[0 if k == "norm" else 1], idx, what)
@@ -430,6 +468,9 @@ def _raw_subscripts(n: _N) -> tuple[set, set]:
             if any(c.isalpha() for c in x.args[1]):
                 subs.add(x.args[1])
             continue
+        if x.kind == "xentry":      # an entry of an expression: only index notation reads it
+            subs.add("(entry)")
+            continue
         stack.extend(c for c in _children(x) if isinstance(c, _N))
     return subs, summed
 
@@ -443,6 +484,8 @@ def _needs_index_notation(n: _N) -> _N | None:
         x = stack.pop()
         if not isinstance(x, _N):
             continue
+        if x.kind == "xentry":
+            return x
         if x.isum is not None:
             subs, summed = x.isum
             if len(subs) != 1 or set(next(iter(subs))) != summed or len(next(iter(subs))) != len(summed):
@@ -453,6 +496,9 @@ def _needs_index_notation(n: _N) -> _N | None:
 
 
 def _via_index_notation(text: str, at: _N, sums) -> str:
+    if sums is None and at.kind == "xentry":
+        raise ParseError("an entry of an expression ((Ax)_i, softmax(z)_j) is read by index notation only "
+                         "(inside a sum, or as an entry claim)", text, at.pos + 1)
     if sums is None:
         raise ParseError("this LaTeX sum over indices needs index notation to read (a matrix form is "
                          "found by the index reader, not here)", text, at.pos + 1)
@@ -519,7 +565,10 @@ class _Build(Transformer):
         if x.kind == "neg" and x.args[0].kind == "name" and x.args[0].args == ("T", ""):
             return ("invT", None)
         if x.paren:
-            raise _Err("superscript ^{(..)} (a layer index?) is not supported; use a subscript", x.pos)
+            inner = x
+            if inner.kind == "name" and not inner.args[1] or inner.kind == "num":
+                return ("layer", inner.args[0] + (inner.args[1] if inner.kind == "name" else ""))
+            raise _Err("superscript ^{(..)} is read as a layer's name (a^{(2)}, a^{(l)}) only", x.pos)
         return ("pow", x)
 
     def sub_text(self, *ch):
@@ -550,6 +599,8 @@ class _Build(Transformer):
 
     def postfix(self, atom, *ops):
         inner = atom.args[0] if atom.kind == "group" else atom
+        if atom.kind == "group" and any(op[0] == "sub" for op in ops):
+            inner = _N(inner.kind, *inner.args, pos=inner.pos, paren=True)     # (AB)_{ij}: an entry of (AB)
         n = _apply_postops(inner, ops)
         if atom.kind == "group":
             if not ops:
@@ -557,6 +608,10 @@ class _Build(Transformer):
             else:
                 n.head = (inner, ops)  # lets \log(u)^2 become log(u)^2 rather than log(u^2)
         return n
+
+    def call_power(self, f, caret, s, arg):
+        """`\tanh^2(z)`: the power of the call, as TeX typesets it (tanh(z)^2, not tanh(z^2))."""
+        return _superscript(self.call(f, arg), s[0], s[1], caret.start_pos)
 
     def call(self, f, arg):
         if arg.head is not None and arg.head[1]:
@@ -629,6 +684,8 @@ _ATOMIC = {"name", "num", "call", "norm", "kron"}
 
 def _show(n: _N) -> str:
     k, a = n.kind, n.args
+    if k == "xentry":
+        raise _Err("an entry of an expression ((AB)_{ij}, softmax(z)_j) is read in index notation only", n.pos)
     if k == "name":
         return "I" if a[0] == "I" else a[0] + a[1]
     if k == "num":
