@@ -225,3 +225,20 @@ def test_a_matrix_function_is_typeset_in_kronecker_form(server, browser):
     no_raw_tex(page, "#result-panel")
     assert "A @ V @ B" in page.inner_text("#numpy")
     page.close()
+
+
+def test_check_a_document_in_chromium(server, browser, tmp_path):
+    """The "check a document" box: a pasted LaTeX paper, each equation marked, the planted errors ✗."""
+    page = blank_page(browser, server)
+    text = (Path(__file__).parent / "data" / "documents" / "least_squares_gaussian.err.tex").read_text(encoding="utf-8")
+    page.fill("#document", text)
+    page.click("#document-button")
+    page.wait_for_selector("#document-result:not([hidden])")
+    assert page.inner_text("#document-head").startswith("✗") and "4 wrong" in page.inner_text("#document-head")
+    lines = page.locator("#document-lines li")
+    assert lines.count() >= 25 and page.locator("#document-lines li.bad").count() == 4
+    assert page.locator("#document-lines li .katex").count() >= lines.count() - 2    # the math typeset
+    bad = page.inner_text("#document-lines li.bad >> nth=0")
+    assert "line 30" in bad and "WRONG: the sign is wrong" in bad
+    shoot(page, tmp_path, "serve-document", "#document-panel")
+    page.close()

@@ -66,12 +66,18 @@ def cells_of(text: str, name: str = "") -> list[tuple[int | None, str, bool]]:
             cells = nb["cells"]
         except (ValueError, KeyError, TypeError):
             raise MatcalcError("the notebook is not valid JSON with a 'cells' list") from None
+        if not isinstance(cells, list):
+            raise MatcalcError("the notebook's 'cells' is not a list")
         out = []
         for k, c in enumerate(cells):
             if not isinstance(c, dict) or c.get("cell_type") != "markdown":
                 continue
             src = c.get("source", "")
-            out.append((k, "".join(src) if isinstance(src, list) else str(src), False))
+            if isinstance(src, list) and all(isinstance(x, str) for x in src):
+                src = "".join(src)
+            if not isinstance(src, str):
+                raise MatcalcError(f"the notebook's cell {k} has a source that is not text")
+            out.append((k, src, False))
         return out
     tex = name.endswith(".tex") or bool(re.search(r"\\documentclass|\\begin\{document\}", text[:20000]))
     return [(None, text, tex)]

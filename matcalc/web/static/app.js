@@ -323,7 +323,10 @@
       mark.className = "mark";
       mark.textContent = marks[e.verdict] + "  " + (e.cell !== undefined ? "cell " + e.cell + " " : "") + "line " + e.line;
       li.appendChild(mark);
-      li.appendChild(inline(e.latex, e.latex));
+      // a link of an aligned chain keeps its & and \\: typeset it as the aligned rows it is
+      const tex = /&|\\\\/.test(e.latex) && !/\\begin\{/.test(e.latex) ?
+        "\\begin{aligned}" + e.latex + "\\end{aligned}" : e.latex;
+      li.appendChild(inline(tex, e.latex));
       const why = document.createElement("div");
       why.className = "step-rule";
       why.textContent = e.verdict + ": " + e.why;
