@@ -20,6 +20,7 @@ from autograd.tracer import getval
 from ...language.latex_doc import M
 from .model import pretty
 from .walker import Unread, Walker, key_of
+from .walker_calls import depends
 
 PLACEHOLDER = "␣var"
 
@@ -87,48 +88,6 @@ def _substitute(w: Walker, tree: M, pattern: M, depth: int):
         else:
             args.append(a)
     return (M(tree.kind, *args, pos=tree.pos), True) if found else (tree, False)
-
-
-def depends(model, tree: M, key: str, seen=None) -> bool:
-    """Whether the tree mentions `key`, directly or through the definitions it uses."""
-    seen = set() if seen is None else seen
-    stack = [tree]
-    while stack:
-        n = stack.pop()
-        if not isinstance(n, M):
-            continue
-        ko = None
-        if n.kind in ("name", "sub", "layer"):
-            try:
-                ko = key_of(n)
-            except Unread:
-                ko = None
-        if ko is not None:
-            k = model.aliases.get(ko[0], (ko[0],))[0]
-            k = model.entry_key(k) if ko[1] else model.whole_key(k)
-            for cand in (k, "b:" + k, k[2:] if k.startswith("b:") else None):
-                if cand == key:
-                    return True
-            if k in model.defs and k not in seen:
-                seen.add(k)
-                if depends(model, model.defs[k].body, key, seen):
-                    return True
-            if k in model.functions and model.functions[k].args and k not in seen:
-                seen.add(k)
-                if any(depends(model, a, key, seen) for a in model.functions[k].args):
-                    return True
-            if n.kind != "sub":
-                continue
-        for a in n.args:
-            if isinstance(a, M):
-                stack.append(a)
-            elif isinstance(a, tuple):
-                for x in a:
-                    if isinstance(x, M):
-                        stack.append(x)
-                    elif isinstance(x, tuple):
-                        stack.extend(y for y in x if isinstance(y, M))
-    return False
 
 
 def derivative(w: Walker, n: M):

@@ -19,6 +19,7 @@ from .judge import DIFFER, EQUAL, INSTANCES, Instance, assignments, diagnose, re
 from .model import ShapeClash, pretty, show_dim
 from .statements import conditioned_letters, free_letters, is_derivative
 from .walker import Unread, Walker, key_of
+from .walker_calls import constituents
 
 
 def _measure(reader, st, trees: list, layout):
@@ -29,7 +30,7 @@ def _measure(reader, st, trees: list, layout):
     shape_w.strict = True
     errors = [None] * len(trees)
     shapes = [None] * len(trees)
-    vary = _differential_variables(trees)
+    vary = _varied(m, trees, _differential_variables(trees))
     implicit = _implicit_names(m, trees)
     shape_w.implicit = implicit
     local = _local_variables(m, trees)
@@ -149,6 +150,30 @@ def _local_variables(m, trees) -> list:
                     if isinstance(x, tuple):
                         stack.extend(y for y in x if hasattr(y, "kind"))
     return sorted(out)
+
+
+def _varied(m, trees, vary):
+    """What varies in a differential: the symbols whose d the text writes; the head's own d (dl, of a defined
+    l) is the function, not a variable; a defined variable (da, a = Wx) whose parts do not vary otherwise
+    varies through its parts (dW, dx), so that dl and da move together."""
+    if vary is None:
+        return None
+    vary = set(vary)
+    head = trees[0]
+    if head is not None and head.kind == "diff":
+        inner = head.args[0]
+        try:
+            ko = key_of(inner) if inner.kind in ("name", "sub", "layer") else None
+        except Unread:
+            ko = None
+        if ko is not None and ko[0] in m.defs:
+            vary.discard(ko[0])
+    for v in sorted(vary):
+        if v in m.defs:
+            parts = constituents(m, m.defs[v].body)
+            if not parts & vary:
+                vary = (vary - {v}) | parts
+    return vary or None
 
 
 def _differential_variables(trees):

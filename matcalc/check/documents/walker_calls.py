@@ -55,6 +55,83 @@ def key_of(node: M):
 
 
 
+def depends(model, tree: M, key: str, seen=None) -> bool:
+    """Whether the tree mentions `key`, directly or through the definitions it uses."""
+    seen = set() if seen is None else seen
+    stack = [tree]
+    while stack:
+        n = stack.pop()
+        if not isinstance(n, M):
+            continue
+        ko = None
+        if n.kind in ("name", "sub", "layer"):
+            try:
+                ko = key_of(n)
+            except Unread:
+                ko = None
+        if ko is not None:
+            k = model.aliases.get(ko[0], (ko[0],))[0]
+            k = model.entry_key(k) if ko[1] else model.whole_key(k)
+            for cand in (k, "b:" + k, k[2:] if k.startswith("b:") else None):
+                if cand == key:
+                    return True
+            if k in model.defs and k not in seen:
+                seen.add(k)
+                if depends(model, model.defs[k].body, key, seen):
+                    return True
+            if k in model.functions and model.functions[k].args and k not in seen:
+                seen.add(k)
+                if any(depends(model, a, key, seen) for a in model.functions[k].args):
+                    return True
+            if n.kind != "sub":
+                continue
+        for a in n.args:
+            if isinstance(a, M):
+                stack.append(a)
+            elif isinstance(a, tuple):
+                for x in a:
+                    if isinstance(x, M):
+                        stack.append(x)
+                    elif isinstance(x, tuple):
+                        stack.extend(y for y in x if isinstance(y, M))
+    return False
+
+
+def constituents(model, tree: M) -> set:
+    """The symbols a tree is made of: its own and those of the definitions it uses, through them."""
+    out, seen, stack = set(), set(), [tree]
+    while stack:
+        n = stack.pop()
+        if not isinstance(n, M):
+            continue
+        if n.kind in ("name", "sub", "layer"):
+            try:
+                ko = key_of(n)
+            except Unread:
+                ko = None
+            if ko is not None:
+                k = model.aliases.get(ko[0], (ko[0],))[0]
+                k = model.entry_key(k) if ko[1] else model.whole_key(k)
+                if k in model.defs:
+                    if k not in seen:
+                        seen.add(k)
+                        stack.append(model.defs[k].body)
+                else:
+                    out.add(k)
+                if n.kind != "sub":
+                    continue
+        for a in n.args:
+            if isinstance(a, M):
+                stack.append(a)
+            elif isinstance(a, tuple):
+                for x in a:
+                    if isinstance(x, M):
+                        stack.append(x)
+                    elif isinstance(x, tuple):
+                        stack.extend(y for y in x if isinstance(y, M))
+    return out
+
+
 class Calls:
     # ------------------------------------------------------------ functions
     def n_func(self, n):
@@ -255,4 +332,4 @@ class Calls:
 
 
 
-__all__ = ["Calls", "ELEMENTWISE", "Unread", "key_of"]
+__all__ = ["Calls", "ELEMENTWISE", "Unread", "key_of", "depends", "constituents"]
