@@ -133,6 +133,10 @@ CASES = [
     (r"-z_y + \log\sum_{j} e^{z_j}", "-zy + log(sum(exp(z)))"),
     (r"\tanh^2(z)", "tanh(z)^2"),
     (r"1 - \tanh^2(W x)", "1 - tanh(W*x)^2"),
+    (r"\sum_{j=1}^{N} e^{z_j}", "sum(exp(z))"),
+    (r"\sum\limits_{k=1}^{K} \exp(o_k)", "sum(exp(o))"),
+    (r"\hat{\mathbf{y}} - \mathbf{y}", "yhat - y"),
+    (r"\mathbf{\hat{y}}^\top \mathbf{y}", "yhat'*y"),
     # sums
     (r"\sum X", "sum(X)"),
     (r"\sum(X)", "sum(X)"),
@@ -225,6 +229,7 @@ ERRORS = [
     (r"W^{(1+l)} x", "superscript ^{(..)} is read as a layer's name", 5),
     (r"(Ax)_i", "an entry of an expression", 5),
     (r"\hat{y}_t^{(2)}", "a layer of a plain name only", 10),
+    (r"\sum_{i=2}^{N} x_i", "unsupported character '='", 8),       # only the whole range, from 1, is read
     (r"\|x\|_3", "unsupported norm subscript _3", 6),
     (r"\sum_{i} \log(1 + \exp(-y_i w^T x_i))", "\\sum_{i} summand", 29),
     (r"\sum_i x_i^T y_i", "transpose of an indexed entry", 8),

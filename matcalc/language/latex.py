@@ -65,7 +65,7 @@ def latex_to_ascii(text: str, sums=None) -> str:
     notation to matrix form (the engine's to_matrix, checked numerically by the library), and refused
     with a ParseError when no conversion is given."""
     try:
-        tree = _parser().parse(text)
+        tree = _parser().parse(_as_typed(text))
         odd = _needs_index_notation(tree)
         if odd is not None:
             return _via_index_notation(text, odd, sums)
@@ -240,6 +240,26 @@ def _split_arg(out: list[Token], i: int, numbers_ok: bool) -> int:
         out[i : i + 1] = [Token(t.type, t[0], start_pos=s, end_pos=s + 1),
                           Token("WORD" if t[1:2].isalpha() else "NUM", t[1:], start_pos=s + 1, end_pos=t.end_pos)]
     return i + 1
+
+
+_ACCENTED = re.compile(r"\\(hat|widehat|tilde|widetilde|bar|overline)\s*\{\s*\\(?:mathbf|boldsymbol|bm|mathrm|mathit)\s*"
+                       r"\{\s*(\\?[A-Za-z0-9]+)\s*\}\s*\}")
+_BOLD_ACCENT = re.compile(r"\\(?:mathbf|boldsymbol|bm)\s*\{\s*\\(hat|widehat|tilde|widetilde|bar|overline)\s*"
+                          r"\{\s*(\\?[A-Za-z0-9]+)\s*\}\s*\}")
+_BOUNDED_SUM = re.compile(r"(\\sum\s*(?:\\limits\s*)?_\s*\{\s*[A-Za-z](?:\s*,\s*[A-Za-z])*)\s*=\s*1\s*\}\s*"
+                          r"\^\s*(?:\{\s*\\?[A-Za-z0-9]+\s*\}|[A-Za-z0-9])")
+
+
+def _as_typed(text: str) -> str:
+    """The same text (same length, so every column stays) with what papers add and the grammar need not
+    know: `\hat{\mathbf{y}}` and `\mathbf{\hat{y}}` are `\hat{y}`; the bounds of `\sum_{j=1}^{N}` (the
+    whole range, from 1) are dropped."""
+    def pad(new: str, old: str) -> str:
+        return new + " " * (len(old) - len(new))
+
+    text = _ACCENTED.sub(lambda m: pad(f"\\{m.group(1)}{{{m.group(2)}}}", m.group(0)), text)
+    text = _BOLD_ACCENT.sub(lambda m: pad(f"\\{m.group(1)}{{{m.group(2)}}}", m.group(0)), text)
+    return _BOUNDED_SUM.sub(lambda m: pad(m.group(1) + "}", m.group(0)), text)
 
 
 def _function_of_sum(toks: list[Token]) -> list[Token]:
