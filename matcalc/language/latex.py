@@ -251,7 +251,7 @@ _BOUNDED_SUM = re.compile(r"(\\sum\s*(?:\\limits\s*)?_\s*\{\s*[A-Za-z](?:\s*,\s*
 
 
 def _as_typed(text: str) -> str:
-    """The same text (same length, so every column stays) with what papers add and the grammar need not
+    r"""The same text (same length, so every column stays) with what papers add and the grammar need not
     know: `\hat{\mathbf{y}}` and `\mathbf{\hat{y}}` are `\hat{y}`; the bounds of `\sum_{j=1}^{N}` (the
     whole range, from 1) are dropped."""
     def pad(new: str, old: str) -> str:
