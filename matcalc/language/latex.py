@@ -42,6 +42,7 @@ from lark.exceptions import (
 from lark.lark import PostLex
 
 from ..errors import MatcalcError, ParseError
+from .latex_typed import as_typed, function_of_sum
 
 __all__ = ["looks_like_latex", "latex_to_ascii"]
 
@@ -65,7 +66,7 @@ def latex_to_ascii(text: str, sums=None) -> str:
     notation to matrix form (the engine's to_matrix, checked numerically by the library), and refused
     with a ParseError when no conversion is given."""
     try:
-        tree = _parser().parse(_as_typed(text))
+        tree = _parser().parse(as_typed(text))
         odd = _needs_index_notation(tree)
         if odd is not None:
             return _via_index_notation(text, odd, sums)
@@ -153,8 +154,8 @@ class _PostLex(PostLex):
     def process(self, stream):
         toks = [t for t in stream if not (t.type == "CMD" and t[1:] in _IGNORED)]
         toks = _split_single_char_args(toks)
-        return iter(_function_of_sum(_pair_brackets([self._classify(t, toks[i + 1] if i + 1 < len(toks) else None)
-                                                     for i, t in enumerate(toks)])))
+        return iter(function_of_sum(_pair_brackets([self._classify(t, toks[i + 1] if i + 1 < len(toks) else None)
+                                                    for i, t in enumerate(toks)]), _OPENERS, _ENDS_OPERAND, _tok))
 
     @staticmethod
     def _classify(t: Token, nxt: Token | None) -> Token:
@@ -240,52 +241,6 @@ def _split_arg(out: list[Token], i: int, numbers_ok: bool) -> int:
         out[i : i + 1] = [Token(t.type, t[0], start_pos=s, end_pos=s + 1),
                           Token("WORD" if t[1:2].isalpha() else "NUM", t[1:], start_pos=s + 1, end_pos=t.end_pos)]
     return i + 1
-
-
-_ACCENTED = re.compile(r"\\(hat|widehat|tilde|widetilde|bar|overline)\s*\{\s*\\(?:mathbf|boldsymbol|bm|mathrm|mathit)\s*"
-                       r"\{\s*(\\?[A-Za-z0-9]+)\s*\}\s*\}")
-_BOLD_ACCENT = re.compile(r"\\(?:mathbf|boldsymbol|bm)\s*\{\s*\\(hat|widehat|tilde|widetilde|bar|overline)\s*"
-                          r"\{\s*(\\?[A-Za-z0-9]+)\s*\}\s*\}")
-_BOUNDED_SUM = re.compile(r"(\\sum\s*(?:\\limits\s*)?_\s*\{\s*[A-Za-z](?:\s*,\s*[A-Za-z])*)\s*=\s*1\s*\}\s*"
-                          r"\^\s*(?:\{\s*\\?[A-Za-z0-9]+\s*\}|[A-Za-z0-9])")
-
-
-def _as_typed(text: str) -> str:
-    r"""The same text (same length, so every column stays) with what papers add and the grammar need not
-    know: `\hat{\mathbf{y}}` and `\mathbf{\hat{y}}` are `\hat{y}`; the bounds of `\sum_{j=1}^{N}` (the
-    whole range, from 1) are dropped."""
-    def pad(new: str, old: str) -> str:
-        return new + " " * (len(old) - len(new))
-
-    text = _ACCENTED.sub(lambda m: pad(f"\\{m.group(1)}{{{m.group(2)}}}", m.group(0)), text)
-    text = _BOLD_ACCENT.sub(lambda m: pad(f"\\{m.group(1)}{{{m.group(2)}}}", m.group(0)), text)
-    return _BOUNDED_SUM.sub(lambda m: pad(m.group(1) + "}", m.group(0)), text)
-
-
-def _function_of_sum(toks: list[Token]) -> list[Token]:
-    r"""`\log \sum_j e^{z_j} + c`: a function before a \sum takes the whole sum, up to the next + or − (or
-    the bracket that closes), as TeX is read; the parentheses it means are put in."""
-    out = list(toks)
-    i = 0
-    while i < len(out) - 1:
-        if out[i].type == "FUNC" and out[i + 1].type == "SUM":
-            depth, j = 0, i + 1
-            while j < len(out):
-                t = out[j]
-                if t.type in _OPENERS:
-                    depth += 1
-                elif t.type in _OPENERS.values():
-                    if depth == 0:
-                        break
-                    depth -= 1
-                elif depth == 0 and t.type in ("PLUS", "MINUS") and out[j - 1].type in _ENDS_OPERAND:
-                    break
-                j += 1
-            at = out[j].start_pos if j < len(out) else out[-1].end_pos
-            out.insert(j, _tok("RPAR", ")", at, at))
-            out.insert(i + 1, _tok("LPAR", "(", out[i].end_pos, out[i].end_pos))
-        i += 1
-    return out
 
 
 def _pair_brackets(toks: list[Token]) -> list[Token]:
