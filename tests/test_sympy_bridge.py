@@ -384,3 +384,22 @@ def test_the_bridge_never_sympifies_text():
     source = (Path(matcalc.__file__).parent / "language" / "sympy_bridge.py").read_text()
     for forbidden in ("sympify(", "parse_expr(", "S(", "eval(", "exec("):
         assert forbidden not in source.replace("self.nodes", ""), forbidden
+
+
+def test_matcalc_derive_cold_start_imports_only_what_it_uses():
+    """The README's first command loads no SymPy, NumPy, autograd, checker, code generator, trainer or web
+    server (module names, not times: a test never asserts a speed)."""
+    import subprocess
+    import sys
+
+    code = ("import runpy, sys; sys.argv = ['matcalc', 'derive']\n"
+            "try:\n    runpy.run_module('matcalc', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "print('MODULES', ' '.join(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "(softmax(W*x + b) - y)*x'" in out.stdout
+    modules = set(out.stdout.split("MODULES", 1)[1].split())
+    for heavy in ("sympy", "numpy", "autograd", "scipy", "sklearn", "matplotlib", "torch", "jax", "starlette",
+                  "matcalc.check.verify", "matcalc.compile.codegen", "matcalc.train", "matcalc.web",
+                  "matcalc.cli.check", "matcalc.cli.train", "matcalc.cli.serve", "matcalc.language.sympy_bridge"):
+        assert heavy not in modules, heavy
