@@ -68,6 +68,9 @@ def _closure(plan, i: int, st):
         if ta and tb:
             return lambda v: v[a].T @ v[b].T
         if ta:
+            tdot = getattr(xp, "helpers", {}).get("tmatmul")     # a backend's own a'*b (JAX: a contraction)
+            if tdot is not None:
+                return lambda v: tdot(v[a], v[b])
             return lambda v: v[a].T @ v[b]
         if tb:
             return lambda v: v[a] @ v[b].T
