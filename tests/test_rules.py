@@ -31,6 +31,12 @@ def _expression_exercising(row) -> tuple[str, str, dict]:
     """A scalar expression whose derivative goes through the function's rule, and its variable."""
     name = row.printed
     kind = row.kind
+    if kind == "elementwise" and row.arity == 2:      # both partials at once: d/dx of f(x, 2*x + y)
+        return f"w'*{name}(x, 2*x + y)", "x", {}
+    if row.axis:
+        return (f"{name}(Z, 1)*w", "Z", {}) if row.axis == 1 else (f"w'*{name}(Z, 2)", "Z", {})
+    if kind == "shaped":
+        return f"sum(W .* {name}(Z))", "Z", {}
     if kind == "elementwise":
         return f"w'*{name}(x)", "x", {}
     if kind == "reduce" and row.arg == "vector":
@@ -75,6 +81,8 @@ OPERATOR_CASES = {
     ("unvec", "operand"): ("sum(V .* unvec(g, m, n))", "g", {"g": ("m*n",), "V": ("m", "n")}),
     ("kron", "left"): ("sum(V .* kron(X, B))", "X", {"X": ("m", "n"), "B": ("p", "q"), "V": ("m*p", "n*q")}),
     ("kron", "right"): ("sum(V .* kron(A, X))", "X", {"A": ("m", "n"), "X": ("p", "q"), "V": ("m*p", "n*q")}),
+    ("vpow", "base"): ("w'*x.^p", "x", {}),
+    ("vpow", "exponent"): ("w'*x.^p", "p", {}),
 }
 
 

@@ -60,6 +60,58 @@ def softplus(z, xp=np):
     return 0.5 * (z + a) + xp.log1p(xp.exp(-a))
 
 
+def _special(xp):
+    """The scipy.special of the array library xp belongs to (erf, erfc): SciPy's for NumPy, autograd's,
+    JAX's or CuPy's own, so each differentiates or runs on its device as its library does."""
+    family = str(getattr(xp, "name", "") or getattr(xp, "__name__", ""))
+    if family.startswith("autograd"):
+        import autograd.scipy.special as special
+    elif family.startswith("jax"):
+        import jax.scipy.special as special
+    elif family.startswith("cupy"):
+        import cupyx.scipy.special as special
+    else:
+        import scipy.special as special
+    return special
+
+
+def erf(z, xp=np):
+    return _special(xp).erf(z)
+
+
+def normcdf(z, xp=np):
+    # (1 + erf(z/sqrt(2)))/2 as erfc(-z/sqrt(2))/2: no cancellation where z << 0
+    return 0.5 * _special(xp).erfc(-z / np.sqrt(2.0))
+
+
+def normpdf(z, xp=np):
+    return xp.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
+
+
+def gelu(z, xp=np):
+    # the exact GELU, z * normcdf(z) (PyTorch's default)
+    return z * 0.5 * _special(xp).erfc(-z / np.sqrt(2.0))
+
+
+def gelu_tanh(z, xp=np):
+    # the tanh approximation (PyTorch's approximate='tanh')
+    return 0.5 * z * (1.0 + xp.tanh(np.sqrt(2.0 / np.pi) * (z + 0.044715 * z ** 3)))
+
+
+def silu(z, xp=np):
+    # z * sigmoid(z), the sigmoid in its tanh form (finite everywhere)
+    return z * 0.5 * (xp.tanh(0.5 * z) + 1.0)
+
+
+def ismax(X, xp=np):
+    # 1 where X attains its maximum, 0 elsewhere (each tied entry is marked)
+    return (X == xp.max(X)) * 1.0
+
+
+def ismin(X, xp=np):
+    return (X == xp.min(X)) * 1.0
+
+
 def logdet(X, xp=np):
     # slogdet: the log of the determinant without forming it (det overflows for n in the hundreds);
     # the log of a negative determinant is nan. No branch on a value, so it traces under jax.jit
@@ -78,7 +130,22 @@ def commutation(m, n, xp=np):
 
 
 HELPERS = {f.__name__: f for f in (sigmoid, relu, step, softmax, logsumexp, softmax_rows,
-                                   logsumexp_rows, log_softmax, log_softmax_rows, softplus, logdet, norm1)}
+                                   logsumexp_rows, log_softmax, log_softmax_rows, softplus, logdet, norm1,
+                                   erf, normcdf, normpdf, gelu, gelu_tanh, silu, ismax, ismin)}
+
+# The generated source of the helpers that call the error function: written against `erf` / `erfc`,
+# which the source imports from its library's scipy.special (SPECIAL_IMPORTS).
+SOURCES = {
+    "erf": None,   # imported, not defined
+    "normcdf": "def normcdf(z):\n    return 0.5 * erfc(-z / np.sqrt(2.0))",
+    "gelu": "def gelu(z):\n    # the exact GELU, z * normcdf(z) (PyTorch's default)\n    "
+            "return z * 0.5 * erfc(-z / np.sqrt(2.0))",
+}
+SPECIAL_IMPORTS = {
+    "numpy": "from scipy.special import erf, erfc",
+    "jax": "from jax.scipy.special import erf, erfc",
+    "cupy": "from cupyx.scipy.special import erf, erfc",
+}
 
 
 # ---------------------------------------------------------------- NumPy fast paths

@@ -31,10 +31,12 @@ def result_shape(r: FunctionRow, shape):
         return shape
     if kind == "reduce":
         return SCALAR
-    if kind in ("square", "vector", "rows"):
+    if kind in ("square", "vector", "rows", "shaped"):
         return shape
     if kind == "rowreduce":
         return (rows, 1)
+    if kind == "colreduce":
+        return (1, cols)
     if kind == "tomatrix":
         return (rows, rows)
     if kind == "tovector":
