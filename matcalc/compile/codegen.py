@@ -431,7 +431,10 @@ def _dim_hints(derivation) -> dict:
 
 
 def derivation_plan(derivation, xp=np) -> Plan:
-    return Plan({"result": derivation.result}, set(derivation.typed.dims), xp, dim_hints=_dim_hints(derivation))
+    # every dimension of the expression may stand in the result as a number (the 1/n of a mean)
+    sizes = {d for node in derivation.typed.names.values() for d in dimension_names(node.shape)}
+    return Plan({"result": derivation.result}, set(derivation.typed.dims) | sizes, xp,
+                dim_hints=_dim_hints(derivation))
 
 
 def derivation_function_name(derivation) -> str:

@@ -142,7 +142,12 @@ def _match(p: Node, t: Node, rule: Rule, m: _Match) -> _Match | None:
         # move a sign back and forth)
         return _match(p.args[1], E.mul(*t.args[1:]), rule, m)
     if E.is_ones_matrix(p) and E.is_ones_matrix(t):
-        return m  # a constant 1 is the same whatever shape the pattern gave it
+        # a constant 1 is the same whatever shape the pattern gave it; its size is bound where it can be
+        # (sum(ones(n)) = n)
+        if p.op == "ones" and t.op == "ones":
+            bound = m.copy()
+            return bound if _bind_dims(p.shape, t.shape, rule, bound) else m
+        return m
     if p.op != t.op or p.attr != t.attr:
         return None
     if p.op == "add":
@@ -208,6 +213,8 @@ def _instantiate(node: Node, rule: Rule, m: _Match, shape_hint) -> Node:
     for n in E.walk(node):
         if n.op == "sym" and n.attr in m.nodes:
             memo[id(n)] = m.nodes[n.attr]
+        elif n.op == "sym" and n.is_scalar and n.attr in rule.dims:     # a size as a number: sum(ones(n)) = n
+            memo[id(n)] = _size_number(dim(n.attr))
         elif n.op == "ones":
             memo[id(n)] = E.ones(dim(n.shape[0]))
         elif n.op == "eye":
@@ -221,6 +228,13 @@ def _instantiate(node: Node, rule: Rule, m: _Match, shape_hint) -> Node:
         else:
             memo[id(n)] = E.rebuild(n, tuple(memo[id(a)] for a in n.args))
     return memo[id(node)]
+
+
+def _size_number(d) -> Node:
+    if isinstance(d, int):
+        return E.num(d)
+    whole, names = E.dim_factors(d)
+    return E.mul(E.num(whole), *(E.sym(n, E.SCALAR) for n in names))
 
 
 def _split_chain(t: Node) -> tuple[list[Node], list[Node]]:

@@ -134,7 +134,7 @@ _IGNORED = set(
 ) | {" "}
 _PUNCT = {"+": "PLUS", "-": "MINUS", "*": "MUL", "/": "DIV", "^": "CARET", "_": "UNDER", "'": "PRIME",
           "(": "LPAR", ")": "RPAR", "{": "LBRACE", "}": "RBRACE", ",": "COMMA", "|": "BAR"}
-_STYLED_RE = re.compile(r"\\([A-Za-z]+)\*?\s*(?:\{\s*(\\?[A-Za-z0-9]+)\s*\}|(\\[A-Za-z]+)|([A-Za-z0-9]))")
+_STYLED_RE = re.compile(r"\\([A-Za-z]+)\*?\s*(?:\{\s*(\\?[A-Za-z0-9]+(?:\\_[A-Za-z0-9]+)*)\s*\}|(\\[A-Za-z]+)|([A-Za-z0-9]))")
 _ACCENT = {"hat": "hat", "widehat": "hat", "tilde": "tilde", "widetilde": "tilde", "bar": "bar", "overline": "bar"}
 _UPRIGHT = {"mathrm", "operatorname", "text", "textrm", "textit", "mathit", "mathsf", "mathtt"}
 _OPENERS = {"LPAR": "RPAR", "LBRACE": "RBRACE", "NOPEN": "NCLOSE", "AOPEN": "ACLOSE"}
@@ -174,6 +174,8 @@ class _PostLex(PostLex):
             return _tok("NAME", _GREEK[name], s, e)  # ... a bare \sigma is a name
         if name in _FUNC_CMDS:
             return _tok("FUNC", _FUNC_CMDS[name], s, e)
+        if name in _table_latex()[0]:                   # \max, \cosh: the `latex` column of the table
+            return _tok("FUNC", _table_latex()[0][name], s, e)
         if name in _CMD_TYPES:
             return _tok(_CMD_TYPES[name], name, s, e)
         if name in _ACCENT or name in _UPRIGHT or name in ("mathbf", "boldsymbol", "bm", "vec", "mathbb", "mathcal"):
@@ -186,6 +188,9 @@ def _styled(t: Token) -> Token:
     m = _STYLED_RE.match(str(t))
     cmd, inner = m.group(1), m.group(2) or m.group(3) or m.group(4)
     s, e = t.start_pos, t.end_pos
+    if cmd in _UPRIGHT and inner in _table_latex()[1]:      # \operatorname{log\_softmax}, \mathrm{erf}
+        return _tok("FUNC", _table_latex()[1][inner], s, e)
+    inner = inner.replace("\\_", "_")
     if inner.startswith("\\"):
         if inner[1:] not in _GREEK:
             raise _Err(f"unsupported LaTeX command {inner} inside \\{cmd}", s)
@@ -202,6 +207,25 @@ def _styled(t: Token) -> Token:
     if cmd in _UPRIGHT and func in _ASCII_FUNCS:
         return _tok("FUNC", func, s, e)
     return _tok("NAME", name, s, e)
+
+
+@lru_cache(maxsize=1)
+def _table_latex() -> tuple[dict, dict]:
+    """The functions rules/functions.toml names in LaTeX (its `latex` column): ({command: name} for
+    `\\max`, {braced name: name} for `\\operatorname{softplus}`), so that what matcalc prints reads back.
+    The braced names are also taken under \\mathrm and with any capitals (`\\mathrm{GELU}`)."""
+    from ..tables import functions
+
+    commands, braced = {}, {}
+    for row in functions().values():
+        m = re.fullmatch(r"\\([A-Za-z]+)|\\operatorname\{(.+)\}", row.latex or "")
+        if m and m.group(1):
+            commands[m.group(1)] = row.printed
+        elif m:
+            braced[m.group(2)] = row.printed
+            plain = m.group(2).replace("\\_", "_")
+            braced[plain] = braced[plain.upper()] = braced[plain.capitalize()] = row.printed
+    return commands, braced
 
 
 def _split_single_char_args(toks: list[Token]) -> list[Token]:
@@ -315,6 +339,11 @@ def _subscript(n: _N, text: str, pos: int) -> _N:
         if len(groups) != 1:
             raise _Err(f"a ones vector has one size: \\mathbf{{1}}_{{{text}}}", pos)
         return _name(f"ones({'*'.join(groups[0])})", "", n.pos)
+    if n.kind == "num" and n.args[0] == "0":   # \mathbf{0}_{n}, \mathbf{0}_{m,n}: zeros of that shape
+        groups = getattr(text, "groups", None) or [[str(text)]]
+        if len(groups) > 2:
+            raise _Err(f"a zero matrix has at most two sizes: \\mathbf{{0}}_{{{text}}}", pos)
+        return _name(f"zeros({', '.join('*'.join(g) for g in groups)})", "", n.pos)
     if n.kind == "name":
         groups = getattr(text, "groups", None)
         if groups and not n.args[1] and n.args[0] in ("I", "K"):
@@ -370,6 +399,11 @@ def _entrywise(n: _N, idx: set, what: str):
         rest = "".join(c for c in a[1] if c not in idx)
         return (_name(a[0], rest, n.pos), True) if rest != a[1] else (n, False)
     if k in ("num", "ones"):
+        return n, False
+    if k == "calln":
+        if any(_entrywise(x, idx, what)[1] for x in a[1:]):
+            raise _Err(f"unsupported {what} summand: {a[0]}(..) of indexed entries; write the vector form instead",
+                       n.pos)
         return n, False
     if k in ("call", "norm"):
         f = a[0] if k == "call" else "norm"
@@ -564,6 +598,10 @@ class _Build(Transformer):
             return _apply_postops(_N("call", str(f), inner, pos=f.start_pos), ops)
         return _N("call", str(f), arg, pos=f.start_pos)
 
+    def call_many(self, f, *rest):
+        args = [x for x in rest if isinstance(x, _N)]
+        return _N("calln", str(f), *args, pos=f.start_pos)
+
     def factors(self, *fs):
         return _product(fs, fs[0].pos)
 
@@ -624,7 +662,7 @@ def _parser() -> Lark:
 
 # ---------------------------------------------------------------- printing
 
-_ATOMIC = {"name", "num", "call", "norm", "kron"}
+_ATOMIC = {"name", "num", "call", "calln", "norm", "kron"}
 
 
 def _show(n: _N) -> str:
@@ -638,6 +676,8 @@ def _show(n: _N) -> str:
                    "or ones(n) in the ASCII language", n.pos)
     if k == "call":
         return f"{a[0]}({_show(a[1])})"
+    if k == "calln":
+        return f"{a[0]}({', '.join(_show(x) for x in a[1:])})"
     if k == "norm":
         return f"norm{a[1] or '2'}({_show(a[0])})"
     if k == "tr":

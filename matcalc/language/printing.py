@@ -96,7 +96,8 @@ class TextPrinter:
             return self(node.args[0])
         if op == "fn":
             row = functions()[node.attr]
-            args = [self._argument(a) for a in node.args] + ([str(row.axis)] if row.axis else [])
+            args = [self._argument(a) if row.arity > 1 else self(a)[0] for a in node.args]
+            args += [str(row.axis)] if row.axis else []
             return f"{row.printed}({', '.join(args)})", ATOM
         if op == "vpow":
             base, p = node.args
@@ -295,7 +296,8 @@ class LatexPrinter(TextPrinter):
             return f"{self.wrap(base, ATOM)}^{{{ring}{self(p)[0]}}}", POSTFIX
         if op == "fn" and (len(node.args) > 1 or functions()[node.attr].axis):
             row = functions()[node.attr]
-            args = [self._argument(a) for a in node.args] + ([str(row.axis)] if row.axis else [])
+            args = [self._argument(a) if row.arity > 1 else self(a)[0] for a in node.args]
+            args += [str(row.axis)] if row.axis else []
             return f"{row.latex or row.printed}\\left({', '.join(args)}\\right)", ATOM
         if op == "fn":
             name = node.attr

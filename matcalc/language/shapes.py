@@ -267,8 +267,11 @@ class _Inference:
         if not (_is_one(e[0]) and _is_one(e[1])) and (e[0].root().value is not None
                                                       or e[1].root().value is not None):
             raise ShapeError(f"{node.source}: an exponent must be a scalar, got {_shape_text(e)}")
-        self.unify(e[0], _one(), node, e, (_one(), _one()), "is not a scalar exponent:")
-        self.unify(e[1], _one(), node, e, (_one(), _one()), "is not a scalar exponent:")
+        try:
+            self.unify(e[0], _one(), node, e, (_one(), _one()), "is not a scalar exponent:")
+            self.unify(e[1], _one(), node, e, (_one(), _one()), "is not a scalar exponent:")
+        except ShapeError:
+            raise ShapeError(f"{node.source}: an exponent must be a scalar, got {_shape_text(e)}") from None
         if node.kind == "pow" and not (_is_one(a[0]) and _is_one(a[1])):
             raise ShapeError(f"{node.source}: ^ with a symbol as exponent is a power of a scalar, got "
                              f"{_shape_text(a)}; for an elementwise power write .^")
@@ -419,11 +422,12 @@ def call_rows(node: Syntax, rows):
 
 
 def _exponent_names(node: Syntax) -> set[str]:
-    """The names in an exponent (x.^p, x.^(p - 1)): each is a scalar."""
+    """The lowercase names in an exponent (x.^p, x.^(p - 1)): each is a scalar, as a divisor is (a name
+    with an uppercase initial stays a matrix, so x.^(A*x) is an error, not a new meaning of x)."""
     out, todo = set(), [node]
     while todo:
         n = todo.pop()
-        if n.kind == "name":
+        if n.kind == "name" and not n.value[0].isupper():
             out.add(n.value)
         elif n.kind != "call":
             todo.extend(n.args)
