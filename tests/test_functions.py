@@ -67,6 +67,9 @@ CASES = [
     ("min(x)", "x", "x:n", {}),
     ("max(X)", "X", "X:m,n", {}),
     ("max(x, 0)", "x", "x:n", {}),                         # a Jacobian: diag(step(x))
+    ("sum(max(x, 0).^2)", "x", "x:n", {}),                 # the simplifier expands through max(., .)
+    ("sum((x.^p + 1).^2)", "x", "x:n p:", {"x": "positive"}),
+    ("sum(max(A*x, y) .* min(x, 2))", "x", "A:n,n x:n y:n", {"x": "wide"}),
     # the elementwise functions
     ("sum(softplus(X*w))", "w", "X:m,d w:d", {}),
     ("y'*log1p(x)", "x", "y:n x:n", {"x": "small"}),

@@ -109,12 +109,13 @@ def test_simplification_identity_holds_numerically(row):
     rng = np.random.default_rng(5)
     for k in range(3):
         sizes = numeric.dimension_sizes([typed.root, result], start=k)
-        inst = numeric.sample(typed.root, typed.names, None, rng, sizes=sizes, extra_roots=[result])
+        inst = numeric.sample(typed.root, typed.names, None, rng, sizes=sizes, extra_roots=[result],
+                              dim_scalars=typed.dims)       # a size used as a number (sum(ones(n)) = n)
         if "sign" in row.pattern or "abs" in row.pattern:
             inst.env = {n: v + np.sign(v) * 0.1 for n, v in inst.env.items()}
         env = {**inst.dims, **inst.env}
-        lhs = np.asarray(evaluate(typed.root, (), env), dtype=float)
-        rhs = np.asarray(evaluate(result, (), env), dtype=float)
+        lhs = np.asarray(evaluate(typed.root, typed.dims, env), dtype=float)
+        rhs = np.asarray(evaluate(result, typed.dims, env), dtype=float)
         if rhs.shape != lhs.shape:
             rhs = np.broadcast_to(rhs, lhs.shape) if rhs.ndim == 0 else rhs.reshape(lhs.shape)
         assert numeric.relative_error(lhs, rhs) < 1e-9

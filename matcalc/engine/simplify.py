@@ -426,8 +426,8 @@ class Simplifier:
         if op == "bcast":
             terms = self._terms(node.args[0])
             return collect([self._settle(E.bcast(t, node.shape)) for t in terms], node.shape)
-        if op == "fn":
-            return self._settle(E.rebuild(node, (self(node.args[0]),)))
+        if op in ("fn", "vpow"):
+            return self._settle(E.rebuild(node, tuple(self(a) for a in node.args)))
         if op == "epow" and node.attr in (2, 3) and self.expand(node.args[0]).op == "add":
             # (1 - s).^2 = 1 - 2*s + s.^2, so that s - s.^2 and the like can meet and cancel
             terms = self._terms(node.args[0])

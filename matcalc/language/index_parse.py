@@ -84,7 +84,7 @@ def _function_names() -> set[str]:
 def _elementwise_names() -> set[str]:
     from ..tables import functions
 
-    return {r.printed for r in functions().values() if r.kind == "elementwise"}
+    return {r.printed for r in functions().values() if r.kind == "elementwise" and r.arity == 1}
 
 
 def is_latex(text: str) -> bool:
