@@ -138,6 +138,8 @@ class _Lowering:
             value = self.folded(n)
             if value is not None:          # sqrt(2), normpdf(0): a number, in every array library
                 return self.ref("const", (), value, hint="c")
+        else:                              # known to the folding of its parents without a walk
+            self.__dict__.setdefault("_folded", {})[id(n)] = float(n.attr) if op == "num" else None
         if op == "sym":
             name = n.attr
             if name in self.plan.dim_scalars:
@@ -544,9 +546,11 @@ class _Lowering:
     def folded(self, n: Node) -> float | None:
         """The value of a scalar made of numbers only, worked out once when the plan is built."""
         memo = self.__dict__.setdefault("_folded", {})
-        for m in walk(n):
-            if id(m) in memo:
-                continue
+        if id(n) in memo:
+            return memo[id(n)]
+        # nodes are lowered children first, so their values are usually known: no walk of the subtree
+        todo = [n] if all(id(a) in memo for a in n.args) else [m for m in walk(n) if id(m) not in memo]
+        for m in todo:
             kids = [memo.get(id(a)) for a in m.args]
             value = None
             if m.op == "num":

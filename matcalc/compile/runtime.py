@@ -81,21 +81,21 @@ def erf(z, xp=np):
 
 def normcdf(z, xp=np):
     # (1 + erf(z/sqrt(2)))/2 as erfc(-z/sqrt(2))/2: no cancellation where z << 0
-    return 0.5 * _special(xp).erfc(-z / np.sqrt(2.0))
+    return 0.5 * _special(xp).erfc(-z * 0.7071067811865476)          # 1/sqrt(2)
 
 
 def normpdf(z, xp=np):
-    return xp.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
+    return xp.exp(-0.5 * z * z) * 0.3989422804014327                 # 1/sqrt(2*pi)
 
 
 def gelu(z, xp=np):
     # the exact GELU, z * normcdf(z) (PyTorch's default)
-    return z * 0.5 * _special(xp).erfc(-z / np.sqrt(2.0))
+    return z * 0.5 * _special(xp).erfc(-z * 0.7071067811865476)
 
 
 def gelu_tanh(z, xp=np):
-    # the tanh approximation (PyTorch's approximate='tanh')
-    return 0.5 * z * (1.0 + xp.tanh(np.sqrt(2.0 / np.pi) * (z + 0.044715 * z ** 3)))
+    # the tanh approximation (PyTorch's approximate='tanh'); 0.7978845608028654 = sqrt(2/pi)
+    return 0.5 * z * (1.0 + xp.tanh(0.7978845608028654 * (z + 0.044715 * z ** 3)))
 
 
 def silu(z, xp=np):
@@ -137,9 +137,9 @@ HELPERS = {f.__name__: f for f in (sigmoid, relu, step, softmax, logsumexp, soft
 # which the source imports from its library's scipy.special (SPECIAL_IMPORTS).
 SOURCES = {
     "erf": None,   # imported, not defined
-    "normcdf": "def normcdf(z):\n    return 0.5 * erfc(-z / np.sqrt(2.0))",
+    "normcdf": "def normcdf(z):\n    return 0.5 * erfc(-z * 0.7071067811865476)          # 1/sqrt(2)",
     "gelu": "def gelu(z):\n    # the exact GELU, z * normcdf(z) (PyTorch's default)\n    "
-            "return z * 0.5 * erfc(-z / np.sqrt(2.0))",
+            "return z * 0.5 * erfc(-z * 0.7071067811865476)",
 }
 SPECIAL_IMPORTS = {
     "numpy": "from scipy.special import erf, erfc",

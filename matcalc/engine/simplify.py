@@ -214,7 +214,7 @@ def _instantiate(node: Node, rule: Rule, m: _Match, shape_hint) -> Node:
         if n.op == "sym" and n.attr in m.nodes:
             memo[id(n)] = m.nodes[n.attr]
         elif n.op == "sym" and n.is_scalar and n.attr in rule.dims:     # a size as a number: sum(ones(n)) = n
-            memo[id(n)] = _size_number(dim(n.attr))
+            memo[id(n)] = E.size_scalar(dim(n.attr))
         elif n.op == "ones":
             memo[id(n)] = E.ones(dim(n.shape[0]))
         elif n.op == "eye":
@@ -228,13 +228,6 @@ def _instantiate(node: Node, rule: Rule, m: _Match, shape_hint) -> Node:
         else:
             memo[id(n)] = E.rebuild(n, tuple(memo[id(a)] for a in n.args))
     return memo[id(node)]
-
-
-def _size_number(d) -> Node:
-    if isinstance(d, int):
-        return E.num(d)
-    whole, names = E.dim_factors(d)
-    return E.mul(E.num(whole), *(E.sym(n, E.SCALAR) for n in names))
 
 
 def _split_chain(t: Node) -> tuple[list[Node], list[Node]]:

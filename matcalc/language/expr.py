@@ -456,7 +456,7 @@ def _apply_elementwise(r, args: tuple[Node, ...]) -> Node:
     """max(a, b), min(a, b): the arguments broadcast to one shape, entry by entry. max(u, u) is u, and a
     commutative function puts a constant argument last (max(0, u) is max(u, 0)), so its partial in u is
     step(u) rather than 1 - step(-u)."""
-    shape = next((a.shape for a in args if not a.is_scalar), SCALAR)
+    shape = tuple(next((a.shape[k] for a in args if a.shape[k] != 1), 1) for k in (0, 1))
     args = tuple(a if a.shape == shape else bcast(a, shape) for a in args)
     if all(a is args[0] for a in args):
         return args[0]
@@ -483,6 +483,14 @@ def _apply_along(r, arg: Node, where: str) -> Node:
         whole = next(w for w in spelled(r.printed) if not w.axis and w.arity == 1)
         return apply(whole.name, arg, where=where)
     return fn(r.name, arg, shape)
+
+
+def size_scalar(d: Dim) -> Node:
+    """A dimension used as a number: `m`, `3`, or `m*c` (the count of mean's rule: rows times columns)."""
+    if isinstance(d, int):
+        return num(d)
+    whole, names = dim_factors(d)
+    return mul(num(whole), *(sym(n, SCALAR) for n in names))
 
 
 def vpow(base: Node, p: Node) -> Node:

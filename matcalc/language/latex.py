@@ -42,6 +42,7 @@ from lark.exceptions import (
 from lark.lark import PostLex
 
 from ..errors import MatcalcError, ParseError
+from .functions import elementwise_names, function_names, latex_names
 
 __all__ = ["looks_like_latex", "latex_to_ascii"]
 
@@ -104,15 +105,8 @@ class _Err(Exception):
 
 # ---------------------------------------------------------------- token classification
 
-_ASCII_FUNCS = {
-    "exp", "log", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "tanh", "sigmoid", "relu",
-    "step", "sqrt", "abs", "sign", "sum", "tr", "det", "logdet", "inv", "norm1", "norm2", "diag",
-    "softmax", "logsumexp", "vec",
-}  # `ones` and `I` need a size, so no LaTeX spelling maps onto them as functions
-_ELEMENTWISE = {
-    "exp", "log", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "tanh", "sigmoid", "relu",
-    "step", "sqrt", "abs", "sign",
-}
+# the functions of rules/functions.toml (and vec) under \mathrm{..}; `ones`, `I`, `zeros` need a size, so no
+# LaTeX spelling maps onto them as functions. Entrywise ones may stand in a summand (\sum_i \log x_i).
 _FUNC_ALIAS = {"ln": "log", "trace": "tr"}
 _FUNC_CMDS = {c: c for c in ("log", "exp", "sin", "cos", "tan", "tanh", "arcsin", "arccos", "arctan", "det", "sqrt",
                              "tr", "diag", "softmax", "logdet", "logsumexp", "sigmoid", "relu", "sign")}
@@ -174,8 +168,8 @@ class _PostLex(PostLex):
             return _tok("NAME", _GREEK[name], s, e)  # ... a bare \sigma is a name
         if name in _FUNC_CMDS:
             return _tok("FUNC", _FUNC_CMDS[name], s, e)
-        if name in _table_latex()[0]:                   # \max, \cosh: the `latex` column of the table
-            return _tok("FUNC", _table_latex()[0][name], s, e)
+        if name in latex_names()[0]:                   # \max, \cosh: the `latex` column of the table
+            return _tok("FUNC", latex_names()[0][name], s, e)
         if name in _CMD_TYPES:
             return _tok(_CMD_TYPES[name], name, s, e)
         if name in _ACCENT or name in _UPRIGHT or name in ("mathbf", "boldsymbol", "bm", "vec", "mathbb", "mathcal"):
@@ -188,8 +182,8 @@ def _styled(t: Token) -> Token:
     m = _STYLED_RE.match(str(t))
     cmd, inner = m.group(1), m.group(2) or m.group(3) or m.group(4)
     s, e = t.start_pos, t.end_pos
-    if cmd in _UPRIGHT and inner in _table_latex()[1]:      # \operatorname{log\_softmax}, \mathrm{erf}
-        return _tok("FUNC", _table_latex()[1][inner], s, e)
+    if cmd in _UPRIGHT and inner in latex_names()[1]:      # \operatorname{log\_softmax}, \mathrm{erf}
+        return _tok("FUNC", latex_names()[1][inner], s, e)
     inner = inner.replace("\\_", "_")
     if inner.startswith("\\"):
         if inner[1:] not in _GREEK:
@@ -204,28 +198,9 @@ def _styled(t: Token) -> Token:
     if cmd in _ACCENT:
         return _tok("NAME", name + _ACCENT[cmd], s, e)
     func = _FUNC_ALIAS.get(name.lower(), name.lower())
-    if cmd in _UPRIGHT and func in _ASCII_FUNCS:
+    if cmd in _UPRIGHT and (func in function_names() or func == "vec"):
         return _tok("FUNC", func, s, e)
     return _tok("NAME", name, s, e)
-
-
-@lru_cache(maxsize=1)
-def _table_latex() -> tuple[dict, dict]:
-    """The functions rules/functions.toml names in LaTeX (its `latex` column): ({command: name} for
-    `\\max`, {braced name: name} for `\\operatorname{softplus}`), so that what matcalc prints reads back.
-    The braced names are also taken under \\mathrm and with any capitals (`\\mathrm{GELU}`)."""
-    from ..tables import functions
-
-    commands, braced = {}, {}
-    for row in functions().values():
-        m = re.fullmatch(r"\\([A-Za-z]+)|\\operatorname\{(.+)\}", row.latex or "")
-        if m and m.group(1):
-            commands[m.group(1)] = row.printed
-        elif m:
-            braced[m.group(2)] = row.printed
-            plain = m.group(2).replace("\\_", "_")
-            braced[plain] = braced[plain.upper()] = braced[plain.capitalize()] = row.printed
-    return commands, braced
 
 
 def _split_single_char_args(toks: list[Token]) -> list[Token]:
@@ -341,8 +316,6 @@ def _subscript(n: _N, text: str, pos: int) -> _N:
         return _name(f"ones({'*'.join(groups[0])})", "", n.pos)
     if n.kind == "num" and n.args[0] == "0":   # \mathbf{0}_{n}, \mathbf{0}_{m,n}: zeros of that shape
         groups = getattr(text, "groups", None) or [[str(text)]]
-        if len(groups) > 2:
-            raise _Err(f"a zero matrix has at most two sizes: \\mathbf{{0}}_{{{text}}}", pos)
         return _name(f"zeros({', '.join('*'.join(g) for g in groups)})", "", n.pos)
     if n.kind == "name":
         groups = getattr(text, "groups", None)
@@ -400,15 +373,14 @@ def _entrywise(n: _N, idx: set, what: str):
         return (_name(a[0], rest, n.pos), True) if rest != a[1] else (n, False)
     if k in ("num", "ones"):
         return n, False
+    if k == "calln" and any(_entrywise(x, idx, what)[1] for x in a[1:]):
+        raise _Err(f"unsupported {what} summand: {a[0]}(..) of indexed entries; write the vector form instead", n.pos)
     if k == "calln":
-        if any(_entrywise(x, idx, what)[1] for x in a[1:]):
-            raise _Err(f"unsupported {what} summand: {a[0]}(..) of indexed entries; write the vector form instead",
-                       n.pos)
         return n, False
     if k in ("call", "norm"):
         f = a[0] if k == "call" else "norm"
         inner, ix = _entrywise(a[0 if k == "norm" else 1], idx, what)
-        if ix and f not in _ELEMENTWISE and f != "sum":
+        if ix and f not in elementwise_names() and f != "sum":
             raise _Err(f"unsupported {what} summand: {f}(..) of an indexed entry is not entrywise; "
                        "write the vector form instead", n.pos)
         return (_N("call", f, inner, pos=n.pos) if k == "call" else _N("norm", inner, a[1], pos=n.pos)), ix
@@ -598,9 +570,8 @@ class _Build(Transformer):
             return _apply_postops(_N("call", str(f), inner, pos=f.start_pos), ops)
         return _N("call", str(f), arg, pos=f.start_pos)
 
-    def call_many(self, f, *rest):
-        args = [x for x in rest if isinstance(x, _N)]
-        return _N("calln", str(f), *args, pos=f.start_pos)
+    def call_many(self, f, *rest):        # \max(a, b), \operatorname{sum}(X, 2)
+        return _N("calln", str(f), *(x for x in rest if isinstance(x, _N)), pos=f.start_pos)
 
     def factors(self, *fs):
         return _product(fs, fs[0].pos)

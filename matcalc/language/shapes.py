@@ -16,6 +16,8 @@ from ..errors import ParseError, ShapeError, UnsupportedError
 from ..tables import functions, known_function_names, spelled
 from . import expr as E
 from .expr import SCALAR, Dim, Node, Shape, apply
+from . import exponents
+from .functions import call_rows, zeros_sizes
 from .parse import Syntax, chain, parse, parse_fresh
 
 GREEK = {
@@ -161,7 +163,7 @@ class _Inference:
             if n.kind == "div" and n.args[1].kind == "name":
                 self.scalar_names.add(n.args[1].value)
             if n.kind in ("pow", "epow"):                  # an exponent is a scalar: x.^p, alpha^p
-                self.scalar_names.update(_exponent_names(n.args[1]))
+                self.scalar_names |= exponents.exponent_names(n.args[1])
             if n.kind == "call" and n.value in DIMENSION_ARGUMENTS:
                 for k in DIMENSION_ARGUMENTS[n.value]:
                     if k < len(n.args):
@@ -215,7 +217,7 @@ class _Inference:
         if k == "call":
             return self.call_shape(node)
         a = left if left is not None else self.shape(node.args[0])
-        if k in ("pow", "epow") and not _is_constant(node.args[1]):
+        if k in ("pow", "epow") and not exponents.is_constant(node.args[1]):
             return self.variable_power(node, a)
         if k in ("pow", "epow"):
             matrix = k == "pow" and not (_is_one(a[0]) and _is_one(a[1]))
@@ -244,11 +246,14 @@ class _Inference:
             self.unify(a[1], b[0], node, a, b, "times")
             return (a[0], b[1])
         # add, sub, had, ediv: equal shapes, or a scalar / row / column broadcast
-        if scalar_a:
+        return self.broadcast(node, a, b, {"add": "plus", "sub": "minus", "had": ".*", "ediv": "./"}[k])
+
+    def broadcast(self, node: Syntax, a, b, verb: str) -> tuple[_Var, _Var]:
+        """An entrywise operation (+, .*, max(a, b)): equal shapes, or a scalar, row or column broadcast."""
+        if _is_one(a[0]) and _is_one(a[1]):
             return b
-        if scalar_b:
+        if _is_one(b[0]) and _is_one(b[1]):
             return a
-        verb = {"add": "plus", "sub": "minus", "had": ".*", "ediv": "./"}[k]
         row_a, row_b = _is_one(a[0]), _is_one(b[0])
         col_a, col_b = _is_one(a[1]), _is_one(b[1])
         if row_a != row_b and not (col_a or col_b):
@@ -264,12 +269,9 @@ class _Inference:
     def variable_power(self, node: Syntax, a) -> tuple[_Var, _Var]:
         """x.^p, abs(x).^p, alpha^p with a scalar expression p as exponent (not a number)."""
         e = self.shape(node.args[1])
-        if not (_is_one(e[0]) and _is_one(e[1])) and (e[0].root().value is not None
-                                                      or e[1].root().value is not None):
-            raise ShapeError(f"{node.source}: an exponent must be a scalar, got {_shape_text(e)}")
         try:
-            self.unify(e[0], _one(), node, e, (_one(), _one()), "is not a scalar exponent:")
-            self.unify(e[1], _one(), node, e, (_one(), _one()), "is not a scalar exponent:")
+            for v in e:
+                self.unify(v, _one(), node, e, (_one(), _one()), "is not a scalar exponent:")
         except ShapeError:
             raise ShapeError(f"{node.source}: an exponent must be a scalar, got {_shape_text(e)}") from None
         if node.kind == "pow" and not (_is_one(a[0]) and _is_one(a[1])):
@@ -283,9 +285,8 @@ class _Inference:
             size = _dimension_argument(node)
             v = self.dim(size)
             return (v, _one()) if name == "ones" else (v, v)
-        if name == "zeros":
-            sizes = [self.dim(d) for d in _zeros_sizes(node)]
-            return (sizes[0], sizes[1] if len(sizes) > 1 else _one())
+        if name == "zeros":        # zeros(n) a column, zeros(m, n) a matrix
+            return tuple(self.dim(d) for d in zeros_sizes(node, _dimension)) + (_one(),) * (2 - len(node.args))
         if name in STRUCTURAL:
             return self.structural_shape(node)
         rows = spelled(name)
@@ -293,8 +294,8 @@ class _Inference:
             raise ParseError(f"unknown function {name!r}; known: {', '.join(known_function_names())}",
                              self.text, node.start + 1)
         rows = call_rows(node, rows)
-        if rows[0].arity > 1:
-            return self.elementwise_shape(node, [self.shape(a) for a in node.args])
+        if rows[0].arity > 1:          # max(a, b), min(a, b): entry by entry, broadcast as in `+`
+            return self.broadcast(node, *(self.shape(a) for a in node.args), "and")
         a = self.shape(node.args[0])
         row = _choose_row(rows, a)
         if row.arg == "square":
@@ -323,28 +324,6 @@ class _Inference:
             return (a[0], _one())
         raise ValueError(kind)
 
-
-    def elementwise_shape(self, node: Syntax, shapes: list) -> tuple[_Var, _Var]:
-        """max(a, b), min(a, b): entry by entry, a scalar, row or column broadcast as in `+`."""
-        out = shapes[0]
-        for b in shapes[1:]:
-            a = out
-            if _is_one(b[0]) and _is_one(b[1]):
-                continue
-            if _is_one(a[0]) and _is_one(a[1]):
-                out = b
-                continue
-            row_a, row_b, col_a, col_b = _is_one(a[0]), _is_one(b[0]), _is_one(a[1]), _is_one(b[1])
-            if row_a != row_b and not (col_a or col_b):
-                self.unify(a[1], b[1], node, a, b, "and")
-                out = b if row_a else a
-            elif col_a != col_b and not (row_a or row_b):
-                self.unify(a[0], b[0], node, a, b, "and")
-                out = b if col_a else a
-            else:
-                self.unify(a[0], b[0], node, a, b, "and")
-                self.unify(a[1], b[1], node, a, b, "and")
-        return out
 
     def structural_shape(self, node: Syntax) -> tuple[_Var, _Var]:
         """vec, kron, K and unvec: their sizes are products of their operands' sizes."""
@@ -385,66 +364,6 @@ STRUCTURAL = {"vec": ("a matrix",), "kron": ("a matrix", "a matrix"), "K": ("m",
               "unvec": ("a column", "m", "n")}
 DIMENSION_ARGUMENTS = {"ones": (0,), "I": (0,), "K": (0, 1), "unvec": (1, 2), "zeros": (0, 1)}
 
-
-def _zeros_sizes(node: Syntax) -> list:
-    """zeros(n) is a column of n zeros, zeros(m, n) an m×n matrix (ones(n) is a column too)."""
-    if len(node.args) not in (1, 2):
-        raise ShapeError(f"{node.source}: zeros takes one or two sizes (zeros(n), zeros(m, n)), got "
-                         f"{len(node.args)}")
-    return [_dimension(node, a) for a in node.args]
-
-
-def _axis_of(node: Syntax) -> int:
-    """The dimension argument of sum(X, 1), mean(X, 2), ...: 1 (down the columns) or 2 (along the rows)."""
-    arg = node.args[1]
-    if arg.kind != "num" or arg.value not in (1, 2):
-        raise ShapeError(f"{node.source}: the dimension argument of {node.value} is 1 (column {node.value}s, "
-                         f"a row) or 2 (row {node.value}s, a column), got {arg.source}")
-    return int(arg.value)
-
-
-def call_rows(node: Syntax, rows):
-    """The rows a call may mean by how it is written: one argument, two arguments (max(a, b)), or an
-    argument and a dimension (sum(X, 2)). A wrong count is a ShapeError saying what the function takes."""
-    name, n = node.value, len(node.args)
-    if n == 2 and any(r.axis for r in rows):
-        axis = _axis_of(node)
-        chosen = [r for r in rows if r.axis == axis]
-    else:
-        chosen = [r for r in rows if r.arity == n and not r.axis]
-    if chosen:
-        return chosen
-    forms = sorted({r.arity for r in rows})
-    takes = " or ".join({1: "one argument", 2: "two arguments"}.get(k, f"{k} arguments") for k in forms)
-    if any(r.axis for r in rows):
-        takes += f", or a matrix and a dimension ({name}(X, 1) down the columns, {name}(X, 2) along the rows)"
-    raise ShapeError(f"{node.source}: {name} takes {takes}, got {n}")
-
-
-def _exponent_names(node: Syntax) -> set[str]:
-    """The lowercase names in an exponent (x.^p, x.^(p - 1)): each is a scalar, as a divisor is (a name
-    with an uppercase initial stays a matrix, so x.^(A*x) is an error, not a new meaning of x)."""
-    out, todo = set(), [node]
-    while todo:
-        n = todo.pop()
-        if n.kind == "name" and not n.value[0].isupper():
-            out.add(n.value)
-        elif n.kind != "call":
-            todo.extend(n.args)
-    return out
-
-
-def _is_constant(node: Syntax) -> bool:
-    """Whether an exponent is a number (`2`, `-1`, `1/2`) rather than an expression in names (`p`)."""
-    todo = [node]
-    while todo:
-        n = todo.pop()
-        if n.kind == "num":
-            continue
-        if n.kind not in ("neg", "div", "mul", "add", "sub"):
-            return False
-        todo.extend(n.args)
-    return True
 
 
 def _dimension_names(node: Syntax) -> set[str]:
@@ -493,26 +412,6 @@ def _choose_row(rows, shape):
         if (r.arg == "vector") == vector:
             return r
     return rows[0]
-
-
-def _size_scalar(d: Dim) -> Node:
-    """A dimension used as a number: in the user's text its own name (`1/m`); in a rule template the
-    size it stands for (the `m*c` of mean's rule is the argument's rows times its columns)."""
-    if isinstance(d, int):
-        return E.num(d)
-    whole, names = E.dim_factors(d)
-    return E.mul(E.num(whole), *(E.sym(n, SCALAR) for n in names))
-
-
-def _bound_constant(node: Syntax, env: dict) -> bool:
-    """An exponent that is a number, or (in a rule template) a name bound to a number."""
-    if node.kind == "name" and env and node.value in env:
-        return env[node.value].op == "num"
-    if node.kind == "num":
-        return True
-    if node.kind in ("neg", "div", "mul", "add", "sub"):
-        return all(_bound_constant(a, env) for a in node.args)
-    return False
 
 
 def _dimension_argument(node: Syntax) -> Dim:
@@ -624,7 +523,7 @@ class Builder:
             if node.value == "I" and id(node) in self.implicit_eye:
                 return E.eye(self.implicit_eye[id(node)])
             if node.value in self.dims:
-                return _size_scalar(self.dims[node.value])
+                return E.size_scalar(self.dims[node.value])   # in a rule template, the size itself
             raise ParseError(f"unknown name {node.value!r}", self.text, node.start + 1)
         if k == "neg":
             return E.neg(self.build(node.args[0]))
@@ -633,14 +532,8 @@ class Builder:
         if k == "call":
             return self.call(node)
         a = left if left is not None else self.build(node.args[0])
-        if k in ("pow", "epow") and not _bound_constant(node.args[1], self.env):
-            p = self.build(node.args[1])
-            if not p.is_scalar:
-                raise ShapeError(f"{node.source}: an exponent must be a scalar, got {E.shape_text(p.shape)}")
-            if k == "pow" and not a.is_scalar:
-                raise ShapeError(f"{node.source}: ^ with a symbol as exponent needs a scalar base, got "
-                                 f"{E.shape_text(a.shape)}; for an elementwise power write .^")
-            return E.vpow(a, p)
+        if k in ("pow", "epow") and not exponents.bound_constant(node.args[1], self.env):
+            return E.vpow(a, self.build(node.args[1]))     # x.^p, alpha^p (the inference checked the shapes)
         if k == "pow":
             return self.power(node, a, constant_exponent(node.args[1], self.env))
         if k == "epow":
@@ -700,8 +593,7 @@ class Builder:
             size = self.size(_dimension_argument(node))
             return E.ones(size) if name == "ones" else E.eye(size)
         if name == "zeros":
-            sizes = [self.size(d) for d in _zeros_sizes(node)]
-            return E.zero((sizes[0], sizes[1] if len(sizes) > 1 else 1))
+            return E.zero(tuple(self.size(d) for d in zeros_sizes(node, _dimension)) + (1,) * (2 - len(node.args)))
         if name in STRUCTURAL:
             return self.structural(node)
         rows = spelled(name)
@@ -709,12 +601,8 @@ class Builder:
             raise ParseError(f"unknown function {name!r}; known: {', '.join(known_function_names())}",
                              self.text, node.start + 1)
         rows = call_rows(node, rows)
-        if rows[0].arity > 1:
-            built = [self.build(a) for a in node.args]
-            for k in range(1, len(built)):
-                built[0], built[k] = self.broadcast(node, built[0], built[k])
-            built = [E.bcast(b, built[0].shape) if b.shape != built[0].shape else b for b in built]
-            return apply(rows[0].name, *built, where=node.source)
+        if rows[0].arity > 1:          # max(a, b): apply broadcasts the arguments to one shape
+            return apply(rows[0].name, *(self.build(a) for a in node.args), where=node.source)
         arg = self.build(node.args[0])
         row = _choose_row(rows, arg.shape)
         return apply(row.name, arg, where=node.source)
