@@ -137,6 +137,17 @@ def _closure(plan, i: int, st):
     if op == "comm":
         m, n = args
         return lambda v: runtime.commutation(v[m], v[n], xp)
+    if op == "vpow":
+        a, b = args
+        return lambda v: v[a] ** v[b]
+    if op == "fnaxis":
+        (a,) = args
+        spelling, axis = param
+        f = runtime.resolve(spelling, xp)
+        return lambda v: f(v[a], axis=axis)
+    if op == "fn" and len(args) > 1:
+        f = runtime.resolve(param, xp)
+        return lambda v: f(*(v[k] for k in args))
     if op == "fn":
         (a,) = args
         if fast and steps[a].rep != "scalar" and steps[a].compact is None and param in runtime.FAST:
