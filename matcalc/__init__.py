@@ -4,6 +4,7 @@ from .api import (
                   Derivation,
                   Step,
                   Verdict,
+                  check_gradient,
                   derive,
                   kronecker,
                   tensor_index,
@@ -22,6 +23,6 @@ from .errors import (
 
 __version__ = "0.1.0"
 
-__all__ = ["derive", "Derivation", "Step", "verify", "verify_steps", "Verdict", "MatcalcError", "ParseError",
+__all__ = ["derive", "Derivation", "Step", "verify", "verify_steps", "Verdict", "check_gradient", "MatcalcError", "ParseError",
            "ShapeError", "UnsupportedError", "AssumptionError", "to_matrix", "to_index", "tensor_index",
            "kronecker", "__version__"]

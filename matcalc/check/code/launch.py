@@ -1,0 +1,28 @@
+"""Starts child.py's process without running the matcalc package's __init__ (which imports the whole
+library, a second or more of start-up): the three packages on the way to child.py are set up as bare
+packages over their folders, so the child imports only what it uses (child.py, calling.py,
+returned.py, errors.py and NumPy). Run as a script, by path, with -P: the working directory and this
+folder stay off sys.path.
+"""
+
+import os
+import sys
+import types
+
+
+def bare_packages() -> None:
+    here = os.path.dirname(os.path.abspath(__file__))            # .../matcalc/check/code
+    folders = {"matcalc.check.code": here, "matcalc.check": os.path.dirname(here),
+               "matcalc": os.path.dirname(os.path.dirname(here))}
+    for name in ("matcalc", "matcalc.check", "matcalc.check.code"):
+        package = types.ModuleType(name)
+        package.__path__ = [folders[name]]
+        package.__package__ = name
+        sys.modules[name] = package
+
+
+if __name__ == "__main__":
+    bare_packages()
+    from matcalc.check.code.child import main
+
+    main(sys.argv[1:])
