@@ -30,6 +30,7 @@ def assert_gradient(fn, expression: str, wrt, shapes=None, assume=(), layout: st
     """Raise AssertionError (a GradientAssertionError, carrying the diagnosis) unless `fn` is the gradient
     of `expression` with respect to `wrt`; return the CodeVerdict when it is. The arguments are
     `matcalc.check_gradient`'s."""
+    __tracebackhide__ = True             # pytest shows the caller's line, and the message
     verdict = check_gradient(fn, expression, wrt=wrt, shapes=shapes, assume=assume, layout=layout, input=input,
                              inputs=inputs, budget=budget)
     if not verdict.ok:

@@ -12,6 +12,7 @@ process instead, under the memory budget as well.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import signal
 import threading
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...errors import MatcalcError
-from .returned import CodeFault, changed_inputs, unpack
+from .returned import CodeFault, aliases, changed_inputs, unpack
 
 INPUTS = ("numpy", "torch", "jax")
 
@@ -34,6 +35,7 @@ class Returned:
     values: dict
     changed: list[str] = field(default_factory=list)
     altered: dict = field(default_factory=dict)     # the changed inputs' values after the call
+    aliases: list[str] = field(default_factory=list)  # inputs the result is (a view of)
 
 
 @dataclass
@@ -104,6 +106,16 @@ def exception_text(err: BaseException, filename: str | None) -> str:
     return f"{type(err).__name__}{': ' + first if first else ''}{user_frame(err, filename)}"
 
 
+def jax_x64():
+    """JAX's 64-bit mode for the call (scoped), so that inputs stay float64 and the result is too."""
+    import jax
+
+    scope = getattr(jax, "enable_x64", None)
+    if scope is None:
+        from jax.experimental import enable_x64 as scope
+    return scope(True)
+
+
 def to_inputs(arrays: dict, inputs: str) -> dict:
     """Fresh copies of an instance's values, as the arrays of `inputs` (float64 tensors for torch/jax)."""
     out = {}
@@ -128,19 +140,27 @@ class _OutOfTime(BaseException):
 
 
 def _with_alarm(fn, kwargs: dict, seconds: float):
+    """fn(**kwargs), stopped by _OutOfTime after `seconds`. The alarm repeats every 50 ms once due: a
+    signal that lands in a callback whose exceptions are ignored (a garbage-collector hook of JAX's) is
+    followed by another, and a call that returns after the deadline all the same counts as too late."""
     if seconds <= 0 or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
         return fn(**kwargs)
+    rang = []
 
     def ring(signum, frame):
+        rang.append(True)
         raise _OutOfTime()
 
     previous = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
     try:
-        return fn(**kwargs)
+        result = fn(**kwargs)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+    if rang:
+        raise _OutOfTime()
+    return result
 
 
 def call_once(fn, arrays: dict, wrt: list[str], single: bool, seconds: float, inputs: str = "numpy",
@@ -148,11 +168,17 @@ def call_once(fn, arrays: dict, wrt: list[str], single: bool, seconds: float, in
     """One call of `fn` on copies of `arrays`: its result unpacked per name, the inputs it changed named.
     Every way it can fail is a CodeFault with a one-line message."""
     before = {k: np.array(v, dtype=float) if isinstance(v, np.ndarray) else v for k, v in arrays.items()}
-    given = to_inputs(arrays, inputs)
+    if inputs == "jax":
+        before = {}                          # JAX arrays cannot be changed in place
+    scope = jax_x64() if inputs == "jax" else contextlib.nullcontext()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), scope:
             warnings.simplefilter("ignore", RuntimeWarning)
+            given = to_inputs(arrays, inputs)
             result = _with_alarm(fn, given, seconds)
+            values = unpack(result, wrt, single)
+    except CodeFault:
+        raise
     except _OutOfTime:
         raise CodeFault("timeout", f"it did not return within {seconds:.3g} s") from None
     except MemoryError as err:
@@ -161,12 +187,14 @@ def call_once(fn, arrays: dict, wrt: list[str], single: bool, seconds: float, in
         raise CodeFault("raises", f"raised {exception_text(err, filename)}") from None
     except Exception as err:  # noqa: BLE001 — whatever the user's code raises is the finding
         raise CodeFault("raises", f"raised {exception_text(err, filename)}") from None
-    values = unpack(result, wrt, single)
-    return Returned(values, *changed_inputs(before, given))
+    return Returned(values, *changed_inputs(before, given), aliases(result, given))
 
 
 class InProcess:
-    """A Python callable, called here (`fn` itself: closures, models and GPU state stay usable)."""
+    """A Python callable, called here (`fn` itself: closures, models and GPU state stay usable). The time
+    limit holds (SIGALRM); memory is the machine's, as for any code the caller runs."""
+
+    limits_memory = False
 
     def __init__(self, fn, inputs: str = "numpy"):
         if not callable(fn):

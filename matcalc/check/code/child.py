@@ -174,7 +174,7 @@ def main(argv: list[str]) -> None:
             r = call_once(fn, given, header["wrt"], header["single"], 0.0, inputs, filename=os.path.abspath(path))
             out = {f"v{i}": r.values[w] for i, w in enumerate(header["wrt"])}
             out.update({f"a:{name}": v for name, v in r.altered.items()})
-            reply({"status": "ok", "changed": r.changed}, out)
+            reply({"status": "ok", "changed": r.changed, "aliases": r.aliases}, out)
         except CodeFault as fault:
             reply({"status": "fault", "kind": fault.kind, "message": fault.message})
         except MemoryError:
@@ -186,6 +186,8 @@ def main(argv: list[str]) -> None:
 
 class InChild:
     """The function FUNCTION of FILE, called in a child process (one for the whole check)."""
+
+    limits_memory = True      # the child's data segment is capped at the budget
 
     def __init__(self, path: str, function: str, seconds: float = 10.0, megabytes: float = 1024.0,
                  inputs: str = "numpy"):
@@ -281,7 +283,7 @@ class InChild:
             raise CodeFault(header["kind"], header["message"])
         values = {w: out[f"v{i}"] for i, w in enumerate(wrt)}
         altered = {k[2:]: v for k, v in out.items() if k.startswith("a:")}
-        return Returned(values, header["changed"], altered)
+        return Returned(values, header["changed"], altered, header.get("aliases", []))
 
     def kill(self) -> None:
         if self.proc.poll() is None:

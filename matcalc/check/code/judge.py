@@ -23,8 +23,8 @@ from ...compile.codegen import compile_nodes, derivation_source
 from ...errors import MatcalcError
 from ...language import expr as E
 from ...language.printing import to_text
-from ..checker import Case, Checker, small_shapes
-from ..instances import Instance
+from ..checker import SEED, Case, Checker, small_shapes
+from ..instances import Instance, dimension_sizes
 from ..verdict import ASSUMPTION, CORRECT, UNDECIDED, WRONG, Verdict
 from ..verify import _evidence
 from .calling import choose_arguments
@@ -51,6 +51,7 @@ class CodeRun:
         self.cache: dict = {}
         self.calls = 0
         self.changed = None          # (call number, dims, what changed, the arrays it was given, altered)
+        self.aliases: list[str] = []  # inputs a result was (a view of)
         self.seconds = 0.0
 
     def _key(self, arrays: dict):
@@ -66,7 +67,16 @@ class CodeRun:
         found = self.cache.get(key)
         if found is not None:
             return found[0]
-        self.active.check("checking the function")
+        try:
+            self.active.check("checking the function")
+        except _budget.BudgetExceeded:
+            spent = time.monotonic() - self.active.started
+            if self.seconds < spent / 2:
+                raise
+            raise CodeFault("timeout", f"the check ran past the time limit of {self.active.seconds:g} s, "
+                                       f"{self.seconds:.1f} s of it in your function {self.function} ({self.calls} "
+                                       f"calls, the last {self.where(self.calls, dims, scale)[3:]}): raise the "
+                                       f"limit with --time-limit SECONDS (or MATCALC_TIME_LIMIT)") from None
         seconds = 0.0
         if self.active.seconds:
             seconds = max(self.active.seconds - (time.monotonic() - self.active.started), 1e-3)
@@ -79,6 +89,8 @@ class CodeRun:
             raise CodeFault(fault.kind, self._fault_text(fault, self.calls, dims, scale)) from None
         finally:
             self.seconds += time.monotonic() - started
+        if got.aliases and not self.aliases:
+            self.aliases = list(got.aliases)
         if got.changed and self.changed is None:
             self.changed = (self.calls, dict(dims), list(got.changed), arrays, got.altered)
         self.cache[key] = (got, self.calls)
@@ -101,14 +113,19 @@ class CodeRun:
             return (f"{who} did not return within the time limit of {limit:g} s {where}: a loop that never "
                     f"ends? Raise the limit with --time-limit SECONDS (or MATCALC_TIME_LIMIT)")
         if fault.kind == "memory":
-            return (f"{who} {fault.message} {where}. Raise the limit with --memory-limit MB (or "
-                    f"MATCALC_MEMORY_LIMIT)")
+            budget = f"the memory budget of {self.active.megabytes:g} MB (--memory-limit MB, or MATCALC_MEMORY_LIMIT)" \
+                if self.active.megabytes and getattr(self.caller, "limits_memory", False) else "what the machine has"
+            return f"{who} {fault.message} {where}: it asked for more than {budget} allows"
         if fault.kind == "type":
             return f"{who} returned the wrong type {where}: {fault.message}"
         return f"{who} {fault.message} {where}"
 
     def value(self, name: str, arrays: dict, dims: dict, scale: float = 1.0):
         return self.returned(arrays, dims, scale).values[name]
+
+
+EQUAL_SIZES = (4, 3)      # every dimension this size: code that branches on a square shape shows there
+NEAR_KINKS = (1e-2, 3e-3)  # spreads where the kinks' arguments are small (finite differences' step is 1e-6)
 
 
 class CodeChecker(Checker):
@@ -155,6 +172,59 @@ class CodeChecker(Checker):
             scale = inst.scale if inst is not None else 1.0
             out.append(self.run.value(self.wrt, arrays, dims, scale))
         return out
+
+    def scrutinize(self, layout: str, cases):
+        """verify's scrutiny, and instances with every dimension the same size: the checker's own instances
+        give each dimension its own size (so that a transpose shows), which would never meet code that is
+        wrong only for square shapes (`if A.shape[0] == A.shape[1]: ...`)."""
+        extra, text = super().scrutinize(layout, cases)
+        near = []
+        for inst in self._near_kink_instances():
+            ref = self.witness.reference(inst.arrays)
+            if ref is not None:
+                near.append(Case(inst.arrays, inst.dims, ref, inst))
+        if near:
+            text += f"; on {len(near)} drawn close to every kink ({', '.join(f'{c.inst.scale:g}×' for c in near)} spread)"
+        extra = extra + near
+        same = []
+        for inst in self._equal_size_instances():
+            ref = self.witness.reference(inst.arrays)
+            if ref is not None:
+                same.append(Case(inst.arrays, inst.dims, ref, inst))
+        if same:
+            sizes = " and ".join(str(s) for s in EQUAL_SIZES[:len(same)])
+            text += f"; and on {len(same)} with every dimension of one size ({sizes})"
+        return extra + same, text
+
+    def _near_kink_instances(self) -> list:
+        """Values at 1/100 and 1/300 of the usual spread, where the kinks' arguments are small on both sides:
+        code with its own threshold near a kink (`x > 1e-3` for `x > 0`) is wrong only there."""
+        shared = self.shared if self.shared is not None else {}
+        if "near" not in shared:
+            sampler = self.sampler()
+            found = []
+            if sampler.kinks:
+                for k, scale in enumerate(NEAR_KINKS):
+                    rng = np.random.default_rng(SEED + 8111 * (k + 1))
+                    inst = sampler.draw(rng, dimension_sizes([self.root, *self.typed.names.values()], start=k), scale)
+                    if inst is not None:
+                        found.append(inst)
+            shared["near"] = found
+        return shared["near"]
+
+    def _equal_size_instances(self) -> list:
+        shared = self.shared if self.shared is not None else {}
+        if "equal" not in shared:
+            names = list(dimension_sizes([self.root, *self.typed.names.values()]))
+            found = []
+            if len(names) > 1:
+                sampler = self.sampler()
+                for k, size in enumerate(EQUAL_SIZES):
+                    inst = sampler.draw(np.random.default_rng(SEED + 4099 * (k + 1)), {d: size for d in names})
+                    if inst is not None:
+                        found.append(inst)
+            shared["equal"] = found
+        return shared["equal"]
 
     def _answer(self, arrays: dict):
         """matcalc's answer here, from one plan of every variable's answer run once per instance."""
@@ -336,7 +406,7 @@ def _verdict(first, checkers, names, judged, run: CodeRun) -> CodeVerdict:
                     max_relative_error=max(v.max_relative_error for v in verdicts.values()),
                     sizes=verdicts[names[0]].sizes, witness=verdicts[names[0]].witness,
                     tolerance=verdicts[names[0]].tolerance, scrutiny=verdicts[names[0]].scrutiny,
-                    notes=sorted({n for v in verdicts.values() for n in v.notes}),
+                    notes=sorted({n for v in verdicts.values() for n in v.notes}) + _alias_note(run),
                     engine_agrees=all(v.engine_agrees is not False for v in verdicts.values()))
     if run.changed is not None:
         return _in_place(checkers, names, verdicts, wrong, run, common, evidence)
@@ -370,7 +440,7 @@ def _in_place(checkers, names, verdicts, wrong, run: CodeRun, common, evidence) 
     it was computed from the changed input (matcalc's answer there gives exactly its value) says so."""
     call, dims, what, arrays, altered = run.changed
     text = (f"your function changes its input{'s' if len(what) > 1 else ''} {_list(what)} in place "
-            f"({run.where(call, dims)}): an augmented assignment such as `W -= ...`, an `out=` argument or a slice "
+            f"{run.where(call, dims)}: an augmented assignment such as `W -= ...`, an `out=` argument or a slice "
             f"assignment on an argument. The caller's arrays are not the function's to change: a training loop "
             f"calling it finds them altered")
     changed_names = _list(sorted(altered))
@@ -393,6 +463,14 @@ def _in_place(checkers, names, verdicts, wrong, run: CodeRun, common, evidence) 
         text += "; the values it returns are right"
     return CodeVerdict(ok=False, status=WRONG, kind="in-place", diagnosis=text + ".", counterexample=None,
                        gradients=verdicts, changed=what, **common, **evidence)
+
+
+def _alias_note(run: CodeRun) -> list[str]:
+    if not run.aliases:
+        return []
+    what = _list(run.aliases)
+    return [f"your function returns its input {what} itself (or a view of it), not a copy: a caller that scales "
+            f"the gradient in place (g *= lr) changes {what} as well"]
 
 
 def _right_text(names, verdicts) -> str:

@@ -21,12 +21,15 @@ from ...engine.domain import kink_arguments
 from ...errors import MatcalcError
 from ...language import expr as E
 from ..checker import OTHER_LAYOUT, shape_phrase
+from ...engine.derive import prepare
+from ..checker import SEED, Case, specs
 from ..diagnose import (
     TOLERANCE,
     _all_close,
     _assumable,
-    _assumption,
+    _assumption_text,
     _dimensional,
+    candidate_assumptions,
     _occurrences,
     _replace_at,
     _sign_or_factor,
@@ -35,7 +38,7 @@ from ..diagnose import (
     _varying_factor,
     _zero_claim,
 )
-from ..verdict import WRONG
+from ..verdict import ASSUMPTION, WRONG
 
 STAND_IN = "‹mutant›"      # a value of a mutant computed here in NumPy, fed to the plan of the rest
 
@@ -87,13 +90,32 @@ def _matches_on_scale(ck, node, part, cases, values) -> bool:
 
 
 def code_diagnosis(ck, cases):
-    """(kind, status, text, rescue) for a function whose values disagree with the derivative."""
+    """(kind, status, text, rescue) for a function whose values disagree with the derivative.
+
+    A relation that holds on every instance explains the function best. A function right on some
+    instances and wrong on others (only on square shapes, only for a batch of 2, only on its later calls,
+    only close to a kink) is diagnosed on those others, saying which they are; an unstated assumption
+    or a factor that varies are the weakest explanations, tried last."""
     values = [np.asarray(v, dtype=float) for v in ck.den_values(ck.claim, cases, ck.layout)]
     truth = [np.asarray(c.truth, dtype=float) for c in cases]
     if any(v.shape != t.shape for v, t in zip(values, truth)):
         found = _shape_trap(ck, cases, values, truth)
     else:
-        found = value_mistake(ck, cases, values, truth)
+        found = value_mistake(ck, cases, values, truth, STRONG)
+        wrong = [i for i, (c, v) in enumerate(zip(cases, values)) if not c.ref.error(v) < c.ref.tol]
+        if found is None and 0 < len(wrong) < len(cases):
+            sub = [cases[i] for i in wrong]
+            found = value_mistake(ck, sub, [values[i] for i in wrong], [truth[i] for i in wrong],
+                                  STRONG + (_varying_factor,))
+            where = _which(ck, cases, wrong)
+            head = f"right on {len(cases) - len(wrong)} of the {len(cases)} instances but wrong on {where}"
+            if found is None:
+                found = (None, WRONG, head + f": there it is none of the usual mistakes; the derivative is "
+                         f"{ck.expected_text()}.", None)
+            else:
+                found = (found[0], found[1], head + "; there " + found[2], found[3])
+        elif found is None:
+            found = value_mistake(ck, cases, values, truth, WEAK)
     if found is None:
         expected = ck.expected_text()
         return (None, WRONG, "your function's result does not agree with the derivative, and it is none of the usual "
@@ -103,18 +125,49 @@ def code_diagnosis(ck, cases):
     return kind, status, said_of_code(text), rescue
 
 
+def _which(ck, cases, wrong: list[int]) -> str:
+    """Which instances a function is wrong on, in words."""
+    bad = [cases[i] for i in wrong]
+    good = [c for i, c in enumerate(cases) if i not in wrong]
+    shared = ck.shared or {}
+    if all(any(c.inst is e for e in shared.get("equal", ())) for c in bad):
+        return (f"the {len(bad)} with every dimension of one size (a square shape, "
+                f"{'; '.join(', '.join(f'{d}={n}' for d, n in c.dims.items()) for c in bad)})")
+    if all(any(c.inst is e for e in shared.get("near", ())) for c in bad):
+        return f"the {len(bad)} drawn close to the kinks (values at {', '.join(f'{c.inst.scale:g}×' for c in bad)} the usual spread)"
+    if all(c.inst.scale > 1 for c in bad) and all(c.inst.scale <= 1 for c in good):
+        return f"the other {len(bad)}, all with larger values ({', '.join(f'{c.inst.scale:g}×' for c in bad)} the usual spread)"
+    if all(c.inst.scale < 1 for c in bad) and all(c.inst.scale >= 1 for c in good):
+        return f"the other {len(bad)}, all with smaller values ({', '.join(f'{c.inst.scale:g}×' for c in bad)} the usual spread)"
+    apart = []
+    for d in sorted({d for c in cases for d in c.dims}):
+        w = {c.dims.get(d) for c in bad}
+        if not w & {c.dims.get(d) for c in good}:
+            apart.append(f"{d} = {' or '.join(str(n) for n in sorted(w))}")
+    if apart:
+        return f"the {len(bad)} with {', '.join(apart)} (sizes no other instance had)"
+    if ck.run is not None:
+        calls = [ck.run.call_number(c.arrays) for c in bad]
+        if min(calls) > max(ck.run.call_number(c.arrays) for c in good):
+            return f"its later calls (from call {min(calls)} on; it was right on the calls before)"
+    return f"{len(bad)} of them (sizes {'; '.join(', '.join(f'{d}={n}' for d, n in c.dims.items()) for c in bad[:3])})"
+
+
 # ================================================================ right shape, wrong values
 
 
-def value_mistake(ck, cases, values, truth):
-    layout = ck.layout
-    square = ck.den_shape[0] == ck.den_shape[1] and ck.den_shape != E.SCALAR and not ck.x.is_scalar
+def _square_layout(ck, cases, layout, values, truth):
+    square = not ck.x.is_scalar and all(v.ndim == 2 and v.shape[0] == v.shape[1] for v in values)
     if square and _all_close([v.T for v in values], truth):
         return ("layout", WRONG, f"this is the {OTHER_LAYOUT[layout]}-layout answer, the transpose of the derivative; "
                 f"in {layout} layout it is {ck.expected_text()}.", None)
-    for test in (_zero_claim, _sign_or_factor, _dropped_factor, _mask_swap, _terms, _answer_transpose,
-                 _broadcast_rows, _assumption, _answer_sign, _varying_factor):
-        found = test(ck, cases, layout, values, truth)
+    return None
+
+
+def value_mistake(ck, cases, values, truth, tests=None):
+    """The first relation (of `tests`, in order) that the function's values bear to the truth."""
+    for test in tests or STRONG + WEAK:
+        found = test(ck, cases, ck.layout, values, truth)
         if found:
             return found
     return None
@@ -127,7 +180,12 @@ def _dropped_factor(ck, cases, layout, values, truth):
         return None
     den = ck.derivation.denominator
     for path, node in _occurrences(den):
-        if node.op == "had":
+        if node.op == "fn" and node.attr == "step" and not node.is_scalar:
+            # the mask is the whole factor there (the gradient of sum(relu(x + 3)) is step(x + 3))
+            whole = E.ones(node.shape[0]) if node.shape[1] == 1 else E.mul(E.ones(node.shape[0]),
+                                                                             E.transpose(E.ones(node.shape[1])))
+            drops = [(node, whole)]
+        elif node.op == "had":
             drops = [(a, E.hadamard(*(b for j, b in enumerate(node.args) if j != i))) for i, a in enumerate(node.args)]
         elif node.op == "mul":
             drops = [(a, E.mul(*(b for j, b in enumerate(node.args) if j != i))) for i, a in enumerate(node.args)
@@ -150,6 +208,32 @@ def _dropped_factor(ck, cases, layout, values, truth):
             how = "elementwise factor" if node.op == "had" else "factor"
             return ("missing factor", WRONG, f"your answer is missing the {how} {ck.show(factor)} that the chain rule "
                     f"multiplies in; the derivative is {ck.expected_text()}.", None)
+    return None
+
+
+def _code_assumption(ck, cases, layout, values, truth):
+    """Right only under an assumption not stated: the function is right on instances drawn under it —
+    the checker's usual ones, and one at the sizes and spread of each instance where it was wrong (a
+    function wrong only on square shapes, or on its later calls, is not 'right if sum(a) = 1' for
+    being right on three new instances of other sizes)."""
+    bad = [c for c, v in zip(cases, values) if not c.ref.error(v) < c.ref.tol]
+    for text in candidate_assumptions(ck.typed.names, exclude=set(ck.typed.dims), given=ck.assumptions.texts,
+                                      roots=[ck.root], variable=ck.wrt):
+        try:
+            _, a = prepare(ck.expression, specs(ck.typed.names), ck.assume + text.split(" and "))
+            sub = ck.cases(a, seed=SEED + 101)
+            sampler = ck.sampler(a)
+            for k, c in enumerate(bad[:6]):
+                inst = sampler.draw(np.random.default_rng(SEED + 211 + k), dict(c.dims), c.inst.scale)
+                ref = ck.witness.reference(inst.arrays) if inst is not None else None
+                if ref is None:
+                    sub = []
+                    break
+                sub.append(Case(inst.arrays, inst.dims, ref, inst))
+        except MatcalcError:
+            continue
+        if sub and ck.matches(ck.claim, layout, sub):
+            return ("assumption", ASSUMPTION, _assumption_text(ck, text), text)
     return None
 
 
@@ -269,6 +353,11 @@ def _broadcast_rows(ck, cases, layout, values, truth):
         except (MatcalcError, ValueError, TypeError, KeyError):
             continue
     return None
+
+
+STRONG = (_square_layout, _zero_claim, _sign_or_factor, _dropped_factor, _mask_swap, _terms, _answer_transpose,
+          _broadcast_rows, _answer_sign)
+WEAK = (_code_assumption, _varying_factor)
 
 
 # ================================================================ the wrong shape

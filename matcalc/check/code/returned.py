@@ -100,6 +100,18 @@ def unpack(result, wrt: list[str], single: bool) -> dict[str, np.ndarray]:
                             f"{names}, or a tuple in that order")
 
 
+def aliases(result, given: dict) -> list[str]:
+    """The inputs that a returned array is (or is a view of): harmless until the caller scales the
+    gradient in place (g *= lr) and so changes its own input."""
+    parts = list(result.values()) if isinstance(result, dict) else list(result) if isinstance(result, (tuple, list)) \
+        else [result]
+    out = []
+    for name, v in given.items():
+        if isinstance(v, np.ndarray) and any(isinstance(p, np.ndarray) and np.shares_memory(p, v) for p in parts):
+            out.append(name)
+    return out
+
+
 def changed_inputs(before: dict, after: dict) -> tuple[list[str], dict]:
     """The inputs a call changed in place, in words ('W3 (30 of 30 entries)'), and their new values."""
     out, altered = [], {}
@@ -122,4 +134,4 @@ def changed_inputs(before: dict, after: dict) -> tuple[list[str], dict]:
     return out, altered
 
 
-__all__ = ["CodeFault", "FAULT_KINDS", "as_array", "unpack", "describe", "changed_inputs"]
+__all__ = ["CodeFault", "FAULT_KINDS", "as_array", "unpack", "describe", "changed_inputs", "aliases"]

@@ -78,6 +78,15 @@ def _summary(v: CodeVerdict) -> str:
     return text + (f" ({listed(right)} right)." if right else ".")
 
 
+def _without_formula(text: str, formula: str | None) -> str:
+    """A gradient's diagnosis without its closing 'the derivative is F.', F being printed just above."""
+    if formula:
+        for tail in (f"; the derivative is {formula}.", f". The derivative is {formula}.", f", which is {formula}."):
+            if text.endswith(tail):
+                return text[: -len(tail)] + "."
+    return text
+
+
 def render_code_verdict(v: CodeVerdict) -> str:
     """The text the CLI prints: the verdict, each gradient beside matcalc's formula, the evidence, and the
     NumPy matcalc generates for the same gradients."""
@@ -102,7 +111,7 @@ def render_code_verdict(v: CodeVerdict) -> str:
             mark = "   " if g is None else "ok " if g.ok else "BAD"
             lines.append(f"  {mark} ∂/∂{w:<{width}} = {v.formulas.get(w) or '(matcalc could not derive it)'}")
             if g is not None and not g.ok:
-                lines.append(f"      {' ' * width}  {g.diagnosis}")
+                lines.append(f"      {' ' * width}  {_without_formula(g.diagnosis, v.formulas.get(w))}")
         if v.legend:
             lines.append(f"      where {v.legend}")
     why = _summary(v) if several and v.fault is None and v.kind not in ("in-place", "order") else v.diagnosis
