@@ -378,8 +378,6 @@ def test_the_readme_pytest_example_runs(tmp_path):
 
 
 def test_torch_and_jax_inputs():
-    import torch
-
     def torch_grad(x, A):
         assert isinstance(x, torch.Tensor)
         return (A + A.T) @ x

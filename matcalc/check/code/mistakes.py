@@ -387,7 +387,10 @@ def _column_sum(den):
 def _shape_trap(ck, cases, values, truth):
     dims, fixed = cases[0].dims, _fixed(ck)
     v0, t0 = values[0], truth[0]
-    got, want = np_shape(v0.shape, dims, fixed), np_shape(t0.shape, dims, fixed)
+    # shapes shown as the user's code has them (numerator layout: the transpose of the checker's)
+    flip = ck.layout == "numerator"
+    got = np_shape(v0.T.shape if flip and v0.ndim == 2 else v0.shape, dims, fixed)
+    want = np_shape(t0.T.shape if flip and t0.ndim == 2 else t0.shape, dims, fixed)
     wrt, expected = ck.wrt, ck.expected_text()
     layout, other = ck.layout, OTHER_LAYOUT[ck.layout]
     if all(v.ndim == 2 and t.ndim == 2 and v.shape == t.shape[::-1] for v, t in zip(values, truth)):

@@ -10,7 +10,6 @@ could not be judged (status "error"): raises, nan, type, timeout, memory, crash.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from ..verdict import Verdict, _evidence_text
