@@ -404,6 +404,16 @@ def test_bad_calls_are_clear_errors():
         matcalc.check_gradient("no_colon_here", "x'*x", wrt="x")
 
 
+def test_a_huge_result_is_refused_before_it_is_copied():
+    v = matcalc.check_gradient(lambda x: np.zeros((2000, 1000)), "x'*x", wrt="x")
+    assert v.status == "error" and v.fault == "type" and "2,000,000 entries" in v.diagnosis
+
+
+def test_misplaced_gradients_say_where_each_belongs():
+    v = judged("tuple_swapped")
+    assert v.gradients["W"].kind == "order" and "the gradient for b (right, as that)" in v.gradients["W"].diagnosis
+
+
 def test_a_function_returning_its_input_gets_a_note():
     v = matcalc.check_gradient(lambda x, a: a, "a'*x", wrt="x")
     assert v.ok and any("returns its input a itself" in n for n in v.notes)

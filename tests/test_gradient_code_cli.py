@@ -58,6 +58,15 @@ def test_json_output():
     assert out["function"] == "least_squares_missing_2" and "def d_dx" in out["numpy_source"]
 
 
+def test_markdown_output_for_a_notebook():
+    r = run("--code", code("kinds.py", "tuple_swapped"), "-sum(Y .* log(softmax_rows(X*W + b')))/m", "--wrt", "W,b",
+            "--shape", "W=d,k", "--shape", "b=k", "--shape", "X=m,d", "--shape", "Y=m,k", "--assume", "Y one-hot",
+            "--format", "markdown")
+    assert r.exit_code == 1
+    assert r.output.startswith("**❌ wrong** (order) — `tuple_swapped(W, b, X, Y)`")
+    assert "| ∂/∂W | ✗ order |" in r.output and "```python" in r.output
+
+
 @pytest.mark.parametrize("function,expression,wrt,code_,words", [
     ("raises_outer", "a'*X*b", "X", 1, "raised ValueError"),
     ("nan_placeholder", "x'*A*x", "x", 1, "returned NaN at entry 0"),

@@ -415,7 +415,11 @@ def _verdict(first, checkers, names, judged, run: CodeRun) -> CodeVerdict:
                            diagnosis=_right_text(names, verdicts), **common, **evidence)
     order = wrong_order(checkers, judged, names) if len(names) > 1 else None
     if order:
-        return CodeVerdict(ok=False, status=WRONG, kind="order", diagnosis=order, counterexample=None,
+        text, placed = order
+        for i, j in placed.items():
+            verdicts[i] = replace(verdicts[i], kind="order", diagnosis=f"what it returns for {i} is the gradient "
+                                  f"for {j} (right, as that).")
+        return CodeVerdict(ok=False, status=WRONG, kind="order", diagnosis=text, counterexample=None,
                            gradients=verdicts, **common, **evidence)
     kinds = Counter(verdicts[w].kind for w in wrong if verdicts[w].kind)
     top = max(kinds.values()) if kinds else 0

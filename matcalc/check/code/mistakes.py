@@ -482,7 +482,7 @@ def computed_from(ck, arrays: dict, altered: dict, value) -> bool:
     return _all_close([to_den(value, ck.layout == "numerator")], [got])
 
 
-def wrong_order(checkers, judged, names) -> str | None:
+def wrong_order(checkers, judged, names) -> tuple[str, dict] | None:
     """The gradients right but in each other's places (a tuple (db, dW) for wrt (W, b), swapped keys)."""
     from ..checker import to_den
 
@@ -507,7 +507,7 @@ def wrong_order(checkers, judged, names) -> str | None:
         return None
     where = "; ".join(f"what it returns for {i} is the gradient for {j}" for i, j in placed.items())
     return (f"the gradients are right but in the wrong places: {where}. The order asked for is "
-            f"({', '.join(names)}): a tuple in that order, or a dict keyed by those names.")
+            f"({', '.join(names)}): a tuple in that order, or a dict keyed by those names.", placed)
 
 
 __all__ = ["code_diagnosis", "value_mistake", "wrong_order", "computed_from", "np_shape", "said_of_code"]

@@ -14,6 +14,7 @@ import numpy as np
 from ...errors import MatcalcError
 
 FAULT_KINDS = ("raises", "nan", "type", "timeout", "memory", "crash")
+MAX_ENTRIES = 10**6     # no gradient on the checker's instances (sizes up to 12) comes near this
 
 
 class CodeFault(MatcalcError):
@@ -69,6 +70,9 @@ def as_array(obj, what: str) -> np.ndarray:
         shown = describe(obj) if arr is None else f"an array of {arr.dtype}"
         raise CodeFault("type", f"{what} is {shown}, not an array of numbers: return a NumPy array (or a torch "
                                 f"or JAX tensor){' or a float' if arr is None and obj is not None else ''}")
+    if arr.size > MAX_ENTRIES:
+        raise CodeFault("type", f"{what} is an array of shape {arr.shape} ({arr.size:,} entries), far larger than "
+                                f"any gradient of these instances (sizes up to 12)")
     return np.array(arr, dtype=float)
 
 
