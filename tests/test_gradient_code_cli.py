@@ -137,6 +137,13 @@ def test_only_the_named_file_is_imported(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
 
 
+def test_a_file_that_imports_matcalc_itself_gets_the_whole_package(tmp_path):
+    (tmp_path / "uses.py").write_text("import matcalc\n\nGRAD = matcalc.derive(\"x'*A*x\", wrt='x').to_numpy()\n\n"
+                                      "def grad(x, A):\n    return GRAD(x=x, A=A)\n")
+    r = run("--code", f"{tmp_path / 'uses.py'}:grad", "x'*A*x", "--wrt", "x")
+    assert r.exit_code == 0, r.output
+
+
 def test_the_users_prints_and_stdin_do_not_disturb_the_check(tmp_path):
     (tmp_path / "noisy.py").write_text("import sys\n\ndef grad(x):\n    print('x' * 100000)\n"
                                        "    sys.stdin.read()\n    return 2 * x\n")
