@@ -16,12 +16,13 @@ def load_ipython_extension(ipython) -> None:
     load(ipython)
 
 
-__all__ = ["derive", "Derivation", "Step", "verify", "verify_steps", "Verdict", "MatcalcError", "ParseError",
+__all__ = ["derive", "Derivation", "Step", "verify", "verify_steps", "Verdict", "check_gradient", "MatcalcError",
+           "ParseError",
            "ShapeError", "UnsupportedError", "AssumptionError", "to_matrix", "to_index", "tensor_index",
            "kronecker", "from_sympy", "__version__"]
 
 _API = ("Derivation", "Step", "Verdict", "derive", "kronecker", "tensor_index", "to_index", "to_matrix", "verify",
-        "verify_steps", "from_sympy")
+        "verify_steps", "from_sympy", "check_gradient")
 
 
 def __getattr__(name: str):

@@ -13,7 +13,8 @@ the checker.
 
 # each name's import is spelled out in _load, so that the layers' test sees it
 __all__ = ["derive", "Derivation", "Step", "verify", "verify_steps", "Verdict", "to_matrix", "to_index",
-           "tensor_index", "kronecker", "KroneckerJacobian", "differential", "from_sympy"]
+           "tensor_index", "kronecker", "KroneckerJacobian", "differential", "from_sympy", "check_gradient",
+           "CodeVerdict"]
 
 
 def _load(name: str):
@@ -31,6 +32,9 @@ def _load(name: str):
         from ..engine.index_matrix import to_index as value
     elif name == "from_sympy":
         from ..language.sympy_bridge import from_sympy as value
+    elif name in ("check_gradient", "CodeVerdict"):
+        from . import code
+        value = getattr(code, name)
     else:
         from . import derivation
         value = getattr(derivation, name)

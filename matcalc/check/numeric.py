@@ -116,8 +116,18 @@ def _draw(name, shape, rep, need: set[str], a: Assumptions, rng):
     return rng.standard_normal(size) * scale if size else float(rng.standard_normal() * scale)
 
 
+_value_plan_memo: dict = {}
+
+
 def value_function(root: Node, dim_scalars=()):
-    plan = Plan({"value": root}, set(dim_scalars))
+    """The expression's value as a function of keyword arrays; the plan is compiled once per expression
+    (finite differences ask for it at every instance)."""
+    key = (root, frozenset(dim_scalars))
+    plan = _value_plan_memo.get(key)
+    if plan is None:
+        if len(_value_plan_memo) > 256:
+            _value_plan_memo.clear()
+        plan = _value_plan_memo[key] = Plan({"value": root}, set(dim_scalars))
     return lambda **env: plan(**env)["value"]
 
 
