@@ -19,9 +19,13 @@ CODE_KINDS = ("layout", "transpose", "sign", "factor", "missing term", "extra te
               "assumption", "mask", "sum-axis", "shape-n1", "broadcast", "in-place", "order", "shape")
 
 
-@dataclass
+@dataclass(repr=False)
 class CodeVerdict(Verdict):
     """A Verdict on a gradient function; `gradients` holds the Verdict of each variable's gradient."""
+
+    def __repr__(self) -> str:
+        what = f"{self.status} ({self.kind})" if self.kind else self.status
+        return f"<matcalc code verdict {what}: {self.function or self.claim} as d/d{self.wrt} of {self.expression!r}>"
 
     function: str = ""
     names: list[str] = field(default_factory=list)
