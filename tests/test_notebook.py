@@ -152,3 +152,20 @@ def test_importing_matcalc_does_not_import_ipython():
     code = "import sys, matcalc; matcalc.derive(\"x'*A*x\", wrt='x'); print('IPython' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_code_cells_gradient_is_checked_from_the_notebook(executed):
+    right = _bundle(executed, "%matcalc check --code grad_W")
+    assert right["text/plain"] == "<matcalc code verdict correct: grad_W as d/dW of \"-y'*log(softmax(W*x + b))\">"
+    assert right["text/markdown"].startswith("**✅ correct** — `grad_W(W, x, b, y)`")
+    wrong = _bundle(executed, "matcalc.check_gradient(")
+    assert wrong["text/plain"].startswith("<matcalc code verdict wrong") and wrong["text/markdown"].startswith("**❌")
+
+
+def test_the_code_magic_finds_a_function_of_the_notebook(capsys):
+    def grad(x, A):
+        return (A + A.T) @ x
+
+    assert run("check --code grad \"x'*A*x\" --wrt x", None, {"grad": grad}).ok
+    assert run("check --code nothing \"x'*A*x\" --wrt x", None, {}) is None
+    assert "no function of that name" in capsys.readouterr().err

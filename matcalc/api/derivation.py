@@ -11,9 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from .. import budget as _budget
-from ..check.reading import read_input
-from ..compile.backends import compile_for
-from ..compile.codegen import Plan, compile_derivation, derivation_source
 from ..engine import derive as engine
 from ..engine.forward import DifferentialResult
 from ..engine.forward import differential as _differential
@@ -23,7 +20,9 @@ from ..engine.tensor_index import tensor_index as _tensor_index
 from ..language.arguments import check_text
 from ..language.expr import shape_text
 from ..language.printing import to_latex
-from .report import markdown_report
+
+# compile/ (the code generator), check/ (the checked reading of LaTeX sums) and the Markdown report are
+# imported where they are used: `matcalc derive` printing text needs none of them at start-up
 
 
 @dataclass(repr=False)
@@ -37,11 +36,15 @@ class Derivation(engine.Derivation):
     def to_numpy(self):
         """A callable: keyword arrays (vectors 1-D, matrices 2-D) in, the derivative out. The sizes of
         dimensions the result alone does not show (I in ∂tr(X)/∂X) are read off the other inputs."""
+        from ..compile.codegen import compile_derivation
+
         return compile_derivation(self)
 
     def compile(self, backend: str = "numpy"):
         """The derivative as a callable on numpy, torch, jax or cupy arrays (compile/backends.py); for a
         scalar function, `.loss(**arrays)` is differentiable in torch/jax by the derived formula."""
+        from ..compile.backends import compile_for
+
         return compile_for(self, backend)
 
     def to_torch(self):
@@ -52,11 +55,22 @@ class Derivation(engine.Derivation):
 
     def source(self, backend: str = "numpy") -> str:
         """The generated code as text for numpy, torch, jax or cupy."""
+        from ..compile.codegen import derivation_source
+
         return derivation_source(self, backend)
 
     @property
     def numpy_source(self) -> str:
-        return derivation_source(self)
+        return self.source("numpy")
+
+    def to_sympy(self, layout: str | None = None):
+        """The result as a SymPy matrix expression, in the derivation's layout (or `layout`): tr → Trace,
+        inv → Inverse, `.*` → HadamardProduct, a function of a matrix → applyfunc. The symbols are the
+        ones handed in (from a SymPy expression), else MatrixSymbol(name, rows, cols) and Symbol."""
+        from ..language.sympy_bridge import to_sympy
+
+        node = self.result if layout is None or layout == self.layout else self.in_layout(layout)
+        return to_sympy(node, getattr(self, "sympy_symbols", None))
 
     @property
     def label_latex(self) -> str:
@@ -90,7 +104,18 @@ class Derivation(engine.Derivation):
         return f"$${self.label_latex} = {self.latex}$$"
 
     def _repr_markdown_(self) -> str:
+        from .report import markdown_report
+
         return markdown_report(self)
+
+
+def _sympy_or_text(expression, wrt, shapes):
+    """A SymPy expression (and a SymPy wrt) as text, shapes and its symbols; text passes through."""
+    if isinstance(expression, str) and isinstance(wrt, str):
+        return expression, wrt, shapes, None
+    from ..language.sympy_bridge import reading
+
+    return reading(expression, wrt, shapes)
 
 
 def _read(expression, input: str) -> str:
@@ -99,13 +124,16 @@ def _read(expression, input: str) -> str:
         raise TypeError(f"input must be a str ('auto', 'ascii' or 'latex'), got {type(input).__name__}")
     if isinstance(expression, str):
         check_text(expression, "the expression")
+    from ..check.reading import read_input
+
     return read_input(expression, input)
 
 
-def derive(expression: str, wrt: str, shapes=None, assume=(), layout: str = "denominator",
+def derive(expression, wrt, shapes=None, assume=(), layout: str = "denominator",
            order: int = 1, input: str = "auto", direction: str | None = None,
            budget: _budget.Budget | None = None) -> Derivation:
-    """Differentiate `expression` with respect to the name `wrt`.
+    """Differentiate `expression` (text, or a SymPy matrix expression) with respect to `wrt` (a name, or
+    a SymPy MatrixSymbol or Symbol: `matcalc.derive(a.T*X*b, X)`).
 
     shapes: {"W": ("c", "d"), "x": ("d",), "lam": ()} declares shapes (inferred otherwise);
     assume: texts such as "sum(y) = 1", "A symmetric"; layout: "denominator" (default) or "numerator";
@@ -116,8 +144,12 @@ def derive(expression: str, wrt: str, shapes=None, assume=(), layout: str = "den
     MATCALC_MEMORY_LIMIT. Work past it stops with BudgetExceeded (a MatcalcError).
     """
     with _budget.limit(budget):
+        expression, wrt, shapes, source = _sympy_or_text(expression, wrt, shapes)
         text = _read(expression, input)
-        return Derivation.of(engine.derive(text, wrt, shapes, assume, layout, order, "ascii", direction))
+        d = Derivation.of(engine.derive(text, wrt, shapes, assume, layout, order, "ascii", direction))
+        if source is not None:
+            d.sympy_symbols = source.symbols
+        return d
 
 
 class KroneckerJacobian(_KroneckerJacobian):
@@ -137,7 +169,9 @@ class KroneckerJacobian(_KroneckerJacobian):
     def source(self, materialize: bool = False) -> str:
         return self.plan(materialize).source(*self.plan_names(materialize))
 
-    def plan(self, materialize: bool = False) -> Plan:
+    def plan(self, materialize: bool = False):
+        from ..compile.codegen import Plan
+
         return Plan(*self.plan_outputs(materialize))
 
     @property
@@ -179,15 +213,18 @@ class IndexForm(str):
 def kronecker(expression: str, wrt: str, shapes=None, assume=(), layout: str = "numerator",
               input: str = "auto") -> KroneckerJacobian:
     """The vec/Kronecker Jacobian of `expression` with respect to `wrt`: `A*X*B` gives kron(B', A)."""
+    expression, wrt, shapes, _ = _sympy_or_text(expression, wrt, shapes)
     return KroneckerJacobian.of(_kronecker(_read(expression, input), wrt, shapes, assume, layout, "ascii"))
 
 
 def differential(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto") -> DifferentialResult:
     """The differential of the expression in d`wrt` (`dX`): `inv(X)` gives `df = -inv(X)*dX*inv(X)`."""
+    expression, wrt, shapes, _ = _sympy_or_text(expression, wrt, shapes)
     return _differential(_read(expression, input), wrt, shapes, assume, "ascii")
 
 
 def tensor_index(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto") -> IndexForm:
     """`df_i/dW_kl = delta_ik*x_l` for a vector- or matrix-valued expression whose derivative with
     respect to `wrt` has no matrix form (more than two axes)."""
+    expression, wrt, shapes, _ = _sympy_or_text(expression, wrt, shapes)
     return IndexForm(_tensor_index(_read(expression, input), wrt, shapes, assume, "ascii"))

@@ -381,6 +381,13 @@ class Checker:
                 continue
             out.append(case)
         if not out:
+            if sampler.ties:
+                from ..language.printing import to_text
+
+                raise MatcalcError(f"could not find random values at which the expression is defined and "
+                                   f"differentiable (a draw must keep the two largest entries of "
+                                   f"{to_text(sampler.ties[0])} apart, and the two smallest: max and min have no "
+                                   f"derivative at a tie); state its domain with an assumption such as 'x > 0'")
             raise MatcalcError("could not find random values at which the expression is defined; "
                                "state its domain with an assumption such as 'x > 0'")
         return out

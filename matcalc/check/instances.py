@@ -23,7 +23,7 @@ import numpy as np
 from ..budget import BudgetExceeded, check_allocation
 from ..compile.codegen import compile_nodes
 from ..engine.assumptions import Assumptions
-from ..engine.domain import kink_arguments, positive_needs
+from ..engine.domain import kink_arguments, positive_needs, tie_arguments
 from ..language import expr as E
 from ..language.expr import Node, walk
 from .numeric import SIZES, _domains
@@ -123,7 +123,9 @@ class Sampler:
                 self.checked.append((text, lhs, rhs))
         self.kinks = kink_arguments(self.roots)
         self.watched = self.kinks + [k for k in kink_arguments(watch) if k not in self.kinks]
+        self.ties = tie_arguments(self.roots + list(watch))   # max(X), ismax(X): no two extremes tie
         outputs = {f"k{i}": k for i, k in enumerate(self.watched)}
+        outputs.update({f"t{i}": t for i, t in enumerate(self.ties)})
         outputs.update({f"l{i}": lhs for i, (_, lhs, _) in enumerate(self.checked)})
         outputs.update({f"r{i}": rhs for i, (_, _, rhs) in enumerate(self.checked)})
         self._probe = compile_nodes(outputs, self.dim_scalars) if outputs else None
@@ -178,6 +180,12 @@ class Sampler:
                 return False
             if v.size and float(np.min(v)) < KINK_MARGIN * max(inst.scale, 1e-3):
                 return False
+        for i in range(len(self.ties)):
+            v = np.sort(np.asarray(values[f"t{i}"], dtype=float).ravel())
+            if not np.all(np.isfinite(v)):
+                return False
+            if v.size > 1 and min(v[-1] - v[-2], v[1] - v[0]) < KINK_MARGIN * max(inst.scale, 1e-3):
+                return False       # a tie for the maximum (or the minimum): max has no derivative there
         return True
 
     def kink_signs(self, instances) -> list[tuple[Node, bool, bool]]:

@@ -16,6 +16,7 @@ import numpy as np
 from ..budget import check_allocation
 from ..compile.codegen import Plan, _rep
 from ..engine.assumptions import Assumptions
+from ..engine.domain import positive_base
 from ..language import expr as E
 from ..language.expr import Node, walk
 from ..tables import functions
@@ -33,9 +34,9 @@ def _domains(root: Node) -> dict[str, set[str]]:
     """What each name must satisfy, read from the functions it sits under."""
     need: dict[str, set[str]] = {}
     for node in walk(root):
-        if node.op != "fn":
+        if node.op != "fn" and not positive_base(node):
             continue
-        domain = functions()[node.attr].domain
+        domain = functions()[node.attr].domain if node.op == "fn" else "positive"   # x.^p: x > 0
         if domain == "real":
             continue
         # names under a function whose value is positive anyway (log(softmax(z))) need nothing
@@ -115,8 +116,18 @@ def _draw(name, shape, rep, need: set[str], a: Assumptions, rng):
     return rng.standard_normal(size) * scale if size else float(rng.standard_normal() * scale)
 
 
+_value_plan_memo: dict = {}
+
+
 def value_function(root: Node, dim_scalars=()):
-    plan = Plan({"value": root}, set(dim_scalars))
+    """The expression's value as a function of keyword arrays; the plan is compiled once per expression
+    (finite differences ask for it at every instance)."""
+    key = (root, frozenset(dim_scalars))
+    plan = _value_plan_memo.get(key)
+    if plan is None:
+        if len(_value_plan_memo) > 256:
+            _value_plan_memo.clear()
+        plan = _value_plan_memo[key] = Plan({"value": root}, set(dim_scalars))
     return lambda **env: plan(**env)["value"]
 
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..language.expr import Node, transpose, walk
-from ..tables import functions
+from ..language.expr import Node, add, mul, num, transpose, walk
+from ..tables import functions, operators
 
 POSITIVE, NONNEG_AE, NONNEG = "positive", "nonnegative-ae", "nonnegative"
 _RANK = {POSITIVE: 3, NONNEG_AE: 2, NONNEG: 1, None: 0}
@@ -118,6 +118,8 @@ class SignAnalysis:
             return _product_sign(arg_signs)
         if op in ("pow", "epow"):
             return self._power_sign(arg_signs[0], Fraction(node.attr))
+        if op == "vpow":                       # x.^p, any real p: positive where the base is
+            return arg_signs[0] if arg_signs[0] in (POSITIVE, NONNEG_AE) else None
         if op == "fn":
             return self._function_sign(node.attr, arg_signs[0])
         return None
@@ -153,7 +155,7 @@ def positive_needs(roots, positive_names=(), probability_names=()) -> set[str]:
     need: set[str] = set()
     for root in roots:
         for node in walk(root):
-            if node.op != "fn" or table[node.attr].domain != "positive":
+            if not (node.op == "fn" and table[node.attr].domain == "positive") and not positive_base(node):
                 continue
             if signs(node.args[0]) in (POSITIVE, NONNEG_AE):
                 continue
@@ -169,13 +171,41 @@ def positive_needs(roots, positive_names=(), probability_names=()) -> set[str]:
 
 def kink_arguments(roots) -> list[Node]:
     """The arguments of relu, abs, step, sign and norm1: where a derivative jumps at 0, so instances must
-    see both signs of them (a missing step() shows only where the ReLU is off) and stay clear of 0."""
+    see both signs of them (a missing step() shows only where the ReLU is off) and stay clear of 0.
+    A function whose row says `kink = "difference"` (max(a, b), min(a, b)) jumps where its arguments
+    are equal: a - b is its kink argument."""
     out: list[Node] = []
     for root in roots:
         for node in walk(root):
             if node.op == "fn" and node.attr in KINKED and node.args[0] not in out:
                 out.append(node.args[0])
+            elif node.op == "fn" and functions()[node.attr].kink == "difference":
+                gap = add(node.args[0], mul(num(-1), node.args[1]))
+                if gap not in out:
+                    out.append(gap)
     return out
 
 
-__all__ = ["SignAnalysis", "positive_needs", "kink_arguments", "POSITIVE", "NONNEG_AE", "NONNEG", "KINKED"]
+def tie_arguments(roots) -> list[Node]:
+    """The arguments of functions whose row says `kink = "tie"` (max(X), min(X), ismax): their derivative
+    jumps where two entries tie for the maximum or the minimum, so instances keep the two largest
+    entries, and the two smallest, apart."""
+    out: list[Node] = []
+    for root in roots:
+        for node in walk(root):
+            if node.op == "fn" and functions()[node.attr].kink == "tie" and node.args[0] not in out:
+                out.append(node.args[0])
+    return out
+
+
+def positive_base(node: Node) -> bool:
+    """An operation whose operand must be positive to be defined (x.^p for a symbol p: operators.toml's
+    `domain` column), read for its first operand."""
+    if node.op in ("fn", "sym", "num"):
+        return False
+    row = operators().get((node.op, "base"))
+    return row is not None and row.domain == "positive"
+
+
+__all__ = ["SignAnalysis", "positive_needs", "kink_arguments", "tie_arguments", "positive_base", "POSITIVE",
+           "NONNEG_AE", "NONNEG", "KINKED"]

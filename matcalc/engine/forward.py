@@ -88,6 +88,19 @@ class Forward:
         if op == "kron":
             A, B = n.args
             return E.add(E.kron(self.d(A), B), E.kron(A, self.d(B)))
+        if op == "vpow":                       # d(u.^p) = p*u.^(p - 1) .* du + u.^p .* log(u)*dp
+            u, p = n.args
+            terms = []
+            if not E.is_zero(self.d(u)):
+                slope = E.mul(p, E.vpow(u, E.sub(p, E.num(1))))
+                terms.append(E.mul(slope, self.d(u)) if u.is_scalar else E.hadamard(slope, self.d(u)))
+            if not E.is_zero(self.d(p)):
+                terms.append(E.mul(E.hadamard(n, E.apply("log", u)), self.d(p)))
+            return E.add(*terms)
+        if op == "fn" and len(n.args) > 1:
+            row = function_row(n.attr)
+            return E.add(*(times_slope(row, a, self.d(a), n.args, i) for i, a in enumerate(n.args)
+                           if not E.is_zero(self.d(a))))
         if op == "fn":
             row = function_row(n.attr)
             u = n.args[0]

@@ -42,6 +42,8 @@ from lark.exceptions import (
 from lark.lark import PostLex
 
 from ..errors import MatcalcError, ParseError
+from .functions import elementwise_names, function_names, latex_names
+from .latex_tree import _N, _Err, _name, _product, _show, _Sub
 from .latex_typed import as_typed, function_of_sum
 
 __all__ = ["looks_like_latex", "latex_to_ascii"]
@@ -95,25 +97,10 @@ def latex_to_ascii(text: str, sums=None) -> str:
         raise ParseError("malformed LaTeX", text, getattr(e, "pos_in_stream", 0) + 1) from None
 
 
-class _Err(Exception):
-    """Internal: a message and a 0-based offset, turned into ParseError once the text is at hand."""
-
-    def __init__(self, message: str, pos: int):
-        super().__init__(message)
-        self.message, self.pos = message, pos
-
-
 # ---------------------------------------------------------------- token classification
 
-_ASCII_FUNCS = {
-    "exp", "log", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "tanh", "sigmoid", "relu",
-    "step", "sqrt", "abs", "sign", "sum", "tr", "det", "logdet", "inv", "norm1", "norm2", "diag",
-    "softmax", "logsumexp", "vec",
-}  # `ones` and `I` need a size, so no LaTeX spelling maps onto them as functions
-_ELEMENTWISE = {
-    "exp", "log", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "tanh", "sigmoid", "relu",
-    "step", "sqrt", "abs", "sign",
-}
+# the functions of rules/functions.toml (and vec) under \mathrm{..}; `ones`, `I`, `zeros` need a size, so no
+# LaTeX spelling maps onto them as functions. Entrywise ones may stand in a summand (\sum_i \log x_i).
 _FUNC_ALIAS = {"ln": "log", "trace": "tr"}
 _FUNC_CMDS = {c: c for c in ("log", "exp", "sin", "cos", "tan", "tanh", "arcsin", "arccos", "arctan", "det", "sqrt",
                              "tr", "diag", "softmax", "logdet", "logsumexp", "sigmoid", "relu", "sign")}
@@ -135,7 +122,7 @@ _IGNORED = set(
 ) | {" "}
 _PUNCT = {"+": "PLUS", "-": "MINUS", "*": "MUL", "/": "DIV", "^": "CARET", "_": "UNDER", "'": "PRIME",
           "(": "LPAR", ")": "RPAR", "{": "LBRACE", "}": "RBRACE", ",": "COMMA", "|": "BAR"}
-_STYLED_RE = re.compile(r"\\([A-Za-z]+)\*?\s*(?:\{\s*(\\?[A-Za-z0-9]+)\s*\}|(\\[A-Za-z]+)|([A-Za-z0-9]))")
+_STYLED_RE = re.compile(r"\\([A-Za-z]+)\*?\s*(?:\{\s*(\\?[A-Za-z0-9]+(?:\\_[A-Za-z0-9]+)*)\s*\}|(\\[A-Za-z]+)|([A-Za-z0-9]))")
 _ACCENT = {"hat": "hat", "widehat": "hat", "tilde": "tilde", "widetilde": "tilde", "bar": "bar", "overline": "bar"}
 _UPRIGHT = {"mathrm", "operatorname", "text", "textrm", "textit", "mathit", "mathsf", "mathtt"}
 _OPENERS = {"LPAR": "RPAR", "LBRACE": "RBRACE", "NOPEN": "NCLOSE", "AOPEN": "ACLOSE"}
@@ -175,6 +162,8 @@ class _PostLex(PostLex):
             return _tok("NAME", _GREEK[name], s, e)  # ... a bare \sigma is a name
         if name in _FUNC_CMDS:
             return _tok("FUNC", _FUNC_CMDS[name], s, e)
+        if name in latex_names()[0]:                   # \max, \cosh: the `latex` column of the table
+            return _tok("FUNC", latex_names()[0][name], s, e)
         if name in _CMD_TYPES:
             return _tok(_CMD_TYPES[name], name, s, e)
         if name in _ACCENT or name in _UPRIGHT or name in ("mathbf", "boldsymbol", "bm", "vec", "mathbb", "mathcal"):
@@ -187,6 +176,9 @@ def _styled(t: Token) -> Token:
     m = _STYLED_RE.match(str(t))
     cmd, inner = m.group(1), m.group(2) or m.group(3) or m.group(4)
     s, e = t.start_pos, t.end_pos
+    if cmd in _UPRIGHT and inner in latex_names()[1]:      # \operatorname{log\_softmax}, \mathrm{erf}
+        return _tok("FUNC", latex_names()[1][inner], s, e)
+    inner = inner.replace("\\_", "_")
     if inner.startswith("\\"):
         if inner[1:] not in _GREEK:
             raise _Err(f"unsupported LaTeX command {inner} inside \\{cmd}", s)
@@ -200,7 +192,7 @@ def _styled(t: Token) -> Token:
     if cmd in _ACCENT:
         return _tok("NAME", name + _ACCENT[cmd], s, e)
     func = _FUNC_ALIAS.get(name.lower(), name.lower())
-    if cmd in _UPRIGHT and func in _ASCII_FUNCS:
+    if cmd in _UPRIGHT and (func in function_names() or func == "vec"):
         return _tok("FUNC", func, s, e)
     return _tok("NAME", name, s, e)
 
@@ -282,40 +274,15 @@ def _pair_brackets(toks: list[Token]) -> list[Token]:
 
 # ---------------------------------------------------------------- tree
 
-class _N:
-    """A node: kind in name num ones call norm neg add minus mul had ediv div pow epow tr group."""
-
-    __slots__ = ("kind", "args", "pos", "paren", "head", "isum")
-
-    def __init__(self, kind: str, *args, pos: int = 0, paren: bool = False):
-        self.kind, self.args, self.pos, self.paren, self.head = kind, args, pos, paren, None
-        self.isum = None  # for \sum_i: (subscripts of the summand's names before stripping, indices summed)
-
-
-def _name(base: str, sub: str, pos: int) -> _N:
-    return _N("name", base, sub, pos=pos)
-
-
-def _product(factors, pos: int) -> _N:
-    flat = []
-    for f in factors:
-        flat.extend(f.args[0] if f.kind == "mul" else [f])
-    return flat[0] if len(flat) == 1 else _N("mul", flat, pos=pos)
-
-
-class _Sub(str):
-    """A subscript's text, and its items as written: groups split at commas, each group's words split
-    at spaces (`{m n, p}` -> [["m", "n"], ["p"]]), which is how matcalc prints sizes (`I_{m n}`, `K_{m,n}`)."""
-
-    groups: list
-
-
 def _subscript(n: _N, text: str, pos: int) -> _N:
     if n.kind == "ones":           # \mathbf{1}_{n}: the ones vector with its size, as matcalc prints it
         groups = getattr(text, "groups", None) or [[str(text)]]
         if len(groups) != 1:
             raise _Err(f"a ones vector has one size: \\mathbf{{1}}_{{{text}}}", pos)
         return _name(f"ones({'*'.join(groups[0])})", "", n.pos)
+    if n.kind == "num" and n.args[0] == "0":   # \mathbf{0}_{n}, \mathbf{0}_{m,n}: zeros of that shape
+        groups = getattr(text, "groups", None) or [[str(text)]]
+        return _name(f"zeros({', '.join('*'.join(g) for g in groups)})", "", n.pos)
     if n.kind == "name":
         groups = getattr(text, "groups", None)
         if groups and not n.args[1] and n.args[0] in ("I", "K"):
@@ -384,10 +351,14 @@ def _entrywise(n: _N, idx: set, what: str):
         return n, False
     if k == "xentry":               # softmax(z)_j: an entry (the formula goes to index notation)
         return n, True
+    if k == "calln" and any(_entrywise(x, idx, what)[1] for x in a[1:]):
+        raise _Err(f"unsupported {what} summand: {a[0]}(..) of indexed entries; write the vector form instead", n.pos)
+    if k == "calln":
+        return n, False
     if k in ("call", "norm"):
         f = a[0] if k == "call" else "norm"
         inner, ix = _entrywise(a[0 if k == "norm" else 1], idx, what)
-        if ix and f not in _ELEMENTWISE and f != "sum":
+        if ix and f not in elementwise_names() and f != "sum":
             raise _Err(f"unsupported {what} summand: {f}(..) of an indexed entry is not entrywise; "
                        "write the vector form instead", n.pos)
         return (_N("call", f, inner, pos=n.pos) if k == "call" else _N("norm", inner, a[1], pos=n.pos)), ix
@@ -594,6 +565,9 @@ class _Build(Transformer):
             return _apply_postops(_N("call", str(f), inner, pos=f.start_pos), ops)
         return _N("call", str(f), arg, pos=f.start_pos)
 
+    def call_many(self, f, *rest):        # \max(a, b), \operatorname{sum}(X, 2)
+        return _N("calln", str(f), *(x for x in rest if isinstance(x, _N)), pos=f.start_pos)
+
     def factors(self, *fs):
         return _product(fs, fs[0].pos)
 
@@ -650,70 +624,3 @@ def _parser() -> Lark:
     grammar = Path(__file__).with_name("latex.lark").read_text()
     return Lark(grammar, parser="lalr", lexer="basic", postlex=_PostLex(), transformer=_Build(),
                 propagate_positions=True)
-
-
-# ---------------------------------------------------------------- printing
-
-_ATOMIC = {"name", "num", "call", "norm", "kron"}
-
-
-def _show(n: _N) -> str:
-    k, a = n.kind, n.args
-    if k == "xentry":
-        raise _Err("an entry of an expression ((AB)_{ij}, softmax(z)_j) is read in index notation only", n.pos)
-    if k == "name":
-        return "I" if a[0] == "I" else a[0] + a[1]
-    if k == "num":
-        return a[0]
-    if k == "ones":
-        raise _Err("\\mathbf{1} (the ones vector) has no size here: write \\mathbf{1}^T v for sum(v), "
-                   "or ones(n) in the ASCII language", n.pos)
-    if k == "call":
-        return f"{a[0]}({_show(a[1])})"
-    if k == "norm":
-        return f"norm{a[1] or '2'}({_show(a[0])})"
-    if k == "tr":
-        return _tight(a[0]) + "'"
-    if k in ("pow", "epow"):
-        e = a[1]
-        exp = _show(e) if e.kind in ("num", "name") else f"({_show(e)})"
-        return _tight(a[0]) + ("^" if k == "pow" else ".^") + exp
-    if k == "mul":
-        return "*".join(_show(f) if f.kind in _ATOMIC | {"tr", "pow", "epow"} else f"({_show(f)})"
-                        for f in _ones_to_sum(a[0]))
-    if k == "neg":
-        s = _show(a[0])
-        return "-" + (s if _safe_after_minus(a[0]) else f"({s})")
-    if k == "kron":
-        return f"kron({_show(a[0])}, {_show(a[1])})"
-    if k in ("had", "ediv", "div"):
-        op = {"had": " .* ", "ediv": " ./ ", "div": "/"}[k]
-        return f"({_show(a[0])}){op}({_show(a[1])})"
-    r = _show(a[1])
-    if a[1].kind in ("add", "minus", "neg"):
-        r = f"({r})"
-    return f"{_show(a[0])} {'+' if k == 'add' else '-'} {r}"
-
-
-def _tight(n: _N) -> str:
-    s = _show(n)
-    return s if n.kind in _ATOMIC else f"({s})"
-
-
-def _safe_after_minus(n: _N) -> bool:
-    if n.kind == "mul":
-        return _safe_after_minus(n.args[0][0])
-    return n.kind in _ATOMIC or n.kind == "tr"
-
-
-def _ones_to_sum(factors: list) -> list:
-    """1^T v -> sum(v); 1^T M 1 -> sum(M)."""
-    for k, f in enumerate(factors):
-        if f.kind == "tr" and f.args[0].kind == "ones":
-            rest = factors[k + 1 :]
-            if rest and rest[-1].kind == "ones":
-                rest = rest[:-1]
-            if not rest:
-                raise _Err("\\mathbf{1}^T needs a vector after it", f.pos)
-            return factors[:k] + [_N("call", "sum", _product(rest, rest[0].pos), pos=f.pos)]
-    return factors

@@ -5,6 +5,7 @@
     %matcalc check "x'*A*x" --wrt x --claim "2*A*x"
     %%matcalc check --derivation               the cell body is the derivation file
     %%matcalc derive --wrt W                    the cell body is the expression (definitions allowed)
+    %matcalc check --code backprop EXPR --wrt W  a function of the notebook's own cells (or FILE.py:FN)
 
 The words after `%matcalc` are parsed by the very click commands of `matcalc` (cli/), so an option
 means the same in a cell as in a terminal; the library is then called directly and its result object
@@ -35,13 +36,13 @@ USAGE = ("usage: %matcalc derive EXPR --wrt X [options] | %matcalc check EXPR --
          "expression) | %matcalc rules")
 
 
-def run(line: str, cell: str | None = None):
+def run(line: str, cell: str | None = None, namespace: dict | None = None):
     """The result of one `%matcalc` line (or `%%matcalc` cell): the library's object, or None after an
-    error has been said on stderr."""
+    error has been said on stderr. `namespace` is the notebook's (for `--code NAME`)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            return _run(line, cell)
+            return _run(line, cell, namespace or {})
     except MatcalcError as err:
         _say(f"error: {err}")
     except click.ClickException as err:
@@ -55,7 +56,7 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr)
 
 
-def _run(line: str, cell: str | None):
+def _run(line: str, cell: str | None, namespace: dict):
     try:
         words = shlex.split(line)
     except ValueError as err:
@@ -77,7 +78,7 @@ def _run(line: str, cell: str | None):
     with limit(make_budget(params.get("time_limit"), params.get("memory_limit"))):
         if name == "derive":
             return _derive(params, body)
-        return _check(params, body)
+        return _check(params, body, namespace)
 
 
 def _parse(name: str, args: list[str]) -> dict:
@@ -124,7 +125,9 @@ def _derive(p: dict, body: str | None):
     return d
 
 
-def _check(p: dict, body: str | None):
+def _check(p: dict, body: str | None, namespace: dict):
+    if p.get("code") is not None:
+        return _check_code(p, namespace)
     if body is not None:
         if p["expression"] is not None or p["claim"] is not None:
             raise MatcalcError("%%matcalc check --derivation checks the cell: give no EXPRESSION or --claim")
@@ -141,6 +144,24 @@ def _check(p: dict, body: str | None):
                            "derivation in the cell)")
     return verify(p["expression"], wrt=p["wrt"], claim=p["claim"], shapes=parse_shapes(p["shapes"]),
                   assume=p["assume"], layout=p["layout"] or "denominator", input=p["input_kind"], order=p["order"])
+
+
+def _check_code(p: dict, namespace: dict):
+    """A gradient function: a name defined in the notebook (run in this kernel), or FILE.py:FUNCTION (run
+    in a child process under the budget, as `matcalc check --code` does)."""
+    from ..api import check_gradient
+
+    code = p["code"]
+    fn = code if ":" in code else namespace.get(code)
+    if fn is None or (not isinstance(fn, str) and not callable(fn)):
+        raise MatcalcError(f"--code {code}: no function of that name in the notebook (or give FILE.py:FUNCTION)")
+    if p["expression"] is None or not p["wrt"]:
+        raise MatcalcError("give the EXPRESSION the function is the gradient of and --wrt, e.g. "
+                           "%matcalc check --code grad \"x'*A*x\" --wrt x")
+    names = [w.strip() for w in p["wrt"].split(",")]
+    return check_gradient(fn, p["expression"], wrt=names if len(names) > 1 else names[0],
+                          shapes=parse_shapes(p["shapes"]), assume=p["assume"], layout=p["layout"] or "denominator",
+                          input=p["input_kind"])
 
 
 def _rules(p: dict):
@@ -185,7 +206,7 @@ def _show_markdown(text: str) -> None:
 def register(ipython) -> None:
     """Register `%matcalc` / `%%matcalc` on an IPython shell (called by `%load_ext matcalc`)."""
     def matcalc(line, cell=None):
-        return run(line, cell)
+        return run(line, cell, ipython.user_ns)
 
     matcalc.__doc__ = __doc__
     ipython.register_magic_function(matcalc, magic_kind="line_cell", magic_name="matcalc")
