@@ -90,6 +90,15 @@ def test_nothing_but_the_planted_errors_is_wrong(name):
     assert not extra, "\n".join(extra)
 
 
+@pytest.mark.parametrize("name", FILES)
+def test_nothing_is_correct_only_under_a_case_the_text_does_not_put_it_in(name):
+    """A claim the text makes for every index (no case in its label) is never CORRECT under a narrower one: a case
+    named in passing ("分 j=y 和 j≠y 两种情况") or for one line only does not spill over onto what follows."""
+    narrower = [f"{e['line']}: {e['latex'][:50]} — judged where {g.case}" for e, g in table(name)
+                if g is not None and g.verdict == "CORRECT" and g.case and not e.get("case") and "where" in g.why]
+    assert not narrower, "\n".join(narrower)
+
+
 def test_seed_000_is_read_almost_wholly():
     rows = table("seed_000_softmax_zh.md")
     derivatives = [(e, g) for e, g in rows if e["role"] == "derivative"]

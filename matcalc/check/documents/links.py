@@ -302,6 +302,7 @@ def judge_links(reader, st, sides, links, head):
     derivative = is_derivative(head.tree) or st.kind == "derivative" or any(_has_derivative(t) for t in trees) \
         or _defined_as_derivative(reader.model, head.tree)
     values, errors, contexts, case, free = _measure(reader, st, trees, st.layout)
+    st.applied_case = case
     for j, e in enumerate(texts):
         if e is not None and errors[j] is None:
             errors[j] = e

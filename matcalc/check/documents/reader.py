@@ -26,6 +26,7 @@ from .statements import (ARROWS, ORDER, Side, Statement, einstein, is_derivative
 from .walker import Unread, Walker, key_of, stable_seed
 
 NUMERATOR = re.compile(r"numerator[- ]layout|分子布局", re.I)
+CASE_WORDS = re.compile(r"情况|时|若|当|对于|case|when|if\b|for\b|where|otherwise", re.I)
 
 
 def check_document(text: str, name: str = "", layout: str | None = None) -> DocumentReport:
@@ -148,11 +149,28 @@ class _Reader(Declarations):
                 alone = not re.search(r"\w", st.span.before) and not re.search(r"\w", st.span.after)
                 dangling = alone and (nxt is None or nxt.span.heading or _case_of(nxt) is not None)
                 prev = statements[k - 1] if k else None
+                rest = [c for c in current if {c[1], c[2]} != {cond[1], cond[2]}]
+                line_cases = [_case_of(s) for s in statements if s is not st and s.span.cell == st.span.cell
+                              and s.span.line == st.span.line]
+                if any(c is not None and {c[1], c[2]} == {cond[1], cond[2]} and c[0] != cond[0] for c in line_cases):
+                    st.case_scope = "named"
+                    continue                # "分 j=y 和 j≠y 两种情况": both cases named, neither one holds yet
                 if dangling and prev is not None and _case_of(prev) is None and len(prev.sides) > 1 \
                         and prev.span.line < st.span.line and not prev.span.heading:
                     prev.case = [cond]
                     prev.case_note = f"the case {_cond_text(cond)} written after it, on line {st.span.line}"
-                current = [c for c in current if {c[1], c[2]} != {cond[1], cond[2]}] + [cond]
+                    st.case_scope = "after"
+                    current = rest          # it labels the chain before it, and ends the case before that
+                    continue
+                same_line = [s for s in statements[k + 1:k + 8] if s.span.cell == st.span.cell
+                             and s.span.line == st.span.line]
+                words = CASE_WORDS.search(st.span.before[-16:] + " " + re.sub(r"\$[^$]*\$", " ", st.span.after)[:16])
+                if not words and not st.span.display and any(len(s.sides) > 1 for s in same_line):
+                    for s in same_line:          # "$j \neq t$  $\frac{∂L}{∂z_j} = …$": this line's case only
+                        s.case = rest + [cond]
+                    st.case_scope = "line"
+                    continue
+                current = rest + [cond]
                 continue
             if not st.case:
                 st.case = list(current)
@@ -193,8 +211,13 @@ class _Reader(Declarations):
         self.note_prose(st, None)
         self.previous = st
         if st.kind == "case":
-            self.emit(st, 1, "UNREAD", f"not a claim: a case; what follows is judged where {_cond_text(_case_of(st))}",
-                      "assumption")
+            where = _cond_text(_case_of(st))
+            self.emit(st, 1, "UNREAD", {"block": f"not a claim: a case; what follows is judged where {where}",
+                                        "line": f"not a claim: a case; the rest of this line is judged where {where}",
+                                        "named": "not a claim: a case named with its complement (both cases), "
+                                                 "neither taken",
+                                        "after": f"not a claim: a case; the chain before it is judged where {where}"
+                                        }[st.case_scope], "assumption")
             return
         segment = []
         sides = st.sides
@@ -251,7 +274,8 @@ class _Reader(Declarations):
             start = left.start
         latex = text[start:right.end]
         n = len(sides) - 1
-        case = ", ".join(_cond_text(c) for c in st.case) if st.case else ""
+        applied = st.applied_case if st.applied_case is not None else st.case
+        case = ", ".join(_cond_text(c) for c in applied) if applied else ""
         self.out.append(Equation(
             line=line_of(text, start), latex=latex, verdict=verdict, why=why, role=role, cell=st.span.cell,
             link=f"{k}/{n}" if n > 1 else None, span_line=st.span.line, kind=kind, case=case,

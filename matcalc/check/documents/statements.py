@@ -32,6 +32,8 @@ class Statement:
     kind: str = ""              # derivative identity definition shape assumption case onehot arrow order other
     case: list = field(default_factory=list)     # [(op, a, b)] index conditions it is judged under
     case_note: str = ""
+    applied_case: list | None = None             # the conditions a judged chain was measured under (of `case`)
+    case_scope: str = "block"                    # a case: block (until the next), line, named, after (labels the chain before)
     layout: str | None = None
     continues: object = None    # the Statement a chain that starts with '=' continues
     head: Side | None = None    # the first side of the whole chain (for a continuation, the earlier head)
