@@ -26,6 +26,7 @@ from .statements import (ARROWS, ORDER, Side, Statement, einstein, is_derivative
 from .walker import Unread, Walker, key_of, stable_seed
 
 NUMERATOR = re.compile(r"numerator[- ]layout|分子布局", re.I)
+WHERE = re.compile(r"其中|where|here|with\b", re.I)
 CASE_WORDS = re.compile(r"情况|时|若|当|对于|case|when|if\b|for\b|where|otherwise", re.I)
 
 
@@ -67,8 +68,28 @@ class _Reader(Declarations):
                         self.guarded(later)
                         early[id(later)] = self.out[n:]
                         del self.out[n:]
+                for later in self.where_after(st, statements[k + 1:k + 4]):
+                    if id(later) not in early:
+                        n = len(self.out)
+                        self.guarded(later)
+                        early[id(later)] = self.out[n:]
+                        del self.out[n:]
             self.guarded(st)
         return DocumentReport(self.name, self.out)
+
+    def where_after(self, st, following) -> list:
+        """"… = {err}_i x_j, 其中 ${err}_i = (\hat{y} - y)_i$": a definition right after, introduced by "where"
+        (其中, here, with), of a symbol the statement uses and nothing has defined yet, is read first."""
+        m, out = self.model, []
+        used = {k for side in st.sides if side.tree is not None for k in _base_keys(side.tree)}
+        for later in following:
+            if later.span.cell != st.span.cell or not WHERE.search(later.span.before[-12:]):
+                continue
+            head = symbol_head(later.sides[0].tree) if len(later.sides) == 2 and later.sides[0].rel == "=" else None
+            if head is not None and head[0] in used and head[0] not in m.defs and head[0] not in m.symbols \
+                    and head[0] not in m.functions:
+                out.append(later)
+        return out
 
     def guarded(self, st) -> None:
         try:
@@ -200,9 +221,12 @@ class _Reader(Declarations):
             self.note_prose(st, st.sides[0])
             t = st.sides[0].tree
             raw = st.sides[0].text
-            why = "no relation in the formula (a size, a shape or code written alone): not a claim"
+            why = ("an expression written alone, with no relation sign: not a claim (matcalc does not guess what it "
+                   "is said to equal)")
             if t is not None and t.kind == "mul" and t.args[2] == "times":
-                why = self.size_after(st, t) or why
+                why = self.size_after(st, t) or "a size written alone: not a claim"
+            elif "\\mathbb{R}" in raw:
+                why = "a set of shapes written alone: not a claim"
             if t is None or "\\mathbb{R}" in raw or "np." in raw or t.kind == "mul" and t.args[2] == "times":
                 self.out.append(Equation(line=line, latex=st.sides[0].text, verdict="UNREAD", role="shape",
                                          why=why, cell=st.span.cell, span_line=line))
