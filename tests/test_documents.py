@@ -172,3 +172,61 @@ def test_our_own_wrong_claims_are_found(name, old, new, line, kind):
         assert all(e.kind == kind for e in mine), [(e.kind, e.why) for e in mine]
     before = {(e.line, e.latex) for e in report(name).equations if e.verdict == "WRONG"}
     assert {(e.line, e.latex) for e in rep.equations if e.verdict == "WRONG" and e not in mine} <= before
+
+
+def test_the_same_output_in_every_process():
+    """Two interpreters with different hash seeds print the same JSON, and it is the library's own report."""
+    import os
+    import subprocess
+    import sys
+
+    name = "seed_000_softmax_zh.err_sign.md"
+    outs = []
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        run = subprocess.run([sys.executable, "-m", "matcalc", "check", "--document", str(DOCS / name), "--format",
+                              "json"], capture_output=True, text=True, env=env, timeout=600)
+        assert run.returncode == 1, run.stderr        # a wrong equation: exit 1
+        outs.append(run.stdout)
+    assert outs[0] == outs[1]
+    assert json.loads(outs[0]) == report(name).as_dict()
+
+
+def test_the_command_line_exit_codes_and_formats(tmp_path):
+    from click.testing import CliRunner
+
+    from matcalc.cli.app import main
+
+    ok = CliRunner().invoke(main, ["check", "--document", str(DOCS / "least_squares_gaussian.tex")])
+    assert ok.exit_code == 0 and ok.output.startswith("verdict:   no equation is wrong")
+    page = CliRunner().invoke(main, ["check", "--document", str(DOCS / "batched_mlp_notebook.err.ipynb"),
+                                     "--format", "html"])
+    assert page.exit_code == 1 and page.output.lstrip().lower().startswith("<!doctype html>") and "✗" in page.output
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text('{"cells": "none"}', encoding="utf-8")
+    err = CliRunner().invoke(main, ["check", "--document", str(bad)])
+    assert err.exit_code == 2 and "Traceback" not in err.output and "cells" in err.output
+    mixed = CliRunner().invoke(main, ["check", "x", "--document", str(DOCS / "least_squares_gaussian.tex")])
+    assert mixed.exit_code == 2 and "--document checks a file" in mixed.output
+    html_only = CliRunner().invoke(main, ["check", "x'*x", "--wrt", "x", "--claim", "2*x", "--format", "html"])
+    assert html_only.exit_code == 2 and "--format html is for --document" in html_only.output
+
+
+@pytest.mark.parametrize("text", [
+    "$$" + "(" * 400 + "x" + ")" * 400 + " = x$$",                          # nested deeper than the reader goes
+    "$$x = " + "+".join(["y"] * 6000) + "$$",                              # a formula over the length limit
+    "$a = b$ and $ unclosed",                                              # an unclosed dollar
+    "$$\\frac{\\partial L}{\\partial W} = \\frac{\\partial L}{$$",              # a formula cut short
+    "$$\x00\ufffd = \u202e x$$ $$\\begin{cases} a & b \\end{cases} = 1$$",  # junk
+])
+def test_hostile_documents_get_verdicts_not_tracebacks(text):
+    rep = check_document(text, "hostile.md")
+    assert all(e.verdict in ("CORRECT", "WRONG", "UNREAD") and e.why for e in rep.equations)
+    assert not any(e.verdict == "CORRECT" for e in rep.equations)
+
+
+def test_a_document_too_long_is_a_clear_error():
+    from matcalc.errors import MatcalcError
+
+    with pytest.raises(MatcalcError, match="longer than"):
+        check_document("$x = 1$\n" * 200_000, "long.md")

@@ -78,7 +78,7 @@ class _Reader(Declarations):
         return DocumentReport(self.name, self.out)
 
     def where_after(self, st, following) -> list:
-        """"… = {err}_i x_j, 其中 ${err}_i = (\hat{y} - y)_i$": a definition right after, introduced by "where"
+        r""""… = {err}_i x_j, 其中 ${err}_i = (\hat{y} - y)_i$": a definition right after, introduced by "where"
         (其中, here, with), of a symbol the statement uses and nothing has defined yet, is read first."""
         m, out = self.model, []
         used = {k for side in st.sides if side.tree is not None for k in _base_keys(side.tree)}
