@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from ...errors import ParseError
 from ...language.latex_doc import GREEK, M, parse_math
 from .walker import Unread, key_of
+from .walker_calls import free_letters
 
 ARROWS = {"\\Leftarrow", "\\Rightarrow", "\\rightarrow", "\\leftarrow", "\\to"}
 ORDER = {"<", ">", "\\le", "\\leq", "\\ge", "\\geq"}
@@ -176,35 +177,6 @@ def letters_of(n: M) -> set:
                         stack.append(y)
                     elif isinstance(y, tuple):
                         stack.extend(z for z in y if isinstance(z, M))
-    return out
-
-
-def free_letters(n: M, bound: frozenset = frozenset()) -> set:
-    """The index letters a formula leaves free (those of its subscripts and conditions not bound by a sum)."""
-    if not isinstance(n, M):
-        return set()
-    if n.kind == "sum":
-        inner = bound | frozenset(n.args[0] or ())
-        return free_letters(n.args[3], inner)
-    out = set()
-    if n.kind == "sub":
-        for it in n.args[1]:
-            if it.kind == "letters":
-                out |= set(it.args[0]) - bound
-            elif is_letter(it) and it.args[0] not in bound:
-                out.add(it.args[0])
-    if n.kind == "rel":
-        out |= {x.args[0] for x in n.args[1:] if is_letter(x) and x.args[0] not in bound}
-    for a in n.args:
-        if isinstance(a, M):
-            out |= free_letters(a, bound)
-        elif isinstance(a, tuple):
-            for y in a:
-                if isinstance(y, M):
-                    out |= free_letters(y, bound)
-                elif isinstance(y, tuple):
-                    for z in y:
-                        out |= free_letters(z, bound)
     return out
 
 

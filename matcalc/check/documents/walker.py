@@ -18,7 +18,7 @@ from autograd.tracer import getval
 
 from ...language.latex_doc import M
 from .model import Model, ShapeClash, Var, pretty
-from .walker_calls import ELEMENTWISE, Calls, Unread, key_of
+from .walker_calls import ELEMENTWISE, Calls, Unread, constituent_defs, free_letters, key_of
 
 class Walker(Calls):
     """(n_deriv, n_prime and n_diff are set by derivatives.py.)"""
@@ -220,8 +220,29 @@ class Walker(Calls):
             return sym.shape
         return self.inst.array(key, (self.size(sym.shape[0]), self.size(sym.shape[1])), sym.props, self)
 
+    def letters_of(self, d) -> tuple:
+        """The index values a definition's value can depend on: the letters free anywhere in what it is made
+        of (through the definitions it uses) and the hot letters of one-hot labels — its memo's key."""
+        m = self.model
+        state = (tuple(map(id, m.defs.values())), tuple(m.onehot.items()))     # what the answer depends on
+        cache = self.memo.get("letters")
+        if cache is None or cache[0] != state:
+            cache = self.memo["letters"] = (state, {})
+        cache = cache[1]
+        if d.key not in cache:
+            seen, letters, stack = set(), set(m.onehot.values()), [d]
+            while stack:
+                x = stack.pop()
+                if x.key in seen:
+                    continue
+                seen.add(x.key)
+                letters |= free_letters(x.body)
+                stack.extend(m.defs[k] for k in constituent_defs(m, x.body) if k in m.defs)
+            cache[d.key] = tuple(sorted(letters))
+        return tuple((x, self.idx.get(x)) for x in cache[d.key])
+
     def define(self, d):
-        key = ("def", d.key, tuple(sorted(self.idx.items())))
+        key = ("def", d.key, self.letters_of(d))
         if self.mode == "eval" and key in self.memo:
             return self.memo[key]
         saved, layout = self.idx, self.layout

@@ -132,6 +132,65 @@ def constituents(model, tree: M) -> set:
     return out
 
 
+def constituent_defs(model, tree: M) -> set:
+    """The keys of the definitions a tree names directly."""
+    out, stack = set(), [tree]
+    while stack:
+        n = stack.pop()
+        if not isinstance(n, M):
+            continue
+        if n.kind in ("name", "sub", "layer") or n.kind == "apply" and n.args[0].kind in ("name", "sub"):
+            head = n.args[0] if n.kind == "apply" else n
+            try:
+                ko = key_of(head)
+            except Unread:
+                ko = None
+            if ko is not None:
+                k = model.aliases.get(ko[0], (ko[0],))[0]
+                for cand in (k, model.entry_key(k), model.whole_key(k)):
+                    if cand in model.defs:
+                        out.add(cand)
+        for a in n.args:
+            if isinstance(a, M):
+                stack.append(a)
+            elif isinstance(a, tuple):
+                for x in a:
+                    if isinstance(x, M):
+                        stack.append(x)
+                    elif isinstance(x, tuple):
+                        stack.extend(y for y in x if isinstance(y, M))
+    return out
+
+
+def free_letters(n: M, bound: frozenset = frozenset()) -> set:
+    """The index letters a formula leaves free (those of its subscripts and conditions not bound by a sum)."""
+    if not isinstance(n, M):
+        return set()
+    if n.kind == "sum":
+        return free_letters(n.args[3], bound | frozenset(n.args[0] or ()))
+    out = set()
+    if n.kind == "sub":
+        for it in n.args[1]:
+            if it.kind == "letters":
+                out |= set(it.args[0]) - bound
+            elif it.kind == "name" and len(it.args[0]) == 1 and it.args[0].isalpha() and it.args[0] not in bound:
+                out.add(it.args[0])
+    if n.kind == "rel":
+        out |= {x.args[0] for x in n.args[1:] if x.kind == "name" and len(x.args[0]) == 1 and x.args[0].isalpha()
+                and x.args[0] not in bound}
+    for a in n.args:
+        if isinstance(a, M):
+            out |= free_letters(a, bound)
+        elif isinstance(a, tuple):
+            for y in a:
+                if isinstance(y, M):
+                    out |= free_letters(y, bound)
+                elif isinstance(y, tuple):
+                    for z in y:
+                        out |= free_letters(z, bound)
+    return out
+
+
 class Calls:
     # ------------------------------------------------------------ functions
     def n_func(self, n):
@@ -332,4 +391,4 @@ class Calls:
 
 
 
-__all__ = ["Calls", "ELEMENTWISE", "Unread", "key_of", "depends", "constituents"]
+__all__ = ["Calls", "ELEMENTWISE", "Unread", "key_of", "depends", "constituents", "constituent_defs", "free_letters"]
