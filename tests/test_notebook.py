@@ -30,7 +30,7 @@ def executed(tmp_path_factory):
     mp.setenv("JUPYTER_PATH", str(home))
     try:
         NotebookClient(nb, timeout=300, kernel_name="matcalc-test",
-                       resources={"metadata": {"path": str(home)}}).execute()
+                       resources={"metadata": {"path": str(TOUR.parent)}}).execute()   # (cwd: the notebook's folder)
     finally:
         mp.undo()
     return nb
@@ -169,3 +169,53 @@ def test_the_code_magic_finds_a_function_of_the_notebook(capsys):
     assert run("check --code grad \"x'*A*x\" --wrt x", None, {"grad": grad}).ok
     assert run("check --code nothing \"x'*A*x\" --wrt x", None, {}) is None
     assert "no function of that name" in capsys.readouterr().err
+
+
+def test_the_notebook_checks_its_own_derivation_cells_as_a_document(executed):
+    """`%matcalc check --document tour.ipynb`: the tour's Markdown cells read in order, each equation with its cell
+    (0-based among all cells) and line (1-based within the cell); the report object is returned and rendered."""
+    data = _bundle(executed, "%matcalc check --document tour.ipynb")
+    assert data["text/plain"].startswith("<matcalc DocumentReport of 'tour.ipynb': ")
+    assert {"text/html", "text/markdown"} <= set(data)
+    derivation = next(k for k, c in enumerate(executed.cells) if c.source.startswith("## A derivation and its code"))
+    lines = executed.cells[derivation].source.split("\n")
+    report = matcalc.check_document(TOUR.read_text(encoding="utf-8"), name="tour.ipynb")
+    claims = [e for e in report.equations if e.role == "derivative"]
+    assert len(claims) == 3 and all(e.verdict == "CORRECT" for e in claims), [(e.verdict, e.why) for e in claims]
+    for e in report.equations:
+        assert e.cell == derivation, (e.cell, e.latex)
+        assert " ".join(e.latex.split())[:12] in " ".join(lines[e.line - 1].split()), (e.line, e.latex)
+    for e in claims:
+        assert f"cell {derivation}, line {e.line}" in data["text/html"]
+    assert data["text/html"].count("<tr><td>✓</td>") == 3
+
+
+def test_a_notebook_and_a_cell_checked_as_documents_show_their_wrong_equations(executed):
+    errs = _bundle(executed, "matcalc.check_document(")
+    assert errs["text/plain"].startswith("<matcalc DocumentReport of 'batched_mlp_notebook.err.ipynb': ")
+    assert errs["text/markdown"].startswith("**❌ WRONG — cell 2, line 5: off by a factor of m")
+    assert errs["text/html"].count("<tr><td>✗</td>") == 4
+    cell = _bundle(executed, "%%matcalc check --document")
+    assert cell["text/plain"].startswith("<matcalc DocumentReport of 'the cell': ")
+    assert "<tr><td>✗</td><td>line 2</td>" in cell["text/html"]        # (the line of the body, the magic's line apart)
+
+
+def test_the_document_magic_returns_the_report_and_says_what_is_wrong_in_one_line(capsys, tmp_path):
+    from matcalc.check.documents import DocumentReport
+
+    nb = Path(__file__).parent / "data" / "documents" / "seed_001_softmax_ce_zh.ipynb"
+    got = run(f"check --document {nb}")
+    assert isinstance(got, DocumentReport) and got.ok and all(e.cell is not None for e in got.equations)
+    assert got.as_dict() == matcalc.check_document(nb.read_text(encoding="utf-8"), name=str(nb)).as_dict()
+    cell = run("check --document", "Let $x \\in \\mathbb{R}^n$.\n$$\\frac{\\partial (x^T x)}{\\partial x} = x$$")
+    assert [(e.line, e.verdict) for e in cell.equations] == [(1, "UNREAD"), (2, "WRONG")], cell
+    for line, words in [(f"check --document {tmp_path / 'none.md'}", "cannot read the document"),
+                        (f"check x --document {nb}", "--document checks a document"),
+                        ("check --document", "requires an argument")]:
+        assert run(line) is None
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and words in err and "Traceback" not in err, err
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text('{"cells": 3}', encoding="utf-8")
+    assert run(f"check --document {bad}") is None
+    assert "notebook" in capsys.readouterr().err

@@ -6,6 +6,8 @@
     %%matcalc check --derivation               the cell body is the derivation file
     %%matcalc derive --wrt W                    the cell body is the expression (definitions allowed)
     %matcalc check --code backprop EXPR --wrt W  a function of the notebook's own cells (or FILE.py:FN)
+    %matcalc check --document notes.ipynb        a published derivation (Markdown, .tex, a notebook's cells)
+    %%matcalc check --document                   the cell body is the document (Markdown)
 
 The words after `%matcalc` are parsed by the very click commands of `matcalc` (cli/), so an option
 means the same in a cell as in a terminal; the library is then called directly and its result object
@@ -33,7 +35,8 @@ from ..errors import MatcalcError
 COMMANDS = {"derive": derive_command, "check": check_command, "rules": rules_command}
 USAGE = ("usage: %matcalc derive EXPR --wrt X [options] | %matcalc check EXPR --wrt X --claim CLAIM [options] | "
          "%%matcalc check --derivation (the cell is the file) | %%matcalc derive --wrt X (the cell is the "
-         "expression) | %matcalc rules")
+         "expression) | %matcalc check --document FILE | %%matcalc check --document (the cell is the document) | "
+         "%matcalc rules")
 
 
 def run(line: str, cell: str | None = None, namespace: dict | None = None):
@@ -64,20 +67,25 @@ def _run(line: str, cell: str | None, namespace: dict):
     if not words or words[0] not in COMMANDS:
         raise MatcalcError(USAGE)
     name, args = words[0], words[1:]
-    body = None
+    body, document = None, False
     if cell is not None:
         body = cell.strip("\n")
         if name == "check" and "--derivation" in args:
             args.remove("--derivation")      # the cell is the file
+        elif name == "check" and "--document" in args:
+            args.remove("--document")        # the cell is the document
+            document = True
         elif name != "derive":
-            raise MatcalcError(f"%%matcalc {name} takes no cell; write %%matcalc check --derivation or "
-                               f"%%matcalc derive --wrt X")
+            raise MatcalcError(f"%%matcalc {name} takes no cell; write %%matcalc check --derivation, "
+                               f"%%matcalc check --document or %%matcalc derive --wrt X")
     params = _parse(name, args)
     if name == "rules":
         return _rules(params)
     with limit(make_budget(params.get("time_limit"), params.get("memory_limit"))):
         if name == "derive":
             return _derive(params, body)
+        if document or params.get("document_file") is not None:
+            return _check_document(params, body if document else None)
         return _check(params, body, namespace)
 
 
@@ -162,6 +170,33 @@ def _check_code(p: dict, namespace: dict):
     return check_gradient(fn, p["expression"], wrt=names if len(names) > 1 else names[0],
                           shapes=parse_shapes(p["shapes"]), assume=p["assume"], layout=p["layout"] or "denominator",
                           input=p["input_kind"])
+
+
+def _check_document(p: dict, body: str | None):
+    """A document as `matcalc check --document` reads it (the file, or the cell's Markdown); the report is returned
+    (the notebook shows it as a table, each equation marked); --format json or html shows that form too."""
+    from ..api import check_document
+
+    if p["expression"] is not None or p["claim"] is not None or p.get("code") is not None:
+        raise MatcalcError("--document checks a document: give no EXPRESSION, --claim or --code with it")
+    if body is not None:
+        text, name = body, "the cell"
+    else:
+        from ..language.arguments import read_text_file
+
+        text, name = read_text_file(p["document_file"], "the document"), str(p["document_file"])
+    report = check_document(text, name=name, layout=p["layout"])
+    if p["fmt"] == "json":
+        import json
+
+        _show_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    elif p["fmt"] == "html":
+        from IPython.display import HTML
+
+        from ..web.document_page import document_html
+
+        _display(HTML(document_html(text, report, title=name)))
+    return report
 
 
 def _rules(p: dict):

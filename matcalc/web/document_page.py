@@ -27,6 +27,7 @@ pre{background:#f6f6f6;padding:.6rem;overflow:auto}.cell{border-left:3px solid #
 .checks{list-style:none;margin:.2rem 0 .8rem 0;padding:.3rem .6rem;background:#fafafa;border:1px solid #eee}
 .checks li{margin:.15rem 0;font-size:13px}.ok .mark{color:#18794e}.bad .mark{color:#c62828}.unread .mark{color:#8a6d00}
 .mark{font-weight:bold;display:inline-block;width:1.2em}.why{color:#555}.bad .why{color:#a11}
+.label{color:#999;font-size:11px}.code pre{background:#f3f6fa}
 .summary{padding:.5rem .8rem;background:#f0f4ff;border:1px solid #cdd}blockquote{border-left:3px solid #ccc;margin:0;padding-left:.8rem}
 """
 
@@ -61,9 +62,14 @@ def document_html(text: str, report, title: str = "document") -> str:
     for e in report.equations:
         by_span.setdefault((e.cell, e.span_line), []).append(e)
     parts = []
-    for cell, body, tex in cells_of(text, title):
+    shown = cells_of(text, title)
+    code = _code_cells(text) if shown and shown[0][0] is not None else {}
+    for cell, body, tex in shown:
+        while code and min(code) < cell:
+            parts.append(code.pop(min(code)))
         spans = find_spans(body, tex, cell)
         parts.append(_render(body, spans, by_span, cell, tex))
+    parts.extend(code[k] for k in sorted(code))
     c = report.counts()
     read, total = report.derivative_counts()
     summary = (f"<p class='summary'>{len(report.equations)} equations: {c['CORRECT']} ✓ correct, "
@@ -96,7 +102,20 @@ def _render(body: str, spans, by_span, cell, tex: bool) -> str:
     if pending:
         out.append(_checks(pending))
     inner = "".join(out)
-    return f"<div class='cell'>{inner}</div>" if cell is not None else inner
+    return f"<div class='cell' data-cell='{cell}'><div class='label'>[{cell}] markdown</div>{inner}</div>" \
+        if cell is not None else inner
+
+
+def _code_cells(text: str) -> dict:
+    """A notebook's code cells, shown as written (never run), by their index among all cells."""
+    out = {}
+    for k, c in enumerate(json.loads(text)["cells"]):
+        if isinstance(c, dict) and c.get("cell_type") != "markdown":
+            src = c.get("source", "")
+            src = "".join(x for x in src if isinstance(x, str)) if isinstance(src, list) else str(src)
+            out[k] = (f"<div class='cell code' data-cell='{k}'><div class='label'>[{k}] {html.escape(str(c.get('cell_type')))}"
+                      f"</div><pre>{html.escape(src)}</pre></div>")
+    return out
 
 
 def _delimiter_length(body: str, s) -> int:
@@ -119,7 +138,7 @@ def _checks(eqs) -> str:
     items = []
     for e in eqs:
         mark, cls = MARKS[e.verdict]
-        where = f"line {e.line}" + (f", link {e.link}" if e.link else "")
+        where = (f"cell {e.cell}, " if e.cell is not None else "") + f"line {e.line}" + (f", link {e.link}" if e.link else "")
         items.append(f"<li class='{cls}'><span class='mark'>{mark}</span>"
                      f"<span data-tex=\"{html.escape(e.latex, quote=True)}\" data-display=\"0\"></span> "
                      f"<span class='why'>— {html.escape(e.verdict)} ({html.escape(where)}): {html.escape(e.why)}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from ...language.latex_doc import M
-from .model import Function, Model, ShapeClash, Symbol, pretty, show_dim
+from .model import Function, Model, ShapeClash, Symbol, place, pretty, show_dim
 from .statements import Side, Statement, is_letter, parse_side, symbol_head
 from .walker import Unread, Walker, key_of
 
@@ -294,7 +294,7 @@ class Declarations:
                     if key + "[]" in m.shapes:
                         m.shapes[hat + "[]"] = m.shapes[key + "[]"]
                     m.aliases_notes = getattr(m, "aliases_notes", {})
-                    note = f"; the {_pretty(key)} defined on line {old.line} is read as {_pretty(hat)}"
+                    note = f"; the {_pretty(key)} defined on {place(old.line, old.cell)} is read as {_pretty(hat)}"
                 m.symbols[key] = Symbol(key, shape if shape else m.base(key).shape, props={f"onehot:{letter}"})
             else:
                 sym = m.base(key)

@@ -16,7 +16,7 @@ import numpy as np
 from ...language.latex_doc import M
 from . import derivatives
 from .judge import DIFFER, EQUAL, INSTANCES, Instance, assignments, diagnose, relative
-from .model import ShapeClash, pretty, show_dim
+from .model import ShapeClash, place, pretty, show_dim
 from .statements import conditioned_letters, free_letters, is_derivative
 from .walker import Unread, Walker, key_of
 from .walker_calls import constituents
@@ -309,7 +309,7 @@ def judge_links(reader, st, sides, links, head):
     where = (" where " + ", ".join(f"{c[1]} {'=' if c[0] == '=' else '≠'} {c[2]}" for c in case)) if case else ""
     notes = [st.case_note] if st.case_note else []
     notes += _alias_notes(reader, trees)
-    notes += [f"{pretty(x)} read anew in this section: the {pretty(x)} of line {old.line} does not fit here"
+    notes += [f"{pretty(x)} read anew in this section: the {pretty(x)} of {place(old.line, old.cell)} does not fit here"
               for x, old in reader.renewed_claim]
     reader.renewed_claim = []
     for pos, k in enumerate(links, start=1):

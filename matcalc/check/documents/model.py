@@ -75,6 +75,11 @@ def show_dim(d) -> str:
     return str(d)
 
 
+def place(line: int, cell: int | None = None) -> str:
+    """Where something is, as a note says it: "line 12", or in a notebook "line 3 of cell 2"."""
+    return f"line {line}" if cell is None else f"line {line} of cell {cell}"
+
+
 @dataclass
 class Definition:
     key: str                        # the symbol's key (`y`, `b:z_1`, `a(2)`, `J`)
@@ -85,6 +90,7 @@ class Definition:
     text: str = ""
     ranges: tuple = ()              # the ranges of an entry definition's indices
     layout: str | None = None       # the layout its derivatives were written in (None: the document's)
+    cell: int | None = None         # notebooks: the cell it is in
 
 
 @dataclass
@@ -94,6 +100,8 @@ class Symbol:
     family: tuple | None = None     # a family θ_j of vectors: (index range, member shape)
     props: set = field(default_factory=set)   # symmetric, spd, positive, binary, label, probability
     line: int = 0
+    cell: int | None = None         # notebooks: the cell of `line`
+    order: int = 0                  # `line` counted through the whole document (Span.order)
 
 
 @dataclass

@@ -18,9 +18,9 @@ from ...errors import MatcalcError
 from ...language.latex_doc import M
 from .declarations import Declarations, _key, _pretty, _unit_list
 from .judge import DIFFER, EQUAL, INSTANCES, Instance, assignments, diagnose, relative
-from .model import Definition, Function, Model, ShapeClash, Symbol
+from .model import Definition, Function, Model, ShapeClash, Symbol, place
 from .report import DocumentReport, Equation
-from .spans import cells_of, find_spans, line_of, split
+from .spans import document_spans, line_of, split
 from .statements import (ARROWS, ORDER, Side, Statement, einstein, is_derivative, is_letter,
                          mentions, parse_side, symbol_head)
 from .walker import Unread, Walker, key_of, stable_seed
@@ -95,18 +95,18 @@ class _Reader(Declarations):
         try:
             self.process(st)
         except Unread as err:
-            done = {(e.line, e.latex) for e in self.out}
+            done = {(e.cell, e.line, e.latex) for e in self.out}
             for k in range(1, len(st.sides)):
                 self.emit(st, k, "UNREAD", str(err), "other")
                 last = self.out[-1]
-                if (last.line, last.latex) in done:
+                if (last.cell, last.line, last.latex) in done:
                     self.out.pop()
 
     def collect(self) -> list[Statement]:
         out: list[Statement] = []
-        for cell, text, tex in cells_of(self.text, self.name):
-            einstein_on = False
-            for span in find_spans(text, tex, cell):
+        einstein_on = False         # (a notebook's convention holds in the cells after the one that states it)
+        for cell, text, spans in document_spans(self.text, self.name):
+            for span in spans:
                 prose = span.before.lower()
                 if span.heading and einstein_on and "einstein" not in prose:
                     einstein_on = False
@@ -177,9 +177,9 @@ class _Reader(Declarations):
                     st.case_scope = "named"
                     continue                # "分 j=y 和 j≠y 两种情况": both cases named, neither one holds yet
                 if dangling and prev is not None and _case_of(prev) is None and len(prev.sides) > 1 \
-                        and prev.span.line < st.span.line and not prev.span.heading:
+                        and prev.span.order < st.span.order and not prev.span.heading:
                     prev.case = [cond]
-                    prev.case_note = f"the case {_cond_text(cond)} written after it, on line {st.span.line}"
+                    prev.case_note = f"the case {_cond_text(cond)} written after it, on {place(st.span.line, st.span.cell)}"
                     st.case_scope = "after"
                     current = rest          # it labels the chain before it, and ends the case before that
                     continue
@@ -204,7 +204,7 @@ class _Reader(Declarations):
         finally:
             for sym in self.model.symbols.values():
                 if not sym.line:
-                    sym.line = line
+                    sym.line, sym.cell, sym.order = line, st.span.cell, st.span.order
 
     def _process(self, st: Statement) -> None:
         line = st.span.line
@@ -212,7 +212,7 @@ class _Reader(Declarations):
             if section != st.span.section_line:
                 self.model.functions[key] = old
                 del self.shadowed[key]
-        for rv in [r for r in self.reverts if r[0] != line]:
+        for rv in [r for r in self.reverts if r[0] != st.span.order]:
             self.model.symbols[rv[1]].props.discard(rv[2])
             self.reverts.remove(rv)
         if len(st.sides) == 1:
@@ -322,7 +322,7 @@ class _Reader(Declarations):
             elif st.kind == "symmetric":
                 key = _key(h)
                 m.base(key).props.add("symmetric")
-                self.reverts.append((st.span.line, key, "symmetric"))
+                self.reverts.append((st.span.order, key, "symmetric"))
                 self.emit(st, 1, "UNREAD", f"not a claim: an assumption, taken: {_pretty(key)} is symmetric",
                           "assumption", sides)
             else:
@@ -399,7 +399,7 @@ class _Reader(Declarations):
             if reason is None:
                 what = f"{_pretty(key)}" + (f"_{''.join(indices)}" if indices else "") + \
                        (f"({', '.join(_pretty(p) for p in params)})" if params else "")
-                notes = [f"{_pretty(x)} read anew in this section: the {_pretty(x)} of line {old.line} does not fit here"
+                notes = [f"{_pretty(x)} read anew in this section: the {_pretty(x)} of {place(old.line, old.cell)} does not fit here"
                          for x, old in self.renewed]
                 self.emit(st, k, "UNREAD", f"not a claim: a definition, taken: {what} = {' '.join(side.text.split())}", "definition",
                           sides, notes=notes)
@@ -409,7 +409,7 @@ class _Reader(Declarations):
             if k > 1:
                 continue
         if key not in m.defs and key not in m.functions:     # (φ = \tanh "for example" leaves φ any function)
-            m.failed[key] = f"{_pretty(key)} is defined on line {st.span.line} in a way matcalc could not read"
+            m.failed[key] = f"{_pretty(key)} is defined on {place(st.span.line, st.span.cell)} in a way matcalc could not read"
         return []
 
     def stale_symbols(self, st, body: M) -> list:
@@ -417,7 +417,7 @@ class _Reader(Declarations):
         m, out = self.model, []
         for x in _base_keys(body):
             sym = m.symbols.get(x)
-            if sym is not None and sym.family is None and x not in m.defs and 0 < sym.line < st.span.section_line \
+            if sym is not None and sym.family is None and x not in m.defs and 0 < sym.order < st.span.section_line \
                     and x not in out:
                 out.append(x)
         return out
@@ -488,11 +488,11 @@ class _Reader(Declarations):
         m.known |= w.used | set(params) | {key}
         m.failed.pop(key, None)
         m.defs[key] = Definition(key, body, st.span.line, tuple(indices), tuple(params), side.text, ranges,
-                                 layout=st.layout or m.layout)
+                                 layout=st.layout or m.layout, cell=st.span.cell)
         m.shapes[key] = whole
         m.aliases.pop(key, None)
         if key.lower() == "loss" and "L" not in m.defs and "L" not in m.functions and "L" not in m.symbols:
-            m.aliases["L"] = (key, f"read L as {key}, defined on line {st.span.line}")
+            m.aliases["L"] = (key, f"read L as {key}, defined on {place(st.span.line, st.span.cell)}")
         if indices:
             m.shapes[key + "[]"] = shape
         if elementwise and all(trial.maybe_one(x) for x in m.symbols[params[0]].shape):

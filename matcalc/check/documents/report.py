@@ -3,9 +3,11 @@ renderings (`matcalc check --document`); the HTML page is render.py's."""
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 
 VERDICTS = ("CORRECT", "WRONG", "UNREAD")
+MARKS = {"CORRECT": "✓", "WRONG": "✗", "UNREAD": "?"}
 
 
 @dataclass
@@ -79,10 +81,53 @@ class DocumentReport:
                 lines.append(f"        {e.verdict}: {why}")
         return "\n".join(lines)
 
+    def __repr__(self) -> str:
+        c = self.counts()
+        read, total = self.derivative_counts()
+        return (f"<matcalc DocumentReport of {self.name!r}: {len(self.equations)} equations ({c['CORRECT']} correct, "
+                f"{c['WRONG']} wrong, {c['UNREAD']} unread); derivative claims read {read}/{total}>")
+
+    def _headline(self) -> tuple[str, str]:
+        c = self.counts()
+        read, total = self.derivative_counts()
+        wrong = [e for e in self.equations if e.verdict == "WRONG"]
+        verdict = f"❌ WRONG — {_where(wrong[0])}" if wrong else "✅ no equation is wrong"
+        return (verdict, f"{self.name}: {len(self.equations)} equations ({c['CORRECT']} correct, {c['WRONG']} wrong, "
+                         f"{c['UNREAD']} unread); derivative claims read {read}/{total}")
+
+    def _repr_markdown_(self) -> str:
+        verdict, counts = self._headline()
+        rows = [f"**{_md(verdict)}**", "", _md(counts), "", "| | where | equation | why |", "|---|---|---|---|"]
+        for e in self.equations:
+            latex = " ".join(e.latex.split()).replace("\\|", "\\Vert ").replace("|", "\\vert ").replace("$", "\\$")
+            why = _md(e.why + (f" ({'; '.join(e.assumed)})" if e.assumed else ""))
+            rows.append(f"| {MARKS[e.verdict]} | {_at(e)} | ${latex}$ | {e.verdict}: {why} |")
+        return "\n".join(rows)
+
+    def _repr_html_(self) -> str:
+        verdict, counts = self._headline()
+        rows = []
+        for e in self.equations:
+            why = e.why + (f" ({'; '.join(e.assumed)})" if e.assumed else "")
+            rows.append(f"<tr><td>{MARKS[e.verdict]}</td><td>{html.escape(_at(e))}</td>"
+                        f"<td>\\({html.escape(' '.join(e.latex.split()))}\\)</td>"
+                        f"<td><b>{e.verdict}</b>: {html.escape(why)}</td></tr>")
+        return (f"<div class='matcalc-document'><p><b>{html.escape(verdict)}</b><br>{html.escape(counts)}</p>"
+                "<table><thead><tr><th></th><th>where</th><th>equation</th><th>verdict</th></tr></thead><tbody>"
+                + "".join(rows) + "</tbody></table></div>")
+
+
+def _md(text: str) -> str:
+    """Prose for a Markdown table: its bars, underscores and asterisks are text."""
+    return text.replace("|", "\\|").replace("_", "\\_").replace("*", "\\*")
+
+
+def _at(e: Equation) -> str:
+    return f"cell {e.cell}, line {e.line}" if e.cell is not None else f"line {e.line}"
+
 
 def _where(e: Equation) -> str:
-    at = f"cell {e.cell}, line {e.line}" if e.cell is not None else f"line {e.line}"
-    return f"{at}: {e.why}"
+    return f"{_at(e)}: {e.why}"
 
 
 __all__ = ["Equation", "DocumentReport", "VERDICTS"]

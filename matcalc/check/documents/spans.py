@@ -33,6 +33,7 @@ class Span:
     heading: bool = False     # a heading (or a rule, a blockquote's start) stands between the previous span and this
     section: str = ""         # the heading the span is under
     section_line: int = 0     # the line of the last section heading (`#`, `##`, `\section`) before the span
+    order: int = 0            # its line counted through the whole document (in a notebook: all its Markdown cells)
 
     @property
     def latex(self) -> str:
@@ -174,20 +175,63 @@ def find_spans(text: str, tex: bool, cell: int | None = None) -> list[Span]:
     section, section_line = "", 0
     for a, b, display, after_end in found:
         prose = s[prev:a]
-        heading = False
-        for m in re.finditer(r"(?m)^(#{1,6}\s.*|\s*-{3,}\s*|\s*\*{3,}\s*|>.*)$|\\(?:sub)*section\*?\{[^}]*\}", prose):
-            heading = True
-            if m.group(0).lstrip().startswith("#") or m.group(0).startswith("\\"):
-                section = m.group(0).strip()
-                if re.match(r"#{1,2}\s|\\section", section):
-                    section_line = text.count("\n", 0, prev + m.start()) + 1
+        heading, section, section_line = _headings(text, prose, prev, section, section_line)
         line_end = text.find("\n", b)
         line_end = len(text) if line_end < 0 else line_end
-        spans.append(Span(cell, a, b, text.count("\n", 0, a) + 1, text, display,
+        line = text.count("\n", 0, a) + 1
+        spans.append(Span(cell, a, b, line, text, display,
                           before=_prose(prose), after=_prose(s[after_end:line_end]), heading=heading,
-                          section=section, section_line=section_line))
+                          section=section, section_line=section_line, order=line))
         prev = after_end
     return spans
+
+
+HEADING = re.compile(r"(?m)^(#{1,6}\s.*|\s*-{3,}\s*|\s*\*{3,}\s*|>.*)$|\\(?:sub)*section\*?\{[^}]*\}")
+
+
+def _headings(text: str, prose: str, at: int, section: str, section_line: int) -> tuple[bool, str, int]:
+    """Whether a heading (or a rule, a quote) is in `prose` (which starts at offset `at` of `text`), and the
+    section and section line after it."""
+    heading = False
+    for m in HEADING.finditer(prose):
+        heading = True
+        if m.group(0).lstrip().startswith("#") or m.group(0).startswith("\\"):
+            section = m.group(0).strip()
+            if re.match(r"#{1,2}\s|\\section", section):
+                section_line = text.count("\n", 0, at + m.start()) + 1
+    return heading, section, section_line
+
+
+def document_spans(text: str, name: str = "") -> list[tuple[int | None, str, list[Span]]]:
+    """Each part of the document (the file, or a notebook's Markdown cells) with its spans, in order. A notebook
+    reads as one document: a heading in a cell of its own (as notebooks have them) starts the section of the cells
+    after it and ends their case, and `order` and `section_line` count lines through all its Markdown cells."""
+    out = []
+    offset, section, section_line, pending = 0, "", 0, False
+    for cell, body, tex in cells_of(text, name):
+        spans = find_spans(body, tex, cell)
+        if cell is None:
+            out.append((cell, body, spans))
+            continue
+        for k, s in enumerate(spans):
+            s.order = offset + s.line
+            s.section_line = offset + s.section_line if s.section_line else section_line
+            s.section = s.section or section
+            if k == 0 and pending:
+                s.heading = True
+        rest = masked(body, tex)[spans[-1].end:] if spans else masked(body, tex)
+        start = len(body) - len(rest)
+        heading, last, last_line = _headings(body, rest, start, "", 0)
+        if spans:
+            section, section_line = spans[-1].section, spans[-1].section_line
+            pending = heading
+        else:
+            pending = pending or heading
+        section = last or section
+        section_line = offset + last_line if last_line else section_line
+        offset += body.count("\n") + 1
+        out.append((cell, body, spans))
+    return out
 
 
 def _prose(t: str) -> str:
@@ -341,4 +385,4 @@ def line_of(t: str, offset: int) -> int:
     return t.count("\n", 0, offset) + 1
 
 
-__all__ = ["Span", "Piece", "Chain", "cells_of", "find_spans", "split", "line_of", "masked"]
+__all__ = ["Span", "Piece", "Chain", "cells_of", "document_spans", "find_spans", "split", "line_of", "masked"]
