@@ -15,6 +15,32 @@ from .statements import Side, Statement, is_letter, parse_side, symbol_head
 from .walker import Unread, Walker, key_of
 
 ONEHOT = re.compile(r"one-hot|onehot|独热", re.I)
+# not said of it: negated ("not one-hot", "非独热") or supposed ("if y were one-hot", "would be")
+NEGATED = re.compile(r"(\b(not|non|no|never|nor|isn't|aren't|neither|without|were|would|could|might)\b[\w\s,-]{0,16}|"
+                     r"非|不是|不为|不|并非|无|若是|如果)$", re.I)
+OTHER_MATH = re.compile(r"\$|\\\(|\\\[|[.;:](\s|$)|[。；：]")
+
+
+def said_of(words: str, pattern: re.Pattern, after: bool) -> bool:
+    """Whether `words` (the prose right after a span, or right before it) say `pattern` of the span's symbol: in
+    its own clause (not past another formula or the end of the sentence), not negated or supposed ("not one-hot",
+    "非独热", "if it were one-hot"), and not an adjective of the next formula ("and its one-hot encoding $t$")."""
+    cut = OTHER_MATH.search(words) if after else None
+    clause = words[:cut.start()] if cut else words
+    if not after:           # the prose before the span: its last clause
+        clause = re.split(r"[.;:。；：](?:\s|$)|[。；：]", clause)[-1]
+    for m in pattern.finditer(clause):
+        if NEGATED.search(clause[:m.start()].rstrip(" (-")):
+            continue
+        between = clause[m.end():]
+        joined = re.search(r"\band\b|\bis\b|\bbe\b|,|，|和|与|是", between)
+        if after and cut is not None and cut.group(0) in ("$", "\\(", "\\[") and len(between.split()) <= 3 \
+                and not joined:
+            continue
+        if not after and (joined or len(between.split()) > 3):   # "t be one-hot and $y$": said of t
+            continue
+        return True
+    return False
 ANY = re.compile(r"\s*(?:be|is|denotes?)\s+(?:any|an arbitrary|some)\s+(?:differentiable\s+|smooth\s+)?"
                  r"(?:scalar|function|loss)\b(?:[^.;$]|\$[^$]*\$)*?\bthrough\s+\$([^$]+)\$|"
                  r"\s*(?:be|is|denotes?)\s+(?:any|an arbitrary|some)\s+(?:differentiable\s+|smooth\s+)?"
@@ -123,14 +149,19 @@ class Declarations:
             key = ko[0] if ko and not ko[1] else None
         if key is None:
             return
-        if ONEHOT.search(after) or ONEHOT.search(before[-14:]):
+        if said_of(after, ONEHOT, True) or said_of(before[-14:], ONEHOT, False):
             sym = self.model.base(key)
             rows = not self.model.unifier.is_one(sym.shape[1]) and not self.model.unifier.maybe_one(sym.shape[1])
             if key in self.model.defs:
                 return
             sym.props.add("onehot-rows" if rows else "onehot")
-        if "symmetric positive" in after or "正定" in after:
+            where = place(span.line, span.cell)
+            self.model.said[key] = ("onehot", f"{_pretty(key)} read as one-hot" +
+                                    (" (each row)" if rows else "") + f", from {where}")
+        if said_of(after, re.compile("symmetric positive|正定"), True):
             self.model.base(key).props.add("spd")
+            self.model.said[key] = ("spd", f"{_pretty(key)} read as symmetric positive definite, from "
+                                           f"{place(span.line, span.cell)}")
 
     def membership(self, st, sides, k):
         left, right = sides[k - 1], sides[k]

@@ -309,6 +309,7 @@ def judge_links(reader, st, sides, links, head):
     where = (" where " + ", ".join(f"{c[1]} {'=' if c[0] == '=' else '≠'} {c[2]}" for c in case)) if case else ""
     notes = [st.case_note] if st.case_note else []
     notes += _alias_notes(reader, trees)
+    notes += [n for n in reader.said_notes(trees) if n not in notes]
     notes += [f"{pretty(x)} read anew in this section: the {pretty(x)} of {place(old.line, old.cell)} does not fit here"
               for x, old in reader.renewed_claim]
     reader.renewed_claim = []

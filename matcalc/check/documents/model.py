@@ -124,6 +124,7 @@ class Model:
     dims: dict = field(default_factory=dict)          # named dimension -> Var
     aliases: dict = field(default_factory=dict)       # key -> (key, note)
     onehot: dict = field(default_factory=dict)        # label key -> hot index letter
+    said: dict = field(default_factory=dict)          # key -> (property, note): what the prose said of it
     layout: str = "denominator"
     rowwise: bool = False                             # softmax of a matrix is taken row by row
     einstein: bool = False

@@ -26,6 +26,12 @@ from .statements import (ARROWS, ORDER, Side, Statement, einstein, is_derivative
 from .walker import Unread, Walker, key_of, stable_seed
 
 NUMERATOR = re.compile(r"numerator[- ]layout|分子布局", re.I)
+DENOMINATOR = re.compile(r"denominator[- ]layout|分母布局", re.I)
+# the layout a document says it uses from here on ("we use the numerator layout throughout", "以下均采用分子布局")
+DOC_LAYOUT = re.compile(r"(?:throughout|we use|we write|always|from now on|in this (?:post|note|document|chapter)|本文|"
+                        r"以下|全文|均|统一)[^.。;；]{0,60}?(numerator|denominator|分子|分母)`?[- ]?(?:layout|布局)|"
+                        r"(numerator|denominator|分子|分母)`?[- ]?(?:layout|布局)[^.。;；]{0,40}?(?:throughout|always|"
+                        r"from now on|below|以下|全文)", re.I)
 WHERE = re.compile(r"其中|where|here|with\b", re.I)
 CASE_WORDS = re.compile(r"情况|时|若|当|对于|case|when|if\b|for\b|where|otherwise", re.I)
 
@@ -105,6 +111,7 @@ class _Reader(Declarations):
     def collect(self) -> list[Statement]:
         out: list[Statement] = []
         einstein_on = False         # (a notebook's convention holds in the cells after the one that states it)
+        said_layout = None          # the layout the text says it uses throughout (None: the document's default)
         for cell, text, spans in document_spans(self.text, self.name):
             for span in spans:
                 prose = span.before.lower()
@@ -114,6 +121,8 @@ class _Reader(Declarations):
                     einstein_on = True
                 if "convention is off" in prose:
                     einstein_on = False
+                for m in DOC_LAYOUT.finditer(span.before):
+                    said_layout = "numerator" if (m.group(1) or m.group(2)).lower() in ("numerator", "分子") else None
                 chains = split(text, span.start, span.end)
                 for ch in chains:
                     sides = []
@@ -124,7 +133,10 @@ class _Reader(Declarations):
                             tree = einstein(tree)
                         sides.append(Side(raw, p.start, p.end, tree, err, p.rel))
                     st = Statement(span, sides)
-                    st.layout = "numerator" if NUMERATOR.search(span.before[-80:] + " " + span.after[:40]) else None
+                    near = span.before[-80:] + " " + span.after[:40]
+                    st.layout = "numerator" if NUMERATOR.search(near) else None
+                    if st.layout is None and said_layout and not DENOMINATOR.search(near):
+                        st.layout = said_layout
                     st.einstein = einstein_on
                     if ch.continues and out and out[-1].span.cell == cell and len(sides) > 1:
                         st.continues = out[-1]
@@ -157,6 +169,24 @@ class _Reader(Declarations):
         for key in seen:
             self.model.symbols[key] = Symbol(key, (u.fresh(key), u.fresh(key)),
                                              family=(u.fresh("range:" + key), (u.fresh(key), 1)))
+
+    def said_notes(self, trees) -> list:
+        """What the prose said of the symbols a claim uses, directly or through their definitions, that its verdict
+        rests on ("y read as one-hot, from line 3")."""
+        m, seen, out = self.model, set(), []
+        stack = [t for t in trees if t is not None]
+        while stack and len(seen) < 500:
+            for k in _base_keys(stack.pop()):
+                if k in seen:
+                    continue
+                seen.add(k)
+                prop, note = m.said.get(k, (None, None))
+                sym = m.symbols.get(k)
+                if note and sym is not None and any(p.startswith(prop) for p in sym.props) and note not in out:
+                    out.append(note)
+                if k in m.defs:
+                    stack.append(m.defs[k].body)
+        return out
 
     def assign_cases(self, statements: list[Statement]) -> None:
         current: list = []
