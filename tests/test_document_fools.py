@@ -18,6 +18,7 @@ S = (r"Let $\mathbf{z} \in \mathbb{R}^{c}$, $\mathbf{s} = \operatorname{softmax}
 Y = r"Let $\mathbf{y} \in \mathbb{R}^c$"
 Q = r"Let $A \in \mathbb{R}^{n \times n}$, $X \in \mathbb{R}^{n \times n}$ and $g = \operatorname{tr}(AX)$." + "\n\n"
 G = r"Let $s \in \mathbb{R}$ and $g = s^2$." + "\n\n"
+SM = r"Let $y_i = \frac{e^{d_i}}{\sum_j e^{d_j}}$." + "\n\n"
 
 # (name, document, the verdict matcalc gives today: WRONG, or UNREAD where it does not read the claim)
 WRONG = [
@@ -77,6 +78,17 @@ WRONG = [
     ("the off-diagonal term under i = k", r"Let $y_i = \frac{e^{d_i}}{\sum_j e^{d_j}}$." + "\n\n## Case $i = k$\n\n" +
      r"$$\frac{\partial y_i}{\partial d_k} = -y_i y_k$$", "WRONG"),
     ("tr(AX)' = A (denominator layout)", Q + r"$$\frac{\partial g}{\partial X} = A$$", "WRONG"),
+    # a case that no longer holds: the text says the claim is for every index
+    ("a case ended by 'in general'", SM + "## Case $i \\ne k$\n\n" + r"$$\frac{\partial y_i}{\partial d_k} = -y_i y_k$$" +
+     "\n\nIn general, for all $i, k$:\n\n" + r"$$\frac{\partial y_i}{\partial d_k} = -y_i y_k$$", "WRONG"),
+    ("a case ended by 'for every'", SM + "Case $i \\ne k$:\n\n" + r"$$\frac{\partial y_i}{\partial d_k} = -y_i y_k$$" +
+     "\n\nSo for every $i$ and $k$,\n\n" + r"$$\frac{\partial y_i}{\partial d_k} = -y_i y_k$$", "WRONG"),
+    ("a case ended by 对任意", SM + "情况一 $i \\ne k$：\n\n" + r"$$\frac{\partial y_i}{\partial d_k} = -y_i y_k$$" +
+     "\n\n对任意 $i, k$ 都有\n\n" + r"$$\frac{\partial y_i}{\partial d_k} = -y_i y_k$$", "WRONG"),
+    ("the conditions of a cases block swapped", SM + r"$$\frac{\partial y_i}{\partial d_k} = \begin{cases} y_i(1-y_i) & i \ne k "
+     r"\\ -y_i y_k & i = k \end{cases}$$", "WRONG"),
+    ("an indicator of the wrong condition", SM + r"$$\frac{\partial y_i}{\partial d_k} = y_i(\mathbb{I}\{i \ne k\} - y_k)$$",
+     "WRONG"),
     ("a definition that comes later", r"Let $s \in \mathbb{R}$." + "\n\n" + r"$$\frac{\partial g}{\partial s} = 2s$$" +
      "\n\nwith $g = s^3$.", "WRONG"),
     ("a definition replaced", r"Let $s \in \mathbb{R}$ and $g = s^2$. Now let $g = s^3$." + "\n\n" +
@@ -99,6 +111,10 @@ RIGHT = [
      r"$$\nabla_x^2 g = A + A^T$$"),
     ("∂x_i/∂x_j = δ_ji", X + r"$$\frac{\partial x_i}{\partial x_j} = \delta_{ji}$$"),
     (r"a \label", X + r"$$\frac{\partial f}{\partial x} = 2x \label{eq:grad}$$"),
+    ("the off-diagonal term under its case", SM + "Case $i \\ne k$:\n\n" + r"$$\frac{\partial y_i}{\partial d_k} = -y_i y_k$$"),
+    ("a cases block", SM + r"$$\frac{\partial y_i}{\partial d_k} = \begin{cases} y_i(1-y_i) & i = k \\ -y_i y_k & i \ne k "
+     r"\end{cases}$$"),
+    ("an indicator", SM + r"$$\frac{\partial y_i}{\partial d_k} = y_i(\mathbb{I}\{i = k\} - y_k)$$"),
 ]
 
 
@@ -111,7 +127,8 @@ def _claims(doc: str):
 def test_a_dressed_up_wrong_claim_is_never_correct(name, doc, verdict):
     claims = _claims(doc)
     assert claims, name
-    assert not any(e.verdict == "CORRECT" for e in claims), [(e.latex, e.why) for e in claims]
+    fool = [e for e in claims if e.line == claims[-1].line]          # (a right claim before it may be CORRECT)
+    assert not any(e.verdict == "CORRECT" for e in fool), [(e.latex, e.why) for e in fool]
     assert claims[-1].verdict == verdict and claims[-1].why, (claims[-1].verdict, claims[-1].why)
 
 

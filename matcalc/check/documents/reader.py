@@ -33,6 +33,9 @@ DOC_LAYOUT = re.compile(r"(?:throughout|we use|we write|always|from now on|in th
                         r"(numerator|denominator|分子|分母)`?[- ]?(?:layout|布局)[^.。;；]{0,40}?(?:throughout|always|"
                         r"from now on|below|以下|全文)", re.I)
 WHERE = re.compile(r"其中|where|here|with\b", re.I)
+# prose that ends the case in force: what follows is said of every index ("in general, for all i, k", "对任意 i")
+GENERAL = re.compile(r"\bin general\b|\bgenerally\b|\bfor (?:all|every|any|each)\b|\bwhatever\b|\bregardless\b|"
+                     r"\bin (?:all|both|every) cases?\b|一般地|一般来说|总之|对(?:所有|任意|任何|每个|一切)|无论|不论", re.I)
 CASE_WORDS = re.compile(r"情况|时|若|当|对于|case|when|if\b|for\b|where|otherwise", re.I)
 
 
@@ -191,7 +194,7 @@ class _Reader(Declarations):
     def assign_cases(self, statements: list[Statement]) -> None:
         current: list = []
         for k, st in enumerate(statements):
-            if st.span.heading:
+            if st.span.heading or GENERAL.search(st.span.before[-40:]):
                 current = []
             cond = _case_of(st)
             if cond is not None:
