@@ -22,6 +22,7 @@ from ..language.arguments import check_assume, check_name, check_shapes, check_t
 from ..language.expr import Node
 from ..language.index_print import _axes
 from ..language.latex import latex_to_ascii, looks_like_latex
+from ..language.named import Renamer, program_text
 from ..language.printing import (
     MAX_INLINE,
     inline_size,
@@ -32,6 +33,8 @@ from ..language.printing import (
 from ..language.shapes import Typed, elaborate_many
 from .adjoint import Step, _Walk
 from .assumptions import Assumptions, bind, parse_assumptions
+from .definitions import held as held_simplifier
+from .definitions import transposed
 from .differential import differential_steps
 from .index_matrix import to_index, to_matrix
 from .jacobian import linear_coefficient
@@ -77,9 +80,79 @@ class Derivation:
     denominator: Node | None = None
     order: int = 1
     direction: str | None = None
+    held: list = field(default_factory=list)   # (dh2, ∂f/∂h2): adjoints of definitions, written once
 
     def __str__(self) -> str:
-        return "0" if E.is_zero(self.result) else to_text_bounded(self.result, set(self.typed.names))
+        if E.is_zero(self.result):
+            return "0"
+        body, held = self.program()
+        if not held:
+            return to_text_bounded(body, self.taken)
+        defs, text = self.statements()
+        return program_text(text, defs)
+
+    def statements(self, node: Node | None = None) -> tuple[list[tuple[str, str]], str]:
+        """([(name, text)], body): the result as statements that read back as one input — the held
+        adjoints it uses (dh2 = …), then, for a large part, its repeated subexpressions named (z1 = …)."""
+        body, held = self.program(node)
+        taken = set(self.taken)
+        defs: list[tuple[str, str]] = []
+
+        def bounded(n: Node) -> str:
+            if inline_size(n) <= MAX_INLINE:
+                return to_text_bounded(n, taken)
+            text, parts = to_text_shared(n, taken)
+            defs.extend(parts)
+            taken.update(name for name, _ in parts)
+            return text
+
+        for name, d in held:
+            defs.append((name, bounded(d)))
+        return defs, bounded(body)
+
+    def program(self, node: Node | None = None) -> tuple[Node, list[tuple[str, Node]]]:
+        """The result (or `node`) written with the user's names, and the held adjoints it uses
+        (dh2 = ..., in order): `dh2 = 2*h2; (dh2 .* (1 - tanh(A1*h1).^2))*h1'` reads back as it is."""
+        body = self.names(self.result if node is None else node)
+        held = {n for n, _ in self.held}
+        used = [(n, d) for n, d in self.names.used(body) if n in held]
+        if not used:
+            return body, []
+        uses: dict[str, int] = {}                    # a held adjoint used once is written in place
+        for root in [body] + [d for _, d in used]:
+            for n in E.walk(root):
+                for a in n.args:
+                    if a.op == "sym" and a.attr in held:
+                        uses[a.attr] = uses.get(a.attr, 0) + 1
+            if root.op == "sym" and root.attr in held and root is body:
+                uses[root.attr] = uses.get(root.attr, 0) + 1
+        placed: dict[Node, Node] = {}
+        kept = []
+        for n, d in used:
+            d = E.substitute(d, placed) if placed else d
+            if uses.get(n, 0) <= 1:
+                placed[E.sym(n, d.shape)] = d
+            else:
+                kept.append((n, d))
+        if placed:
+            body = E.substitute(body, placed)
+            kept = [(n, E.substitute(d, placed)) for n, d in kept]
+        return body, kept
+
+    @property
+    def names(self) -> Renamer:
+        """The user's definitions (h = tanh(W*x); …) and the held adjoints (dh = ∂f/∂h), by which
+        results and steps are written."""
+        found = self.__dict__.get("_names")
+        if found is None:
+            found = self.__dict__["_names"] = Renamer({**self.typed.definitions, **dict(self.held)},
+                                                      self.typed.names)
+        return found
+
+    @property
+    def taken(self) -> set[str]:
+        """The names a printed form may not give to a part of the result: variables and definitions."""
+        return set(self.typed.names) | set(self.typed.definitions) | {n for n, _ in self.held}
 
     def __repr__(self) -> str:
         return f"Derivation({self.expression!r}, wrt={self.wrt!r}, layout={self.layout!r}) = {self}"
@@ -91,11 +164,15 @@ class Derivation:
     @property
     def shared(self) -> tuple[str, list[tuple[str, str]]]:
         """The result with repeated subexpressions named once: (text, [(name, definition)])."""
-        return to_text_shared(self.result, set(self.typed.names))
+        body, held = self.program()
+        if not held:
+            return to_text_shared(body, self.taken)
+        defs, text = self.statements()
+        return text, defs
 
     @property
     def latex(self) -> str:
-        return to_latex_bounded(self.result, set(self.typed.names))
+        return to_latex_bounded(self.names(self.result), self.taken)
 
     @property
     def shape(self) -> tuple:
@@ -192,7 +269,7 @@ def prepare(expression: str, shapes=None, assume=()):
     return typed, a
 
 
-def _second_derivative(f, x, grad, direction, typed, simplifier, plain, steps) -> Node:
+def _second_derivative(f, x, grad, direction, typed, simplifier, plain, steps, names=None, held=None) -> Node:
     """The Hessian of a scalar function of a vector (the Jacobian of its gradient); for a matrix
     variable, whose Hessian is a 4-tensor, the Hessian-vector product H[V] = ∂ sum(V .* ∇f)/∂X."""
     if not f.is_scalar:
@@ -204,18 +281,22 @@ def _second_derivative(f, x, grad, direction, typed, simplifier, plain, steps) -
             f"which matrix notation cannot show; ask for the Hessian-vector product instead: "
             f"direction='V' (CLI: --direction V) gives H[V], the directional second derivative, "
             f"a {E.shape_text(x.shape)} matrix")
-    steps.append(Step("∇f", to_text_bounded(grad), "the gradient; now its derivative", "", "result"))
+    if held:           # the gradient's held adjoints (dh2) are held in its own derivative too
+        names = Renamer({**typed.definitions, **dict(held)}, typed.names)
+        simplifier, plain = held_simplifier(simplifier, names), held_simplifier(plain, names)
+    steps.append(Step("∇f", None, "the gradient; now its derivative", "", "result", grad, names=names))
     if direction is None:
-        return _first_derivative(grad, x, simplifier, plain, steps)
+        return _first_derivative(grad, x, simplifier, plain, steps, names, held)
     if not isinstance(direction, str) or not direction.isidentifier() or direction in typed.names:
         raise MatcalcError(f"the direction must be a new name (not one of {', '.join(sorted(typed.names))}); "
                            f"got {direction!r}")
     V = E.sym(direction, x.shape)
     typed.names[direction] = V
     inner = E.fn("sum", E.hadamard(V, grad), E.SCALAR) if not x.is_scalar else E.mul(V, grad)
-    steps.append(Step(f"sum({direction} .* ∇f)", to_text_bounded(inner),
-                      "Hessian-vector product: H[V] is the gradient of <V, ∇f>", "Hessian symmetry", "result"))
-    return _first_derivative(inner, x, simplifier, plain, steps)
+    steps.append(Step(f"sum({direction} .* ∇f)", None,
+                      "Hessian-vector product: H[V] is the gradient of <V, ∇f>", "Hessian symmetry", "result",
+                      inner, names=names))
+    return _first_derivative(inner, x, simplifier, plain, steps, names, held)
 
 
 def derive(expression: str, wrt: str, shapes=None, assume=(), layout: str = "denominator",
@@ -258,21 +339,26 @@ def _derive(expression, wrt, shapes, assume, layout, order, input, direction) ->
     x = typed.names[wrt]
     f = typed.root
     rules = a.rules + table_rules()
-    simplifier = Simplifier(rules)
-    plain = Simplifier(table_rules()) if a.rules else None
-    steps: list[Step] = [Step("f", to_text_bounded(f), f"{kind_of(f, x)} derivative, {layout} layout", "", "result")]
-    den = _first_derivative(f, x, simplifier, plain, steps)
+    names = Renamer(typed.definitions, typed.names)
+    simplifier = held_simplifier(Simplifier(rules), names)
+    plain = held_simplifier(Simplifier(table_rules()), names) if a.rules else None
+    steps: list[Step] = [Step("f", None, f"{kind_of(f, x)} derivative, {layout} layout", "", "result", f,
+                              names=names)]
+    held: list = []
+    den = _first_derivative(f, x, simplifier, plain, steps, names, held)
     if order == 2:
-        den = _second_derivative(f, x, den, direction, typed, simplifier, plain, steps)
-    result = den if layout == "denominator" else simplifier(E.transpose(den))
+        den = _second_derivative(f, x, den, direction, typed, simplifier, plain, steps, names, held)
+    shown = Renamer({**typed.definitions, **dict(held)}, typed.names) if held else None
+    result = den if layout == "denominator" else transposed(simplifier, den, shown)
     if layout == "numerator" and not result.is_scalar:
-        steps.append(Step("numerator layout", to_text_bounded(result), "transpose of the denominator-layout result",
-                          "Wikipedia: Matrix calculus, Layout conventions", "layout"))
-    steps.append(Step(f"∂f/∂{wrt}", to_text_bounded(result), f"result ({layout} layout)", "", "result"))
-    return Derivation(expression, wrt, layout, result, typed, a, steps, den, order, direction)
+        steps.append(Step("numerator layout", None, "transpose of the denominator-layout result",
+                          "Wikipedia: Matrix calculus, Layout conventions", "layout", result, names=names))
+    steps.append(Step(f"∂f/∂{wrt}", None, f"result ({layout} layout)", "", "result", result, names=names))
+    return Derivation(expression, wrt, layout, result, typed, a, steps, den, order, direction, held)
 
 
-def _first_derivative(f: Node, x: Node, simplifier: Simplifier, plain, steps: list[Step]) -> Node:
+def _first_derivative(f: Node, x: Node, simplifier: Simplifier, plain, steps: list[Step], names=None,
+                      held: list | None = None) -> Node:
     if f.shape[0] == 1 and f.shape[1] != 1:
         f = E.transpose(f)       # a row vector has its transpose's Jacobian: the same entries ∂f_i/∂x_j
     if f.shape[1] != 1 and not f.is_scalar:
@@ -288,10 +374,12 @@ def _first_derivative(f: Node, x: Node, simplifier: Simplifier, plain, steps: li
             f"3-tensor; --format index writes it entry by entry (df_i/d{x.attr}_kl = ...), --format kron as "
             f"∂vec(f)/∂vec({x.attr})', or differentiate a "
             f"scalar such as a'*(...) instead")
-    walk = _Walk(f, x, simplifier, plain)
+    walk = _Walk(f, x, simplifier, plain, names)
     if f.is_scalar:
         grad = walk.run(E.num(1))
         steps.extend(walk.steps)
+        if held is not None:
+            held.extend(walk.held)
         return grad
     G = E.sym("@G", f.shape)
     adjoint = walk.run(G)
@@ -299,8 +387,8 @@ def _first_derivative(f: Node, x: Node, simplifier: Simplifier, plain, steps: li
     jac = linear_coefficient(adjoint, G, simplifier)
     if x.is_scalar:
         jac = simplifier(E.transpose(jac)) if jac.shape[1] == 1 and jac.shape[0] != 1 else jac
-    steps.append(Step("Jacobian", to_text_bounded(jac), "read off x̄ = J'*G (denominator layout: J')",
-                      "Wikipedia: Matrix calculus, Vector-by-vector", "result"))
+    steps.append(Step("Jacobian", None, "read off x̄ = J'*G (denominator layout: J')",
+                      "Wikipedia: Matrix calculus, Vector-by-vector", "result", jac, names=names))
     return jac
 
 

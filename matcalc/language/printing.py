@@ -231,11 +231,11 @@ def to_text(node: Node) -> str:
 
 
 def to_text_bounded(node: Node, taken: set[str] = frozenset(), limit: int = MAX_INLINE) -> str:
-    """Inline when short; otherwise the named form on one text: `body   where z1 = …; z2 = …`."""
+    """Inline when short; otherwise the named form, as an input that reads back: `z1 = …; z2 = …; body`."""
     if inline_size(node) <= limit:
         return to_text(node)
     text, defs = to_text_shared(node, taken)
-    return text + ("   where " + "; ".join(f"{n} = {d}" for n, d in defs) if defs else "")
+    return "; ".join([f"{n} = {d}" for n, d in defs] + [text])
 
 
 # ---------------------------------------------------------------- LaTeX

@@ -16,6 +16,10 @@ from ..errors import ParseError, ShapeError, UnsupportedError
 from ..tables import functions, known_function_names, spelled
 from . import expr as E
 from .expr import SCALAR, Dim, Node, Shape, apply
+from .functions import abstract_call, declared_functions
+from .named import inline
+from .statements import (abstract_shape, build_program, check_keywords, defined_shape, placeholders,
+                         program_shape)
 from .parse import Syntax, chain, parse, parse_fresh
 
 GREEK = {
@@ -75,6 +79,7 @@ class Typed:
     text: str
     names: dict[str, Node]
     dims: set[str] = field(default_factory=set)
+    definitions: dict[str, Node] = field(default_factory=dict)   # h = tanh(W*x); …: name -> its node
 
     def shape_of(self, name: str) -> Shape:
         return self.names[name].shape
@@ -127,6 +132,8 @@ class _Inference:
         self.order: list[str] = []
         self.implicit_eye: dict[int, _Var] = {}
         self.scalar_names: set[str] = set()
+        self.defined: dict[str, tuple[_Var, _Var]] = {}   # names defined before the objective
+        self.functions = declared_functions()
         for spec in declared.values():
             for d in spec:
                 if isinstance(d, str):
@@ -168,6 +175,8 @@ class _Inference:
 
     def name_shape(self, node: Syntax) -> tuple[_Var, _Var]:
         name = node.value
+        if name in self.defined or name in self.functions:
+            return defined_shape(self, name)
         if name in self.names:
             return self.names[name]
         self.order.append(name)
@@ -197,6 +206,8 @@ class _Inference:
 
     def _shape_one(self, node: Syntax, left=None) -> tuple[_Var, _Var]:
         k = node.kind
+        if k == "program":
+            return program_shape(self, node, _one)
         if k == "num":
             return (_one(), _one())
         if k == "name":
@@ -259,6 +270,8 @@ class _Inference:
 
     def call_shape(self, node: Syntax) -> tuple[_Var, _Var]:
         name = node.value
+        if abstract_call(name) is not None:   # f(z), f'(z) of a declared elementwise function: z's shape
+            return abstract_shape(self, node)
         if name in ("ones", "I"):
             size = _dimension_argument(node)
             v = self.dim(size)
@@ -472,11 +485,17 @@ class Builder:
     """Builds typed nodes from syntax, given every name's node and every dimension's value."""
 
     def __init__(self, text: str, env: dict[str, Node], dims: dict[str, Dim],
-                 implicit_eye: dict[int, Dim] | None = None):
+                 implicit_eye: dict[int, Dim] | None = None, definitions: dict[str, Node] | None = None):
         self.text = text
         self.env = env
         self.dims = dims
         self.implicit_eye = implicit_eye or {}
+        self.definitions = definitions if definitions is not None else {}
+        self.placeholders, self.inlined, self._inline_memo = placeholders(self.definitions)
+
+    def typed(self, node: Syntax) -> Node:
+        """The typed node of `node`, every defined name in it standing for its definition's node."""
+        return inline(self.build(node), self.inlined, self._inline_memo)
 
     def build(self, node: Syntax) -> Node:
         spine = chain(node)
@@ -487,9 +506,13 @@ class Builder:
 
     def _build_one(self, node: Syntax, left: Node | None = None) -> Node:
         k = node.kind
+        if k == "program":        # each definition built once: a name used twice is one shared node
+            return build_program(self, node)
         if k == "num":
             return E.num(node.value)
         if k == "name":
+            if node.value in self.placeholders:
+                return self.placeholders[node.value]
             if node.value in self.env:
                 return self.env[node.value]
             if node.value == "I" and id(node) in self.implicit_eye:
@@ -559,6 +582,8 @@ class Builder:
 
     def call(self, node: Syntax) -> Node:
         name = node.value
+        if abstract_call(name) is not None:
+            return apply(name, self.build(node.args[0]), node.source)
         if name in ("ones", "I"):
             size = self.size(_dimension_argument(node))
             return E.ones(size) if name == "ones" else E.eye(size)
@@ -619,17 +644,24 @@ def elaborate_many(text: str, shapes: dict | None = None, extra: tuple[str, ...]
     inf = _Inference(text, declared)
     for tree in trees:
         inf.prescan(tree)
+    main: dict = {}
     for k, tree in enumerate(trees):
         inf.text = tree.text
+        if k == 1:
+            main = dict(inf.defined)
+        inf.defined = dict(main) if k else inf.defined   # a claim sees the expression's names, not another's
         got = inf.shape(tree)
         target = targets[k - 1] if targets and k > 0 else None
         if target is not None and not (_is_one(got[0]) and _is_one(got[1])):
             want = tuple(inf.dim(d) for d in target)
             inf.unify(got[0], want[0], tree, got, want, "should be")
             inf.unify(got[1], want[1], tree, got, want, "should be")
+    if len(trees) > 1:
+        inf.defined = main
     for name in declared:
-        if name not in inf.names:
+        if name not in inf.names and name not in inf.defined:
             inf.name_shape(Syntax("name", value=name, text=name))
+    check_keywords(inf.functions, inf.names)
     # settle the free dimensions with fresh letters, in order of first appearance
     taken = set(inf.names) | set(inf.named) | set(declared)
     fresh = _fresh_letters(taken)
@@ -657,8 +689,9 @@ def elaborate_many(text: str, shapes: dict | None = None, extra: tuple[str, ...]
                                           if isinstance(v.root().value, str) for d in [v.root().value]}
     eyes = {k: v.root().value for k, v in inf.implicit_eye.items()}
     built = []
-    for tree in trees:
-        builder = Builder(tree.text, env, dims, eyes)
-        built.append(builder.build(tree))
-    typed = Typed(built[0], text, env, {n for n in env if n in dim_names and env[n].is_scalar})
+    definitions: dict[str, Node] = {}
+    for k, tree in enumerate(trees):
+        builder = Builder(tree.text, env, dims, eyes, definitions if k == 0 else dict(definitions))
+        built.append(builder.typed(tree))
+    typed = Typed(built[0], text, env, {n for n in env if n in dim_names and env[n].is_scalar}, definitions)
     return typed, built[1:]
