@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from ..engine.definitions import as_variable
 from ..engine.derive import check_layout
 from ..errors import MatcalcError
 from ..language import expr as E
@@ -55,6 +56,7 @@ def verify(expr: str, wrt: str, claim: str, shapes=None, assume=(), layout: str 
     if not isinstance(wrt, str):
         raise TypeError(f"wrt must be a name (str), got {type(wrt).__name__}")
     expression = read_input(expr, input)
+    expression, shapes = as_variable(expression, wrt, shapes)   # ∂f/∂h of a defined name h: f of h
     if not isinstance(claim, str):
         raise TypeError(f"the claim must be text (str), got {type(claim).__name__}")
     from .differential_check import split_differential, verify_differential

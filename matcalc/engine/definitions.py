@@ -7,12 +7,20 @@ adjoint is simplified (the renaming of language/named.py), and is put back after
 it names: the result keeps `2*h2`, prints as the book writes it, and costs what the definitions cost.
 The simplifier still sees inside each definition where it was built (the constructors' light
 canonical form), and a quotient of a definition by itself cancels (`h ./ h`), since both are the symbol.
+
+`as_variable` makes a defined name a variable, for ∂f/∂h of a definition h (the δ of a layer).
 """
 
 from __future__ import annotations
 
+import re
+
+from ..errors import MatcalcError
 from ..language.expr import Node, transpose
 from ..language.named import Renamer, inline
+from ..language.parse import parse
+from ..language.shapes import elaborate
+from ..language.statements import one_line
 from .simplify import Rule, Simplifier
 
 
@@ -49,6 +57,28 @@ class HeldSimplifier:
         return inline(self.inner.expand(self.names(node)), self.back, self._memo)
 
 
+def as_variable(text: str, name: str, shapes: dict | None):
+    """(text, shapes) with the definition of `name` taken out and `name` declared with its shape: f as a
+    function of h, for ∂f/∂h of a defined h (the δ of a layer)."""
+    if not isinstance(text, str) or "=" not in text or not isinstance(name, str):
+        return text, shapes
+    text = one_line(text)
+    try:
+        tree = parse(text)
+    except MatcalcError:
+        return text, shapes       # said where the text is read in full, with its own words
+    if tree.kind != "program":
+        return text, shapes
+    found = [d for d in tree.args[:-1] if d.value == name]
+    if not found:
+        return text, shapes
+    typed = elaborate(text, shapes)
+    r, c = typed.definitions[name].shape
+    spec = () if (r, c) == (1, 1) else (r,) if c == 1 else (r, c)
+    d = found[0]
+    return re.sub(r";\s+", "; ", text[:d.start] + text[d.end:]).strip(), {**(shapes or {}), name: spec}
+
+
 def _renamed(rule: Rule, names: Renamer) -> Rule | None:
     pattern, result = names(rule.pattern), names(rule.result)
     if pattern is rule.pattern and result is rule.result:
@@ -74,4 +104,4 @@ def held(simplifier, names: Renamer | None):
     return HeldSimplifier(simplifier, names)
 
 
-__all__ = ["HeldSimplifier", "held", "transposed"]
+__all__ = ["HeldSimplifier", "held", "transposed", "as_variable"]

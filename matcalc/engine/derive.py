@@ -33,6 +33,7 @@ from ..language.printing import (
 from ..language.shapes import Typed, elaborate_many
 from .adjoint import Step, _Walk
 from .assumptions import Assumptions, bind, parse_assumptions
+from .definitions import as_variable
 from .definitions import held as held_simplifier
 from .definitions import transposed
 from .differential import differential_steps
@@ -331,6 +332,7 @@ def _derive(expression, wrt, shapes, assume, layout, order, input, direction) ->
     shapes = check_shapes(shapes)
     assume = check_assume(assume)
     expression = read_input(expression, input)
+    expression, shapes = as_variable(expression, wrt, shapes)   # ∂f/∂h of a defined name h: f of h
     typed, a = prepare(expression, shapes, assume)
     if not isinstance(wrt, str) or wrt not in typed.names:
         names = ", ".join(sorted(typed.names)) or "none"

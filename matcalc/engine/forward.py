@@ -19,6 +19,7 @@ from ..language.expr import Node
 from ..language.functions import row as function_row
 from ..language.printing import to_text_bounded
 from .adjoint import instantiate, times_slope
+from .definitions import as_variable
 from .derive import prepare, read_input
 from .simplify import Simplifier, table_rules
 
@@ -117,7 +118,8 @@ class DifferentialResult:
 
 def differential(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto") -> DifferentialResult:
     """The differential of the expression in d`wrt` (`dX`): `inv(X)` gives `df = -inv(X)*dX*inv(X)`."""
-    typed, a = prepare(read_input(expression, input), shapes, assume)
+    expression, shapes = as_variable(read_input(expression, input), wrt, shapes)
+    typed, a = prepare(expression, shapes, assume)
     if wrt not in typed.names:
         raise MatcalcError(f"cannot differentiate with respect to {wrt!r}: it does not appear in {expression!r}")
     x = typed.names[wrt]

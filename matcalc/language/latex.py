@@ -54,7 +54,9 @@ _LATEX_HINT = re.compile(r"[\\{}|]|\^\s*T|[)|}]_|[A-Za-z0-9_')]\s+[A-Za-z]")
 
 def looks_like_latex(text: str) -> bool:
     """True if `text` is clearly LaTeX rather than the ASCII language (see _LATEX_HINT)."""
-    return bool(_LATEX_HINT.search(text))
+    from .parse import statements      # a line break that ends a definition is not two operands side by side
+
+    return bool(_LATEX_HINT.search(statements(text)))
 
 
 def latex_to_ascii(text: str, sums=None) -> str:

@@ -11,6 +11,8 @@ the DAG, whatever is built on it, and the engine meets `h2` as one thing whose a
 
 from __future__ import annotations
 
+import re
+
 from ..errors import ParseError, ShapeError
 from ..tables import spelled
 from . import expr as E
@@ -75,6 +77,15 @@ def build_program(builder, node):
     return builder.build(node.args[-1])
 
 
+def one_line(text: str) -> str:
+    """The program on one line, statements separated by '; ' (what results and verdicts quote)."""
+    if "\n" not in text and "\r" not in text:
+        return text
+    from .parse import statements
+
+    return re.sub(r"\s*;\s*", "; ", re.sub(r"[ \t]+", " ", statements(text))).strip()
+
+
 def check_keywords(functions, names) -> None:
     """A declared function f is passed to compiled code as f, its derivatives as df, d2f, d3f: no variable
     may have those names."""
@@ -85,4 +96,4 @@ def check_keywords(functions, names) -> None:
                                  f"(and its derivatives df, d2f) by name; rename the variable {name}")
 
 
-__all__ = ["program_shape", "build_program", "placeholders", "check_keywords", "defined_shape", "abstract_shape"]
+__all__ = ["one_line", "program_shape", "build_program", "placeholders", "check_keywords", "defined_shape", "abstract_shape"]
