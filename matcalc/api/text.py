@@ -8,8 +8,48 @@ from __future__ import annotations
 from ..engine.differential import differential_steps
 from ..language import expr as E
 from ..language.expr import shape_text, substitute
-from ..language.printing import MAX_INLINE, abbreviations, inline_size, to_text_bounded
+from ..language.printing import (
+    MAX_INLINE,
+    _latex_name,
+    abbreviations,
+    inline_size,
+    to_latex_bounded,
+    to_text_bounded,
+)
 from ..language.shape_notes import shape_note
+
+
+def step_names(d):
+    """(renamer or None, node -> name symbol, [(name, text)]): how the steps name the forward pass — by the
+    user's definitions (h = tanh(W*x); …) when there are any, else as a hand derivation would (z = W*x + b,
+    s = softmax(z))."""
+    user = d.names
+    if user:
+        defs = [(n, to_text_bounded(body, d.taken)) for n, body in user.definitions() if n in d.typed.definitions]
+        return user, user.names, defs
+    names, defs = abbreviations(d.typed.root, set(d.typed.names))
+    return None, names, defs
+
+
+def shown_step(d, node, target: bool = False):
+    """A step's node with the forward pass named (a step's own held adjoint written out, not as its name);
+    a target is named outright (∂f/∂h3)."""
+    user = d.names
+    if user:
+        return user(node, keep_root=not target)
+    names = d.__dict__.get("_abbreviations")
+    if names is None:
+        names = d.__dict__["_abbreviations"] = abbreviations(d.typed.root, set(d.typed.names))[0]
+    return substitute(node, names) if names else node
+
+
+def program_latex(d) -> str:
+    """The expression in LaTeX: the user's definitions (h = …), then the objective written with them."""
+    user = d.names
+    root = user(d.typed.root) if user else d.typed.root
+    parts = [f"{_latex_name(n)} = {to_latex_bounded(b, d.taken)}" for n, b in (user.definitions() if user else ())
+             if n in d.typed.definitions]
+    return ",\\quad ".join(parts + [to_latex_bounded(root, d.taken)])
 
 
 def _differential_lines(d, names: dict, show_shapes: bool) -> list[str]:
@@ -49,18 +89,12 @@ def render_text(d, steps: bool, show_shapes: bool = False, method: str = "adjoin
     if d.assumptions.texts:
         lines.append("assuming:  " + "; ".join(d.assumptions.texts))
     if steps:
-        user = d.names
-        if user:       # the user's own definitions name the forward pass (h = tanh(W*x); …)
-            names = user.names
-            defs = [(n, to_text_bounded(body, d.taken)) for n, body in user.definitions()
-                    if n in d.typed.definitions]
-        else:
-            names, defs = abbreviations(d.typed.root, set(d.typed.names))
+        user, names, defs = step_names(d)
 
         def short(node, fallback):
             if node is None or not names:
                 return fallback
-            return to_text_bounded(user(node, keep_root=True) if user else substitute(node, names), d.taken)
+            return to_text_bounded(shown_step(d, node), d.taken)
 
         lines.append("")
         if defs:
@@ -84,7 +118,7 @@ def render_text(d, steps: bool, show_shapes: bool = False, method: str = "adjoin
                 k += 1
                 target = s.target
                 if s.target_node is not None and names:
-                    inner = to_text_bounded(user(s.target_node), d.taken) if user else short(s.target_node, "")
+                    inner = to_text_bounded(shown_step(d, s.target_node, target=True), d.taken)
                     target = f"∂f/∂{inner}" if s.target_node.op in ("sym", "fn") or inner in {
                         n for n, _ in defs} or _atomic(inner) else f"∂f/∂({inner})"
                     if s.target_node.op == "bcast":

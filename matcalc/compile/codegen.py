@@ -428,7 +428,18 @@ def _dim_hints(derivation) -> dict:
 
 
 def derivation_plan(derivation, xp=np) -> Plan:
-    return Plan({"result": derivation.result}, set(derivation.typed.dims), xp, dim_hints=_dim_hints(derivation))
+    return Plan({"result": derivation.result}, set(derivation.typed.dims), xp, dim_hints=_dim_hints(derivation),
+                names=_user_names(derivation))
+
+
+def _user_names(derivation) -> dict | None:
+    """The user's definitions (h = tanh(W*x)) and the held adjoints (dh2) name their values in the code."""
+    named = {**getattr(derivation.typed, "definitions", {}), **dict(getattr(derivation, "held", ()))}
+    out: dict = {}
+    for name, node in named.items():
+        if node.args and node not in out and name.isidentifier():
+            out[node] = name
+    return out or None
 
 
 def derivation_function_name(derivation) -> str:

@@ -25,6 +25,7 @@ from ..language.latex import latex_to_ascii, looks_like_latex
 from ..language.named import Renamer, program_text
 from ..language.printing import (
     MAX_INLINE,
+    _latex_name,
     inline_size,
     to_latex_bounded,
     to_text_bounded,
@@ -173,7 +174,9 @@ class Derivation:
 
     @property
     def latex(self) -> str:
-        return to_latex_bounded(self.names(self.result), self.taken)
+        body, held = self.program()
+        parts = [f"{_latex_name(n)} = {to_latex_bounded(d, self.taken)}" for n, d in held]
+        return ",\\quad ".join(parts + [to_latex_bounded(body, self.taken)])
 
     @property
     def shape(self) -> tuple:
