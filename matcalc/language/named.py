@@ -12,7 +12,7 @@ and, for a large result, names for its repeated parts), then the body — `z1 = 
 
 from __future__ import annotations
 
-from .expr import Node, rebuild, sym, transpose, walk
+from .expr import Node, rebuild, sym, walk
 
 PLAIN = ("sym", "num", "ones", "eye", "zero")
 
@@ -41,23 +41,18 @@ def _unseen(root: Node, memo: dict) -> list[Node]:
 
 
 class Renamer:
-    """Replaces each defined subexpression (and its transpose) by the name the user gave it."""
+    """Replaces each defined subexpression by the name the user gave it. (Its transpose is met as h' by
+    whoever builds over the names: the adjoint walk does, so no pushed-down transpose is looked for.)"""
 
     def __init__(self, definitions: dict[str, Node] | None = None, taken=()):
         self.names: dict[Node, Node] = {}
         self.order: list[tuple[str, Node]] = []       # (name, definition) in the user's order
         self.taken = set(taken) | set(definitions or ())
-        flips: dict = {}                               # one transposition memo for all definitions
         for name, node in (definitions or {}).items():
             if node.op in PLAIN or node in self.names:
                 continue                               # an alias (h0 = x): x is printed as x
-            named = sym(name, node.shape)
-            self.names[node] = named
+            self.names[node] = sym(name, node.shape)
             self.order.append((name, node))
-            if not node.is_scalar:
-                flipped = transpose(node, flips)
-                if flipped not in self.names:
-                    self.names[flipped] = transpose(named)
         self._memo: dict[Node, Node] = {}
         self.back = {named: node for node, named in self.names.items() if named.op == "sym"}
 
