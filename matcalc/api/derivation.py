@@ -21,6 +21,7 @@ from ..engine.kronecker import KroneckerJacobian as _KroneckerJacobian
 from ..engine.kronecker import kronecker as _kronecker
 from ..engine.tensor_index import tensor_index as _tensor_index
 from ..language.arguments import check_text
+from ..language.functions import declared
 from .report import markdown_report
 
 
@@ -74,7 +75,7 @@ def _read(expression, input: str) -> str:
 
 def derive(expression: str, wrt: str, shapes=None, assume=(), layout: str = "denominator",
            order: int = 1, input: str = "auto", direction: str | None = None,
-           budget: _budget.Budget | None = None) -> Derivation:
+           budget: _budget.Budget | None = None, functions=None) -> Derivation:
     """Differentiate `expression` with respect to the name `wrt`.
 
     shapes: {"W": ("c", "d"), "x": ("d",), "lam": ()} declares shapes (inferred otherwise);
@@ -84,8 +85,10 @@ def derive(expression: str, wrt: str, shapes=None, assume=(), layout: str = "den
     input: "auto" (LaTeX recognised), "ascii" or "latex".
     budget: a matcalc.budget.Budget (time, memory); default 10 s and 1 GB, or MATCALC_TIME_LIMIT and
     MATCALC_MEMORY_LIMIT. Work past it stops with BudgetExceeded (a MatcalcError).
+    functions: abstract elementwise functions (["f"]): `sum(f(W*x))` wrt W is f'(W*x)*x'; the code takes
+    f and its derivatives as keyword callables (d.to_numpy()(W=..., x=..., df=...)).
     """
-    with _budget.limit(budget):
+    with _budget.limit(budget), declared(functions):
         text = _read(expression, input)
         return Derivation.of(engine.derive(text, wrt, shapes, assume, layout, order, "ascii", direction))
 
@@ -112,17 +115,21 @@ class KroneckerJacobian(_KroneckerJacobian):
 
 
 def kronecker(expression: str, wrt: str, shapes=None, assume=(), layout: str = "numerator",
-              input: str = "auto") -> KroneckerJacobian:
+              input: str = "auto", functions=None) -> KroneckerJacobian:
     """The vec/Kronecker Jacobian of `expression` with respect to `wrt`: `A*X*B` gives kron(B', A)."""
-    return KroneckerJacobian.of(_kronecker(_read(expression, input), wrt, shapes, assume, layout, "ascii"))
+    with declared(functions):
+        return KroneckerJacobian.of(_kronecker(_read(expression, input), wrt, shapes, assume, layout, "ascii"))
 
 
-def differential(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto") -> DifferentialResult:
+def differential(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto",
+                 functions=None) -> DifferentialResult:
     """The differential of the expression in d`wrt` (`dX`): `inv(X)` gives `df = -inv(X)*dX*inv(X)`."""
-    return _differential(_read(expression, input), wrt, shapes, assume, "ascii")
+    with declared(functions):
+        return _differential(_read(expression, input), wrt, shapes, assume, "ascii")
 
 
-def tensor_index(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto") -> str:
+def tensor_index(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto", functions=None) -> str:
     """`df_i/dW_kl = delta_ik*x_l` for a vector- or matrix-valued expression whose derivative with
     respect to `wrt` has no matrix form (more than two axes)."""
-    return _tensor_index(_read(expression, input), wrt, shapes, assume, "ascii")
+    with declared(functions):
+        return _tensor_index(_read(expression, input), wrt, shapes, assume, "ascii")

@@ -22,6 +22,7 @@ from ..engine.simplify import Simplifier, table_rules
 from ..errors import MatcalcError, ParseError, ShapeError
 from ..language import expr as E
 from ..language.expr import Node
+from ..language.functions import declared
 from ..language.parse import parse
 from ..language.printing import to_text
 from ..language.shapes import elaborate_many
@@ -142,11 +143,17 @@ def with_definitions(text: str, lets: list[tuple[str, str]]) -> str:
 
 
 def verify_steps(derivation, shapes=None, assume=(), expression: str | None = None, wrt: str | None = None,
-                 layout: str | None = None, input: str = "auto") -> StepsVerdict:
+                 layout: str | None = None, input: str = "auto", functions=None) -> StepsVerdict:
     """Check a derivation: each line equal to the line before; the first line, when `expression` and
     `wrt` are given, equal to the derivative. `derivation` is the file's text or a list of lines.
     A file whose lines state derivatives (`dL/dz = s - y`) is a chain-rule derivation (chain_file.py):
-    each line is judged as the derivative it states."""
+    each line is judged as the derivative it states. `functions`: abstract elementwise functions the
+    lines may call (f, f'), judged as verify judges them."""
+    with declared(functions):
+        return _verify_steps(derivation, shapes, assume, expression, wrt, layout, input)
+
+
+def _verify_steps(derivation, shapes, assume, expression, wrt, layout, input) -> StepsVerdict:
     from .chain_file import is_chain_derivation, verify_chain
 
     if isinstance(derivation, str) and is_chain_derivation(derivation):
@@ -308,7 +315,8 @@ class _StepsChecker:
             inst = sampler.draw(np.random.default_rng(seed + i), sizes)
             if inst is None:
                 continue
-            arrays = {k: v for k, v in inst.arrays.items() if k in self.typed.names or k in self.dim_scalars}
+            arrays = {k: v for k, v in inst.arrays.items()
+                      if k in self.typed.names or k in self.dim_scalars or callable(v)}
             for k, v in inst.dims.items():
                 if k in self.dim_scalars:
                     arrays[k] = v

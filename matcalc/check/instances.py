@@ -26,6 +26,7 @@ from ..engine.assumptions import Assumptions
 from ..engine.domain import kink_arguments, positive_needs
 from ..language import expr as E
 from ..language.expr import Node, walk
+from .abstract import draw_functions, positive_bases
 from .numeric import SIZES, _domains
 
 # Where a kink (relu, abs, step, sign) the usual spread never crossed is sought: `relu(x + 100000)` needs
@@ -127,6 +128,8 @@ class Sampler:
         outputs.update({f"l{i}": lhs for i, (_, lhs, _) in enumerate(self.checked)})
         outputs.update({f"r{i}": rhs for i, (_, _, rhs) in enumerate(self.checked)})
         self._probe = compile_nodes(outputs, self.dim_scalars) if outputs else None
+        self._functions = list(self.roots) + list(watch)      # the declared functions they call, drawn anew
+        self._positive = positive_bases(self._functions)
 
     # ------------------------------------------------------------ drawing
 
@@ -152,6 +155,7 @@ class Sampler:
             for name, n in dims.items():
                 if name not in arrays and name not in self.names or name in self.dim_scalars:
                     arrays[name] = n   # a plan may need a size no array implies (I, ones(p))
+            arrays.update(draw_functions(self._functions, rng, self._positive))
             inst = Instance(arrays, dims, scale)
             if self._clear_of_kinks(inst):
                 return inst

@@ -18,7 +18,9 @@ from ..compile.codegen import Plan, _rep
 from ..engine.assumptions import Assumptions
 from ..language import expr as E
 from ..language.expr import Node, walk
-from ..tables import functions
+from ..language.functions import AbstractRow
+from ..language.functions import row as function_row
+from .abstract import draw_functions
 
 SIZES = (3, 4, 5, 2, 6, 7, 8, 9, 10, 11)
 
@@ -35,7 +37,7 @@ def _domains(root: Node) -> dict[str, set[str]]:
     for node in walk(root):
         if node.op != "fn":
             continue
-        domain = functions()[node.attr].domain
+        domain = function_row(node.attr).domain
         if domain == "real":
             continue
         # names under a function whose value is positive anyway (log(softmax(z))) need nothing
@@ -47,7 +49,8 @@ def _domains(root: Node) -> dict[str, set[str]]:
                 if domain in ("invertible", "positive-determinant") and n is not node.args[0]:
                     kind = "conditioned"
                 need.setdefault(n.attr, set()).add(kind)
-            elif not (domain == "positive" and n.op == "fn" and functions()[n.attr].positive):
+            elif not (domain == "positive" and n.op == "fn" and (function_row(n.attr).positive or isinstance(
+                    function_row(n.attr), AbstractRow))):   # an abstract f under a log is drawn positive
                 stack.extend(n.args)
     return need
 
@@ -83,6 +86,7 @@ def sample(root: Node, names: dict[str, Node], assumptions: Assumptions | None =
         if name in dims:
             continue
         dims[name] = SIZES[len(dims) % len(SIZES)]
+    env.update(draw_functions([root, *extra_roots], rng))
     return Instance(env, dims)
 
 

@@ -23,6 +23,7 @@ from ..engine.definitions import as_variable
 from ..engine.derive import check_layout
 from ..errors import MatcalcError
 from ..language import expr as E
+from ..language.functions import declared
 from .checker import Checker, small_shapes
 from .diagnose import _diagnose, _shape_diagnosis
 from .reading import read_input
@@ -46,12 +47,21 @@ ENGINE_NOTE = ("matcalc's own derivation disagrees with the true derivative (lar
 
 
 def verify(expr: str, wrt: str, claim: str, shapes=None, assume=(), layout: str = "denominator",
-           input: str = "auto", order: int = 1) -> Verdict:
+           input: str = "auto", order: int = 1, functions=None) -> Verdict:
     """Is `claim` the derivative of `expr` with respect to `wrt` (in `layout`)? The numbers decide.
 
     A claim in index notation (`(s_i - y_i)*x_j`, `dL/dW_ij = ...`, `s_i*(delta_ik - s_k)`) is judged
     entry by entry (index_check.py). Raises a MatcalcError for bad input (a parse or shape error, in the expression or — saying so —
-    in the claim); every judgement about the claim itself is a Verdict."""
+    in the claim); every judgement about the claim itself is a Verdict.
+
+    `functions` declares abstract elementwise functions (["f"]): the claim may write f, f', f''; each
+    instance draws f anew as a random smooth function (check/abstract.py), so a claim true for one f only
+    is WRONG."""
+    with declared(functions):
+        return _verify(expr, wrt, claim, shapes, assume, layout, input, order)
+
+
+def _verify(expr, wrt, claim, shapes, assume, layout, input, order) -> Verdict:
     check_layout(layout)
     if not isinstance(wrt, str):
         raise TypeError(f"wrt must be a name (str), got {type(wrt).__name__}")

@@ -21,6 +21,7 @@ from ..language import expr as E
 from ..language.arguments import check_assume, check_name, check_shapes, check_text
 from ..language.expr import Node
 from ..language.index_print import _axes
+from ..language.functions import declared
 from ..language.latex import latex_to_ascii, looks_like_latex
 from ..language.named import Renamer, program_text
 from ..language.printing import (
@@ -305,7 +306,7 @@ def _second_derivative(f, x, grad, direction, typed, simplifier, plain, steps, n
 
 def derive(expression: str, wrt: str, shapes=None, assume=(), layout: str = "denominator",
            order: int = 1, input: str = "auto", direction: str | None = None,
-           budget: _budget.Budget | None = None) -> Derivation:
+           budget: _budget.Budget | None = None, functions=None) -> Derivation:
     """Differentiate `expression` with respect to the name `wrt`.
 
     shapes: {"W": ("c", "d"), "x": ("d",), "lam": ()} declares shapes (inferred otherwise);
@@ -314,8 +315,9 @@ def derive(expression: str, wrt: str, shapes=None, assume=(), layout: str = "den
     direction: with order=2, a new name V: the Hessian-vector product H[V] (for a matrix variable).
     budget: a matcalc.budget.Budget (time, memory); default 10 s and 1 GB, or MATCALC_TIME_LIMIT and
     MATCALC_MEMORY_LIMIT. Work past it stops with BudgetExceeded (a MatcalcError).
+    functions: names of abstract elementwise functions (["f"]): f(z), and f'(z), f''(z) in results.
     """
-    with _budget.limit(budget):
+    with _budget.limit(budget), declared(functions):
         return _derive(expression, wrt, shapes, assume, layout, order, input, direction)
 
 

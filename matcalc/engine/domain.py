@@ -20,7 +20,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ..language.expr import Node, transpose, walk
-from ..tables import functions
+from ..language.functions import AbstractRow
+from ..language.functions import row as function_row
 
 POSITIVE, NONNEG_AE, NONNEG = "positive", "nonnegative-ae", "nonnegative"
 _RANK = {POSITIVE: 3, NONNEG_AE: 2, NONNEG: 1, None: 0}
@@ -75,7 +76,7 @@ def _bounded_difference(args, signs) -> str | None:
         if not (t.op == "mul" and len(t.args) == 2 and t.args[0].op == "num" and t.args[0].attr < 0
                 and t.args[1].op == "fn"):
             return None
-        row = functions()[t.args[1].attr]
+        row = function_row(t.args[1].attr)
         if row.upper is None or row.range not in (POSITIVE, NONNEG, NONNEG_AE):
             return None
         room += t.args[0].attr * Fraction(row.upper)
@@ -136,7 +137,7 @@ class SignAnalysis:
 
     @staticmethod
     def _function_sign(name: str, arg: str | None) -> str | None:
-        rng = functions()[name].range
+        rng = function_row(name).range
         if rng == "of-argument":
             return arg
         if rng == NONNEG_AE and arg == NONNEG:
@@ -144,12 +145,19 @@ class SignAnalysis:
         return None if rng == "real" else rng
 
 
+class _Rows:
+    """`table[name]`: a function's row, a declared abstract function's too."""
+
+    def __getitem__(self, name: str):
+        return function_row(name)
+
+
 def positive_needs(roots, positive_names=(), probability_names=()) -> set[str]:
     """The names that must be drawn positive for the roots to be defined: the names under a `log` or
     `sqrt` whose argument is not positive (a.e.) by structure — and not behind a function whose values
     are positive anyway (log(softmax(W*x)) needs neither W nor x positive)."""
     signs = SignAnalysis(positive_names, probability_names)
-    table = functions()
+    table = _Rows()
     need: set[str] = set()
     for root in roots:
         for node in walk(root):
@@ -162,7 +170,8 @@ def positive_needs(roots, positive_names=(), probability_names=()) -> set[str]:
                 n = stack.pop()
                 if n.op == "sym":
                     need.add(n.attr)
-                elif not (n.op == "fn" and table[n.attr].range == POSITIVE) and signs(n) != POSITIVE:
+                elif not (n.op == "fn" and (table[n.attr].range == POSITIVE or isinstance(table[n.attr], AbstractRow))
+                          ) and signs(n) != POSITIVE:     # an abstract f under a log: the checker draws it > 0
                     stack.extend(n.args)
     return need
 

@@ -47,9 +47,9 @@ _ENTRYWISE_OPS = {"num", "sym", "eye", "ones", "zero", "T", "bcast", "add", "had
 def _written_entrywise(n) -> bool:
     """Whether index_print writes n's entries itself (else it writes the entry of the matrix expression)."""
     if n.op == "fn":
-        from ..tables import functions
+        from ..language.functions import row
 
-        return functions()[n.attr].kind in ("elementwise", "tomatrix")
+        return row(n.attr).kind in ("elementwise", "tomatrix")
     return n.op in _ENTRYWISE_OPS
 
 

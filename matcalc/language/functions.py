@@ -121,7 +121,11 @@ def check_function_names(names) -> tuple[str, ...]:
 
 @contextmanager
 def declared(names):
-    """Within the block, texts may call the abstract functions `names` (and their derivatives f', f'')."""
+    """Within the block, texts may call the abstract functions `names` (and their derivatives f', f'').
+    None keeps the declaration already in force (a derivation inside a check of the same claim)."""
+    if names is None:
+        yield tuple(_declared.get())
+        return
     names = check_function_names(names)
     _bases.update(names)
     token = _declared.set(frozenset(names))

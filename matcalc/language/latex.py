@@ -42,6 +42,8 @@ from lark.exceptions import (
 from lark.lark import PostLex
 
 from ..errors import MatcalcError, ParseError
+from .functions import declared_functions
+from .latex_functions import abstract_calls
 
 __all__ = ["looks_like_latex", "latex_to_ascii"]
 
@@ -154,13 +156,15 @@ class _PostLex(PostLex):
 
     def process(self, stream):
         toks = [t for t in stream if not (t.type == "CMD" and t[1:] in _IGNORED)]
-        toks = _split_single_char_args(toks)
+        toks = abstract_calls(_split_single_char_args(toks), _GREEK, _tok, _Err)
         return iter(_pair_brackets([self._classify(t, toks[i + 1] if i + 1 < len(toks) else None)
                                     for i, t in enumerate(toks)]))
 
     @staticmethod
     def _classify(t: Token, nxt: Token | None) -> Token:
         s, e = t.start_pos, t.end_pos
+        if t.type == "FUNC":                     # a declared abstract function (_abstract_calls)
+            return t
         if t.type == "WORD":
             return _tok("NAME", str(t), s, e)
         if t.type == "NUM":
@@ -376,7 +380,7 @@ def _entrywise(n: _N, idx: set, what: str):
     if k in ("call", "norm"):
         f = a[0] if k == "call" else "norm"
         inner, ix = _entrywise(a[0 if k == "norm" else 1], idx, what)
-        if ix and f not in _ELEMENTWISE and f != "sum":
+        if ix and f not in _ELEMENTWISE and f != "sum" and f.rstrip("'") not in declared_functions():
             raise _Err(f"unsupported {what} summand: {f}(..) of an indexed entry is not entrywise; "
                        "write the vector form instead", n.pos)
         return (_N("call", f, inner, pos=n.pos) if k == "call" else _N("norm", inner, a[1], pos=n.pos)), ix

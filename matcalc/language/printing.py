@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..tables import functions
+from ..tables import functions as functions_table
+from .functions import row as function_row
 from .expr import Node
 
 ADD, MUL, UNARY, POSTFIX, ATOM = 1, 2, 3, 4, 5
@@ -97,7 +98,7 @@ class TextPrinter:
         if op == "bcast":
             return self(node.args[0])
         if op == "fn":
-            return f"{functions()[node.attr].printed}({self(node.args[0])[0]})", ATOM
+            return f"{function_row(node.attr).printed}({self(node.args[0])[0]})", ATOM
         if op == "vec":
             return f"vec({self._kron_operand(node.args[0])})", ATOM
         if op == "unvec":
@@ -284,7 +285,11 @@ class LatexPrinter(TextPrinter):
                 return f"\\left\\|{arg}\\right\\|_1", ATOM
             if name == "inv":
                 return f"{self.wrap(node.args[0], ATOM)}^{{-1}}", POSTFIX
-            return f"{_LATEX_FUNCS.get(name, name)}\\left({arg}\\right)", ATOM
+            head = _LATEX_FUNCS.get(name)
+            if head is None:     # a declared abstract function: \sigma'(z), f''(z)
+                base = name.rstrip("'")
+                head = _latex_name(base) + name[len(base):] if base != name or name not in functions_table() else name
+            return f"{head}\\left({arg}\\right)", ATOM
         if op == "vec":
             return f"\\operatorname{{vec}}\\left({self._latex_kron_operand(node.args[0], bare=True)}\\right)", ATOM
         if op == "unvec":

@@ -18,9 +18,9 @@ from . import expr as E
 from .expr import SCALAR, Dim, Node, Shape, apply
 from .functions import abstract_call, declared_functions
 from .named import inline
-from .statements import (abstract_shape, build_program, check_keywords, defined_shape, placeholders,
-                         program_shape)
 from .parse import Syntax, chain, parse, parse_fresh
+from .statements import (abstract_shape, build_program, check_keywords, defined_shape, placeholders,
+                         program_shape, unknown_hint)
 
 GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "eps", "zeta", "eta", "theta", "iota", "kappa",
@@ -280,7 +280,7 @@ class _Inference:
             return self.structural_shape(node)
         rows = spelled(name)
         if not rows:
-            raise ParseError(f"unknown function {name!r}; known: {', '.join(known_function_names())}",
+            raise ParseError(f"unknown function {name!r}; known: {', '.join(known_function_names())}{unknown_hint(name)}",
                              self.text, node.start + 1)
         if len(node.args) != 1:
             raise ShapeError(f"{node.source}: {name} takes one argument, got {len(node.args)}")
@@ -591,7 +591,7 @@ class Builder:
             return self.structural(node)
         rows = spelled(name)
         if not rows:
-            raise ParseError(f"unknown function {name!r}; known: {', '.join(known_function_names())}",
+            raise ParseError(f"unknown function {name!r}; known: {', '.join(known_function_names())}{unknown_hint(name)}",
                              self.text, node.start + 1)
         if len(node.args) != 1:
             raise ShapeError(f"{node.source}: {name} takes one argument")

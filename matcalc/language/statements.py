@@ -86,6 +86,13 @@ def one_line(text: str) -> str:
     return re.sub(r"\s*;\s*", "; ", re.sub(r"[ \t]+", " ", statements(text))).strip()
 
 
+def unknown_hint(name: str) -> str:
+    """For an unknown function: how to declare it as an abstract elementwise function."""
+    if not name.isidentifier() or len(name) > 40:
+        return ""
+    return f"; an abstract elementwise function is declared with --function {name} (functions=[{name!r}])"
+
+
 def check_keywords(functions, names) -> None:
     """A declared function f is passed to compiled code as f, its derivatives as df, d2f, d3f: no variable
     may have those names."""
@@ -96,4 +103,4 @@ def check_keywords(functions, names) -> None:
                                  f"(and its derivatives df, d2f) by name; rename the variable {name}")
 
 
-__all__ = ["one_line", "program_shape", "build_program", "placeholders", "check_keywords", "defined_shape", "abstract_shape"]
+__all__ = ["one_line", "unknown_hint", "program_shape", "build_program", "placeholders", "check_keywords", "defined_shape", "abstract_shape"]
