@@ -128,7 +128,7 @@ def finite_difference(root: Node, wrt: str, inst: Instance, dim_scalars=(), h: f
     """Denominator-layout derivative of `root` at the instance, by central differences.
 
     Scalar f: an array of the variable's shape. Vector f: (len(x) × len(f)) for a vector x, len(f) for
-    a scalar x — the layout matcalc's denominator results have."""
+    a scalar x; a matrix F by a scalar: (dF/dα)' — the layout matcalc's denominator results have."""
     f = value_function(root, dim_scalars)
     env = dict(inst.env)
     env.update({k: v for k, v in inst.dims.items() if k in dim_scalars})
@@ -149,6 +149,8 @@ def finite_difference(root: Node, wrt: str, inst: Instance, dim_scalars=(), h: f
         fm = np.asarray(f(**env), dtype=float)
         grads[idx] = (fp - fm) / (2 * step)
     env[wrt] = x0
+    if not base.shape and grads.ndim == 2:   # a matrix by a scalar: denominator layout is dF/dα transposed
+        return grads.T
     return grads
 
 

@@ -40,6 +40,7 @@ from .definitions import held as held_simplifier
 from .definitions import transposed
 from .differential import differential_steps
 from .index_matrix import to_index, to_matrix
+from . import matrix_form
 from .jacobian import linear_coefficient
 from .simplify import Simplifier, table_rules
 
@@ -50,7 +51,9 @@ SEED = "G"
 def _denominator_shape(f: Node, x: Node) -> tuple:
     if f.is_scalar:
         return x.shape
-    return (x.shape[0], f.shape[0]) if not x.is_scalar else (1, f.shape[0])
+    if x.is_scalar:
+        return (f.shape[1], f.shape[0]) if f.shape[1] != 1 else (1, f.shape[0])
+    return (x.shape[0], f.shape[0])
 
 
 def kind_of(f: Node, x: Node) -> str:
@@ -368,19 +371,21 @@ def _first_derivative(f: Node, x: Node, simplifier: Simplifier, plain, steps: li
                       held: list | None = None) -> Node:
     if f.shape[0] == 1 and f.shape[1] != 1:
         f = E.transpose(f)       # a row vector has its transpose's Jacobian: the same entries ∂f_i/∂x_j
+    if f.shape[1] != 1 and not f.is_scalar and x.is_scalar:      # a matrix by a scalar: F's shape
+        return _read_off(f, x, simplifier, steps, names)
     if f.shape[1] != 1 and not f.is_scalar:
+        axes = 3 if x.is_vector else 4
         raise UnsupportedError(
-            f"the expression is a {E.shape_text(f.shape)} matrix: its derivative is a higher-order tensor. "
-            f"matcalc derives scalar-valued expressions (any variable) and vector-valued ones (with respect "
-            f"to a scalar or a vector); --format index writes it entry by entry (df_ij/dX_kl = ...), "
-            f"--format kron as the vec/Kronecker Jacobian (kron(B', A) for A*X*B), or "
+            f"the derivative of the {E.shape_text(f.shape)} matrix expression with respect to the "
+            f"{E.shape_text(x.shape)} {'vector' if x.is_vector else 'matrix'} {x.attr} has {axes} axes, so no "
+            f"matrix writes it: --format kron gives it as the vec/Kronecker Jacobian ∂vec(F)/∂vec({x.attr})' "
+            f"(kron(B', A) for A*X*B), --format index entry by entry (df_ij/d{x.attr}_kl = ...); or "
             f"differentiate a scalar function of it such as sum(...) or tr(...)")
     if not f.is_scalar and not (x.is_scalar or x.is_vector):
         raise UnsupportedError(
-            f"the derivative of a vector with respect to the {E.shape_text(x.shape)} matrix {x.attr} is a "
-            f"3-tensor; --format index writes it entry by entry (df_i/d{x.attr}_kl = ...), --format kron as "
-            f"∂vec(f)/∂vec({x.attr})', or differentiate a "
-            f"scalar such as a'*(...) instead")
+            f"the derivative of a vector with respect to the {E.shape_text(x.shape)} matrix {x.attr} has 3 axes, "
+            f"so no matrix writes it: --format kron gives it as ∂vec(f)/∂vec({x.attr})', --format index entry "
+            f"by entry (df_i/d{x.attr}_kl = ...); or differentiate a scalar such as a'*(...) instead")
     walk = _Walk(f, x, simplifier, plain, names)
     if f.is_scalar:
         grad = walk.run(E.num(1))
@@ -390,13 +395,36 @@ def _first_derivative(f: Node, x: Node, simplifier: Simplifier, plain, steps: li
         return grad
     G = E.sym("@G", f.shape)
     adjoint = walk.run(G)
+    try:
+        jac = linear_coefficient(adjoint, G, simplifier)
+    except UnsupportedError:     # the seed inside a product of dependent matrices: read dF off instead
+        return _read_off(f, x, simplifier, steps, names)
     steps.extend(walk.steps)
-    jac = linear_coefficient(adjoint, G, simplifier)
     if x.is_scalar:
         jac = simplifier(E.transpose(jac)) if jac.shape[1] == 1 and jac.shape[0] != 1 else jac
     steps.append(Step("Jacobian", None, "read off x̄ = J'*G (denominator layout: J')",
                       "Wikipedia: Matrix calculus, Vector-by-vector", "result", jac, names=names))
     return jac
+
+
+def _read_off(f: Node, x: Node, simplifier, steps: list[Step], names=None) -> Node:
+    """The derivative from the differential (matrix_form.py), in denominator layout: a matrix or vector
+    by a scalar is the transpose of dF/dα, a vector by a vector the transpose of the Jacobian."""
+    if x.is_scalar:
+        forward = matrix_form.by_scalar(f, x, simplifier)
+        steps.append(Step(f"dF/d{x.attr}", None, matrix_form.RULE_SCALAR, matrix_form.SOURCE, "chain",
+                          forward, names=names))
+    else:
+        def gradient(s, dx):
+            return _first_derivative(s, dx, simplifier, None, [])
+
+        forward = matrix_form.by_vector(f, x, simplifier, gradient)
+        steps.append(Step("Jacobian", None, matrix_form.RULE_VECTOR, matrix_form.SOURCE, "chain", forward,
+                          names=names))
+    den = transposed(simplifier, forward)
+    steps.append(Step("Jacobian", None, "the denominator layout is its transpose",
+                      "Wikipedia: Matrix calculus, Layout conventions", "result", den, names=names))
+    return den
 
 
 __all__ = ["derive", "Derivation", "Step", "LAYOUTS"]
