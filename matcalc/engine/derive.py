@@ -21,7 +21,7 @@ from ..language import expr as E
 from ..language.arguments import check_assume, check_name, check_shapes, check_text
 from ..language.expr import Node
 from ..language.index_print import _axes
-from ..language.functions import declared
+from ..language.functions import declared, declared_functions
 from ..language.latex import latex_to_ascii, looks_like_latex
 from ..language.named import Renamer, program_text
 from ..language.printing import (
@@ -87,6 +87,7 @@ class Derivation:
     order: int = 1
     direction: str | None = None
     held: list = field(default_factory=list)   # (dh2, ∂f/∂h2): adjoints of definitions, written once
+    functions: tuple = ()                      # the abstract functions declared (f: f' and f'' in results)
 
     def __str__(self) -> str:
         if E.is_zero(self.result):
@@ -364,7 +365,8 @@ def _derive(expression, wrt, shapes, assume, layout, order, input, direction) ->
         steps.append(Step("numerator layout", None, "transpose of the denominator-layout result",
                           "Wikipedia: Matrix calculus, Layout conventions", "layout", result, names=names))
     steps.append(Step(f"∂f/∂{wrt}", None, f"result ({layout} layout)", "", "result", result, names=names))
-    return Derivation(expression, wrt, layout, result, typed, a, steps, den, order, direction, held)
+    return Derivation(expression, wrt, layout, result, typed, a, steps, den, order, direction, held,
+                      tuple(sorted(declared_functions())))
 
 
 def _first_derivative(f: Node, x: Node, simplifier: Simplifier, plain, steps: list[Step], names=None,

@@ -20,6 +20,7 @@ from ..engine.derive import prepare
 from ..engine.tensor_index import matrix_form_exists
 from ..errors import MatcalcError
 from ..language.expr import shape_text
+from ..language.functions import declared_functions
 from ..language.printing import _latex_name, to_latex, to_latex_bounded, to_text, to_text_bounded
 from ..language.shapes import elaborate_many
 
@@ -106,6 +107,8 @@ def derive_words(expression, wrt, shapes, assume, layout) -> list[str]:
         words += ["--shape", f"{name}={dims}"]
     for a in assume:
         words += ["--assume", a]
+    for f in sorted(declared_functions()):      # the abstract functions the request declared
+        words += ["--function", f]
     if layout != "denominator":
         words += ["--layout", layout]
     return words
