@@ -129,7 +129,7 @@ def test_results_and_steps_use_the_users_names():
     d = matcalc.derive(MLP, wrt="W1", assume=["sum(y) = 1"])
     assert "h" in str(d) and "softmax(z)" in str(d) and "tanh" not in str(d)
     targets = [s.target for s in d.steps]
-    assert "∂f/∂h" in targets and "∂f/∂z" in targets
+    assert "∂f/∂h" in targets and "dz = ∂f/∂z" in targets
     text = matcalc.api.text.render_text(d, True)
     assert "where  h = tanh(W1*x),  z = W2*h + b" in text
 

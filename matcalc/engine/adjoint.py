@@ -132,16 +132,18 @@ class _Walk:
                 continue
             _budget.check("walking the adjoints")
             parts = incoming.pop(node, [])
+            first = len(self.steps)
+            adjoint = self._settle(node, parts)
             name = self.names.name_of(node) if hold and node is not self.wrt else None
-            if name is not None and (sum(1 for a in set(node.args) if a in depends) >= 2 or len(parts) >= 2):
+            if name is not None and not E.is_zero(adjoint) and self._holds(node, adjoint, parts, depends):
                 held = f"d{name}"
                 while held in taken:
                     held += "_"
                 taken.add(held)
                 self._held_target[node] = held
-            adjoint = self._settle(node, parts)
-            if node in self._held_target and not E.is_zero(adjoint):
-                symbol = E.sym(self._held_target[node], node.shape)
+                if first < len(self.steps):
+                    self.steps[first].target = f"{held} = {self.steps[first].target}"
+                symbol = E.sym(held, node.shape)
                 real = inline(adjoint, self._held_back, self._held_memo)
                 self._held_back[symbol] = real
                 self.held.append((symbol.attr, real))
@@ -151,6 +153,17 @@ class _Walk:
             for child, contribution, rule, source in self._send(node, adjoint, depends):
                 incoming.setdefault(child, []).append((contribution, rule, source))
         return E.zero(self.wrt.shape)
+
+    @staticmethod
+    def _holds(node: Node, adjoint: Node, parts, depends) -> bool:
+        """Whether a defined name's adjoint is held as a name of its own: where it goes on to two or more
+        operands (it would be copied into each), comes from two or more (it is a sum), or is a sum that the
+        simplifier would distribute over whatever multiplies it next ((W2'*dz) .* (1 - h.^2) stays so)."""
+        if sum(1 for a in set(node.args) if a in depends) >= 2 or len(parts) >= 2:
+            return True
+        core = adjoint.args[-1] if adjoint.op == "mul" and adjoint.args[0].op == "num" and \
+            len(adjoint.args) == 2 else adjoint
+        return core.op == "add"
 
     def inlined(self, node: Node) -> Node:
         """`node` with every held adjoint (dh2) put back as the expression it holds."""
@@ -164,8 +177,6 @@ class _Walk:
         if parts and parts[0][1] == "seed":
             return raw
         target = f"∂f/∂{_bracketed(node, self.names)}" if node is not self.wrt else f"∂f/∂{node.attr}"
-        if node in self._held_target:
-            target = f"{self._held_target[node]} = {target}"
         rules = "; ".join(dict.fromkeys(p[1] for p in parts))
         sources = "; ".join(dict.fromkeys(p[2] for p in parts))
         self.steps.append(Step(target, None, rules, sources, "chain", raw, node, self.names))
