@@ -43,13 +43,16 @@ def shown_step(d, node, target: bool = False):
     return substitute(node, names) if names else node
 
 
-def program_latex(d) -> str:
-    """The expression in LaTeX: the user's definitions (h = …), then the objective written with them."""
+def program_latex(d, parts: bool = False):
+    """The expression in LaTeX: the user's definitions (h = …), then the objective written with them; with
+    `parts`, the two apart: ([definition], objective)."""
     user = d.names
     root = user(d.typed.root) if user else d.typed.root
-    parts = [f"{_latex_name(n)} = {to_latex_bounded(b, d.taken)}" for n, b in (user.definitions() if user else ())
-             if n in d.typed.definitions]
-    return ",\\quad ".join(parts + [to_latex_bounded(root, d.taken)])
+    defs = [f"{_latex_name(n)} = {to_latex_bounded(b, d.taken)}" for n, b in (user.definitions() if user else ())
+            if n in d.typed.definitions]
+    if parts:
+        return defs, to_latex_bounded(root, d.taken)
+    return ",\\quad ".join(defs + [to_latex_bounded(root, d.taken)])
 
 
 def _differential_lines(d, names: dict, show_shapes: bool) -> list[str]:

@@ -24,6 +24,7 @@ from ..engine.derive import check_layout
 from ..errors import MatcalcError
 from ..language import expr as E
 from ..language.functions import declared
+from .abstract import abstract_bases
 from .checker import Checker, small_shapes
 from .diagnose import _diagnose, _shape_diagnosis
 from .reading import read_input
@@ -166,6 +167,12 @@ def _evidence(ck: Checker, cases, errs: list[float], claim_layout: str, symbolic
     else:
         notes.append("matcalc could not derive this expression itself; the verdict rests on the measured "
                      "derivative alone")
+    bases = sorted(abstract_bases([ck.root, ck.claim]))
+    if bases:
+        names = ", ".join(bases)
+        notes.append(f"{names} {'is' if len(bases) == 1 else 'are'} judged as any smooth function: every instance "
+                     f"draws {'its' if len(bases) == 1 else 'their'} own (random polynomial, sine and exponential "
+                     f"terms, with exact derivatives), so a claim true for one particular function does not pass")
     relative = [e * c.ref.tol for e, c in zip(errs, cases)]
     if claim_layout != ck.layout and max(errs) < 1:
         notes.append(f"transposed to {ck.layout} layout, its values agree with the derivative "

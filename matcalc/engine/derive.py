@@ -379,8 +379,8 @@ def _first_derivative(f: Node, x: Node, simplifier: Simplifier, plain, steps: li
         axes = 3 if x.is_vector else 4
         raise UnsupportedError(
             f"the derivative of the {E.shape_text(f.shape)} matrix expression with respect to the "
-            f"{E.shape_text(x.shape)} {'vector' if x.is_vector else 'matrix'} {x.attr} has {axes} axes, so no "
-            f"matrix writes it: --format kron gives it as the vec/Kronecker Jacobian ∂vec(F)/∂vec({x.attr})' "
+            f"{E.shape_text(x.shape)} {'vector' if x.is_vector else 'matrix'} {x.attr} has {axes} axes (a "
+            f"higher-order tensor), so no matrix writes it: --format kron gives it as the vec/Kronecker Jacobian ∂vec(F)/∂vec({x.attr})' "
             f"(kron(B', A) for A*X*B), --format index entry by entry (df_ij/d{x.attr}_kl = ...); or "
             f"differentiate a scalar function of it such as sum(...) or tr(...)")
     if not f.is_scalar and not (x.is_scalar or x.is_vector):
