@@ -21,7 +21,7 @@ from ..language.expr import Node
 from ..language.functions import row as function_row
 from ..language.parse import parse
 from ..language.named import Renamer, inline
-from ..language.printing import to_latex_bounded, to_text_bounded
+from ..language.printing import inline_size, to_latex_bounded, to_text_bounded
 from ..language.shapes import Builder
 from ..tables import operators
 from .simplify import Simplifier
@@ -97,6 +97,9 @@ def _bracketed(node: Node, names: Renamer | None = None) -> str:
     return text if node.op in ("sym", "fn") else f"({text})"
 
 
+HOLD_SIZE = 160     # characters (about) of a defined name's adjoint past which it is held as a name
+
+
 class _Walk:
     """The adjoint walk for one expression and one variable."""
 
@@ -154,16 +157,17 @@ class _Walk:
                 incoming.setdefault(child, []).append((contribution, rule, source))
         return E.zero(self.wrt.shape)
 
-    @staticmethod
-    def _holds(node: Node, adjoint: Node, parts, depends) -> bool:
+    def _holds(self, node: Node, adjoint: Node, parts, depends) -> bool:
         """Whether a defined name's adjoint is held as a name of its own: where it goes on to two or more
-        operands (it would be copied into each), comes from two or more (it is a sum), or is a sum that the
-        simplifier would distribute over whatever multiplies it next ((W2'*dz) .* (1 - h.^2) stays so)."""
+        operands (it would be copied into each), comes from two or more (it is a sum), is a sum that the
+        simplifier would distribute over whatever multiplies it next ((W2'*dz) .* (1 - h.^2) stays so), or
+        has grown long (a chain of a thousand definitions would carry each layer's factors into the next:
+        held, every adjoint stays the size of one layer's rule)."""
         if sum(1 for a in set(node.args) if a in depends) >= 2 or len(parts) >= 2:
             return True
         core = adjoint.args[-1] if adjoint.op == "mul" and adjoint.args[0].op == "num" and \
             len(adjoint.args) == 2 else adjoint
-        return core.op == "add"
+        return core.op == "add" or inline_size(self.names(adjoint)) > HOLD_SIZE
 
     def inlined(self, node: Node) -> Node:
         """`node` with every held adjoint (dh2) put back as the expression it holds."""
