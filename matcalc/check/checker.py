@@ -29,7 +29,7 @@ from ..errors import MatcalcError, ParseError, ShapeError, UnsupportedError
 from ..language import expr as E
 from ..language.expr import Node
 from ..language.parse import parse
-from ..language.printing import to_text
+from ..language.printing import to_text_bounded as to_text   # a large claim in its named form, never inlined
 from ..language.shapes import elaborate_many
 from .instances import SCALES, Instance, Sampler, dimension_sizes
 from .truth import LOOSE, Reference, Witness, relative_error

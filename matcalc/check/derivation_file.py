@@ -24,7 +24,7 @@ from ..language import expr as E
 from ..language.expr import Node
 from ..language.functions import declared
 from ..language.parse import parse
-from ..language.printing import to_text
+from ..language.printing import to_text_bounded as to_text   # a large claim in its named form, never inlined
 from ..language.shapes import elaborate_many
 from .checker import INSTANCES, SEED, shape_phrase, specs, transposed
 from .diagnose import (

@@ -227,7 +227,7 @@ class Sampler:
 
     def kinks_seen(self, instances) -> str:
         """The evidence's words on the kinks over these instances: '' when there are none."""
-        from ..language.printing import to_text
+        from ..language.printing import to_text_bounded as to_text
 
         sides = self.kink_signs(instances)
         if not sides:

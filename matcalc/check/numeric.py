@@ -120,8 +120,16 @@ def _draw(name, shape, rep, need: set[str], a: Assumptions, rng):
 
 
 def value_function(root: Node, dim_scalars=()):
-    plan = Plan({"value": root}, set(dim_scalars))
+    key = (root, frozenset(dim_scalars))
+    plan = _VALUE_PLANS.get(key)
+    if plan is None:
+        if len(_VALUE_PLANS) >= 64:      # the plans of the last few expressions: a check measures one
+            _VALUE_PLANS.pop(next(iter(_VALUE_PLANS)))   # expression on dozens of instances
+        plan = _VALUE_PLANS[key] = Plan({"value": root}, set(dim_scalars))
     return lambda **env: plan(**env)["value"]
+
+
+_VALUE_PLANS: dict = {}
 
 
 def finite_difference(root: Node, wrt: str, inst: Instance, dim_scalars=(), h: float = 1e-6):

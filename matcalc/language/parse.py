@@ -132,11 +132,20 @@ def parse(text: str) -> Syntax:
     long text is parsed afresh, so that a stream of distinct large inputs cannot fill the memory."""
     if not isinstance(text, str):
         raise ParseError(f"expected an expression as text, got {type(text).__name__}")
-    return _parse_cached(text) if len(text) <= CACHED_LENGTH else parse_fresh(text)
+    if len(text) <= CACHED_LENGTH:
+        return _parse_cached(text)
+    return _parse_cached_long(text) if len(text) <= MAX_LENGTH else parse_fresh(text)
 
 
 @lru_cache(maxsize=512)
 def _parse_cached(text: str) -> Syntax:
+    return parse_fresh(text)
+
+
+@lru_cache(maxsize=16)
+def _parse_cached_long(text: str) -> Syntax:
+    """A long text (a program of definitions that a check parses again for every claim it types): the
+    last few are kept, so that a stream of distinct large inputs cannot fill the memory."""
     return parse_fresh(text)
 
 
