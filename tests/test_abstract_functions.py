@@ -205,3 +205,21 @@ def test_web_api_takes_functions():
     status, body = run("check", {"expression": "sum(f(W*x))", "wrt": "W", "claim": "(1 - f(W*x).^2)*x'",
                                  "functions": "f"})
     assert status == 200 and body["status"] == "wrong"
+
+
+def test_torch_and_jax_take_the_callables_too():
+    import jax
+    import jax.numpy as jnp
+    import torch
+
+    d = matcalc.derive("sum(f(W*x))", wrt="W", functions=["f"])
+    W0, x0 = RNG.standard_normal((3, 4)), RNG.standard_normal(4)
+    want = np.outer(1 - np.tanh(W0 @ x0) ** 2, x0)
+    g = d.to_torch()
+    W = torch.tensor(W0, requires_grad=True)
+    x = torch.tensor(x0)
+    g.loss(W=W, x=x, f=torch.tanh, df=lambda z: 1 - torch.tanh(z) ** 2).backward()
+    assert np.allclose(W.grad.numpy(), want)
+    gj = d.to_jax()
+    grad = jax.grad(lambda W: gj.loss(W=W, x=jnp.array(x0), f=jnp.tanh, df=lambda z: 1 - jnp.tanh(z) ** 2))
+    assert np.allclose(np.asarray(grad(jnp.array(W0))), want)

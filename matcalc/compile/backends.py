@@ -181,25 +181,28 @@ def torch_function(derivation):
     forward, gradient, names = _loss_plans(derivation, "torch")
     convert = _converter("torch")
     k = names.index(derivation.wrt)
+    calls: dict = {}           # the callables given for declared abstract functions (f, df), by the last call
 
     class DerivedFunction(torch.autograd.Function):
         @staticmethod
         def forward(ctx, *tensors):
             ctx.save_for_backward(*tensors)
-            out = forward.value(**dict(zip(names, tensors)))
+            out = forward.value(**dict(zip(names, tensors)), **calls)
             return out if isinstance(out, torch.Tensor) else torch.as_tensor(out, dtype=torch.float64)
 
         @staticmethod
         def backward(ctx, grad_output):
             env = dict(zip(names, ctx.saved_tensors))
             grads = [None] * len(names)
-            grads[k] = grad_output * gradient.value(**env)
+            grads[k] = grad_output * gradient.value(**env, **calls)
             return tuple(grads)
 
     DerivedFunction.__name__ = f"Derived_{derivation.wrt}"
     DerivedFunction.__doc__ = f"f = {derivation.expression}; backward: ∂f/∂{derivation.wrt} = {derivation}"
 
     def loss(**tensors):
+        calls.clear()
+        calls.update({n: tensors[n] for n in set(forward.callables) | set(gradient.callables) if n in tensors})
         return DerivedFunction.apply(*(convert(tensors[n]) for n in names))
 
     return DerivedFunction, loss
@@ -213,21 +216,24 @@ def jax_function(derivation):
     convert = _converter("jax")
     xp = namespace("jax")
     k = names.index(derivation.wrt)
+    calls: dict = {}           # the callables given for declared abstract functions (f, df), by the last call
 
     @jax.custom_vjp
     def f(*arrays):
-        return forward.value(**dict(zip(names, arrays)))
+        return forward.value(**dict(zip(names, arrays)), **calls)
 
     def f_fwd(*arrays):
         return f(*arrays), arrays
 
     def f_bwd(arrays, g):
-        grad = gradient.value(**dict(zip(names, arrays)))
+        grad = gradient.value(**dict(zip(names, arrays)), **calls)
         return tuple(g * grad if i == k else xp.zeros_like(a) for i, a in enumerate(arrays))
 
     f.defvjp(f_fwd, f_bwd)
 
     def loss(**arrays):
+        calls.clear()
+        calls.update({n: arrays[n] for n in set(forward.callables) | set(gradient.callables) if n in arrays})
         return f(*(convert(arrays[n]) for n in names))
 
     loss.positional = f
