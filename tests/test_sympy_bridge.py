@@ -196,13 +196,21 @@ def _kron_values(expr, wrt, env, dims, layout):
 @pytest.mark.parametrize("layout", ["denominator", "numerator"])
 def test_sympy_matrix_valued_case_as_kronecker_jacobian(case, layout):
     _, expr, wrt = case
-    with pytest.raises(UnsupportedError, match="kron"):
-        matcalc.derive(expr, wrt, layout=layout)
+    scalar_variable = tuple(getattr(wrt, "shape", (1, 1))) == (1, 1)
+    if scalar_variable:     # a matrix by a scalar has a matrix form: dF/dt in F's shape (numerator layout)
+        direct = matcalc.derive(expr, wrt, layout=layout)
+    else:
+        with pytest.raises(UnsupportedError, match="kron"):
+            matcalc.derive(expr, wrt, layout=layout)
     for k, seed in SIZES:
         env, dims = SE.instance(expr, k, seed, (wrt,))
-        truth = _kron_truth(_tensor(expr, wrt, env, dims), layout)
+        T = _tensor(expr, wrt, env, dims)
+        truth = _kron_truth(T, layout)
         got = _kron_values(expr, wrt, env, dims, layout)
         assert _close(got, truth), (str(expr), k)
+        if scalar_variable:
+            want = T[:, :, 0, 0] if layout == "numerator" else T[:, :, 0, 0].T
+            assert _close(SE.value(direct.to_sympy(), env, dims), want), (str(direct), k)
 
 
 # ---------------------------------------------------------------- refused, and index-level cases

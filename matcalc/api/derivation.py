@@ -19,6 +19,7 @@ from ..engine.kronecker import kronecker as _kronecker
 from ..engine.tensor_index import tensor_index as _tensor_index
 from ..language.arguments import check_text
 from ..language.expr import shape_text
+from ..language.functions import declared
 from ..language.printing import to_latex
 
 # compile/ (the code generator), check/ (the checked reading of LaTeX sums) and the Markdown report are
@@ -131,7 +132,7 @@ def _read(expression, input: str) -> str:
 
 def derive(expression, wrt, shapes=None, assume=(), layout: str = "denominator",
            order: int = 1, input: str = "auto", direction: str | None = None,
-           budget: _budget.Budget | None = None) -> Derivation:
+           budget: _budget.Budget | None = None, functions=None) -> Derivation:
     """Differentiate `expression` (text, or a SymPy matrix expression) with respect to `wrt` (a name, or
     a SymPy MatrixSymbol or Symbol: `matcalc.derive(a.T*X*b, X)`).
 
@@ -142,8 +143,10 @@ def derive(expression, wrt, shapes=None, assume=(), layout: str = "denominator",
     input: "auto" (LaTeX recognised), "ascii" or "latex".
     budget: a matcalc.budget.Budget (time, memory); default 10 s and 1 GB, or MATCALC_TIME_LIMIT and
     MATCALC_MEMORY_LIMIT. Work past it stops with BudgetExceeded (a MatcalcError).
+    functions: abstract elementwise functions (["f"]): `sum(f(W*x))` wrt W is f'(W*x)*x'; the code takes
+    f and its derivatives as keyword callables (d.to_numpy()(W=..., x=..., df=...)).
     """
-    with _budget.limit(budget):
+    with _budget.limit(budget), declared(functions):
         expression, wrt, shapes, source = _sympy_or_text(expression, wrt, shapes)
         text = _read(expression, input)
         d = Derivation.of(engine.derive(text, wrt, shapes, assume, layout, order, "ascii", direction))
@@ -211,20 +214,25 @@ class IndexForm(str):
 
 
 def kronecker(expression: str, wrt: str, shapes=None, assume=(), layout: str = "numerator",
-              input: str = "auto") -> KroneckerJacobian:
+              input: str = "auto", functions=None) -> KroneckerJacobian:
     """The vec/Kronecker Jacobian of `expression` with respect to `wrt`: `A*X*B` gives kron(B', A)."""
     expression, wrt, shapes, _ = _sympy_or_text(expression, wrt, shapes)
-    return KroneckerJacobian.of(_kronecker(_read(expression, input), wrt, shapes, assume, layout, "ascii"))
+    with declared(functions):
+        return KroneckerJacobian.of(_kronecker(_read(expression, input), wrt, shapes, assume, layout, "ascii"))
 
 
-def differential(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto") -> DifferentialResult:
+def differential(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto",
+                 functions=None) -> DifferentialResult:
     """The differential of the expression in d`wrt` (`dX`): `inv(X)` gives `df = -inv(X)*dX*inv(X)`."""
     expression, wrt, shapes, _ = _sympy_or_text(expression, wrt, shapes)
-    return _differential(_read(expression, input), wrt, shapes, assume, "ascii")
+    with declared(functions):
+        return _differential(_read(expression, input), wrt, shapes, assume, "ascii")
 
 
-def tensor_index(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto") -> IndexForm:
+def tensor_index(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto",
+                 functions=None) -> IndexForm:
     """`df_i/dW_kl = delta_ik*x_l` for a vector- or matrix-valued expression whose derivative with
     respect to `wrt` has no matrix form (more than two axes)."""
     expression, wrt, shapes, _ = _sympy_or_text(expression, wrt, shapes)
-    return IndexForm(_tensor_index(_read(expression, input), wrt, shapes, assume, "ascii"))
+    with declared(functions):
+        return IndexForm(_tensor_index(_read(expression, input), wrt, shapes, assume, "ascii"))

@@ -26,6 +26,7 @@ from ..engine.assumptions import Assumptions
 from ..engine.domain import kink_arguments, positive_needs, tie_arguments
 from ..language import expr as E
 from ..language.expr import Node, walk
+from .abstract import draw_functions, positive_bases
 from .numeric import SIZES, _domains
 
 # Where a kink (relu, abs, step, sign) the usual spread never crossed is sought: `relu(x + 100000)` needs
@@ -129,6 +130,8 @@ class Sampler:
         outputs.update({f"l{i}": lhs for i, (_, lhs, _) in enumerate(self.checked)})
         outputs.update({f"r{i}": rhs for i, (_, _, rhs) in enumerate(self.checked)})
         self._probe = compile_nodes(outputs, self.dim_scalars) if outputs else None
+        self._functions = list(self.roots) + list(watch)      # the declared functions they call, drawn anew
+        self._positive = positive_bases(self._functions)
 
     # ------------------------------------------------------------ drawing
 
@@ -154,6 +157,7 @@ class Sampler:
             for name, n in dims.items():
                 if name not in arrays and name not in self.names or name in self.dim_scalars:
                     arrays[name] = n   # a plan may need a size no array implies (I, ones(p))
+            arrays.update(draw_functions(self._functions, rng, self._positive))
             inst = Instance(arrays, dims, scale)
             if self._clear_of_kinks(inst):
                 return inst
@@ -231,7 +235,7 @@ class Sampler:
 
     def kinks_seen(self, instances) -> str:
         """The evidence's words on the kinks over these instances: '' when there are none."""
-        from ..language.printing import to_text
+        from ..language.printing import to_text_bounded as to_text
 
         sides = self.kink_signs(instances)
         if not sides:

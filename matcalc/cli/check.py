@@ -26,6 +26,7 @@ from .common import (
     EXPRESSION_COMMAND,
     assume_option,
     budget_options,
+    function_option,
     guarded,
     input_option,
     make_budget,
@@ -54,11 +55,12 @@ from .common import (
               help="2 to check a claimed Hessian (of a scalar function of a vector).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "html"]), default="text",
               show_default=True)
+@function_option
 @input_option
 @budget_options
 @guarded
-def check(expression, wrt, claim, derivation_file, code, document_file, shapes, assume, layout, order, fmt, input_kind,
-          time_limit, memory_limit):
+def check(expression, wrt, claim, derivation_file, code, document_file, shapes, assume, layout, order, fmt, functions,
+          input_kind, time_limit, memory_limit):
     """Check CLAIM, the derivative of EXPRESSION with respect to --wrt; or a whole --derivation FILE; or the
     gradient function --code FILE.py:FUNCTION; or a published --document FILE."""
     with limit(make_budget(time_limit, memory_limit)):
@@ -70,9 +72,12 @@ def check(expression, wrt, claim, derivation_file, code, document_file, shapes, 
         if fmt == "html":
             raise MatcalcError("--format html is for --document")
         if code is not None:
+            if functions:
+                raise MatcalcError("--code checks a function of arrays: --function (an abstract f) does not apply")
             _check_code(code, expression, wrt, claim, derivation_file, shapes, assume, layout, order, fmt, input_kind)
         else:
-            _check(expression, wrt, claim, derivation_file, shapes, assume, layout, order, fmt, input_kind)
+            _check(expression, wrt, claim, derivation_file, shapes, assume, layout, order, fmt, input_kind,
+                   list(functions))
 
 
 BUDGET_FAULTS = ("timeout", "memory")    # past the budget: exit 2, as every command; other faults exit 1
@@ -125,7 +130,8 @@ def _document(expression, claim, derivation_file, document_file, layout, fmt):
         sys.exit(1)
 
 
-def _check(expression, wrt, claim, derivation_file, shapes, assume, layout, order, fmt, input_kind):
+def _check(expression, wrt, claim, derivation_file, shapes, assume, layout, order, fmt, input_kind,
+           functions=None):
     from ..api import verify, verify_steps
 
     if derivation_file is not None:
@@ -134,7 +140,7 @@ def _check(expression, wrt, claim, derivation_file, shapes, assume, layout, orde
         # bounded (1 MB), a byte-order mark accepted, nothing of the file quoted in an error
         text = read_text_file(derivation_file, "the derivation file")
         result = verify_steps(text, shapes=parse_shapes(shapes), assume=assume, wrt=wrt, layout=layout,
-                              input=input_kind)
+                              input=input_kind, functions=functions)
     else:
         if expression is None:
             raise MatcalcError("give an EXPRESSION, --wrt and --claim (or --derivation FILE)")
@@ -143,7 +149,7 @@ def _check(expression, wrt, claim, derivation_file, shapes, assume, layout, orde
         if claim is None:
             raise MatcalcError("--claim is required: the derivative you want checked")
         result = verify(expression, wrt=wrt, claim=claim, shapes=parse_shapes(shapes), assume=assume,
-                        layout=layout or "denominator", input=input_kind, order=order)
+                        layout=layout or "denominator", input=input_kind, order=order, functions=functions)
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
     elif fmt == "markdown":

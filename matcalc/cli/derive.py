@@ -19,6 +19,7 @@ from ..engine.differential import differential_steps
 from ..engine.tensor_index import HasMatrixForm, matrix_form_exists
 from ..errors import MatcalcError, UnsupportedError
 from ..language.expr import shape_text
+from ..language.functions import declared
 from ..language.printing import to_text_bounded
 from .common import (
     DEFAULT_ASSUME,
@@ -26,6 +27,7 @@ from .common import (
     EXPRESSION_COMMAND,
     assume_option,
     budget_options,
+    function_option,
     guarded,
     input_option,
     layout_option,
@@ -56,15 +58,16 @@ from .common import (
               help="How the steps are written: adjoint (∂f/∂Z = G) or the differential method (df = tr(G' dZ)).")
 @click.option("--shapes", "show_shapes", is_flag=True,
               help="With the steps: each step's shapes, as [64×m · m×10 → 64×10] for a product.")
+@function_option
 @input_option
 @budget_options
 @guarded
-def derive(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, method, show_shapes, input_kind,
-           time_limit, memory_limit):
+def derive(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, method, show_shapes, functions,
+           input_kind, time_limit, memory_limit):
     """Differentiate EXPRESSION (default: the softmax cross-entropy -y'*log(softmax(W*x + b)))."""
     if (show_shapes or method == "differential") and steps is None:
         steps = True                       # --shapes and --method annotate the steps: asking for them asks for steps
-    with limit(make_budget(time_limit, memory_limit)):
+    with limit(make_budget(time_limit, memory_limit)), declared(list(functions)):
         _derive_command(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, input_kind,
                         show_shapes, method)
 

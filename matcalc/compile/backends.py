@@ -20,6 +20,9 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import MatcalcError
+from ..language.expr import walk
+from ..language.functions import AbstractRow, declared
+from ..language.functions import row as function_row
 
 BACKENDS = ("numpy", "torch", "jax", "cupy")
 
@@ -202,10 +205,18 @@ class _InputGradients:
             shapes = {n: () if node.shape == (1, 1) else (node.shape[0],) if node.shape[1] == 1 else node.shape
                       for n, node in d.typed.names.items()}
             kept = [t for t in d.assumptions.texts if not re.search(rf"\b{re.escape(name)}\b", t)]
-            other = derive(d.expression, name, shapes, kept, "denominator")
+            abstract = sorted({function_row(n.attr).base for n in walk(d.typed.root)
+                               if n.op == "fn" and isinstance(function_row(n.attr), AbstractRow)})
+            with declared(abstract or None):
+                other = derive(d.expression, name, shapes, kept, "denominator")
             self.plans[name] = Plan({"result": other.result}, set(other.typed.dims), self.xp,
                                     dim_hints=_dim_hints(other))
         return self.plans[name]
+
+
+def _given(plan, calls: dict) -> dict:
+    """The callables of declared abstract functions that `plan` takes (f, df, ...), of those given."""
+    return {n: c for n, c in calls.items() if n in plan.callables}
 
 
 def torch_function(derivation):
@@ -218,12 +229,13 @@ def torch_function(derivation):
     convert = _converter("torch")
     k = names.index(derivation.wrt)
     others = _InputGradients(derivation, namespace("torch"), gradient)
+    calls: dict = {}           # the callables given for declared abstract functions (f, df), by the last call
 
     class DerivedFunction(torch.autograd.Function):
         @staticmethod
         def forward(ctx, *tensors):
             ctx.save_for_backward(*tensors)
-            out = forward.value(**dict(zip(names, tensors)))
+            out = forward.value(**dict(zip(names, tensors)), **calls)
             return out if isinstance(out, torch.Tensor) else torch.as_tensor(out, dtype=torch.float64)
 
         @staticmethod
@@ -232,13 +244,16 @@ def torch_function(derivation):
             grads = [None] * len(names)
             for i, name in enumerate(names):
                 if ctx.needs_input_grad[i]:
-                    grads[i] = grad_output * (gradient if i == k else others.plan(name)).value(**env)
+                    plan = gradient if i == k else others.plan(name)
+                    grads[i] = grad_output * plan.value(**env, **_given(plan, calls))
             return tuple(grads)
 
     DerivedFunction.__name__ = f"Derived_{derivation.wrt}"
     DerivedFunction.__doc__ = f"f = {derivation.expression}; backward: ∂f/∂{derivation.wrt} = {derivation}"
 
     def loss(**tensors):
+        calls.clear()
+        calls.update({n: tensors[n] for n in set(forward.callables) | set(gradient.callables) if n in tensors})
         return DerivedFunction.apply(*(convert(tensors[n]) for n in names))
 
     return DerivedFunction, loss
@@ -256,18 +271,20 @@ def jax_function(derivation):
     xp = namespace("jax")
     k = names.index(derivation.wrt)
     others = _InputGradients(derivation, xp, gradient)
+    calls: dict = {}           # the callables given for declared abstract functions (f, df), by the last call
 
     def cotangent(i, a, env, g):
         if i == k:
-            return g * gradient.value(**env)
+            return g * gradient.value(**env, **calls)
         try:
-            return g * others.plan(names[i]).value(**env)
+            plan = others.plan(names[i])
+            return g * plan.value(**env, **_given(plan, calls))
         except MatcalcError:
             return xp.full_like(a, xp.nan)
 
     @jax.custom_vjp
     def f(*arrays):
-        return forward.value(**dict(zip(names, arrays)))
+        return forward.value(**dict(zip(names, arrays)), **calls)
 
     def f_fwd(*arrays):
         return f(*arrays), arrays
@@ -279,6 +296,8 @@ def jax_function(derivation):
     f.defvjp(f_fwd, f_bwd)
 
     def loss(**arrays):
+        calls.clear()
+        calls.update({n: arrays[n] for n in set(forward.callables) | set(gradient.callables) if n in arrays})
         return f(*(convert(arrays[n]) for n in names))
 
     loss.positional = f

@@ -21,7 +21,7 @@ from fractions import Fraction
 
 from ..errors import MatcalcError
 from ..language.expr import Node, walk
-from ..tables import functions
+from ..language.functions import row as function_row
 
 DEFAULT_SIZE = 32  # assumed size of an unknown dimension when ordering products and placing scalars
 
@@ -63,13 +63,13 @@ def _float_text(value: float) -> str:
 def _kind(fname: str) -> str:
     if fname in _FUSED:
         return _FUSED[fname]
-    return functions()[fname].kind
+    return function_row(fname).kind
 
 
 def _spelling(fname: str) -> str:
     if fname in _FUSED:
         return _FUSED_SPELLING.get(fname, fname)
-    return functions()[fname].numpy
+    return function_row(fname).numpy
 
 
 # ================================================================ pass 1: canonical form

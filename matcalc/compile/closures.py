@@ -137,6 +137,10 @@ def _closure(plan, i: int, st):
     if op == "comm":
         m, n = args
         return lambda v: runtime.commutation(v[m], v[n], xp)
+    if op == "fn" and param.startswith("@"):     # a declared abstract function: the callable given for it
+        (a,) = args
+        c = len(plan.inputs) + plan.callables.index(param[1:])
+        return lambda v: v[c](v[a])
     if op == "vpow":
         a, b = args
         return lambda v: v[a] ** v[b]

@@ -42,7 +42,7 @@ class SourceWriter:
         self.lines: list[str] = []
         self.text: dict[int, tuple[str, int]] = {}
         self.counter = 0
-        taken = {_py_name(n) for n in plan.inputs} | set(plan.arg_dims)
+        taken = {_py_name(n) for n in plan.inputs} | set(plan.arg_dims) | set(plan.callables)
         self.taken = set(taken)
         outputs = {ref.slot for _, ref, _ in plan.output_slots}
         for i, st in enumerate(plan.steps):
@@ -228,6 +228,8 @@ class SourceWriter:
             return self._call(spelling, [self.bare(a[0])], axis), ATOM
         if op == "fn":
             spelling = st.param
+            if spelling.startswith("@"):          # the callable given for a declared abstract function
+                return f"{spelling[1:]}({self.bare(a[0])})", ATOM
             if not spelling.startswith("np."):
                 self.helpers.add(spelling)
             return self._call(spelling, [self.bare(k) for k in a], None, a), ATOM
@@ -279,7 +281,8 @@ class SourceWriter:
         raise KeyError(name)
 
     def function(self, name: str, doc: str = "", with_helpers: bool = True) -> str:
-        args = ", ".join([_py_name(a) for a in self.plan.inputs] + [_py_name(d) for d in self.plan.arg_dims])
+        args = ", ".join([_py_name(a) for a in self.plan.inputs] + list(self.plan.callables)
+                         + [_py_name(d) for d in self.plan.arg_dims])
         body = list(self.lines)
         results = [(key, self.output_text(key)) for key in self.plan.outputs]
         if len(results) == 1:

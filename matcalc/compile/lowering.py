@@ -73,6 +73,8 @@ class _Lowering:
         self.keep: list[Node] = list(roots)
         for name in plan.inputs:
             self.steps.append(Step("input", (), name, _rep(plan.shapes[name]), plan.shapes[name], hint=name))
+        for name in plan.callables:          # a declared function's callable: its slot follows the arrays
+            self.steps.append(Step("input", (), name, "scalar", (1, 1), hint=name))
 
     # ---------------------------------------------------------------- helpers
 

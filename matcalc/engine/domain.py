@@ -20,6 +20,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ..language.expr import Node, add, mul, num, transpose, walk
+from ..language.functions import AbstractRow
+from ..language.functions import row as function_row
 from ..tables import functions, operators
 
 POSITIVE, NONNEG_AE, NONNEG = "positive", "nonnegative-ae", "nonnegative"
@@ -75,7 +77,7 @@ def _bounded_difference(args, signs) -> str | None:
         if not (t.op == "mul" and len(t.args) == 2 and t.args[0].op == "num" and t.args[0].attr < 0
                 and t.args[1].op == "fn"):
             return None
-        row = functions()[t.args[1].attr]
+        row = function_row(t.args[1].attr)
         if row.upper is None or row.range not in (POSITIVE, NONNEG, NONNEG_AE):
             return None
         room += t.args[0].attr * Fraction(row.upper)
@@ -138,7 +140,7 @@ class SignAnalysis:
 
     @staticmethod
     def _function_sign(name: str, arg: str | None) -> str | None:
-        rng = functions()[name].range
+        rng = function_row(name).range
         if rng == "of-argument":
             return arg
         if rng == NONNEG_AE and arg == NONNEG:
@@ -146,12 +148,19 @@ class SignAnalysis:
         return None if rng == "real" else rng
 
 
+class _Rows:
+    """`table[name]`: a function's row, a declared abstract function's too."""
+
+    def __getitem__(self, name: str):
+        return function_row(name)
+
+
 def positive_needs(roots, positive_names=(), probability_names=()) -> set[str]:
     """The names that must be drawn positive for the roots to be defined: the names under a `log` or
     `sqrt` whose argument is not positive (a.e.) by structure — and not behind a function whose values
     are positive anyway (log(softmax(W*x)) needs neither W nor x positive)."""
     signs = SignAnalysis(positive_names, probability_names)
-    table = functions()
+    table = _Rows()
     need: set[str] = set()
     for root in roots:
         for node in walk(root):
@@ -164,7 +173,8 @@ def positive_needs(roots, positive_names=(), probability_names=()) -> set[str]:
                 n = stack.pop()
                 if n.op == "sym":
                     need.add(n.attr)
-                elif not (n.op == "fn" and table[n.attr].range == POSITIVE) and signs(n) != POSITIVE:
+                elif not (n.op == "fn" and (table[n.attr].range == POSITIVE or isinstance(table[n.attr], AbstractRow))
+                          ) and signs(n) != POSITIVE:     # an abstract f under a log: the checker draws it > 0
                     stack.extend(n.args)
     return need
 
@@ -179,7 +189,7 @@ def kink_arguments(roots) -> list[Node]:
         for node in walk(root):
             if node.op == "fn" and node.attr in KINKED and node.args[0] not in out:
                 out.append(node.args[0])
-            elif node.op == "fn" and functions()[node.attr].kink == "difference":
+            elif node.op == "fn" and function_row(node.attr).kink == "difference":
                 gap = add(node.args[0], mul(num(-1), node.args[1]))
                 if gap not in out:
                     out.append(gap)
@@ -193,7 +203,7 @@ def tie_arguments(roots) -> list[Node]:
     out: list[Node] = []
     for root in roots:
         for node in walk(root):
-            if node.op == "fn" and functions()[node.attr].kink == "tie" and node.args[0] not in out:
+            if node.op == "fn" and function_row(node.attr).kink == "tie" and node.args[0] not in out:
                 out.append(node.args[0])
     return out
 

@@ -216,8 +216,9 @@ def power(base: Node, p) -> Node:
     return Node("pow", (base,), p, SCALAR)
 
 
-def transpose(a: Node) -> Node:
-    """Push a transpose through structure, stopping at names and function calls (`inv(X)'` stays)."""
+def transpose(a: Node, _memo: dict | None = None) -> Node:
+    """Push a transpose through structure, stopping at names and function calls (`inv(X)'` stays).
+    Each shared subexpression is transposed once (a DAG of k shared layers is not walked 2^k times)."""
     if a.is_scalar:
         return a
     op = a.op
@@ -225,23 +226,32 @@ def transpose(a: Node) -> Node:
         return a.args[0]
     if op in ("eye", "zero") or (op == "fn" and a.attr == "diag"):
         return Node(op, a.args, a.attr, (a.shape[1], a.shape[0])) if op == "zero" else a
-    if op == "mul":
-        return mul(*(transpose(f) for f in reversed(a.args)))
-    if op == "add":
-        return add(*(transpose(t) for t in a.args))
-    if op == "had":
-        return hadamard(*(transpose(f) for f in a.args))
-    if op == "epow":
-        return epow(transpose(a.args[0]), a.attr)
-    if op == "vpow":
-        return vpow(transpose(a.args[0]), a.args[1])
-    if op == "bcast":
-        return bcast(transpose(a.args[0]), (a.shape[1], a.shape[0]))
-    if op == "kron":
-        return kron(transpose(a.args[0]), transpose(a.args[1]))
+    if op in ("mul", "add", "had", "epow", "vpow", "bcast", "kron"):
+        memo = {} if _memo is None else _memo
+        found = memo.get(a)
+        if found is None:
+            found = memo[a] = _transpose_parts(a, memo)
+        return found
     if op == "comm":
         return commutation(a.attr[1], a.attr[0])
     return Node("T", (a,), None, (a.shape[1], a.shape[0]))
+
+
+def _transpose_parts(a: Node, memo: dict) -> Node:
+    op = a.op
+    if op == "mul":
+        return mul(*(transpose(f, memo) for f in reversed(a.args)))
+    if op == "add":
+        return add(*(transpose(t, memo) for t in a.args))
+    if op == "had":
+        return hadamard(*(transpose(f, memo) for f in a.args))
+    if op == "epow":
+        return epow(transpose(a.args[0], memo), a.attr)
+    if op == "vpow":
+        return vpow(transpose(a.args[0], memo), a.args[1])
+    if op == "bcast":
+        return bcast(transpose(a.args[0], memo), (a.shape[1], a.shape[0]))
+    return kron(transpose(a.args[0], memo), transpose(a.args[1], memo))
 
 
 def bcast(a: Node, shape: Shape) -> Node:

@@ -78,13 +78,20 @@ def _greek() -> set[str]:
 def _function_names() -> set[str]:
     from ..tables import known_function_names
 
-    return set(known_function_names())
+    return set(known_function_names()) | _abstract_names()
 
 
 def _elementwise_names() -> set[str]:
     from ..tables import functions
 
-    return {r.printed for r in functions().values() if r.kind == "elementwise" and r.arity == 1}
+    return {r.printed for r in functions().values() if r.kind == "elementwise" and r.arity == 1} | _abstract_names()
+
+
+def _abstract_names() -> set[str]:
+    """The declared abstract functions and their derivatives: f, f', f'', … (entrywise like tanh)."""
+    from .functions import declared_functions
+
+    return {f + "'" * k for f in declared_functions() for k in range(7)}
 
 
 def is_latex(text: str) -> bool:
@@ -147,7 +154,12 @@ def tokenize(text: str) -> list[Tok]:
             word = m.group(0) if m else text[i:j]
             if word != text[i:j] and word in funcs and text[m.end():m.end() + 1] == "(":
                 j = m.end()
-            elif j == i:
+            primes = re.compile(r"'+\(").match(text, j)
+            if primes and text[i:j] + "'" in funcs:         # f'(z) of a declared function: one name
+                out.append(Tok("NAME", text[i:primes.end() - 1], i, primes.end() - 1))
+                i = primes.end() - 1
+                continue
+            if j == i:
                 raise ParseError(f"unexpected character {ch!r}", text, i + 1)
             out.append(Tok("NAME", text[i:j], i, j))
             i = j

@@ -42,7 +42,9 @@ from lark.exceptions import (
 from lark.lark import PostLex
 
 from ..errors import MatcalcError, ParseError
-from .functions import elementwise_names, function_names, latex_names
+from .functions import declared_functions, elementwise_names, function_names, latex_names
+from .latex_functions import abstract_calls
+from .latex_tokens import split_single_char_args as _split_single_char_args
 from .latex_tree import _N, _Err, _name, _product, _show, _Sub
 from .latex_typed import as_typed, function_of_sum
 
@@ -57,7 +59,9 @@ _LATEX_HINT = re.compile(r"[\\{}|]|\^\s*T|[)|}]_|[A-Za-z0-9_')]\s+[A-Za-z]")
 
 def looks_like_latex(text: str) -> bool:
     """True if `text` is clearly LaTeX rather than the ASCII language (see _LATEX_HINT)."""
-    return bool(_LATEX_HINT.search(text))
+    from .parse import statements      # a line break that ends a definition is not two operands side by side
+
+    return bool(_LATEX_HINT.search(statements(text)))
 
 
 def latex_to_ascii(text: str, sums=None) -> str:
@@ -140,13 +144,15 @@ class _PostLex(PostLex):
 
     def process(self, stream):
         toks = [t for t in stream if not (t.type == "CMD" and t[1:] in _IGNORED)]
-        toks = _split_single_char_args(toks)
+        toks = abstract_calls(_split_single_char_args(toks), _GREEK, _tok, _Err)
         return iter(function_of_sum(_pair_brackets([self._classify(t, toks[i + 1] if i + 1 < len(toks) else None)
                                                     for i, t in enumerate(toks)]), _OPENERS, _ENDS_OPERAND, _tok))
 
     @staticmethod
     def _classify(t: Token, nxt: Token | None) -> Token:
         s, e = t.start_pos, t.end_pos
+        if t.type == "FUNC":                     # a declared abstract function (_abstract_calls)
+            return t
         if t.type == "WORD":
             return _tok("NAME", str(t), s, e)
         if t.type == "NUM":
@@ -195,44 +201,6 @@ def _styled(t: Token) -> Token:
     if cmd in _UPRIGHT and (func in function_names() or func == "vec"):
         return _tok("FUNC", func, s, e)
     return _tok("NAME", name, s, e)
-
-
-def _split_single_char_args(toks: list[Token]) -> list[Token]:
-    """LaTeX gives ^ _ \\frac \\sqrt one character when there are no braces: x_i2, \\frac12."""
-    out = list(toks)
-    i = 0
-    while i < len(out):
-        t = out[i]
-        if t.type == "PUNCT" and str(t) in "^_":
-            _split_arg(out, i + 1, numbers_ok=False)
-        elif t.type == "CMD" and t[1:] in ("frac", "dfrac", "tfrac"):
-            _split_arg(out, _split_arg(out, i + 1, numbers_ok=True), numbers_ok=True)
-        elif t.type == "CMD" and t[1:] == "sqrt":
-            _split_arg(out, i + 1, numbers_ok=True)
-        i += 1
-    return out
-
-
-def _split_arg(out: list[Token], i: int, numbers_ok: bool) -> int:
-    """Split the token at i to its first character if it is a longer WORD/NUM; index after the argument."""
-    if i >= len(out):
-        return i
-    t = out[i]
-    if t.type == "PUNCT" and str(t) == "{":
-        depth = 0
-        for j in range(i, len(out)):
-            if out[j].type == "PUNCT" and str(out[j]) in "{}":
-                depth += 1 if str(out[j]) == "{" else -1
-                if depth == 0:
-                    return j + 1
-        return len(out)
-    if t.type in ("WORD", "NUM") and len(t) > 1:
-        if t.type == "NUM" and (not numbers_ok or t[1] == "."):
-            raise _Err(f"ambiguous unbraced argument {t}: LaTeX takes only its first character; use braces, e.g. {{{t}}}", t.start_pos)
-        s = t.start_pos
-        out[i : i + 1] = [Token(t.type, t[0], start_pos=s, end_pos=s + 1),
-                          Token("WORD" if t[1:2].isalpha() else "NUM", t[1:], start_pos=s + 1, end_pos=t.end_pos)]
-    return i + 1
 
 
 def _pair_brackets(toks: list[Token]) -> list[Token]:
@@ -358,7 +326,7 @@ def _entrywise(n: _N, idx: set, what: str):
     if k in ("call", "norm"):
         f = a[0] if k == "call" else "norm"
         inner, ix = _entrywise(a[0 if k == "norm" else 1], idx, what)
-        if ix and f not in elementwise_names() and f != "sum":
+        if ix and f not in elementwise_names() and f != "sum" and f.rstrip("'") not in declared_functions():
             raise _Err(f"unsupported {what} summand: {f}(..) of an indexed entry is not entrywise; "
                        "write the vector form instead", n.pos)
         return (_N("call", f, inner, pos=n.pos) if k == "call" else _N("norm", inner, a[1], pos=n.pos)), ix

@@ -5,13 +5,7 @@ callbacks so that neither module outgrows the 700-line rule.
 
 from __future__ import annotations
 
-
-class _Err(Exception):
-    """Internal: a message and a 0-based offset, turned into ParseError once the text is at hand."""
-
-    def __init__(self, message: str, pos: int):
-        super().__init__(message)
-        self.message, self.pos = message, pos
+from .latex_tokens import LatexError as _Err   # (one error class: the token pass raises it too)
 
 
 class _N:

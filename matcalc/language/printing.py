@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..tables import functions
+from ..tables import functions as functions_table
+from .functions import row as function_row
 from .expr import Node
 
 ADD, MUL, UNARY, POSTFIX, ATOM = 1, 2, 3, 4, 5
@@ -95,7 +96,7 @@ class TextPrinter:
         if op == "bcast":
             return self(node.args[0])
         if op == "fn":
-            row = functions()[node.attr]
+            row = function_row(node.attr)
             args = [self._argument(a) if row.arity > 1 else self(a)[0] for a in node.args]
             args += [str(row.axis)] if row.axis else []
             return f"{row.printed}({', '.join(args)})", ATOM
@@ -248,11 +249,11 @@ def to_text(node: Node) -> str:
 
 
 def to_text_bounded(node: Node, taken: set[str] = frozenset(), limit: int = MAX_INLINE) -> str:
-    """Inline when short; otherwise the named form on one text: `body   where z1 = …; z2 = …`."""
+    """Inline when short; otherwise the named form, as an input that reads back: `z1 = …; z2 = …; body`."""
     if inline_size(node) <= limit:
         return to_text(node)
     text, defs = to_text_shared(node, taken)
-    return text + ("   where " + "; ".join(f"{n} = {d}" for n, d in defs) if defs else "")
+    return "; ".join([f"{n} = {d}" for n, d in defs] + [text])
 
 
 # ---------------------------------------------------------------- LaTeX
@@ -294,8 +295,8 @@ class LatexPrinter(TextPrinter):
             base, p = node.args
             ring = "" if node.is_scalar else "\\circ "
             return f"{self.wrap(base, ATOM)}^{{{ring}{self(p)[0]}}}", POSTFIX
-        if op == "fn" and (len(node.args) > 1 or functions()[node.attr].axis):
-            row = functions()[node.attr]
+        if op == "fn" and (len(node.args) > 1 or function_row(node.attr).axis):
+            row = function_row(node.attr)
             args = [self._argument(a) if row.arity > 1 else self(a)[0] for a in node.args]
             args += [str(row.axis)] if row.axis else []
             return f"{row.latex or row.printed}\\left({', '.join(args)}\\right)", ATOM
@@ -312,7 +313,11 @@ class LatexPrinter(TextPrinter):
                 return f"\\left\\|{arg}\\right\\|_1", ATOM
             if name == "inv":
                 return f"{self.wrap(node.args[0], ATOM)}^{{-1}}", POSTFIX
-            return f"{functions()[name].latex or _LATEX_FUNCS.get(name, name)}\\left({arg}\\right)", ATOM
+            head = function_row(name).latex or _LATEX_FUNCS.get(name)
+            if head is None:     # a declared abstract function: \sigma'(z), f''(z)
+                base = name.rstrip("'")
+                head = _latex_name(base) + name[len(base):] if base != name or name not in functions_table() else name
+            return f"{head}\\left({arg}\\right)", ATOM
         if op == "vec":
             return f"\\operatorname{{vec}}\\left({self._latex_kron_operand(node.args[0], bare=True)}\\right)", ATOM
         if op == "unvec":

@@ -17,8 +17,14 @@ from ..tables import functions, known_function_names, spelled
 from . import expr as E
 from .expr import SCALAR, Dim, Node, Shape, apply
 from . import exponents
+from .exponents import (MAX_MATRIX_POWER, check_exponent, constant_exponent, matrix_power_error,  # noqa: F401
+                        mentions_a_name)
 from .functions import call_rows, zeros_sizes
+from .functions import abstract_call, declared_functions
+from .named import inline
 from .parse import Syntax, chain, parse, parse_fresh
+from .statements import (abstract_shape, build_program, check_keywords, defined_shape, placeholders,
+                         program_shape, unknown_hint)
 
 GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "eps", "zeta", "eta", "theta", "iota", "kappa",
@@ -77,6 +83,7 @@ class Typed:
     text: str
     names: dict[str, Node]
     dims: set[str] = field(default_factory=set)
+    definitions: dict[str, Node] = field(default_factory=dict)   # h = tanh(W*x); …: name -> its node
 
     def shape_of(self, name: str) -> Shape:
         return self.names[name].shape
@@ -129,6 +136,8 @@ class _Inference:
         self.order: list[str] = []
         self.implicit_eye: dict[int, _Var] = {}
         self.scalar_names: set[str] = set()
+        self.defined: dict[str, tuple[_Var, _Var]] = {}   # names defined before the objective
+        self.functions = declared_functions()
         for spec in declared.values():
             for d in spec:
                 if isinstance(d, str):
@@ -172,6 +181,8 @@ class _Inference:
 
     def name_shape(self, node: Syntax) -> tuple[_Var, _Var]:
         name = node.value
+        if name in self.defined or name in self.functions:
+            return defined_shape(self, name)
         if name in self.names:
             return self.names[name]
         self.order.append(name)
@@ -201,6 +212,8 @@ class _Inference:
 
     def _shape_one(self, node: Syntax, left=None) -> tuple[_Var, _Var]:
         k = node.kind
+        if k == "program":
+            return program_shape(self, node, _one)
         if k == "num":
             return (_one(), _one())
         if k == "name":
@@ -222,7 +235,7 @@ class _Inference:
         if k in ("pow", "epow"):
             matrix = k == "pow" and not (_is_one(a[0]) and _is_one(a[1]))
             check_exponent(node, constant_exponent(node.args[1]), matrix,
-                           elementwise_of_variable=k == "epow" and _mentions_a_name(node.args[0]))
+                           elementwise_of_variable=k == "epow" and mentions_a_name(node.args[0]))
             if k == "pow" and not (_is_one(a[0]) and _is_one(a[1])):
                 try:
                     self.unify(a[0], a[1], node, a, a, "is not square:")
@@ -281,6 +294,8 @@ class _Inference:
 
     def call_shape(self, node: Syntax) -> tuple[_Var, _Var]:
         name = node.value
+        if abstract_call(name) is not None:   # f(z), f'(z) of a declared elementwise function: z's shape
+            return abstract_shape(self, node)
         if name in ("ones", "I"):
             size = _dimension_argument(node)
             v = self.dim(size)
@@ -291,7 +306,7 @@ class _Inference:
             return self.structural_shape(node)
         rows = spelled(name)
         if not rows:
-            raise ParseError(f"unknown function {name!r}; known: {', '.join(known_function_names())}",
+            raise ParseError(f"unknown function {name!r}; known: {', '.join(known_function_names())}{unknown_hint(name)}",
                              self.text, node.start + 1)
         rows = call_rows(node, rows)
         if rows[0].arity > 1:          # max(a, b), min(a, b): entry by entry, broadcast as in `+`
@@ -420,72 +435,6 @@ def _dimension_argument(node: Syntax) -> Dim:
     return _dimension(node, node.args[0])
 
 
-MAX_EXPONENT = 1000          # |p| in x^p and x.^p, and its denominator
-MAX_ELEMENTWISE_EXPONENT = 10**12  # |p| in u.^p when u mentions a name: nothing is folded or expanded
-MAX_MATRIX_POWER = 64        # X^k is k factors X*X*…*X: its derivative has k terms of k factors
-
-
-def check_exponent(node: Syntax, p: Fraction, matrix: bool = False,
-                   elementwise_of_variable: bool = False) -> None:
-    """Bound an exponent of the user's text up front: `2^1e10` would fold into a ten-billion-bit number
-    and `X^1e6` would expand into a million factors.
-
-    An elementwise power of a variable, `x.^1000000`, is neither folded nor expanded: it stays one node
-    whose derivative is `1000000*x.^999999`, and its values overflow only where |x| > 1 (the checker
-    draws smaller instances when it meets non-finite values). So it gets a far larger bound — only
-    enough to keep the coefficients it produces exact and printable; its denominator keeps the small one.
-    """
-    if matrix and abs(p) > MAX_MATRIX_POWER:
-        _matrix_power_error(node, p)
-    largest = MAX_ELEMENTWISE_EXPONENT if elementwise_of_variable else MAX_EXPONENT
-    if abs(p) > largest or p.denominator > MAX_EXPONENT:
-        shown = str(p) if len(str(p)) <= 24 else f"{float(p):.3g}"
-        raise UnsupportedError(f"{node.source[:60]}: the exponent {shown} is out of range; matcalc takes "
-                               f"exponents up to {largest:g} in size (denominators up to {MAX_EXPONENT})"
-                               + ("" if elementwise_of_variable else
-                                  f"; an elementwise power of a variable, x.^p, may go up to "
-                                  f"{MAX_ELEMENTWISE_EXPONENT:g}"))
-
-
-def _mentions_a_name(node: Syntax) -> bool:
-    """Whether the base of a power is a variable expression (a name or a call appears in it) rather than
-    a constant that would be folded into one number. A loop, not recursion: any depth of nesting."""
-    todo = [node]
-    while todo:
-        n = todo.pop()
-        if n.kind in ("name", "call"):
-            return True
-        todo.extend(n.args)
-    return False
-
-
-def _matrix_power_error(node: Syntax, p: Fraction):
-    shown = str(p) if len(str(p)) <= 24 else f"{float(p):.3g}"
-    raise UnsupportedError(
-        f"{node.source[:60]}: a matrix power X^k is expanded into k factors, and matcalc takes k up to "
-        f"{MAX_MATRIX_POWER} in size (got {shown}); write the product you mean, or differentiate through a "
-        f"decomposition")
-
-
-def constant_exponent(node: Syntax, env: dict | None = None) -> Fraction:
-    """Exponents are numbers: `x^2`, `X^-1`, `x.^(1/2)` (in rule templates, a bound number `p`)."""
-    k = node.kind
-    if k == "num":
-        return node.value
-    if k == "name" and env and node.value in env and env[node.value].op == "num":
-        return env[node.value].attr
-    if k == "neg":
-        return -constant_exponent(node.args[0], env)
-    if k in ("div", "mul", "add", "sub"):
-        a, b = (constant_exponent(x, env) for x in node.args)
-        if k == "div":
-            if b == 0:
-                raise ShapeError(f"{node.source}: division by zero in an exponent")
-            return a / b
-        return {"mul": a * b, "add": a + b, "sub": a - b}[k]
-    raise UnsupportedError(f"{node.source}: an exponent must be a number (got {node.source!r})")
-
-
 def _fresh_letters(taken: set[str]):
     for ch in FRESH_DIMS:
         if ch not in taken:
@@ -500,11 +449,17 @@ class Builder:
     """Builds typed nodes from syntax, given every name's node and every dimension's value."""
 
     def __init__(self, text: str, env: dict[str, Node], dims: dict[str, Dim],
-                 implicit_eye: dict[int, Dim] | None = None):
+                 implicit_eye: dict[int, Dim] | None = None, definitions: dict[str, Node] | None = None):
         self.text = text
         self.env = env
         self.dims = dims
         self.implicit_eye = implicit_eye or {}
+        self.definitions = definitions if definitions is not None else {}
+        self.placeholders, self.inlined, self._inline_memo = placeholders(self.definitions)
+
+    def typed(self, node: Syntax) -> Node:
+        """The typed node of `node`, every defined name in it standing for its definition's node."""
+        return inline(self.build(node), self.inlined, self._inline_memo)
 
     def build(self, node: Syntax) -> Node:
         spine = chain(node)
@@ -515,9 +470,13 @@ class Builder:
 
     def _build_one(self, node: Syntax, left: Node | None = None) -> Node:
         k = node.kind
+        if k == "program":        # each definition built once: a name used twice is one shared node
+            return build_program(self, node)
         if k == "num":
             return E.num(node.value)
         if k == "name":
+            if node.value in self.placeholders:
+                return self.placeholders[node.value]
             if node.value in self.env:
                 return self.env[node.value]
             if node.value == "I" and id(node) in self.implicit_eye:
@@ -583,12 +542,14 @@ class Builder:
             raise UnsupportedError(f"{node.source}: a matrix power must be a nonzero whole number; "
                                    f"use .^ for an elementwise power")
         if abs(p) > MAX_MATRIX_POWER:
-            _matrix_power_error(node, p)
+            matrix_power_error(node, p)
         base = apply("inv", a) if p < 0 else a
         return E.mul(*([base] * abs(int(p))))
 
     def call(self, node: Syntax) -> Node:
         name = node.value
+        if abstract_call(name) is not None:
+            return apply(name, self.build(node.args[0]), where=node.source)
         if name in ("ones", "I"):
             size = self.size(_dimension_argument(node))
             return E.ones(size) if name == "ones" else E.eye(size)
@@ -598,7 +559,7 @@ class Builder:
             return self.structural(node)
         rows = spelled(name)
         if not rows:
-            raise ParseError(f"unknown function {name!r}; known: {', '.join(known_function_names())}",
+            raise ParseError(f"unknown function {name!r}; known: {', '.join(known_function_names())}{unknown_hint(name)}",
                              self.text, node.start + 1)
         rows = call_rows(node, rows)
         if rows[0].arity > 1:          # max(a, b): apply broadcasts the arguments to one shape
@@ -652,17 +613,24 @@ def elaborate_many(text: str, shapes: dict | None = None, extra: tuple[str, ...]
     inf = _Inference(text, declared)
     for tree in trees:
         inf.prescan(tree)
+    main: dict = {}
     for k, tree in enumerate(trees):
         inf.text = tree.text
+        if k == 1:
+            main = dict(inf.defined)
+        inf.defined = dict(main) if k else inf.defined   # a claim sees the expression's names, not another's
         got = inf.shape(tree)
         target = targets[k - 1] if targets and k > 0 else None
         if target is not None and not (_is_one(got[0]) and _is_one(got[1])):
             want = tuple(inf.dim(d) for d in target)
             inf.unify(got[0], want[0], tree, got, want, "should be")
             inf.unify(got[1], want[1], tree, got, want, "should be")
+    if len(trees) > 1:
+        inf.defined = main
     for name in declared:
-        if name not in inf.names:
+        if name not in inf.names and name not in inf.defined:
             inf.name_shape(Syntax("name", value=name, text=name))
+    check_keywords(inf.functions, inf.names)
     # settle the free dimensions with fresh letters, in order of first appearance
     taken = set(inf.names) | set(inf.named) | set(declared)
     fresh = _fresh_letters(taken)
@@ -690,8 +658,9 @@ def elaborate_many(text: str, shapes: dict | None = None, extra: tuple[str, ...]
                                           if isinstance(v.root().value, str) for d in [v.root().value]}
     eyes = {k: v.root().value for k, v in inf.implicit_eye.items()}
     built = []
-    for tree in trees:
-        builder = Builder(tree.text, env, dims, eyes)
-        built.append(builder.build(tree))
-    typed = Typed(built[0], text, env, {n for n in env if n in dim_names and env[n].is_scalar})
+    definitions: dict[str, Node] = {}
+    for k, tree in enumerate(trees):
+        builder = Builder(tree.text, env, dims, eyes, definitions if k == 0 else dict(definitions))
+        built.append(builder.typed(tree))
+    typed = Typed(built[0], text, env, {n for n in env if n in dim_names and env[n].is_scalar}, definitions)
     return typed, built[1:]
