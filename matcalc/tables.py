@@ -32,6 +32,7 @@ class FunctionRow:
     positive: bool = False
     range: str = "real"
     upper: float | None = None
+    kink: str = ""
 
     @property
     def printed(self) -> str:

@@ -37,6 +37,28 @@ def constant_value(node: Node):
     return None
 
 
+def broadcast_written(node: Node) -> Node:
+    """A broadcast as the product it stands for, which reads back as itself wherever it stands: a scalar s
+    repeated to a column is s*ones(n), to a row s*ones(n)', to a matrix s*ones(m)*ones(n)'; a row r
+    repeated over m rows is ones(m)*r, a column c over n columns c*ones(n)'. (Printed bare, `sum(s)` or
+    `g'*s` would read back as a scalar: the broadcast is lost. Inside a sum the bare form is kept, since
+    the sum broadcasts it again: `x - alpha`.)"""
+    from .expr import mul, ones, transpose
+
+    a = node.args[0]
+    r, c = node.shape
+    factors = []
+    if r != 1 and a.shape[0] == 1:
+        factors.append(ones(r))
+    if not a.is_scalar:
+        factors.append(a)
+    if c != 1 and a.shape[1] == 1:
+        factors.append(transpose(ones(c)))
+    if a.is_scalar:
+        return mul(a, *factors)
+    return Node("mul", tuple(factors), None, node.shape)
+
+
 def _order_terms(args):
     """Lead with a term that carries no minus sign: `s - y` rather than `-y + s`."""
     for i, t in enumerate(args):
@@ -95,7 +117,7 @@ class TextPrinter:
                 return f"0*ones({c})'", MUL
             return f"0*ones({r})*ones({c})'", MUL
         if op == "bcast":
-            return self(node.args[0])
+            return self(broadcast_written(node))
         if op == "fn":
             return f"{functions()[node.attr].printed}({self(node.args[0])[0]})", ATOM
         if op == "vec":
@@ -123,6 +145,11 @@ class TextPrinter:
             return f"{self.wrap(node.args[0], ATOM)}.^{_exponent(node.attr)}", POSTFIX
         if op == "add":
             args = tuple(_as_number(t.args[0] if t.op == "bcast" else t) for t in node.args)
+            if node.shape != (1, 1) and all(a.shape == (1, 1) for a in args):
+                # every term a broadcast scalar: written bare, the sum would read back as a scalar
+                from .expr import add
+
+                return self(broadcast_written(Node("bcast", (add(*args),), None, node.shape)))
             args = _order_terms(args)
             parts = [self(args[0])[0] if not _is_negative(args[0]) else "-" + _wrap_text(
                 _negated_text(args[0], self), MUL)]
@@ -270,7 +297,7 @@ class LatexPrinter(TextPrinter):
         if op == "zero":
             return "0", ATOM
         if op == "bcast":
-            return self(node.args[0])
+            return self(broadcast_written(node))
         if op == "fn":
             name = node.attr
             arg = self(node.args[0])[0]
