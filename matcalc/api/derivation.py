@@ -8,12 +8,13 @@ layer up, so that the engine never imports the compiler.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from .. import budget as _budget
+from ..check import guard, guard_forms
 from ..check.reading import read_input
 from ..compile.backends import compile_for
-from ..compile.codegen import Plan, compile_derivation, derivation_source
+from ..compile.codegen import Plan, compile_derivation, derivation_plan, derivation_source
 from ..engine import derive as engine
 from ..engine.forward import DifferentialResult
 from ..engine.forward import differential as _differential
@@ -26,21 +27,34 @@ from .report import markdown_report
 
 @dataclass(repr=False)
 class Derivation(engine.Derivation):
-    """The derivative of `expression` with respect to `wrt`, the steps that produced it, and its code."""
+    """The derivative of `expression` with respect to `wrt`, the steps that produced it, and its code.
+
+    `checked` says what was checked before it was returned (check/guard.py): the result against central
+    differences of the expression along random directions on small random instances; a result that
+    disagrees is never returned (InternalError). The code it compiles to is checked against it too."""
+
+    checked: guard.Checked | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, d: engine.Derivation) -> "Derivation":
-        return cls(**{f.name: getattr(d, f.name) for f in fields(d)})
+        out = cls(**{f.name: getattr(d, f.name) for f in fields(d)})
+        out.checked = guard.check_derivation(out)
+        return out
 
     def to_numpy(self):
         """A callable: keyword arrays (vectors 1-D, matrices 2-D) in, the derivative out. The sizes of
         dimensions the result alone does not show (I in ∂tr(X)/∂X) are read off the other inputs."""
-        return compile_derivation(self)
+        fn = compile_derivation(self)
+        fn.checked = guard.check_callable(fn, self)
+        return fn
 
     def compile(self, backend: str = "numpy"):
         """The derivative as a callable on numpy, torch, jax or cupy arrays (compile/backends.py); for a
         scalar function, `.loss(**arrays)` is differentiable in torch/jax by the derived formula."""
-        return compile_for(self, backend)
+        fn = compile_for(self, backend)
+        if backend != "cupy":       # CuPy arrays need a GPU: its plan is NumPy's, checked by to_numpy()
+            fn.checked = guard.check_callable(fn, self, f"the compiled {backend} code")
+        return fn
 
     def to_torch(self):
         return self.compile("torch")
@@ -49,12 +63,28 @@ class Derivation(engine.Derivation):
         return self.compile("jax")
 
     def source(self, backend: str = "numpy") -> str:
-        """The generated code as text for numpy, torch, jax or cupy."""
-        return derivation_source(self, backend)
+        """The generated code as text for numpy, torch, jax or cupy: written from the plan the callable
+        runs, which is checked against the derivative first."""
+        plan = derivation_plan(self)
+        guard.check_callable(plan.value, self, "the generated code")
+        return derivation_source(self, backend, plan)
 
     @property
     def numpy_source(self) -> str:
-        return derivation_source(self)
+        return self.source()
+
+    @property
+    def index(self) -> str:
+        """The result entry by entry (`df/dW_ij = ...`), compared with the checked matrix result first."""
+        text = super().index
+        if self.order == 1 or not self.direction:
+            guard_forms.check_index_text(self, text)
+        return text
+
+    def as_dict(self) -> dict:
+        out = super().as_dict()
+        out["checked"] = self.checked.as_dict() if self.checked is not None else None
+        return out
 
     def _repr_latex_(self) -> str:
         return f"$$\\frac{{\\partial f}}{{\\partial {self.wrt}}} = {self.latex}$$"
@@ -99,13 +129,19 @@ class KroneckerJacobian(_KroneckerJacobian):
         out.__dict__.update(k.__dict__)
         return out
 
+    checked: guard.Checked | None = None
+
     def to_numpy(self, materialize: bool = False):
         """A callable: by default the Jacobian-vector product f(**arrays, V=...) -> F's change along V;
         with materialize=True the Jacobian matrix itself (np.kron), which has size(F)·size(X) entries."""
-        return self.plan(materialize).value
+        fn = self.plan(materialize).value
+        guard_forms.check_kronecker_code(self, fn, materialize)
+        return fn
 
     def source(self, materialize: bool = False) -> str:
-        return self.plan(materialize).source(*self.plan_names(materialize))
+        plan = self.plan(materialize)
+        guard_forms.check_kronecker_code(self, plan.value, materialize)
+        return plan.source(*self.plan_names(materialize))
 
     def plan(self, materialize: bool = False) -> Plan:
         return Plan(*self.plan_outputs(materialize))
@@ -114,15 +150,29 @@ class KroneckerJacobian(_KroneckerJacobian):
 def kronecker(expression: str, wrt: str, shapes=None, assume=(), layout: str = "numerator",
               input: str = "auto") -> KroneckerJacobian:
     """The vec/Kronecker Jacobian of `expression` with respect to `wrt`: `A*X*B` gives kron(B', A)."""
-    return KroneckerJacobian.of(_kronecker(_read(expression, input), wrt, shapes, assume, layout, "ascii"))
+    k = KroneckerJacobian.of(_kronecker(_read(expression, input), wrt, shapes, assume, layout, "ascii"))
+    k.checked = guard_forms.check_kronecker(k)       # never shown unless the numbers agree (InternalError)
+    return k
 
 
 def differential(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto") -> DifferentialResult:
-    """The differential of the expression in d`wrt` (`dX`): `inv(X)` gives `df = -inv(X)*dX*inv(X)`."""
-    return _differential(_read(expression, input), wrt, shapes, assume, "ascii")
+    """The differential of the expression in d`wrt` (`dX`): `inv(X)` gives `df = -inv(X)*dX*inv(X)`.
+    `.checked` says how it was compared with the expression before it was returned."""
+    dF = _differential(_read(expression, input), wrt, shapes, assume, "ascii")
+    dF.checked = guard_forms.check_differential(dF)
+    return dF
+
+
+class IndexForm(str):
+    """The index form's text, with `.checked`: how its entries were compared with the expression."""
+
+    checked: guard.Checked | None = None
 
 
 def tensor_index(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto") -> str:
     """`df_i/dW_kl = delta_ik*x_l` for a vector- or matrix-valued expression whose derivative with
-    respect to `wrt` has no matrix form (more than two axes)."""
-    return _tensor_index(_read(expression, input), wrt, shapes, assume, "ascii")
+    respect to `wrt` has no matrix form (more than two axes); a str whose `.checked` is the evidence."""
+    text = _read(expression, input)
+    out = IndexForm(_tensor_index(text, wrt, shapes, assume, "ascii"))
+    out.checked = guard_forms.check_tensor_index(out, text, wrt, shapes, assume)
+    return out

@@ -32,6 +32,7 @@ from ..language.parse import parse
 from ..language.printing import to_text
 from ..language.shapes import elaborate_many
 from .instances import SCALES, Instance, Sampler, dimension_sizes
+from .kinks import place
 from .truth import LOOSE, Reference, Witness, relative_error
 
 INSTANCES = 3             # instances every claim is judged on, each with different dimension sizes
@@ -39,6 +40,7 @@ SEED = 20240611
 BORDERLINE = 1e-3         # loose errors between the tolerance and this are re-measured with other steps h
 CANDIDATES = 40           # cheap instances searched for a disagreement, when the forms differ
 SUSPECTS = 5              # of those, how many get the truth measured
+PLACED = 6                # of the instances placed at the kinks, how many (at most) get the truth measured
 NEAR_ONE = (1e-5, 1e-4, 1e-3, 1e-2)
 OTHER_LAYOUT = {"denominator": "numerator", "numerator": "denominator"}
 
@@ -470,10 +472,45 @@ class Checker:
             if ref is not None:
                 extra.append(Case(inst.arrays, inst.dims, ref, inst))
         extra += self._far_kinks(sampler, cases + extra)
+        near, placed = self._near_kinks(sampler, cases, layout)
+        extra = self._computable(extra + near)
         text = (f"the claim is written differently from matcalc's answer, so it was also checked on "
                 f"{len(extra)} more instances chosen from {len(candidates)} candidates at 0.1×–10× spread"
-                + (", where it and matcalc's answer differ most" if self._engine_guides else ""))
+                + (", where it and matcalc's answer differ most" if self._engine_guides else "")
+                + (f", and {placed} placed at the kinks (each kink argument at ±1e-3, ±1e-6 and ±3e-9 of its "
+                   f"size, and between kinks that nearly coincide)" if placed else ""))
         return extra, text + sampler.kinks_seen([c.inst for c in cases + extra])
+
+    def _computable(self, cases: list[Case]) -> list[Case]:
+        """Where matcalc's answer agreed with the truth, the scrutiny's instances at which that answer cannot
+        be computed in floating point (exp(1e3) at 10× spread in a long formula) are no evidence about a
+        claim written another way: dropped, as an instance where the truth is not finite is."""
+        if not self._engine_guides or not cases:
+            return cases
+        ours = self.den_values(self.derivation.denominator, cases, "denominator")
+        return [c for c, v in zip(cases, ours) if finite(v)]
+
+    def _near_kinks(self, sampler: Sampler, cases: list[Case], layout: str) -> tuple[list[Case], int]:
+        """Instances placed at every kink of the expression, of matcalc's answer and of the claim (check/
+        kinks.py): a kink shifted by 0.001 is wrong only in a band 0.001 wide. Where matcalc's answer agreed
+        with the truth, the truth is measured where the claim differs from it; else at every placement."""
+        placed = [inst for inst, _ in place(sampler, [c.inst for c in cases], SEED)]
+        if not placed:
+            return [], 0
+        if self._engine_guides:
+            ours = self.den_values(self.derivation.denominator, placed, "denominator")
+            theirs = self.den_values(self.claim, placed, layout)
+            gaps = [relative_error(t, o) for t, o in zip(theirs, ours)]
+            order = sorted((i for i, g in enumerate(gaps) if not g < 1e-9), key=lambda i: -min(gaps[i], 1e300))
+            chosen = [placed[i] for i in order[:PLACED]] + placed[:2]
+        else:
+            chosen = placed[:3 * PLACED]
+        out = []
+        for inst in chosen:
+            ref = self.witness.reference(inst.arrays)
+            if ref is not None:
+                out.append(Case(inst.arrays, inst.dims, ref, inst))
+        return out, len(placed)
 
     _engine_guides = False
 

@@ -122,7 +122,10 @@ class Sampler:
             elif not (lhs.op == "fn" and lhs.attr == "sum" and lhs.args[0].op == "sym"):
                 self.checked.append((text, lhs, rhs))
         self.kinks = kink_arguments(self.roots)
-        self.watched = self.kinks + [k for k in kink_arguments(watch) if k not in self.kinks]
+        known = set(names) | self.dim_scalars
+        # a watched kink the instances cannot evaluate (a claim's abbreviation) is not watched
+        self.watched = self.kinks + [k for k in kink_arguments(watch) if k not in self.kinks
+                                     and all(n.attr in known for n in walk(k) if n.op == "sym")]
         outputs = {f"k{i}": k for i, k in enumerate(self.watched)}
         outputs.update({f"l{i}": lhs for i, (_, lhs, _) in enumerate(self.checked)})
         outputs.update({f"r{i}": rhs for i, (_, _, rhs) in enumerate(self.checked)})

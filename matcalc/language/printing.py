@@ -119,7 +119,11 @@ class TextPrinter:
         if op == "bcast":
             return self(broadcast_written(node))
         if op == "fn":
-            return f"{functions()[node.attr].printed}({self(node.args[0])[0]})", ATOM
+            arg = node.args[0]
+            if _unsized(arg):
+                # sum(I), tr(2*I): nothing beside the identity says its size, so it is written: sum(I(n))
+                return f"{functions()[node.attr].printed}({_SizedTextPrinter()(arg)[0]})", ATOM
+            return f"{functions()[node.attr].printed}({self(arg)[0]})", ATOM
         if op == "vec":
             return f"vec({self._kron_operand(node.args[0])})", ATOM
         if op == "unvec":
@@ -144,7 +148,7 @@ class TextPrinter:
                 return "1 ./ " + self._had_factor(inner), MUL
             return f"{self.wrap(node.args[0], ATOM)}.^{_exponent(node.attr)}", POSTFIX
         if op == "add":
-            args = tuple(_as_number(t.args[0] if t.op == "bcast" else t) for t in node.args)
+            args = tuple(_as_number(_unbroadcast(t)) for t in node.args)
             if node.shape != (1, 1) and all(a.shape == (1, 1) for a in args):
                 # every term a broadcast scalar: written bare, the sum would read back as a scalar
                 from .expr import add
@@ -195,6 +199,41 @@ class TextPrinter:
     def _kron_operand(self, f: Node) -> str:
         """An identity inside a Kronecker product carries its size: kron(x', I(m))."""
         return f"I({f.shape[0]})" if f.op == "eye" else self(f)[0]
+
+
+def _unbroadcast(t: Node) -> Node:
+    """A term of a sum as the sum reads it back: a broadcast as what it repeats, a broadcast scalar times
+    scalars as the scalar, since the sum broadcasts it again (`x - alpha`, not `x - alpha*ones(n)`)."""
+    if t.op == "bcast":
+        return t.args[0]             # a row repeated over rows reads back too: X*W + b'
+
+    if t.op == "mul" and t.shape != (1, 1):
+        spread = [a for a in t.args if a.shape != (1, 1)]
+        if len(spread) == 1 and spread[0].op == "bcast" and spread[0].args[0].shape == (1, 1):
+            from .expr import mul
+
+            return mul(*(a.args[0] if a is spread[0] else a for a in t.args))
+    return t
+
+
+def _unsized(arg: Node) -> bool:
+    """Whether every array leaf of a function's argument is an identity, so that `I` would read back with no
+    size (the argument of sum or tr; a scalar argument never)."""
+    if arg.shape == (1, 1):
+        return False
+    from .expr import walk
+
+    leaves = [n for n in walk(arg) if not n.args and n.shape != (1, 1)]
+    return bool(leaves) and all(n.op == "eye" for n in leaves)
+
+
+class _SizedTextPrinter(TextPrinter):
+    """The text printer with every identity sized, I(n): for an argument where nothing else sizes it."""
+
+    def render(self, node: Node) -> tuple[str, int]:
+        if node.op == "eye":
+            return f"I({node.shape[0]})", ATOM
+        return super().render(node)
 
 
 def _as_number(term: Node) -> Node:
