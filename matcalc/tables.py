@@ -33,6 +33,7 @@ class FunctionRow:
     range: str = "real"
     upper: float | None = None
     kink: str = ""
+    saturates: bool = False
 
     @property
     def printed(self) -> str:

@@ -32,7 +32,9 @@ from ..language.parse import parse
 from ..language.printing import to_text
 from ..language.shapes import elaborate_many
 from .instances import SCALES, Instance, Sampler, dimension_sizes
-from .kinks import place
+from .sizes import rename_sizes, renamed_sizes, small_shapes  # noqa: F401  (re-exported)
+from .kinks import movable as _movable
+from .kinks import place, place_informative, saturating_arguments
 from .truth import LOOSE, Reference, Witness, relative_error
 
 INSTANCES = 3             # instances every claim is judged on, each with different dimension sizes
@@ -100,6 +102,15 @@ def syntax_names(text: str) -> set[str]:
     return names
 
 
+def expression_dims(typed) -> set[str]:
+    """Every dimension name of a typed expression: its names' and those written only inside it
+    (`alpha*sum(softmax(ones(m)))` has m, which no name's shape shows)."""
+    out = {d for node in typed.names.values() for d in E.dimension_names(node.shape)}
+    for node in E.walk(typed.root):
+        out.update(E.dimension_names(node.shape))
+    return out
+
+
 def text_edits(text: str, limit: int = 60):
     """One-character-class edits of a claim's text: each `*` made `.*` and back, a transpose added
     after a name or removed — with a phrase saying what changed."""
@@ -148,24 +159,14 @@ def factor_words(k: float) -> str:
     return f"{number_text(a)} times"
 
 
-def small_shapes(shapes, limit: int = 12) -> dict | None:
-    """Declared numeric sizes above `limit` become dimension names, so the checker's instances stay small
-    whatever the user declared (`x=5000` is checked at a few sizes ≤ 12, like `x=n`)."""
-    if not shapes:
-        return shapes
-    if isinstance(shapes, str):
-        return shapes
-    out, renamed = {}, {}
-    for name, dims in dict(shapes).items():
-        parts = [p.strip() for p in dims.split(",")] if isinstance(dims, str) else list(dims)
-        new = []
-        for p in parts:
-            number = p if isinstance(p, int) else int(p) if isinstance(p, str) and p.isdigit() else None
-            if number is not None and number > limit:
-                p = renamed.setdefault(number, f"n{number}")
-            new.append(str(p))
-        out[name] = ",".join(new) if isinstance(dims, str) else tuple(new)
-    return out if renamed else shapes
+class Unmeasurable(MatcalcError):
+    """Instances were drawn where the expression is defined, but the derivative could not be measured on
+    any: the verdict is undecided, with this reason (never 'not defined')."""
+
+
+def place_movable(sampler: Sampler) -> list[str]:
+    """The names a small random move may change without breaking an assumption (additively moved ones)."""
+    return [n for n, how in _movable(sampler).items() if how == "add"]
 
 
 # ================================================================ the instances of one check
@@ -272,7 +273,7 @@ class Checker:
             names = syntax_names(text)
         except ParseError as err:
             raise ParseError(f"in the claim: {err.message}", err.text, err.column) from None
-        dims = {d for node in self.typed.names.values() for d in node.shape if isinstance(d, str)}
+        dims = expression_dims(self.typed)
         unknown = sorted(names - set(self.typed.names) - dims - self.user_dims())
         if unknown:
             known = ", ".join(sorted(self.typed.names)) or "none"
@@ -363,6 +364,13 @@ class Checker:
         inst = sampler.draw(rng, sizes, scale, near_one=near_one)
         if inst is None:
             return None
+        self._unmeasured.append(inst)
+        return self.case_at(inst)
+
+    _unmeasured: list = []
+
+    def case_at(self, inst: Instance) -> Case | None:
+        """The truth at an instance, as a Case (None where it cannot be measured)."""
         ref = self.witness.reference(inst.arrays)
         if ref is None:
             return None
@@ -374,17 +382,50 @@ class Checker:
         sampler = self.sampler(assumptions)
         out: list[Case] = []
         attempt, scale = 0, 1.0
+        self._unmeasured = []
         while len(out) < count and attempt < count + 8:
             rng = np.random.default_rng(seed + 7919 * attempt)
             attempt += 1
-            case = self.draw_case(sampler, rng, start=len(out), scale=scale)
+            case = self.draw_case(sampler, rng, start=attempt - 1, scale=scale)
             if case is None:
                 scale *= 0.5
                 continue
             out.append(case)
+        if len(out) < count and self._unmeasured:
+            # defined, but not measurable: a saturated tanh or sigmoid (tanh(norm2(x + 2)^2)) is moved
+            # to where it is informative (kinks.place_informative)
+            drawn = [inst for inst in self._unmeasured if not any(c.inst is inst for c in out)]
+            for inst in place_informative(sampler, drawn, saturating_arguments([self.root]), count=count - len(out)):
+                case = self.case_at(inst)
+                if case is not None:
+                    out.append(case)
+            if not out:
+                raise Unmeasurable(
+                    "the expression is defined on the random instances drawn, but its derivative could not "
+                    "be measured on any of them (autograd and finite differences disagree: it is below what "
+                    "float64 resolves, e.g. a saturated tanh or sigmoid)")
+            if len(out) < count:
+                out += self._informative_more(sampler, out[0].inst, count - len(out))
         if not out:
             raise MatcalcError("could not find random values at which the expression is defined; "
                                "state its domain with an assumption such as 'x > 0'")
+        return out
+
+    def _informative_more(self, sampler: Sampler, base: Instance, count: int) -> list[Case]:
+        """More instances near one where a saturating function is informative: small moves of it."""
+        out = []
+        for k in range(3 * count):
+            if len(out) >= count:
+                break
+            rng = np.random.default_rng(SEED + 313 * k)
+            arrays = dict(base.arrays)
+            for name in place_movable(sampler):
+                v = np.asarray(arrays[name], dtype=float)
+                moved = v + 0.05 * rng.standard_normal(v.shape)
+                arrays[name] = float(moved) if moved.ndim == 0 else moved
+            case = self.case_at(Instance(arrays, dict(base.dims), base.scale))
+            if case is not None:
+                out.append(case)
         return out
 
     def informative(self, cases: list[Case]) -> list[Case]:
@@ -406,6 +447,15 @@ class Checker:
                 found.append(case)
                 if len(found) >= count:
                     break
+        if len(found) < count and sampler.watched:
+            # a derivative that is nonzero only between two kinks (relu(x) - relu(x - 0.001)): look there
+            drawn = [c.inst for c in self.cases(count=2)] if not self._unmeasured else self._unmeasured[:3]
+            for inst, _ in place(sampler, drawn, SEED + 11):
+                case = self.case_at(inst)
+                if case is not None and not case.ref.zero:
+                    found.append(case)
+                    if len(found) >= count:
+                        break
         return found
 
     # ------------------------------------------------------------ values and errors
@@ -609,4 +659,4 @@ class Checker:
 
 
 __all__ = ["Checker", "Case", "specs", "spec", "shape_phrase", "transposed", "finite", "to_den", "number_text",
-           "factor_words", "small_shapes", "INSTANCES", "SEED", "OTHER_LAYOUT"]
+           "factor_words", "small_shapes", "Unmeasurable", "expression_dims", "renamed_sizes", "rename_sizes", "INSTANCES", "SEED", "OTHER_LAYOUT"]

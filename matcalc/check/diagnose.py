@@ -200,7 +200,32 @@ def _kinks(ck, cases, layout, values, truth):
                             f"wherever {to_text(k)} is {'negative' if side > 0 else 'positive'}; with "
                             f"{to_text(k)} {word} throughout, your answer is right. The derivative is "
                             f"{ck.expected_text() or to_text(changed)}.", None)
+    foreign = []
+    for _, node in _occurrences(ck.claim):
+        k = kink_of(node)
+        if k is not None and k not in true_kinks and k not in foreign:
+            foreign.append(k)
+    if foreign and _wrong_only_near(ck, cases, values, truth, foreign):
+        where = " or ".join(f"{to_text(k)} = 0" for k in foreign[:3])
+        return ("kink", WRONG, f"your answer is wrong only next to a kink of its own, where {where}, which is not "
+                f"one of the derivative's kinks: between it and the derivative's, your answer has the wrong "
+                f"value. The derivative is {ck.expected_text() or 'not known symbolically'}.", None)
     return None
+
+
+def _wrong_only_near(ck, cases, values, truth, kinks) -> bool:
+    """Whether the claim is wrong on some instance and on none where every one of these kink arguments
+    is far from 0 (more than 5% of its typical size)."""
+    near = [False] * len(cases)
+    for k in kinks:
+        vals = [np.abs(np.asarray(v, dtype=float)) for v in ck.values(k, cases)]
+        sizes = [float(np.sqrt(np.mean(v ** 2))) for v in vals if v.size and np.all(np.isfinite(v))]
+        scale = float(np.median(sizes)) if sizes else 1.0      # its typical size over all the instances
+        for i, v in enumerate(vals):
+            if v.size and np.all(np.isfinite(v)):
+                near[i] |= bool(np.min(v) < 0.05 * (scale or 1.0))
+    wrong = [not _error(v, t) < TOLERANCE for v, t in zip(values, truth)]
+    return any(wrong) and all(n for n, w in zip(near, wrong) if w)
 
 
 def _one_side(node: Node, side: int) -> Node | None:

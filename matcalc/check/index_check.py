@@ -29,7 +29,7 @@ from ..errors import MatcalcError, ParseError, ShapeError, UnsupportedError
 from ..language.index import analyze
 from ..language.index_parse import HIDDEN, IX, parse_index, parse_index_derivative
 from ..language.shapes import elaborate_many
-from .checker import SEED, factor_words, spec, specs
+from .checker import SEED, expression_dims, factor_words, spec, specs
 from .instances import Sampler, dimension_sizes
 from .reading import read_input
 from .truth import LOOSE, Witness, relative_error
@@ -232,7 +232,7 @@ class IndexJudge:
                     names |= syntax_names(read_input(n.args[0], "ascii"))
                 except MatcalcError:
                     pass
-        dims = {d for node in self.typed.names.values() for d in node.shape if isinstance(d, str)}
+        dims = expression_dims(self.typed)
         unknown = sorted(names - set(self.typed.names) - set(self.lets) - dims)
         if unknown:
             raise MatcalcError(f"in the claim: {', '.join(repr(n) for n in unknown)} "
@@ -267,12 +267,23 @@ class IndexJudge:
             out += list(analyze(self.rhs, self._shapes()).leaves.values())
         except MatcalcError:
             pass
+        pieces = [self.rhs]
         try:
-            _, _, text = convert(self.rhs, self._shapes())
-            _, (node,) = elaborate_many(self.expression, self._shapes(), (text,))
-            out.append(node)
-        except (MatcalcError, RecursionError, ValueError):
+            from ..language.index_print import show
+            from ..tables import functions
+
+            for n in _walk(parse_index(self.rhs)):     # an entry-level kink: step(X_kl - 0.1)
+                if n.kind == "fn" and any(r.printed == n.args[0] and r.kink for r in functions().values()):
+                    pieces.append(f"{n.args[0]}({show(n.args[1])})")
+        except (MatcalcError, RecursionError, ValueError, IndexError):
             pass
+        for piece in pieces:
+            try:
+                _, _, text = convert(piece, self._shapes())
+                _, (node,) = elaborate_many(self.expression, self._shapes(), (text,))
+                out.append(node)
+            except (MatcalcError, RecursionError, ValueError):
+                pass
         return out
 
     def _case(self, inst):
@@ -307,7 +318,7 @@ class IndexJudge:
         if not placed:
             return []
         if self.derivation is None:
-            return placed[:PLACED]
+            return placed[:3 * PLACED]
         ours = compile_nodes({"d": self.derivation.denominator}, set(self.typed.dims))
         chosen = []
         with np.errstate(all="ignore"):

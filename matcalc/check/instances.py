@@ -92,9 +92,10 @@ class Sampler:
     """Draws instances of the names of some roots (an expression and the claims about it)."""
 
     def __init__(self, roots, names: dict[str, Node], assumptions: Assumptions, dim_scalars=(),
-                 equations: list[tuple[str, Node, Node]] = (), watch=()):
+                 equations: list[tuple[str, Node, Node]] = (), watch=(), probe=compile_nodes):
         """`watch`: further roots (a claim) whose kinks must be seen from both sides, though the claim
-        plays no part in where the expression is defined."""
+        plays no part in where the expression is defined. `probe`: how the kink arguments are evaluated
+        (a compiled plan; the guard passes its direct evaluator, which costs nothing to build)."""
         self.roots = list(roots)
         self.names = names
         self.a = assumptions
@@ -129,7 +130,7 @@ class Sampler:
         outputs = {f"k{i}": k for i, k in enumerate(self.watched)}
         outputs.update({f"l{i}": lhs for i, (_, lhs, _) in enumerate(self.checked)})
         outputs.update({f"r{i}": rhs for i, (_, _, rhs) in enumerate(self.checked)})
-        self._probe = compile_nodes(outputs, self.dim_scalars) if outputs else None
+        self._probe = probe(outputs, self.dim_scalars) if outputs else None
 
     # ------------------------------------------------------------ drawing
 

@@ -49,17 +49,78 @@ def as_plain(value: np.ndarray, shape):
     return value
 
 
+class Program:
+    """Roots evaluated together: their nodes in one topological order, found once and reused for every
+    instance (the guard evaluates the same expression at x + hV and x - hV)."""
+
+    def __init__(self, roots: list[Node], dim_scalars=()):
+        self.roots = list(roots)
+        self.dim_scalars = set(dim_scalars)
+        order, seen = [], set()
+        for root in self.roots:
+            for n in walk(root):
+                if id(n) not in seen:
+                    seen.add(id(n))
+                    order.append(n)
+        index = {id(n): i for i, n in enumerate(order)}
+        self.order = [(n, tuple(index[id(a)] for a in n.args)) for n in order]
+        self.out = [index[id(r)] for r in self.roots]
+
+    def __call__(self, arrays: dict, dims: dict, fixed: dict | None = None) -> list[np.ndarray]:
+        """The roots' 2-D values; `fixed` ({node index: value}) holds nodes already known (the parts of the
+        expression that do not move along a direction), which are not evaluated again."""
+        table = functions()
+        values: list = [None] * len(self.order)
+        with np.errstate(all="ignore"):
+            for i, (n, args) in enumerate(self.order):
+                if fixed is not None and i in fixed:
+                    values[i] = fixed[i]
+                    continue
+                values[i] = _one(n, [values[k] for k in args], arrays, dims, self.dim_scalars, table)
+        self.last = values
+        return [values[i] for i in self.out]
+
+    def moving(self, name: str) -> list[int]:
+        """The indices of the nodes whose value depends on the name."""
+        found: set[int] = set()
+        for i, (n, args) in enumerate(self.order):
+            if (n.op == "sym" and n.attr == name) or any(k in found for k in args):
+                found.add(i)
+        return sorted(found)
+
+    def along(self, arrays: dict, dims: dict, name: str):
+        """f(value) with every name but `name` fixed: the nodes that do not depend on it are evaluated once."""
+        self(arrays, dims)
+        moving = set(self.moving(name))
+        fixed = {i: v for i, v in enumerate(self.last) if i not in moving}
+
+        def at(value):
+            local = dict(arrays)
+            local[name] = value
+            return self(local, dims, fixed)
+
+        return at
+
+    def named(self, names: list[str]):
+        """A callable like a compiled plan's: keyword arrays (dimension sizes among them, as ints) in, a dict
+        of plain values (floats, 1-D vectors, matrices) out — so the sampler can probe kinks with it."""
+        def run(**arrays):
+            dims = {k: v for k, v in arrays.items() if isinstance(v, (int, np.integer)) and not isinstance(v, bool)}
+            out = self(arrays, dims)
+            return {name: as_plain(v, r.shape) for name, v, r in zip(names, out, self.roots)}
+        return run
+
+
 def evaluate(roots: list[Node], arrays: dict, dims: dict, dim_scalars=()) -> list[np.ndarray]:
     """The 2-D value of each root on the arrays (vectors 1-D or 2-D, matrices 2-D, scalars floats); `dims`
     gives every dimension's size, `dim_scalars` the dimension names used as numbers (1/m)."""
-    memo: dict[int, np.ndarray] = {}
-    table = functions()
-    with np.errstate(all="ignore"):
-        for root in roots:
-            for n in walk(root):
-                if id(n) not in memo:
-                    memo[id(n)] = _one(n, [memo[id(a)] for a in n.args], arrays, dims, dim_scalars, table)
-    return [memo[id(r)] for r in roots]
+    return Program(roots, dim_scalars)(arrays, dims)
+
+
+def compile_probe(outputs: dict, dim_scalars=()):
+    """The sampler's probe (kink arguments, the sides of stated equations) on this evaluator."""
+    names = list(outputs)
+    return Program([outputs[k] for k in names], dim_scalars).named(names)
 
 
 def _one(n: Node, args: list, arrays: dict, dims: dict, dim_scalars, table) -> np.ndarray:
@@ -137,4 +198,4 @@ def _function(row, a: np.ndarray, shape) -> np.ndarray:
     raise ValueError(f"no value for a function of kind {kind!r}")
 
 
-__all__ = ["evaluate", "as_matrix", "as_plain", "Unsized"]
+__all__ = ["Program", "evaluate", "compile_probe", "as_matrix", "as_plain", "Unsized"]

@@ -80,7 +80,8 @@ class _Line:
         arrays = dict(self.base.arrays)
         for name, d in self.direction.items():
             v = np.asarray(self.base.arrays[name], dtype=float)
-            new = v * np.exp(t * d) if self.moves[name] == "mul" else v + t * d
+            with np.errstate(all="ignore"):
+                new = v * np.exp(t * d) if self.moves[name] == "mul" else v + t * d
             arrays[name] = float(new) if new.ndim == 0 else new
         return Instance(arrays, dict(self.base.dims), self.base.scale)
 
@@ -249,4 +250,105 @@ def _bands(line: _Line, k: int, i: int, root: float, name: str) -> list[tuple[In
     return out
 
 
-__all__ = ["place", "movable", "EPSILONS"]
+def saturating_arguments(roots) -> list:
+    """The arguments of the functions that flatten out far from 0 (the `saturates` column of
+    rules/functions.toml: tanh, sigmoid): where every instance drawn saturates them (tanh(norm2(x + 2)^2)),
+    no formula can be judged, since float64 rounds 1 - tanh(u)^2 to 0 while the truth is 1e-12."""
+    from ..language.expr import walk
+    from ..tables import functions
+
+    out = []
+    for root in roots:
+        for n in walk(root):
+            if n.op == "fn" and functions()[n.attr].saturates and n.args[0] not in out:
+                out.append(n.args[0])
+    return out
+
+
+def place_informative(sampler, seen: list[Instance], nodes, target: float = 1.0, steps: int = 8,
+                      count: int = 3) -> list[Instance]:
+    """From each of the instances (one per set of dimension sizes, at most `count`): an instance where the
+    nodes (saturating functions' arguments) are at most about `target` in absolute value, reached by steps
+    down the gradient of their largest entry over the movable names (finite differences), each step as
+    long as a linear model says and halved until it helps. [] where it cannot be reached (the names are
+    bound by assumptions, the nodes do not move)."""
+    from .interpret import compile_probe
+
+    moves = movable(sampler)
+    if not moves or not seen or not nodes:
+        return []
+    probe = compile_probe({f"u{i}": node for i, node in enumerate(nodes)}, sampler.dim_scalars)
+
+    def size(inst):
+        try:
+            with np.errstate(all="ignore"):
+                values = probe(**inst.arrays)
+        except Exception:  # noqa: BLE001 — not defined here: no step there
+            return math.inf
+        top = 0.0
+        for v in values.values():
+            v = np.asarray(v, dtype=float)
+            if not np.all(np.isfinite(v)):
+                return math.inf
+            top = max(top, float(np.max(np.abs(v))) if v.size else 0.0)
+        return top
+
+    out, sizes_seen = [], []
+    for base in seen:
+        if len(out) >= count:
+            break
+        if base.dims in sizes_seen:
+            continue
+        sizes_seen.append(base.dims)
+        inst, current = base, size(base)
+        for _ in range(steps):
+            if current <= 1.5 * target:
+                break
+            grad = _gradient(inst, moves, size, current)
+            norm = math.sqrt(sum(float(np.sum(g * g)) for g in grad.values()))
+            if not (norm > 0 and math.isfinite(norm)):
+                break
+            t = (current - target) / norm
+            for _ in range(30):
+                trial = _moved(inst, moves, {k: -t * g / norm for k, g in grad.items()})
+                value = size(trial)
+                if value < current:
+                    inst, current = trial, value
+                    break
+                t /= 2
+            else:
+                break
+        if current <= 1.5 * target and inst is not base:
+            out.append(inst)
+    return out
+
+
+def _moved(inst: Instance, moves: dict, step: dict) -> Instance:
+    arrays = dict(inst.arrays)
+    for name, d in step.items():
+        v = np.asarray(inst.arrays[name], dtype=float)
+        with np.errstate(all="ignore"):
+            new = v * np.exp(d) if moves[name] == "mul" else v + d
+        arrays[name] = float(new) if new.ndim == 0 else new
+    return Instance(arrays, dict(inst.dims), inst.scale)
+
+
+def _gradient(inst: Instance, moves: dict, size, at: float, h: float = 1e-6) -> dict:
+    """Central differences of `size` over every entry of the movable names (log-entries for positive ones)."""
+    grad = {}
+    for name in moves:
+        v = np.asarray(inst.arrays[name], dtype=float)
+        g = np.zeros(v.shape)
+        for idx in np.ndindex(v.shape):
+            e = np.zeros(v.shape)
+            e[idx] = h
+            up = size(_moved(inst, moves, {name: e}))
+            down = size(_moved(inst, moves, {name: -e}))
+            g[idx] = (up - down) / (2 * h) if math.isfinite(up) and math.isfinite(down) else 0.0
+        if moves[name] == "sym" and g.ndim == 2:
+            g = (g + g.T) / 2
+        grad[name] = g
+    return grad
+
+
+__all__ = ["place", "movable", "EPSILONS", "saturating_arguments", "place_informative"]

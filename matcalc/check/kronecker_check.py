@@ -24,11 +24,11 @@ from ..compile.codegen import evaluate
 from ..compile.runtime import commutation
 from ..engine.kronecker import kronecker
 from ..errors import MatcalcError, ParseError, ShapeError
-from ..language.dims import dimension_names, size_of
+from ..language.dims import size_of
 from ..language.expr import Node, shape_text
 from ..language.shapes import elaborate_many
 from . import numeric
-from .checker import factor_words, syntax_names
+from .checker import expression_dims, factor_words, syntax_names
 from .verdict import CORRECT, SHAPE, UNDECIDED, WRONG, Verdict
 
 INSTANCES = 3
@@ -110,7 +110,7 @@ def verify_kronecker(expression: str, wrt: str, claim: str, shapes=None, assume=
     declared = {n: _spec(node.shape) for n, node in typed.names.items()}
     base = dict(expression=expression, wrt=wrt, claim=claim, layout=layout, expected=ours.text,
                 assumptions=list(ours.differential.assumptions.texts), expected_shape=shape_text(ours.shape))
-    known = set(typed.names) | {d for n in typed.names.values() for d in dimension_names(n.shape)}
+    known = set(typed.names) | expression_dims(typed)
     unknown = sorted(syntax_names(claim) - known)
     if unknown:
         raise MatcalcError(f"in the claim: {', '.join(repr(n) for n in unknown)} "

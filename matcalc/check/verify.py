@@ -22,7 +22,8 @@ import numpy as np
 from ..engine.derive import check_layout
 from ..errors import MatcalcError
 from ..language import expr as E
-from .checker import Checker, small_shapes
+from .checker import Checker, Unmeasurable
+from .sizes import rename_sizes, renamed_sizes, small_shapes
 from .diagnose import _diagnose, _shape_diagnosis
 from .reading import read_input
 from .verdict import (
@@ -50,11 +51,35 @@ def verify(expr: str, wrt: str, claim: str, shapes=None, assume=(), layout: str 
 
     A claim in index notation (`(s_i - y_i)*x_j`, `dL/dW_ij = ...`, `s_i*(delta_ik - s_k)`) is judged
     entry by entry (index_check.py). Raises a MatcalcError for bad input (a parse or shape error, in the expression or — saying so —
-    in the claim); every judgement about the claim itself is a Verdict."""
+    in the claim); every judgement about the claim itself is a Verdict.
+
+    Declared sizes above 12 (`--shape X=100,5`) are checked at small sizes under a name (n100), the
+    literal sizes of the texts with them (`ones(100)`); the verdict's texts say 100 again."""
+    verdict = _verify(expr, wrt, claim, shapes, assume, layout, input, order)
+    renamed = renamed_sizes(shapes)
+    if renamed and isinstance(verdict, Verdict):
+        import re
+
+        def back(text):
+            if not isinstance(text, str):
+                return text
+            for number, name in renamed.items():
+                text = re.sub(rf"(?<![A-Za-z0-9_]){name}(?![A-Za-z0-9_])", str(number), text)
+            return text
+
+        for attr in ("expression", "claim", "expected", "diagnosis", "expected_shape", "claim_shape", "scrutiny"):
+            setattr(verdict, attr, back(getattr(verdict, attr)))
+        verdict.notes = [back(n) for n in verdict.notes]
+    return verdict
+
+
+def _verify(expr: str, wrt: str, claim: str, shapes=None, assume=(), layout: str = "denominator",
+            input: str = "auto", order: int = 1) -> Verdict:
     check_layout(layout)
     if not isinstance(wrt, str):
         raise TypeError(f"wrt must be a name (str), got {type(wrt).__name__}")
-    expression = read_input(expr, input)
+    renamed = renamed_sizes(shapes)
+    expression = rename_sizes(read_input(expr, input), renamed)
     if not isinstance(claim, str):
         raise TypeError(f"the claim must be text (str), got {type(claim).__name__}")
     from .differential_check import split_differential, verify_differential
@@ -66,7 +91,7 @@ def verify(expr: str, wrt: str, claim: str, shapes=None, assume=(), layout: str 
     if order == 1 and is_index_notation(claim):
         return verify_index(expression, wrt, claim, shapes=small_shapes(shapes), assume=assume, layout=layout)
     try:
-        claim_text = read_input(claim, input)
+        claim_text = rename_sizes(read_input(claim, input), renamed)
     except MatcalcError as err:
         raise type(err)(f"in the claim: {err}") from None
     if order == 1 and _kronecker_form(expression, wrt, claim_text, shapes, assume):
@@ -85,7 +110,11 @@ def verify(expr: str, wrt: str, claim: str, shapes=None, assume=(), layout: str 
     if claim_layout is None:
         return Verdict(ok=False, status=SHAPE, kind="shape", diagnosis=_shape_diagnosis(ck),
                        max_relative_error=math.inf, counterexample=None, instances=0, **base)
-    cases = ck.cases()
+    try:
+        cases = ck.cases()
+    except Unmeasurable as why:
+        return Verdict(ok=False, status=UNDECIDED, kind=None, counterexample=None, instances=0,
+                       max_relative_error=math.inf, **base, diagnosis=f"no verdict: {why}.")
     useful = ck.informative(cases)
     if len(useful) < len(cases):
         useful += ck.more_informative(len(cases) - len(useful))
