@@ -196,3 +196,15 @@ def test_the_guard_measures_what_the_oracle_measures():
 def test_guard_tolerance_is_not_loose():
     assert guard.CHEAP <= 1e-5
     np.testing.assert_array_less(0, guard.STEP)
+
+
+def test_check_never_prints_a_wrong_answer_of_matcalcs(monkeypatch):
+    """`matcalc check` quotes matcalc's own answer only where the numbers agree with it: a wrong one is set
+    aside (said in a note), and the verdict on the user's claim rests on the measured derivative."""
+    _wrong_first_derivative(monkeypatch, lambda node: E.mul(E.num(2), node))
+    right = matcalc.verify("x'*A*x", wrt="x", claim="(A + A')*x")
+    assert right.ok and right.expected is None, right
+    assert any("not shown" in n for n in right.notes), right.notes
+    wrong = matcalc.verify("x'*A*x", wrt="x", claim="2*(A + A')*x")
+    assert not wrong.ok and wrong.expected is None
+    assert "2*(A + A')*x" not in wrong.diagnosis.replace("your answer", "")

@@ -317,7 +317,6 @@ def test_kink_shifts_are_rejected_in_every_form(case):
     d = matcalc.derive(expr, wrt=wrt, shapes=shapes)
     answer = str(d)
     tree = P.parse(answer)
-    tree_expr = P.parse(expr)
     for form, claim, layout in _forms(expr, wrt, answer, d, shapes):        # no false alarm
         v = _judge(expr, wrt, shapes, form, claim, layout)
         assert v.ok, f"FALSE ALARM on matcalc's own answer as a {form} claim: {claim!r}: {v.diagnosis}"

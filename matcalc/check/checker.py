@@ -14,8 +14,6 @@ there, and the truth measured at the most suspicious ones.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -31,18 +29,15 @@ from ..language.expr import Node
 from ..language.parse import parse
 from ..language.printing import to_text
 from ..language.shapes import elaborate_many
-from .instances import SCALES, Instance, Sampler, dimension_sizes
+from .instances import FAR_SCALES, SCALES, Instance, Sampler, dimension_sizes
 from .sizes import rename_sizes, renamed_sizes, small_shapes  # noqa: F401  (re-exported)
 from .kinks import movable as _movable
 from .kinks import place, place_informative, saturating_arguments
-from .truth import LOOSE, Reference, Witness, relative_error
+from .scrutiny import CANDIDATES, PLACED, SEED, SUSPECTS, Case, Scrutiny  # noqa: F401  (re-exported)
+from .truth import LOOSE, Witness
 
 INSTANCES = 3             # instances every claim is judged on, each with different dimension sizes
-SEED = 20240611
 BORDERLINE = 1e-3         # loose errors between the tolerance and this are re-measured with other steps h
-CANDIDATES = 40           # cheap instances searched for a disagreement, when the forms differ
-SUSPECTS = 5              # of those, how many get the truth measured
-PLACED = 6                # of the instances placed at the kinks, how many (at most) get the truth measured
 NEAR_ONE = (1e-5, 1e-4, 1e-3, 1e-2)
 OTHER_LAYOUT = {"denominator": "numerator", "numerator": "denominator"}
 
@@ -172,21 +167,7 @@ def place_movable(sampler: Sampler) -> list[str]:
 # ================================================================ the instances of one check
 
 
-@dataclass
-class Case:
-    """One random instance: the arrays, the dimension sizes, and the true derivative there."""
-
-    arrays: dict
-    dims: dict
-    ref: Reference
-    inst: Instance
-
-    @property
-    def truth(self):
-        return self.ref.value
-
-
-class Checker:
+class Checker(Scrutiny):
     """Everything one verify needs: the expression, matcalc's derivation, the claim, the instances."""
 
     def __init__(self, expression: str, wrt: str, claim_text: str, shapes, assume, layout: str, order: int = 1):
@@ -194,6 +175,7 @@ class Checker:
         self.expression = expression
         self.wrt = wrt
         self.claim_text = claim_text
+        self._unmeasured: list = []          # instances drawn (defined there), measurable or not
         self.layout = layout
         self.order = order
         self.user_shapes = shapes
@@ -242,6 +224,9 @@ class Checker:
                     _, (typed,) = elaborate_many(self.expression, specs(self.typed.names), (source,))
                 except MatcalcError:
                     continue
+                known = expression_dims(self.typed) | set(self.typed.dims)
+                if any(d not in known for n in E.walk(typed) for d in E.dimension_names(n.shape)):
+                    continue        # typed on its own it has a size of its own (an unsized I): no value
                 if not any(typed is n for n in E.walk(self.claim)):
                     parts.append((source, typed))
         return parts
@@ -367,8 +352,6 @@ class Checker:
         self._unmeasured.append(inst)
         return self.case_at(inst)
 
-    _unmeasured: list = []
-
     def case_at(self, inst: Instance) -> Case | None:
         """The truth at an instance, as a Case (None where it cannot be measured)."""
         ref = self.witness.reference(inst.arrays)
@@ -458,6 +441,19 @@ class Checker:
                         break
         return found
 
+    def far_informative(self, count: int = INSTANCES) -> list[Case]:
+        """Instances with a nonzero derivative at the far spreads (1e-6× … 1e8×), for a derivative that is
+        zero wherever the usual spreads and ±1 put the names (exp(-1e6*x.^2) away from 0)."""
+        sampler = self.sampler()
+        found: list[Case] = []
+        for k, scale in enumerate(FAR_SCALES):
+            case = self.draw_case(sampler, np.random.default_rng(SEED + 37 * k + 3), start=k, scale=scale)
+            if case is not None and not case.ref.zero:
+                found.append(case)
+                if len(found) >= count:
+                    break
+        return found
+
     # ------------------------------------------------------------ values and errors
 
     def plan(self, node: Node):
@@ -505,105 +501,6 @@ class Checker:
         return bool(cases) and max(self.measured(node, layout, cases)) < 1
 
     # ------------------------------------------------------------ scrutiny
-
-    def scrutinize(self, layout: str, cases: list[Case]) -> tuple[list[Case], str]:
-        """More instances for a claim whose form differs from matcalc's: wider and narrower spreads, both
-        signs of every kink, and — where matcalc's own answer agreed with the truth — the candidates on
-        which the claim and that answer differ most. Returns the extra cases and a sentence on them."""
-        sampler = self.sampler()
-        candidates: list[Instance] = []
-        candidates += sampler.spread([self.root, self.claim, *self.typed.names.values()], SEED, CANDIDATES)
-        if not candidates:
-            return [], ""
-        chosen = self._suspects(layout, candidates, cases)
-        extra = []
-        for inst in chosen:
-            ref = self.witness.reference(inst.arrays)
-            if ref is not None:
-                extra.append(Case(inst.arrays, inst.dims, ref, inst))
-        extra += self._far_kinks(sampler, cases + extra)
-        near, placed = self._near_kinks(sampler, cases, layout)
-        extra = self._computable(extra + near)
-        text = (f"the claim is written differently from matcalc's answer, so it was also checked on "
-                f"{len(extra)} more instances chosen from {len(candidates)} candidates at 0.1×–10× spread"
-                + (", where it and matcalc's answer differ most" if self._engine_guides else "")
-                + (f", and {placed} placed at the kinks (each kink argument at ±1e-3, ±1e-6 and ±3e-9 of its "
-                   f"size, and between kinks that nearly coincide)" if placed else ""))
-        return extra, text + sampler.kinks_seen([c.inst for c in cases + extra])
-
-    def _computable(self, cases: list[Case]) -> list[Case]:
-        """Where matcalc's answer agreed with the truth, the scrutiny's instances at which that answer cannot
-        be computed in floating point (exp(1e3) at 10× spread in a long formula) are no evidence about a
-        claim written another way: dropped, as an instance where the truth is not finite is."""
-        if not self._engine_guides or not cases:
-            return cases
-        ours = self.den_values(self.derivation.denominator, cases, "denominator")
-        return [c for c, v in zip(cases, ours) if finite(v)]
-
-    def _near_kinks(self, sampler: Sampler, cases: list[Case], layout: str) -> tuple[list[Case], int]:
-        """Instances placed at every kink of the expression, of matcalc's answer and of the claim (check/
-        kinks.py): a kink shifted by 0.001 is wrong only in a band 0.001 wide. Where matcalc's answer agreed
-        with the truth, the truth is measured where the claim differs from it; else at every placement."""
-        placed = [inst for inst, _ in place(sampler, [c.inst for c in cases], SEED)]
-        if not placed:
-            return [], 0
-        if self._engine_guides:
-            ours = self.den_values(self.derivation.denominator, placed, "denominator")
-            theirs = self.den_values(self.claim, placed, layout)
-            gaps = [relative_error(t, o) for t, o in zip(theirs, ours)]
-            order = sorted((i for i, g in enumerate(gaps) if not g < 1e-9), key=lambda i: -min(gaps[i], 1e300))
-            chosen = [placed[i] for i in order[:PLACED]] + placed[:2]
-        else:
-            chosen = placed[:3 * PLACED]
-        out = []
-        for inst in chosen:
-            ref = self.witness.reference(inst.arrays)
-            if ref is not None:
-                out.append(Case(inst.arrays, inst.dims, ref, inst))
-        return out, len(placed)
-
-    _engine_guides = False
-
-    def _far_kinks(self, sampler: Sampler, cases: list[Case]) -> list[Case]:
-        """A kink never crossed at the usual spreads (`step(x - 100)` in a claim), sought far and close
-        (instances.FAR_SCALES): a claim that differs from the derivative only beyond it must not pass."""
-        roots = [self.root, self.claim, *self.typed.names.values()]
-        extra: list[Case] = []
-        for inst in sampler.across_kinks([c.inst for c in cases], roots, SEED, rounds=2):
-            ref = self.witness.reference(inst.arrays)
-            if ref is not None:
-                extra.append(Case(inst.arrays, inst.dims, ref, inst))
-        return extra
-
-    def _suspects(self, layout: str, candidates: list[Instance], cases: list[Case]) -> list[Instance]:
-        """The candidates most likely to expose the claim: largest difference from matcalc's answer when
-        that answer is trustworthy, plus those that show a kink's other side."""
-        chosen: list[Instance] = []
-        self._engine_guides = False
-        if self.derivation is not None and self.matches(self.derivation.denominator, "denominator", cases):
-            self._engine_guides = True
-            ours = self.den_values(self.derivation.denominator, candidates, "denominator")
-            theirs = self.den_values(self.claim, candidates, layout)
-            gaps = [relative_error(t, o) for t, o in zip(theirs, ours)]
-            order = sorted(range(len(candidates)), key=lambda i: -gaps[i] if math.isfinite(gaps[i]) else -1e300)
-            chosen = [candidates[i] for i in order[:SUSPECTS - 2]]
-        sampler = self.sampler()
-        sides = sampler.kink_signs([c.inst for c in cases])
-        for k, (arg, neg, pos) in enumerate(sides):
-            if neg and pos:
-                continue
-            for inst in candidates:
-                got = sampler.kink_signs([inst])[k]
-                if (got[1] and not neg) or (got[2] and not pos):
-                    if inst not in chosen:
-                        chosen.append(inst)
-                    break
-        for inst in candidates:
-            if len(chosen) >= SUSPECTS:
-                break
-            if inst not in chosen:
-                chosen.append(inst)
-        return chosen[:SUSPECTS + len(sides)]
 
     # ------------------------------------------------------------ printing
 
@@ -653,7 +550,12 @@ class Checker:
             return None
         claim_den = self.claim if layout == "denominator" else E.transpose(self.claim)
         try:
-            return canonical(self.simplifier(claim_den)) is canonical(self.simplifier(self.derivation.denominator))
+            if canonical(self.simplifier(claim_den)) is canonical(self.simplifier(self.derivation.denominator)):
+                return True
+            # in the claim's own layout too: matcalc's printed numerator-layout answer, pasted back, is its
+            # result as printed, whose transpose may simplify to another normal form than the denominator's
+            return layout == self.derivation.layout and \
+                canonical(self.simplifier(self.claim)) is canonical(self.simplifier(self.derivation.result))
         except (MatcalcError, RecursionError):
             return False
 

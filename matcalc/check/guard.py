@@ -37,7 +37,8 @@ from .truth import LOOSE, Witness
 CHEAP = 1e-5            # the directional comparison's tolerance, relative to |∇f|·|V| (else: the full truth)
 STEP = 1e-5             # h, relative to the variable's largest entry (at least 1)
 STEP2 = 1e-4            # h for the second differences of a Hessian
-INSTANCES = 2           # instances a result is checked on, one random direction each
+INSTANCES = 1           # instances a result is checked on (every dimension a different size) ...
+DIRECTIONS = 2          # ... along this many random directions each
 ATTEMPTS = 6            # draws tried for them (smaller each time a draw is not defined)
 SEED = 1919
 CODE_TOLERANCE = 1e-7   # compiled code against the formula it was made from (stable forms round otherwise)
@@ -101,7 +102,9 @@ class _Setting:
             except MatcalcError:
                 equations = []
         roots = [self.root, *[r for r in extra_roots if _evaluable(r, typed.names, self.dims)]]
-        self.sampler = Sampler(roots, typed.names, assumptions, self.dims, equations,
+        # drawn where the expression is defined, clear of its kinks (a derivative's kinks are the
+        # expression's: step(z) comes from relu(z)); sized for everything that is evaluated
+        self.sampler = Sampler([self.root], typed.names, assumptions, self.dims, equations,
                                probe=interpret.compile_probe)
         self.size_roots = roots + list(typed.names.values())
         self.reason = ""
@@ -242,20 +245,25 @@ def _check(setting: _Setting, what: str, directional, full=None, shown: str = ""
     witness = Witness(setting.root, setting.wrt, setting.dims)
 
     def measure(inst, rng):
-        """(relative error, escalated?) on one instance; None where it cannot be measured."""
+        """(relative error, escalated?) on one instance, along DIRECTIONS random directions; None where it
+        cannot be measured."""
         x = np.asarray(inst.arrays[setting.wrt], dtype=float)
-        v = _direction(rng, x)
-        try:
-            with np.errstate(all="ignore"):
-                got, scale = directional(inst, v)
-                fd, noise = _central(setting, inst, v, _step(x, STEP))
-        except BudgetExceeded:
-            raise
-        except (ArithmeticError, ValueError, np.linalg.LinAlgError) as err:
-            setting.reason = f"the expression could not be evaluated ({err})"
-            return None
-        gots = got if isinstance(got, list) else [got]
-        err = max(_relative(g, fd, max(scale, noise, 1e-300)) for g in gots)
+        err, v, gots = 0.0, None, []
+        for _ in range(DIRECTIONS):
+            v = _direction(rng, x)
+            try:
+                with np.errstate(all="ignore"):
+                    got, scale = directional(inst, v)
+                    fd, noise = _central(setting, inst, v, _step(x, STEP))
+            except BudgetExceeded:
+                raise
+            except (ArithmeticError, ValueError, np.linalg.LinAlgError) as why:
+                setting.reason = f"the expression could not be evaluated ({why})"
+                return None
+            gots = got if isinstance(got, list) else [got]
+            err = max(err, max(_relative(g, fd, max(scale, noise, 1e-300)) for g in gots))
+            if not err < CHEAP:
+                break
         if err < CHEAP:
             return err, False
         ref = witness.reference(inst.arrays)
@@ -293,7 +301,7 @@ def _loop(setting: _Setting, out: Checked, measure, what: str, shown: str) -> Ch
             out.hostile += 1
             continue
         out.instances += 1
-        out.directions += 1
+        out.directions += DIRECTIONS if not escalated else 1
         out.escalated += int(escalated)
         out.largest_error = max(out.largest_error, err)
         out.sizes.append({d: n for d, n in inst.dims.items() if d not in setting.dims})

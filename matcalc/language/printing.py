@@ -221,9 +221,16 @@ def _unsized(arg: Node) -> bool:
     size (the argument of sum or tr; a scalar argument never)."""
     if arg.shape == (1, 1):
         return False
-    from .expr import walk
-
-    leaves = [n for n in walk(arg) if not n.args and n.shape != (1, 1)]
+    leaves, stack, seen = [], [arg], set()
+    while stack:                       # the array leaves, not those inside a scalar factor such as tr(A)
+        n = stack.pop()
+        if id(n) in seen or n.shape == (1, 1):
+            continue
+        seen.add(id(n))
+        if n.args:
+            stack.extend(n.args)
+        else:
+            leaves.append(n)
     return bool(leaves) and all(n.op == "eye" for n in leaves)
 
 
