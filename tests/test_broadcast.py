@@ -130,3 +130,54 @@ def test_broadcast_property(problem):
         assert float(np.max(np.abs(ours - theirs))) < 1e-7 * scale, (text, wrt, layout, printed)
     v = matcalc.verify(text, wrt=wrt, claim=printed, shapes=shapes, layout=layout)
     assert v.ok, (text, wrt, layout, printed, v.status, v.diagnosis)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+@given(BG.problems(max_depth=3))
+def test_broadcast_property_second_order_and_differentials(problem):
+    """The same expressions (scalar-valued ones, with respect to a vector or scalar): the Hessian against
+    central differences of autograd's gradient, and the differential method's df against central
+    differences of the expression along a random direction."""
+    import numpy as np
+    from hypothesis import assume
+
+    from matcalc.api import differential
+    from oracle import arrays_and_sizes
+    from test_hessian import fd_of_gradient
+
+    text, wrt, layout = problem
+    shapes = _shapes_for(text)
+    assume(len(BG.SHAPES[wrt]) <= 1)
+    d1 = matcalc.derive(text, wrt=wrt, shapes=shapes)
+    assume(d1.typed.root.is_scalar)
+    try:
+        d2 = matcalc.derive(text, wrt=wrt, shapes=shapes, order=2, layout=layout)
+    except UnsupportedError:
+        return
+    assert d2.checked.ok, (text, wrt, str(d2.checked))
+    dF = differential(text, wrt, shapes)
+    assert dF.checked.ok, (text, wrt, str(dF.checked))
+    for inst in instances(d2, count=1, seed=13):
+        env = arrays_and_sizes(d2, inst)      # every size too: the forward plan may use n as a number
+        got = np.asarray(d2.to_numpy()(**env), dtype=float)
+        want = np.asarray(fd_of_gradient(d2, env), dtype=float)
+        got = np.broadcast_to(got, want.shape) if got.size == 1 else got.reshape(want.shape)
+        assert np.allclose(got, want, rtol=1e-5, atol=1e-6 * (1 + np.abs(want).max())), (text, wrt, str(d2))
+        # df along a random direction, against (f(x + hV) - f(x - hV)) / 2h evaluated from the plain forward
+        rng = np.random.default_rng(2)
+        x0 = np.asarray(env[wrt], dtype=float)
+        v = rng.standard_normal(x0.shape)
+        from matcalc.compile.codegen import evaluate
+
+        def f(x):
+            local = dict(env)
+            local[wrt] = float(x) if np.ndim(x) == 0 else x
+            return float(evaluate(d2.typed.root, d2.typed.dims, local))
+
+        h = 1e-6
+        truth = (f(x0 + h * v) - f(x0 - h * v)) / (2 * h)
+        local = dict(env)
+        local[dF.dx.attr] = float(v) if np.ndim(v) == 0 else v
+        ours = float(evaluate(dF.node, dF.typed.dims, local))
+        assert abs(ours - truth) <= 1e-5 * (1 + abs(truth)), (text, wrt, dF.text)
