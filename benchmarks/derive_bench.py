@@ -436,8 +436,14 @@ def part_f(repeats: int = 21) -> list[float]:
         sh = {k: v for k, v in shapes.items() if k in expr and "gamma" in expr}
         bare = lambda: engine.derive(expr, wrt=wrt, shapes=sh or None, assume=assume, order=order)  # noqa: E731
         d = matcalc.derive(expr, wrt=wrt, shapes=sh or None, assume=assume, order=order)
-        t_derive = repeat_ms(bare, repeats, clear_matcalc_memos)
-        t_guard = repeat_ms(lambda: check_derivation(d), repeats, clear_matcalc_memos)
+        # interleaved, so that both see the same load on a shared machine
+        t_d, t_g = [], []
+        for _ in range(repeats):
+            clear_matcalc_memos()
+            t_d.append(timed(bare)[0])
+            clear_matcalc_memos()
+            t_g.append(timed(lambda: check_derivation(d))[0])
+        t_derive, t_guard = statistics.median(t_d), statistics.median(t_g)
         ratio = t_guard / t_derive
         ratios.append(ratio)
         label = f"d{'2' if order == 2 else ''}/d{wrt} {expr}"

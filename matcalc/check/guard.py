@@ -196,12 +196,12 @@ def _plain(a: np.ndarray, like) -> object:
 
 def _direction(rng, x) -> np.ndarray:
     v = rng.standard_normal(np.shape(x))
-    top = float(np.max(np.abs(v))) if np.size(v) else 1.0
+    top = float(np.abs(v).max()) if np.size(v) else 1.0
     return v / top if top > 0 else v
 
 
 def _step(x, base: float) -> float:
-    return base * max(1.0, float(np.max(np.abs(x))) if np.size(x) else 1.0)
+    return base * max(1.0, float(np.abs(x).max()) if np.size(x) else 1.0)
 
 
 def _central(setting: _Setting, inst: Instance, v, h: float) -> tuple[np.ndarray, float]:
@@ -209,7 +209,7 @@ def _central(setting: _Setting, inst: Instance, v, h: float) -> tuple[np.ndarray
     x = np.asarray(inst.arrays[setting.wrt], dtype=float)
     plus = setting.f(inst.arrays, inst.dims, _plain(x + h * v, x))
     minus = setting.f(inst.arrays, inst.dims, _plain(x - h * v, x))
-    noise = 1e-14 * (float(np.max(np.abs(plus))) + float(np.max(np.abs(minus)))) / (2 * h)
+    noise = 1e-14 * (float(np.abs(plus).max()) + float(np.abs(minus).max())) / (2 * h)
     return (plus - minus) / (2 * h), noise
 
 
@@ -220,7 +220,7 @@ def _relative(got: np.ndarray, want: np.ndarray, scale: float) -> float:
     got = got.reshape(want.shape)
     if not (np.all(np.isfinite(got)) and np.all(np.isfinite(want))):
         return math.inf
-    diff = float(np.max(np.abs(got - want))) if want.size else 0.0
+    diff = float(np.abs(got - want).max()) if want.size else 0.0
     if diff == 0.0:
         return 0.0
     return diff / scale if scale > 0 else math.inf

@@ -80,18 +80,21 @@ class Program:
         self.last = values
         return [values[i] for i in self.out]
 
-    def moving(self, name: str) -> list[int]:
-        """The indices of the nodes whose value depends on the name."""
-        found: set[int] = set()
-        for i, (n, args) in enumerate(self.order):
-            if (n.op == "sym" and n.attr == name) or any(k in found for k in args):
-                found.add(i)
-        return sorted(found)
+    def moving(self, name: str) -> set[int]:
+        """The indices of the nodes whose value depends on the name (found once per name)."""
+        cache = self.__dict__.setdefault("_moving", {})
+        if name not in cache:
+            found: set[int] = set()
+            for i, (n, args) in enumerate(self.order):
+                if (n.op == "sym" and n.attr == name) or any(k in found for k in args):
+                    found.add(i)
+            cache[name] = found
+        return cache[name]
 
     def along(self, arrays: dict, dims: dict, name: str):
         """f(value) with every name but `name` fixed: the nodes that do not depend on it are evaluated once."""
         self(arrays, dims)
-        moving = set(self.moving(name))
+        moving = self.moving(name)
         fixed = {i: v for i, v in enumerate(self.last) if i not in moving}
 
         def at(value):
