@@ -38,14 +38,14 @@ class Derivation(engine.Derivation):
     @classmethod
     def of(cls, d: engine.Derivation) -> "Derivation":
         out = cls(**{f.name: getattr(d, f.name) for f in fields(d)})
-        out.checked = guard.check_derivation(out)
+        out.checked = guard.safely(guard.check_derivation, "derivative", out)
         return out
 
     def to_numpy(self):
         """A callable: keyword arrays (vectors 1-D, matrices 2-D) in, the derivative out. The sizes of
         dimensions the result alone does not show (I in ∂tr(X)/∂X) are read off the other inputs."""
         fn = compile_derivation(self)
-        fn.checked = guard.check_callable(fn, self)
+        fn.checked = guard.safely(guard.check_callable, "the compiled code", fn, self)
         return fn
 
     def compile(self, backend: str = "numpy"):
@@ -53,7 +53,8 @@ class Derivation(engine.Derivation):
         scalar function, `.loss(**arrays)` is differentiable in torch/jax by the derived formula."""
         fn = compile_for(self, backend)
         if backend != "cupy":       # CuPy arrays need a GPU: its plan is NumPy's, checked by to_numpy()
-            fn.checked = guard.check_callable(fn, self, f"the compiled {backend} code")
+            fn.checked = guard.safely(guard.check_callable, f"the compiled {backend} code", fn, self,
+                                      f"the compiled {backend} code")
         return fn
 
     def to_torch(self):
@@ -66,7 +67,7 @@ class Derivation(engine.Derivation):
         """The generated code as text for numpy, torch, jax or cupy: written from the plan the callable
         runs, which is checked against the derivative first."""
         plan = derivation_plan(self)
-        guard.check_callable(plan.value, self, "the generated code")
+        guard.safely(guard.check_callable, "the generated code", plan.value, self, "the generated code")
         return derivation_source(self, backend, plan)
 
     @property
@@ -78,7 +79,7 @@ class Derivation(engine.Derivation):
         """The result entry by entry (`df/dW_ij = ...`), compared with the checked matrix result first."""
         text = super().index
         if self.order == 1 or not self.direction:
-            guard_forms.check_index_text(self, text)
+            guard.safely(guard_forms.check_index_text, "index form", self, text)
         return text
 
     def as_dict(self) -> dict:
@@ -135,12 +136,12 @@ class KroneckerJacobian(_KroneckerJacobian):
         """A callable: by default the Jacobian-vector product f(**arrays, V=...) -> F's change along V;
         with materialize=True the Jacobian matrix itself (np.kron), which has size(F)·size(X) entries."""
         fn = self.plan(materialize).value
-        guard_forms.check_kronecker_code(self, fn, materialize)
+        guard.safely(guard_forms.check_kronecker_code, "the generated code", self, fn, materialize)
         return fn
 
     def source(self, materialize: bool = False) -> str:
         plan = self.plan(materialize)
-        guard_forms.check_kronecker_code(self, plan.value, materialize)
+        guard.safely(guard_forms.check_kronecker_code, "the generated code", self, plan.value, materialize)
         return plan.source(*self.plan_names(materialize))
 
     def plan(self, materialize: bool = False) -> Plan:
@@ -151,7 +152,7 @@ def kronecker(expression: str, wrt: str, shapes=None, assume=(), layout: str = "
               input: str = "auto") -> KroneckerJacobian:
     """The vec/Kronecker Jacobian of `expression` with respect to `wrt`: `A*X*B` gives kron(B', A)."""
     k = KroneckerJacobian.of(_kronecker(_read(expression, input), wrt, shapes, assume, layout, "ascii"))
-    k.checked = guard_forms.check_kronecker(k)       # never shown unless the numbers agree (InternalError)
+    k.checked = guard.safely(guard_forms.check_kronecker, "vec/Kronecker Jacobian", k)   # else InternalError
     return k
 
 
@@ -159,7 +160,7 @@ def differential(expression: str, wrt: str, shapes=None, assume=(), input: str =
     """The differential of the expression in d`wrt` (`dX`): `inv(X)` gives `df = -inv(X)*dX*inv(X)`.
     `.checked` says how it was compared with the expression before it was returned."""
     dF = _differential(_read(expression, input), wrt, shapes, assume, "ascii")
-    dF.checked = guard_forms.check_differential(dF)
+    dF.checked = guard.safely(guard_forms.check_differential, "differential", dF)
     return dF
 
 
@@ -174,5 +175,5 @@ def tensor_index(expression: str, wrt: str, shapes=None, assume=(), input: str =
     respect to `wrt` has no matrix form (more than two axes); a str whose `.checked` is the evidence."""
     text = _read(expression, input)
     out = IndexForm(_tensor_index(text, wrt, shapes, assume, "ascii"))
-    out.checked = guard_forms.check_tensor_index(out, text, wrt, shapes, assume)
+    out.checked = guard.safely(guard_forms.check_tensor_index, "index form", out, text, wrt, shapes, assume)
     return out

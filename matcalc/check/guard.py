@@ -155,7 +155,9 @@ class _Setting:
             program = self._programs[key] = (interpret.Program(nodes, self.dims), nodes)
         try:
             return program[0](arrays, dims)
-        except (interpret.Unsized, KeyError, ValueError, IndexError, np.linalg.LinAlgError):
+        except (interpret.Unsized, KeyError, ValueError, TypeError, IndexError, AttributeError,
+                np.linalg.LinAlgError):
+            # an operation the direct evaluator does not know (a new function's row): the compiled plan
             from ..compile.codegen import compile_nodes
 
             plan = compile_nodes({f"v{i}": n for i, n in enumerate(nodes)}, self.dims)
@@ -173,7 +175,8 @@ class _Setting:
                 self._along = self._along_program().along(arrays, dims, self.wrt)
                 self._along_key = arrays
             return self._along(x)[0]
-        except (interpret.Unsized, KeyError, ValueError, IndexError, np.linalg.LinAlgError):
+        except (interpret.Unsized, KeyError, ValueError, TypeError, IndexError, AttributeError,
+                np.linalg.LinAlgError):
             local = dict(arrays)
             local[self.wrt] = x
             return self.value([self.root], local, dims)[0]
@@ -257,7 +260,7 @@ def _check(setting: _Setting, what: str, directional, full=None, shown: str = ""
                     fd, noise = _central(setting, inst, v, _step(x, STEP))
             except BudgetExceeded:
                 raise
-            except (ArithmeticError, ValueError, np.linalg.LinAlgError) as why:
+            except (ArithmeticError, ValueError, np.linalg.LinAlgError, MatcalcError) as why:
                 setting.reason = f"the expression could not be evaluated ({why})"
                 return None
             gots = got if isinstance(got, list) else [got]
@@ -344,6 +347,19 @@ def _second(setting: _Setting, inst: Instance, u, v) -> tuple[np.ndarray, float]
 # ---------------------------------------------------------------- the forms
 
 
+def safely(check, what: str, *args) -> Checked:
+    """A check run so that only its verdict can stop a result: InternalError (the result is wrong) and the
+    user's budget pass through; a fault of the check itself becomes evidence that says it could not run."""
+    try:
+        return check(*args)
+    except (InternalError, BudgetExceeded):
+        raise
+    except RecursionError:
+        return Checked(what, reason="the expression is nested too deeply for the numeric check")
+    except Exception as err:  # noqa: BLE001 — the check's own fault: said, never a wrong answer shown
+        return Checked(what, reason=f"the numeric check could not run ({type(err).__name__}: {err})")
+
+
 def check_derivation(d) -> Checked:
     """A derivation (engine.derive.Derivation): the result as printed (its layout), against the expression.
     Order 1: ∇f·V (or J V); order 2: U'HV, or U'·H[V] for a Hessian-vector product."""
@@ -400,7 +416,7 @@ def _check_second(d, setting, den_value, full, shown) -> Checked:
                 fd, noise = _second(setting, inst, u, v)
         except BudgetExceeded:
             raise
-        except (ArithmeticError, ValueError, np.linalg.LinAlgError) as err:
+        except (ArithmeticError, ValueError, np.linalg.LinAlgError, MatcalcError) as err:
             setting.reason = f"the expression could not be evaluated ({err})"
             return None
         err = _relative(np.array([[got]]), fd, max(scale, noise, 1e-300))
@@ -522,4 +538,4 @@ def _code_error(got: np.ndarray, want: np.ndarray) -> float:
     return _relative(got[keep], want[keep], size if size > 1e-12 else 1.0)
 
 
-__all__ = ["Checked", "check_derivation", "check_matrix_jacobian", "check_callable", "CHEAP"]
+__all__ = ["safely", "Checked", "check_derivation", "check_matrix_jacobian", "check_callable", "CHEAP"]

@@ -121,9 +121,23 @@ def evaluate(roots: list[Node], arrays: dict, dims: dict, dim_scalars=()) -> lis
 
 
 def compile_probe(outputs: dict, dim_scalars=()):
-    """The sampler's probe (kink arguments, the sides of stated equations) on this evaluator."""
+    """The sampler's probe (kink arguments, the sides of stated equations) on this evaluator, and on the
+    compiled plan where this evaluator cannot go (an operation it does not know)."""
     names = list(outputs)
-    return Program([outputs[k] for k in names], dim_scalars).named(names)
+    direct = Program([outputs[k] for k in names], dim_scalars).named(names)
+    fallback: list = []
+
+    def probe(**arrays):
+        if not fallback:
+            try:
+                return direct(**arrays)
+            except (Unsized, KeyError, ValueError, TypeError, IndexError, AttributeError):
+                from ..compile.codegen import compile_nodes
+
+                fallback.append(compile_nodes(dict(outputs), dim_scalars))
+        return fallback[0](**arrays)
+
+    return probe
 
 
 def _one(n: Node, args: list, arrays: dict, dims: dict, dim_scalars, table) -> np.ndarray:
@@ -165,7 +179,7 @@ def _one(n: Node, args: list, arrays: dict, dims: dict, dim_scalars, table) -> n
     if op in ("pow", "epow"):
         return np.power(args[0], float(n.attr))
     if op == "fn":
-        return _function(table[n.attr], args[0], n.shape)
+        return _function(table[n.attr], args, n.shape)
     if op == "vec":
         return args[0].reshape(-1, 1, order="F")
     if op == "unvec":
@@ -179,9 +193,12 @@ def _one(n: Node, args: list, arrays: dict, dims: dict, dim_scalars, table) -> n
     raise ValueError(f"no value for the operation {op!r}")
 
 
-def _function(row, a: np.ndarray, shape) -> np.ndarray:
+def _function(row, args: list, shape) -> np.ndarray:
     f = resolve(row.numpy)
     kind = row.kind
+    a = args[0]
+    if len(args) > 1:                      # a function of several arguments: entrywise on all of them
+        return np.asarray(f(*args), dtype=float).reshape(np.broadcast(*args).shape)
     if kind == "elementwise":
         return np.asarray(f(a), dtype=float)
     if kind == "reduce":

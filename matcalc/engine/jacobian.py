@@ -140,6 +140,13 @@ def _row(s: Node, G: Node) -> Node:
         chain = [a for a in s.args if not (a.is_scalar and not _scalar_chain_factor(a))]
         if len(chain) == 1 and chain[0].is_scalar:  # c * (inner scalar chain)
             return E.mul(*args, _row(chain[0], G))
+        for k, a in enumerate(chain):   # M .* (P + Q) inside the chain: one chain per term
+            if a.op == "had" and _contains(a, G):
+                sums = [b for b in a.args if b.op == "add" and _contains(b, G)]
+                if len(sums) == 1:
+                    rest = [b for b in a.args if b is not sums[0]]
+                    return E.add(*(_row(E.mul(*args, *chain[:k], E.hadamard(*rest, term), *chain[k + 1:]), G)
+                                   for term in sums[0].args))
         spread = _spread_outer(chain, G)
         if spread is not None:
             return _row(E.mul(*args, *spread), G)
