@@ -390,6 +390,13 @@ class Checker(Scrutiny):
             if len(out) < count:
                 out += self._informative_more(sampler, out[0].inst, count - len(out))
         if not out:
+            if sampler.ties:
+                from ..language.printing import to_text
+
+                raise MatcalcError(f"could not find random values at which the expression is defined and "
+                                   f"differentiable (a draw must keep the two largest entries of "
+                                   f"{to_text(sampler.ties[0])} apart, and the two smallest: max and min have no "
+                                   f"derivative at a tie); state its domain with an assumption such as 'x > 0'")
             raise MatcalcError("could not find random values at which the expression is defined; "
                                "state its domain with an assumption such as 'x > 0'")
         return out

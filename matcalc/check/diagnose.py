@@ -148,7 +148,7 @@ def _inner_sign(ck, cases, layout, values, truth):
     where the derivative has `1 - tanh(z).^2`)."""
     edits = []
     for path, node in _occurrences(ck.claim):
-        if node.op == "fn" and path:
+        if node.op == "fn" and path and len(node.args) == 1:
             flipped = E.fn(node.attr, E.neg(node.args[0]), node.shape)
             edits.append((path, flipped, to_text(node), to_text(flipped)))
         if node.op != "add" or not path:

@@ -86,8 +86,6 @@ class _Setting:
     """The expression, its names and assumptions, and the instances the guard draws for them."""
 
     def __init__(self, expression: str, typed, assumptions, wrt: str, extra_roots=()):
-        from .checker import specs
-
         self.expression, self.typed, self.assumptions, self.wrt = expression, typed, assumptions, wrt
         self.root = typed.root
         self.dims = set(typed.dims)
@@ -96,7 +94,7 @@ class _Setting:
             try:
                 from ..language.shapes import elaborate_many
 
-                _, nodes = elaborate_many(expression, specs(typed.names), assumptions.expressions())
+                _, nodes = elaborate_many(expression, _specs(typed.names), assumptions.expressions())
                 equations = [(f"{lhs} = {rhs}", nodes[2 * i], nodes[2 * i + 1])
                              for i, (lhs, rhs) in enumerate(assumptions.equations)]
             except MatcalcError:
@@ -185,6 +183,15 @@ class _Setting:
         if not hasattr(self, "_f_program"):
             self._f_program = interpret.Program([self.root], self.dims)
         return self._f_program
+
+
+def _specs(names: dict) -> dict:
+    """Every name's resolved shape as a declaration (() scalar, (n,) vector, (r, c) matrix)."""
+    out = {}
+    for n, node in names.items():
+        r, c = node.shape
+        out[n] = () if (r, c) == (1, 1) else (r,) if c == 1 else (r, c)
+    return out
 
 
 def _evaluable(node: Node, names: dict, dims: set) -> bool:

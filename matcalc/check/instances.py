@@ -21,9 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..budget import BudgetExceeded, check_allocation
-from ..compile.codegen import compile_nodes
 from ..engine.assumptions import Assumptions
-from ..engine.domain import kink_arguments, positive_needs
+from ..engine.domain import kink_arguments, positive_needs, tie_arguments
 from ..language import expr as E
 from ..language.expr import Node, walk
 from .numeric import SIZES, _domains
@@ -92,7 +91,7 @@ class Sampler:
     """Draws instances of the names of some roots (an expression and the claims about it)."""
 
     def __init__(self, roots, names: dict[str, Node], assumptions: Assumptions, dim_scalars=(),
-                 equations: list[tuple[str, Node, Node]] = (), watch=(), probe=compile_nodes):
+                 equations: list[tuple[str, Node, Node]] = (), watch=(), probe=None):
         """`watch`: further roots (a claim) whose kinks must be seen from both sides, though the claim
         plays no part in where the expression is defined. `probe`: how the kink arguments are evaluated
         (a compiled plan; the guard passes its direct evaluator, which costs nothing to build)."""
@@ -124,12 +123,19 @@ class Sampler:
                 self.checked.append((text, lhs, rhs))
         self.kinks = kink_arguments(self.roots)
         known = set(names) | self.dim_scalars
+
+        def evaluable(k):
+            return all(n.attr in known for n in walk(k) if n.op == "sym")
+
         # a watched kink the instances cannot evaluate (a claim's abbreviation) is not watched
-        self.watched = self.kinks + [k for k in kink_arguments(watch) if k not in self.kinks
-                                     and all(n.attr in known for n in walk(k) if n.op == "sym")]
+        self.watched = self.kinks + [k for k in kink_arguments(watch) if k not in self.kinks and evaluable(k)]
+        self.ties = [t for t in tie_arguments(self.roots + list(watch)) if evaluable(t)]   # max(X): no two tie
         outputs = {f"k{i}": k for i, k in enumerate(self.watched)}
+        outputs.update({f"t{i}": t for i, t in enumerate(self.ties)})
         outputs.update({f"l{i}": lhs for i, (_, lhs, _) in enumerate(self.checked)})
         outputs.update({f"r{i}": rhs for i, (_, _, rhs) in enumerate(self.checked)})
+        if probe is None:
+            from ..compile.codegen import compile_nodes as probe
         self._probe = probe(outputs, self.dim_scalars) if outputs else None
 
     # ------------------------------------------------------------ drawing
@@ -182,6 +188,12 @@ class Sampler:
                 return False
             if v.size and float(np.min(v)) < KINK_MARGIN * max(inst.scale, 1e-3):
                 return False
+        for i in range(len(self.ties)):
+            v = np.sort(np.asarray(values[f"t{i}"], dtype=float).ravel())
+            if not np.all(np.isfinite(v)):
+                return False
+            if v.size > 1 and min(v[-1] - v[-2], v[1] - v[0]) < KINK_MARGIN * max(inst.scale, 1e-3):
+                return False       # a tie for the maximum (or the minimum): max has no derivative there
         return True
 
     def kink_signs(self, instances) -> list[tuple[Node, bool, bool]]:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..budget import check_allocation
-from ..compile.codegen import Plan, _rep
 from ..engine.assumptions import Assumptions
+from ..engine.domain import positive_base
 from ..language import expr as E
 from ..language.expr import Node, walk
 from ..tables import functions
@@ -33,9 +33,9 @@ def _domains(root: Node) -> dict[str, set[str]]:
     """What each name must satisfy, read from the functions it sits under."""
     need: dict[str, set[str]] = {}
     for node in walk(root):
-        if node.op != "fn":
+        if node.op != "fn" and not positive_base(node):
             continue
-        domain = functions()[node.attr].domain
+        domain = functions()[node.attr].domain if node.op == "fn" else "positive"   # x.^p: x > 0
         if domain == "real":
             continue
         # names under a function whose value is positive anyway (log(softmax(z))) need nothing
@@ -64,6 +64,8 @@ def dimension_sizes(roots: list[Node], rng=None, start: int = 0) -> dict[str, in
 
 def sample(root: Node, names: dict[str, Node], assumptions: Assumptions | None = None, rng=None,
            sizes: dict[str, int] | None = None, dim_scalars=(), extra_roots=()) -> Instance:
+    from ..compile.codegen import _rep
+
     rng = rng if rng is not None else np.random.default_rng(0)
     a = assumptions or Assumptions()
     dims = dict(sizes or dimension_sizes([root, *extra_roots, *names.values()]))
@@ -115,8 +117,20 @@ def _draw(name, shape, rep, need: set[str], a: Assumptions, rng):
     return rng.standard_normal(size) * scale if size else float(rng.standard_normal() * scale)
 
 
+_value_plan_memo: dict = {}
+
+
 def value_function(root: Node, dim_scalars=()):
-    plan = Plan({"value": root}, set(dim_scalars))
+    """The expression's value as a function of keyword arrays; the plan is compiled once per expression
+    (finite differences ask for it at every instance)."""
+    from ..compile.codegen import Plan   # the code generator is loaded by the first check that needs it
+
+    key = (root, frozenset(dim_scalars))
+    plan = _value_plan_memo.get(key)
+    if plan is None:
+        if len(_value_plan_memo) > 256:
+            _value_plan_memo.clear()
+        plan = _value_plan_memo[key] = Plan({"value": root}, set(dim_scalars))
     return lambda **env: plan(**env)["value"]
 
 
@@ -163,6 +177,8 @@ def hessian_finite_difference(root: Node, wrt: str, inst: Instance, dim_scalars=
     forward computation — an autodiff that shares nothing with matcalc's rules."""
     import autograd
     import autograd.numpy as anp
+
+    from ..compile.codegen import Plan
 
     plan = Plan({"value": root}, set(dim_scalars), xp=anp)
     env = dict(inst.env)

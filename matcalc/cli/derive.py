@@ -11,9 +11,8 @@ import json
 
 import click
 
-from ..api import derive as derive_expression
-from ..api import differential, kronecker, tensor_index
-from ..api.report import markdown_report
+from ..api.derivation import derive as derive_expression
+from ..api.derivation import differential, kronecker, tensor_index
 from ..api.text import render_text
 from ..budget import limit
 from ..engine.differential import differential_steps
@@ -107,6 +106,8 @@ def _derive_command(expression, wrt, shapes, assume, layout, order, direction, f
     elif fmt in ("numpy", "torch", "jax", "cupy"):
         click.echo(d.source(fmt), nl=False)
     elif fmt == "markdown":
+        from ..api.report import markdown_report
+
         click.echo(markdown_report(d))
     else:
         if method == "differential" and steps:

@@ -155,6 +155,12 @@ class _Canon:
             r, t = kids[0]
             node, _ = self._register(Node("epow", (r,), n.attr, r.shape))
             return node, t
+        if op == "vpow":                         # x.^p: the exponent is a scalar, the base keeps its turn
+            r, t = kids[0]
+            node, _ = self._register(Node("vpow", (r, kids[1][0]), None, r.shape))
+            return node, t and not n.is_scalar
+        if op == "fn" and len(kids) > 1:         # max(a, b): its operands as they are, in order
+            return self._register(Node("fn", tuple(_orient(r, t) for r, t in kids), n.attr, n.shape))
         if op == "bcast":
             r, t = kids[0]
             P = Node("bcast", (_orient(r, t),), None, n.shape)

@@ -37,7 +37,7 @@ import numpy as np
 
 from .. import budget as _budget
 from ..errors import MatcalcError
-from ..language.dims import size_of
+from ..language.dims import dimension_names, size_of
 from ..language.expr import Node, walk
 from . import rewrites
 from .canon import _Canon, _orient, _place_scalars, _py_name, _rep  # noqa: F401  (re-exported)
@@ -74,6 +74,9 @@ class Plan:
                     order.append(n)
         self.order = order
         syms = {n.attr: n for n in order if n.op == "sym"}
+        # a scalar named like a dimension is that size (the 1/n of a mean's gradient), read off the inputs
+        sized = {d for n in order for d in dimension_names(n.shape)}
+        self.dim_scalars |= {name for name, n in syms.items() if n.is_scalar and name in sized}
         self.shapes = {name: n.shape for name, n in syms.items()}
         self.inputs = sorted(set(syms) - self.dim_scalars)
         self.dim_sources = self._dim_sources()
@@ -428,7 +431,10 @@ def _dim_hints(derivation) -> dict:
 
 
 def derivation_plan(derivation, xp=np) -> Plan:
-    return Plan({"result": derivation.result}, set(derivation.typed.dims), xp, dim_hints=_dim_hints(derivation))
+    # every dimension of the expression may stand in the result as a number (the 1/n of a mean)
+    sizes = {d for node in derivation.typed.names.values() for d in dimension_names(node.shape)}
+    return Plan({"result": derivation.result}, set(derivation.typed.dims) | sizes, xp,
+                dim_hints=_dim_hints(derivation))
 
 
 def derivation_function_name(derivation) -> str:

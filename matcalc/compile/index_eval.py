@@ -89,7 +89,7 @@ def _union(*label_lists):
 
 
 def _numpy_function(name: str):
-    row = next(r for r in functions().values() if r.printed == name and r.kind == "elementwise")
+    row = next(r for r in functions().values() if r.printed == name and r.kind == "elementwise" and r.arity == 1)
     f = resolve(row.numpy)
     return lambda a: f(np.array(a, dtype=float, copy=True))
 

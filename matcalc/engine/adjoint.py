@@ -76,10 +76,13 @@ def instantiate(text: str, env: dict[str, Node], dims: dict[str, object]) -> Nod
     return Builder(text, env, dims).build(_template(text))
 
 
-def times_slope(row, X: Node, v: Node) -> Node:
+def times_slope(row, X: Node, v: Node, args: tuple = (), which: int = 0) -> Node:
     """v .* f'(X) for an elementwise function f (a product when X is a scalar): what the adjoint walk
-    sends back (v = G) and what the forward walk sends on (v = dX); f' is the table's `derivative`."""
-    slope = instantiate(row.derivative, {"x": X}, {"m": X.shape[0], "c": X.shape[1]})
+    sends back (v = G) and what the forward walk sends on (v = dX); f' is the table's `derivative`.
+    For f(x, y) of two arguments (`args`), the partial in argument `which`: `derivative` or `derivative2`."""
+    env = dict(zip(("x", "y"), args)) if args else {"x": X}
+    text = row.derivative2 if which == 1 else row.derivative
+    slope = instantiate(text, env, {"m": X.shape[0], "c": X.shape[1]})
     if E.is_zero(slope):
         return E.zero(v.shape)
     return E.mul(v, slope) if X.is_scalar else E.hadamard(v, slope)
@@ -190,6 +193,19 @@ class _Walk:
             slot = "scalar" if child.is_scalar else ("row" if child.shape[0] == 1 else "column")
             r = operators()[("bcast", slot)]
             yield child, self._op(r, G=G, m=node.shape[0], c=node.shape[1]), r.rule, r.source
+        elif op == "fn" and len(node.args) > 1:
+            row = function_row(node.attr)
+            for i, child in enumerate(node.args):
+                if child in depends:
+                    adj = times_slope(row, child, G, node.args, i)
+                    if not E.is_zero(adj):
+                        yield child, adj, f"{row.printed}: {row.rule}", row.source
+        elif op == "vpow":
+            X, p = node.args
+            for child, slot in ((X, "base"), (p, "exponent")):
+                if child in depends:
+                    r = operators()[("vpow", slot)]
+                    yield child, self._op(r, G=G, X=X, p=p, F=node), r.rule, r.source
         elif op == "fn":
             row = function_row(node.attr)
             X = node.args[0]

@@ -79,7 +79,7 @@ class Derivation:
     direction: str | None = None
 
     def __str__(self) -> str:
-        return "0" if E.is_zero(self.result) else to_text_bounded(self.result, set(self.typed.names))
+        return to_text_bounded(self.result, set(self.typed.names))  # a zero keeps its shape: zeros(n)
 
     def __repr__(self) -> str:
         return f"Derivation({self.expression!r}, wrt={self.wrt!r}, layout={self.layout!r}) = {self}"

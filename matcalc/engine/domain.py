@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..language.expr import Node, transpose, walk
-from ..tables import functions
+from ..language.expr import Node, add, mul, num, transpose, walk
+from ..tables import functions, operators
 
 POSITIVE, NONNEG_AE, NONNEG = "positive", "nonnegative-ae", "nonnegative"
 _RANK = {POSITIVE: 3, NONNEG_AE: 2, NONNEG: 1, None: 0}
@@ -117,6 +117,8 @@ class SignAnalysis:
             return _product_sign(arg_signs)
         if op in ("pow", "epow"):
             return self._power_sign(arg_signs[0], Fraction(node.attr))
+        if op == "vpow":                       # x.^p, any real p: positive where the base is
+            return arg_signs[0] if arg_signs[0] in (POSITIVE, NONNEG_AE) else None
         if op == "fn":
             return self._function_sign(node.attr, arg_signs[0])
         return None
@@ -152,7 +154,7 @@ def positive_needs(roots, positive_names=(), probability_names=()) -> set[str]:
     need: set[str] = set()
     for root in roots:
         for node in walk(root):
-            if node.op != "fn" or table[node.attr].domain != "positive":
+            if not (node.op == "fn" and table[node.attr].domain == "positive") and not positive_base(node):
                 continue
             if signs(node.args[0]) in (POSITIVE, NONNEG_AE):
                 continue
@@ -176,11 +178,13 @@ def kink_of(node: Node) -> Node | None:
     for a second one): `x` for relu(W*x + b) gives W*x + b; None for a function without a kink."""
     if node.op != "fn":
         return None
-    text = functions()[node.attr].kink
-    if not text:
+    text = functions()[node.attr].kink.strip()
+    if not text or text == "tie":          # a tie of two entries is no sign change (tie_arguments)
         return None
-    if text.strip() == "x":
+    if text == "x":
         return node.args[0]
+    if text == "difference" and len(node.args) > 1:     # max(a, b): a - b
+        return add(node.args[0], mul(num(-1), node.args[1]))
     from .adjoint import instantiate
 
     env = {"x": node.args[0]}
@@ -191,9 +195,10 @@ def kink_of(node: Node) -> Node | None:
 
 
 def kink_arguments(roots) -> list[Node]:
-    """The kink arguments of every piecewise call in the roots (relu, abs, step, sign, norm1 today: every row
-    of rules/functions.toml with a `kink`): where a derivative jumps at 0, so instances must see both signs
-    of them (a missing step() shows only where the ReLU is off) and stay clear of 0."""
+    """The kink arguments of every piecewise call in the roots — every row of rules/functions.toml with a
+    `kink` (relu, abs, step, sign and norm1 with "x"; max(a, b) and min(a, b) with "difference", a - b):
+    where a derivative jumps at 0, so instances must see both signs of them (a missing step() shows only
+    where the ReLU is off), stay clear of 0, and are placed next to them (check/kinks.py)."""
     out: list[Node] = []
     for root in roots:
         for node in walk(root):
@@ -203,5 +208,28 @@ def kink_arguments(roots) -> list[Node]:
     return out
 
 
-__all__ = ["SignAnalysis", "positive_needs", "kink_arguments", "kink_of", "kinked_functions", "POSITIVE", "NONNEG_AE",
-           "NONNEG"]
+def tie_arguments(roots) -> list[Node]:
+    """The arguments of functions whose row says `kink = "tie"` (max(X), min(X), ismax): their derivative
+    jumps where two entries tie for the maximum or the minimum, so instances keep the two largest
+    entries, and the two smallest, apart."""
+    out: list[Node] = []
+    for root in roots:
+        for node in walk(root):
+            if node.op == "fn" and functions()[node.attr].kink == "tie" and node.args[0] not in out:
+                out.append(node.args[0])
+    return out
+
+
+def positive_base(node: Node) -> bool:
+    """An operation whose operand must be positive to be defined (x.^p for a symbol p: operators.toml's
+    `domain` column), read for its first operand."""
+    if node.op in ("fn", "sym", "num"):
+        return False
+    row = operators().get((node.op, "base"))
+    return row is not None and row.domain == "positive"
+
+
+KINKED = kinked_functions   # the old list of names, now read from the rows (a function, so it is never stale)
+
+__all__ = ["SignAnalysis", "positive_needs", "kink_arguments", "kink_of", "kinked_functions", "tie_arguments",
+           "positive_base", "POSITIVE", "NONNEG_AE", "NONNEG"]

@@ -17,7 +17,7 @@ from ..errors import MatcalcError, UnsupportedError
 from ..language import expr as E
 from ..language.expr import Node
 from ..language.functions import row as function_row
-from ..language.printing import to_text_bounded
+from ..language.printing import to_latex, to_text_bounded
 from .adjoint import instantiate, times_slope
 from .derive import prepare, read_input
 from .simplify import Simplifier, table_rules
@@ -88,6 +88,19 @@ class Forward:
         if op == "kron":
             A, B = n.args
             return E.add(E.kron(self.d(A), B), E.kron(A, self.d(B)))
+        if op == "vpow":                       # d(u.^p) = p*u.^(p - 1) .* du + u.^p .* log(u)*dp
+            u, p = n.args
+            terms = []
+            if not E.is_zero(self.d(u)):
+                slope = E.mul(p, E.vpow(u, E.sub(p, E.num(1))))
+                terms.append(E.mul(slope, self.d(u)) if u.is_scalar else E.hadamard(slope, self.d(u)))
+            if not E.is_zero(self.d(p)):
+                terms.append(E.mul(E.hadamard(n, E.apply("log", u)), self.d(p)))
+            return E.add(*terms)
+        if op == "fn" and len(n.args) > 1:
+            row = function_row(n.attr)
+            return E.add(*(times_slope(row, a, self.d(a), n.args, i) for i, a in enumerate(n.args)
+                           if not E.is_zero(self.d(a))))
         if op == "fn":
             row = function_row(n.attr)
             u = n.args[0]
@@ -113,6 +126,19 @@ class DifferentialResult:
 
     def __str__(self) -> str:
         return self.text
+
+    def __repr__(self) -> str:
+        return f"<matcalc differential of {self.expression!r} in d{self.wrt}: {self.text}>"
+
+    @property
+    def latex(self) -> str:
+        """dF in LaTeX, the differential of the variable written d followed by its name."""
+        d = r"\mathrm{d}" + to_latex(self.typed.names[self.wrt])
+        return to_latex(self.node).replace(to_latex(self.dx), d)
+
+    def _repr_latex_(self) -> str:
+        f = "f" if self.typed.root.is_scalar else "F"
+        return f"$$d{f} = {self.latex}$$"
 
 
 def differential(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto") -> DifferentialResult:

@@ -48,7 +48,8 @@ def _written_entrywise(n) -> bool:
     if n.op == "fn":
         from ..tables import functions
 
-        return functions()[n.attr].kind in ("elementwise", "tomatrix")
+        row = functions()[n.attr]
+        return row.kind in ("elementwise", "tomatrix") and row.arity == 1
     return n.op in _ENTRYWISE_OPS
 
 

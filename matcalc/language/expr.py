@@ -250,6 +250,8 @@ def transpose(a: Node) -> Node:
         return hadamard(*(transpose(f) for f in a.args))
     if op == "epow":
         return epow(transpose(a.args[0]), a.attr)
+    if op == "vpow":
+        return vpow(transpose(a.args[0]), a.args[1])
     if op == "bcast":
         return bcast(transpose(a.args[0]), (a.shape[1], a.shape[0]))
     if op == "kron":
@@ -444,10 +446,18 @@ def commutation(m: Dim, n: Dim) -> Node:
 
 
 
-def apply(name: str, arg: Node, where: str = "") -> Node:
-    """A function of rules/functions.toml applied to a typed argument: the result's shape follows the
+def apply(name: str, *args: Node, where: str = "") -> Node:
+    """A function of rules/functions.toml applied to typed arguments: the result's shape follows the
     row's `kind`, and an argument of the wrong shape is a ShapeError naming both."""
     r = function_row(name)
+    if len(args) != r.arity:
+        raise ShapeError(f"{where or r.printed}: {r.printed} takes {r.arity} argument{'s' if r.arity > 1 else ''}, "
+                         f"got {len(args)}")
+    if r.arity > 1:
+        return _apply_elementwise(r, args)
+    arg = args[0]
+    if r.axis:
+        return _apply_along(r, arg, where)
     check_argument(r, arg.shape, where)
     if r.kind == "reduce" and r.linear and arg.is_scalar:
         return arg  # sum and trace of a scalar are the scalar
@@ -457,6 +467,61 @@ def apply(name: str, arg: Node, where: str = "") -> Node:
     if r.kind == "elementwise" and arg.op == "bcast" and arg.args[0].is_scalar:
         return bcast(fn(name, arg.args[0], SCALAR), arg.shape)     # exp(s repeated) is exp(s) repeated
     return fn(name, arg, result_shape(r, arg.shape))
+
+
+def _is_constant(n: Node) -> bool:
+    return not any(m.op == "sym" for m in walk(n))
+
+
+def _apply_elementwise(r, args: tuple[Node, ...]) -> Node:
+    """max(a, b), min(a, b): the arguments broadcast to one shape, entry by entry. max(u, u) is u, and a
+    commutative function puts a constant argument last (max(0, u) is max(u, 0)), so its partial in u is
+    step(u) rather than 1 - step(-u)."""
+    shape = tuple(next((a.shape[k] for a in args if a.shape[k] != 1), 1) for k in (0, 1))
+    args = tuple(a if a.shape == shape else bcast(a, shape) for a in args)
+    if all(a is args[0] for a in args):
+        return args[0]
+    if r.commutative and len(args) == 2 and _is_constant(args[0]) and not _is_constant(args[1]):
+        args = (args[1], args[0])
+    return Node("fn", args, r.name, shape)
+
+
+def _apply_along(r, arg: Node, where: str) -> Node:
+    """sum(X, 1), mean(X, 2), ...: along an axis of one entry the row's `single` value (x itself for a
+    sum or a mean, 0 for a variance); along the long axis of a vector, the function of all its entries."""
+    reduced = arg.shape[0] if r.axis == 1 else arg.shape[1]
+    other = arg.shape[1] if r.axis == 1 else arg.shape[0]
+    shape = result_shape(r, arg.shape)
+    if reduced == 1:
+        if r.single == "x":
+            return arg
+        if r.single == "0":
+            return zero(shape)
+        raise ValueError(f"rules/functions.toml: {r.name} has single = {r.single!r}; use \"x\" or \"0\"")
+    if other == 1:
+        from ..tables import spelled
+
+        whole = next(w for w in spelled(r.printed) if not w.axis and w.arity == 1)
+        return apply(whole.name, arg, where=where)
+    return fn(r.name, arg, shape)
+
+
+def size_scalar(d: Dim) -> Node:
+    """A dimension used as a number: `m`, `3`, or `m*c` (the count of mean's rule: rows times columns)."""
+    if isinstance(d, int):
+        return num(d)
+    whole, names = dim_factors(d)
+    return mul(num(whole), *(sym(n, SCALAR) for n in names))
+
+
+def vpow(base: Node, p: Node) -> Node:
+    """base.^p (base^p for a scalar base) with a scalar exponent that is an expression, not a number:
+    `x.^p`, `abs(x).^p`, `alpha^p`. Defined where the base is positive (the exponent is any real)."""
+    if not p.is_scalar:
+        raise ShapeError(f"an exponent must be a scalar, got {shape_text(p.shape)}")
+    if p.op == "num":
+        return power(base, p.attr) if base.is_scalar else epow(base, p.attr)
+    return Node("vpow", (base, p), None, base.shape)
 
 
 # ---------------------------------------------------------------- Kronecker products applied to a vec
@@ -569,7 +634,9 @@ def rebuild(node: Node, args: tuple[Node, ...]) -> Node:
     if op == "bcast":
         return bcast(args[0], node.shape)
     if op == "fn":
-        return apply(node.attr, args[0])
+        return apply(node.attr, *args)
+    if op == "vpow":
+        return vpow(*args)
     if op == "vec":
         return vec(args[0])
     if op == "unvec":

@@ -84,7 +84,7 @@ def _function_names() -> set[str]:
 def _elementwise_names() -> set[str]:
     from ..tables import functions
 
-    return {r.printed for r in functions().values() if r.kind == "elementwise"}
+    return {r.printed for r in functions().values() if r.kind == "elementwise" and r.arity == 1}
 
 
 def is_latex(text: str) -> bool:
@@ -343,6 +343,7 @@ class _Parser:
         base = self.postfix()
         while self.at("OP", "^"):
             op = self.take()
+            estart = self.tok.pos
             if self.at("OP", "{"):
                 self.take()
                 e = self.expr()
@@ -362,9 +363,28 @@ class _Parser:
                 continue
             p = _constant(e)
             if p is None:
-                raise ParseError("an exponent must be a number", self.src, op.pos + 2)
+                base = self._symbolic_power(base, e, op, estart)
+                continue
             base = IX("pow", base, p, pos=base.pos)
         return base
+
+    def _symbolic_power(self, base: IX, e: IX, op: Tok, estart: int) -> IX:
+        """x.^p, x_i^p, (abs(x).^(p - 1))_i: a scalar symbol as exponent, written in matrix form (an entry
+        of x.^p is x_i^p), for matcalc's own parser."""
+        if not _pure(e):
+            raise ParseError("an exponent must be a number or a scalar expression without indices", self.src,
+                             op.pos + 2)
+        exponent = self._ascii(estart, self.tok.pos, op)
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", exponent):
+            exponent = f"({exponent})"
+        if _pure(base):
+            return IX("mexpr", self._ascii(base.pos, self.tok.pos, op) if not self.latex else
+                      f"{_wrap(base.args[0]) if base.kind == 'mexpr' else base.args[0]}.^{exponent}", (),
+                      pos=base.pos)
+        if base.kind in ("entry", "mexpr") and base.args[1]:
+            return IX("mexpr", f"{_wrap(base.args[0])}.^{exponent}", base.args[1], pos=base.pos)
+        raise ParseError("an exponent must be a number (a symbol may be the exponent of an entry, x_i^p)",
+                         self.src, op.pos + 2)
 
     def postfix(self) -> IX:
         t = self.tok

@@ -109,21 +109,25 @@ class TextPrinter:
             return f"ones({node.shape[0]})", ATOM
         if op == "eye":
             return "I", ATOM
-        if op == "zero":  # shaped, so that softmax(0*ones(n)) does not read back as softmax of a scalar
+        if op == "zero":  # shaped, so that softmax(zeros(n)) does not read back as softmax of a scalar
             r, c = node.shape
             if c == 1:
-                return f"0*ones({r})", MUL
-            if r == 1:
-                return f"0*ones({c})'", MUL
-            return f"0*ones({r})*ones({c})'", MUL
+                return f"zeros({r})", ATOM
+            return f"zeros({r}, {c})", ATOM
         if op == "bcast":
             return self(broadcast_written(node))
         if op == "fn":
-            arg = node.args[0]
-            if _unsized(arg):
+            row = functions()[node.attr]
+            if row.arity == 1 and not row.axis and _unsized(node.args[0]):
                 # sum(I), tr(2*I): nothing beside the identity says its size, so it is written: sum(I(n))
-                return f"{functions()[node.attr].printed}({_SizedTextPrinter()(arg)[0]})", ATOM
-            return f"{functions()[node.attr].printed}({self(arg)[0]})", ATOM
+                return f"{row.printed}({_SizedTextPrinter()(node.args[0])[0]})", ATOM
+            args = [self._argument(a) if row.arity > 1 else self(a)[0] for a in node.args]
+            args += [str(row.axis)] if row.axis else []
+            return f"{row.printed}({', '.join(args)})", ATOM
+        if op == "vpow":
+            base, p = node.args
+            power = "^" if node.is_scalar else ".^"
+            return f"{self.wrap(base, ATOM)}{power}{self.wrap(p, ATOM)}", POSTFIX
         if op == "vec":
             return f"vec({self._kron_operand(node.args[0])})", ATOM
         if op == "unvec":
@@ -169,7 +173,12 @@ class TextPrinter:
             # a compound divisor reads best after the product: x/norm2(x); a name before it: (1/m)*X
             divisors = [f for f in node.args if f.op == "pow" and f.attr < 0 and f.args[0].op != "sym"]
             parts = []
-            for f in node.args:
+            args = node.args
+            if len(args) > 1 and args[0].op == "num" and args[0].attr.denominator == 1 and args[0].attr > 1 \
+                    and args[1].op == "pow" and args[1].attr == -1 and args[1].args[0].op == "sym":
+                parts.append(f"({args[0].attr}/{args[1].args[0].attr})")   # (2/m)*X, not 2*(1/m)*X
+                args = args[2:]
+            for f in args:
                 if any(f is d for d in divisors):
                     continue
                 text, prec = self(f)
@@ -195,6 +204,13 @@ class TextPrinter:
     def _had_factor(self, f: Node) -> str:
         text, prec = self(f)
         return f"({text})" if prec <= MUL else text
+
+    def _argument(self, a: Node) -> str:
+        """An argument of max(u, 0): a constant array (broadcast by the call) as its number."""
+        if a.op == "zero":
+            return "0"
+        value = constant_value(a)
+        return self(Node("num", (), value) if value is not None else a)[0]
 
     def _kron_operand(self, f: Node) -> str:
         """An identity inside a Kronecker product carries its size: kron(x', I(m))."""
@@ -341,9 +357,20 @@ class LatexPrinter(TextPrinter):
         if op == "eye":
             return (f"I_{{{_latex_dim(node.shape[0])}}}" if self._sized else "I"), ATOM
         if op == "zero":
-            return "0", ATOM
+            r, c = node.shape
+            return f"\\mathbf{{0}}_{{{_latex_dim(r)}}}" if c == 1 else \
+                f"\\mathbf{{0}}_{{{_latex_dim(r)},{_latex_dim(c)}}}", ATOM
         if op == "bcast":
             return self(broadcast_written(node))
+        if op == "vpow":
+            base, p = node.args
+            ring = "" if node.is_scalar else "\\circ "
+            return f"{self.wrap(base, ATOM)}^{{{ring}{self(p)[0]}}}", POSTFIX
+        if op == "fn" and (len(node.args) > 1 or functions()[node.attr].axis):
+            row = functions()[node.attr]
+            args = [self._argument(a) if row.arity > 1 else self(a)[0] for a in node.args]
+            args += [str(row.axis)] if row.axis else []
+            return f"{row.latex or row.printed}\\left({', '.join(args)}\\right)", ATOM
         if op == "fn":
             name = node.attr
             arg = self(node.args[0])[0]
@@ -357,7 +384,7 @@ class LatexPrinter(TextPrinter):
                 return f"\\left\\|{arg}\\right\\|_1", ATOM
             if name == "inv":
                 return f"{self.wrap(node.args[0], ATOM)}^{{-1}}", POSTFIX
-            return f"{_LATEX_FUNCS.get(name, name)}\\left({arg}\\right)", ATOM
+            return f"{functions()[name].latex or _LATEX_FUNCS.get(name, name)}\\left({arg}\\right)", ATOM
         if op == "vec":
             return f"\\operatorname{{vec}}\\left({self._latex_kron_operand(node.args[0], bare=True)}\\right)", ATOM
         if op == "unvec":
@@ -387,7 +414,12 @@ class LatexPrinter(TextPrinter):
             if _is_negative(node):
                 return "-" + _wrap_text(_negated_text(node, self), MUL), UNARY
             parts = []
-            for f in node.args:
+            args = node.args
+            if len(args) > 1 and args[0].op == "num" and args[0].attr.denominator == 1 and args[0].attr > 1 \
+                    and args[1].op == "pow" and args[1].attr == -1 and args[1].args[0].op == "sym":
+                parts.append(f"\\frac{{{args[0].attr}}}{{{self(args[1].args[0])[0]}}}")
+                args = args[2:]
+            for f in args:
                 text, prec = self(f)
                 parts.append(f"\\left({text}\\right)" if prec < MUL or f.op in ("had", "mul", "kron") else text)
             return " ".join(parts), MUL

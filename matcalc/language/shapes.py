@@ -16,6 +16,8 @@ from ..errors import ParseError, ShapeError, UnsupportedError
 from ..tables import functions, known_function_names, spelled
 from . import expr as E
 from .expr import SCALAR, Dim, Node, Shape, apply
+from . import exponents
+from .functions import call_rows, zeros_sizes
 from .parse import Syntax, chain, parse, parse_fresh
 
 GREEK = {
@@ -160,6 +162,8 @@ class _Inference:
             n = stack.pop()
             if n.kind == "div" and n.args[1].kind == "name":
                 self.scalar_names.add(n.args[1].value)
+            if n.kind in ("pow", "epow"):                  # an exponent is a scalar: x.^p, alpha^p
+                self.scalar_names |= exponents.exponent_names(n.args[1])
             if n.kind == "call" and n.value in DIMENSION_ARGUMENTS:
                 for k in DIMENSION_ARGUMENTS[n.value]:
                     if k < len(n.args):
@@ -213,6 +217,8 @@ class _Inference:
         if k == "call":
             return self.call_shape(node)
         a = left if left is not None else self.shape(node.args[0])
+        if k in ("pow", "epow") and not exponents.is_constant(node.args[1]):
+            return self.variable_power(node, a)
         if k in ("pow", "epow"):
             matrix = k == "pow" and not (_is_one(a[0]) and _is_one(a[1]))
             check_exponent(node, constant_exponent(node.args[1]), matrix,
@@ -240,11 +246,14 @@ class _Inference:
             self.unify(a[1], b[0], node, a, b, "times")
             return (a[0], b[1])
         # add, sub, had, ediv: equal shapes, or a scalar / row / column broadcast
-        if scalar_a:
+        return self.broadcast(node, a, b, {"add": "plus", "sub": "minus", "had": ".*", "ediv": "./"}[k])
+
+    def broadcast(self, node: Syntax, a, b, verb: str) -> tuple[_Var, _Var]:
+        """An entrywise operation (+, .*, max(a, b)): equal shapes, or a scalar, row or column broadcast."""
+        if _is_one(a[0]) and _is_one(a[1]):
             return b
-        if scalar_b:
+        if _is_one(b[0]) and _is_one(b[1]):
             return a
-        verb = {"add": "plus", "sub": "minus", "had": ".*", "ediv": "./"}[k]
         row_a, row_b = _is_one(a[0]), _is_one(b[0])
         col_a, col_b = _is_one(a[1]), _is_one(b[1])
         if row_a != row_b and not (col_a or col_b):
@@ -257,20 +266,36 @@ class _Inference:
         self.unify(a[1], b[1], node, a, b, verb)
         return a
 
+    def variable_power(self, node: Syntax, a) -> tuple[_Var, _Var]:
+        """x.^p, abs(x).^p, alpha^p with a scalar expression p as exponent (not a number)."""
+        e = self.shape(node.args[1])
+        try:
+            for v in e:
+                self.unify(v, _one(), node, e, (_one(), _one()), "is not a scalar exponent:")
+        except ShapeError:
+            raise ShapeError(f"{node.source}: an exponent must be a scalar, got {_shape_text(e)}") from None
+        if node.kind == "pow" and not (_is_one(a[0]) and _is_one(a[1])):
+            raise ShapeError(f"{node.source}: ^ with a symbol as exponent is a power of a scalar, got "
+                             f"{_shape_text(a)}; for an elementwise power write .^")
+        return a
+
     def call_shape(self, node: Syntax) -> tuple[_Var, _Var]:
         name = node.value
         if name in ("ones", "I"):
             size = _dimension_argument(node)
             v = self.dim(size)
             return (v, _one()) if name == "ones" else (v, v)
+        if name == "zeros":        # zeros(n) a column, zeros(m, n) a matrix
+            return tuple(self.dim(d) for d in zeros_sizes(node, _dimension)) + (_one(),) * (2 - len(node.args))
         if name in STRUCTURAL:
             return self.structural_shape(node)
         rows = spelled(name)
         if not rows:
             raise ParseError(f"unknown function {name!r}; known: {', '.join(known_function_names())}",
                              self.text, node.start + 1)
-        if len(node.args) != 1:
-            raise ShapeError(f"{node.source}: {name} takes one argument, got {len(node.args)}")
+        rows = call_rows(node, rows)
+        if rows[0].arity > 1:          # max(a, b), min(a, b): entry by entry, broadcast as in `+`
+            return self.broadcast(node, *(self.shape(a) for a in node.args), "and")
         a = self.shape(node.args[0])
         row = _choose_row(rows, a)
         if row.arg == "square":
@@ -285,12 +310,14 @@ class _Inference:
                 raise ShapeError(f"{node.source}: {name} needs a column vector, got {_shape_text(a)}{hint}")
             self.unify(a[1], _one(), node, a, (_one(), _one()), "is not a column vector:")
         kind = row.kind
-        if kind in ("elementwise", "square", "vector", "rows"):
+        if kind in ("elementwise", "square", "vector", "rows", "shaped"):
             return a
         if kind == "reduce":
             return (_one(), _one())
         if kind == "rowreduce":
             return (a[0], _one())
+        if kind == "colreduce":
+            return (_one(), a[1])
         if kind == "tomatrix":
             return (a[0], a[0])
         if kind == "tovector":
@@ -335,7 +362,8 @@ class _Inference:
 
 STRUCTURAL = {"vec": ("a matrix",), "kron": ("a matrix", "a matrix"), "K": ("m", "n"),
               "unvec": ("a column", "m", "n")}
-DIMENSION_ARGUMENTS = {"ones": (0,), "I": (0,), "K": (0, 1), "unvec": (1, 2)}
+DIMENSION_ARGUMENTS = {"ones": (0,), "I": (0,), "K": (0, 1), "unvec": (1, 2), "zeros": (0, 1)}
+
 
 
 def _dimension_names(node: Syntax) -> set[str]:
@@ -495,7 +523,7 @@ class Builder:
             if node.value == "I" and id(node) in self.implicit_eye:
                 return E.eye(self.implicit_eye[id(node)])
             if node.value in self.dims:
-                return E.sym(node.value, SCALAR)
+                return E.size_scalar(self.dims[node.value])   # in a rule template, the size itself
             raise ParseError(f"unknown name {node.value!r}", self.text, node.start + 1)
         if k == "neg":
             return E.neg(self.build(node.args[0]))
@@ -504,6 +532,8 @@ class Builder:
         if k == "call":
             return self.call(node)
         a = left if left is not None else self.build(node.args[0])
+        if k in ("pow", "epow") and not exponents.bound_constant(node.args[1], self.env):
+            return E.vpow(a, self.build(node.args[1]))     # x.^p, alpha^p (the inference checked the shapes)
         if k == "pow":
             return self.power(node, a, constant_exponent(node.args[1], self.env))
         if k == "epow":
@@ -541,7 +571,7 @@ class Builder:
                 return a, E.bcast(b, a.shape)
         except ShapeError:
             pass
-        op = {"add": "plus", "sub": "minus", "had": ".*", "ediv": "./"}[node.kind]
+        op = {"add": "plus", "sub": "minus", "had": ".*", "ediv": "./"}.get(node.kind, "and")
         raise ShapeError(f"{node.source}: {E.shape_text(a.shape)} {op} {E.shape_text(b.shape)}{_product_hint(a, b)}")
 
     def power(self, node: Syntax, a: Node, p: Fraction) -> Node:
@@ -562,17 +592,20 @@ class Builder:
         if name in ("ones", "I"):
             size = self.size(_dimension_argument(node))
             return E.ones(size) if name == "ones" else E.eye(size)
+        if name == "zeros":
+            return E.zero(tuple(self.size(d) for d in zeros_sizes(node, _dimension)) + (1,) * (2 - len(node.args)))
         if name in STRUCTURAL:
             return self.structural(node)
         rows = spelled(name)
         if not rows:
             raise ParseError(f"unknown function {name!r}; known: {', '.join(known_function_names())}",
                              self.text, node.start + 1)
-        if len(node.args) != 1:
-            raise ShapeError(f"{node.source}: {name} takes one argument")
+        rows = call_rows(node, rows)
+        if rows[0].arity > 1:          # max(a, b): apply broadcasts the arguments to one shape
+            return apply(rows[0].name, *(self.build(a) for a in node.args), where=node.source)
         arg = self.build(node.args[0])
         row = _choose_row(rows, arg.shape)
-        return apply(row.name, arg, node.source)
+        return apply(row.name, arg, where=node.source)
 
 
     def size(self, d: Dim) -> Dim:
