@@ -178,6 +178,8 @@ def _one(n: Node, args: list, arrays: dict, dims: dict, dim_scalars, table) -> n
         return np.broadcast_to(args[0], (_size(r, dims), _size(c, dims))).copy()
     if op in ("pow", "epow"):
         return np.power(args[0], float(n.attr))
+    if op == "vpow":                                  # x.^p, p a scalar symbol
+        return np.power(args[0], args[1])
     if op == "fn":
         return _function(table[n.attr], args, n.shape)
     if op == "vec":
@@ -193,10 +195,15 @@ def _one(n: Node, args: list, arrays: dict, dims: dict, dim_scalars, table) -> n
     raise ValueError(f"no value for the operation {op!r}")
 
 
+_KINDS = ("elementwise", "reduce", "vector", "rows", "rowreduce", "tovector", "tomatrix", "square")
+
+
 def _function(row, args: list, shape) -> np.ndarray:
     f = resolve(row.numpy)
     kind = row.kind
     a = args[0]
+    if row.axis or kind not in _KINDS:
+        raise ValueError(f"{row.name}: left to the compiled plan")     # sum(X, 2), ismax: the plan knows them
     if len(args) > 1:                      # a function of several arguments: entrywise on all of them
         return np.asarray(f(*args), dtype=float).reshape(np.broadcast(*args).shape)
     if kind == "elementwise":
