@@ -206,11 +206,12 @@ class TextPrinter:
         return f"({text})" if prec <= MUL else text
 
     def _argument(self, a: Node) -> str:
-        """An argument of max(u, 0): a constant array (broadcast by the call) as its number."""
+        """An argument of max(u, 0): a constant array (broadcast by the call) as its number, and any
+        broadcast as what it repeats (max(X, b'), max(x, alpha)): the call broadcasts it again, as + does."""
         if a.op == "zero":
             return "0"
         value = constant_value(a)
-        return self(Node("num", (), value) if value is not None else a)[0]
+        return self(Node("num", (), value) if value is not None else _unbroadcast(a))[0]
 
     def _kron_operand(self, f: Node) -> str:
         """An identity inside a Kronecker product carries its size: kron(x', I(m))."""
