@@ -37,8 +37,10 @@ class FunctionRow:
     axis: int = 0             # the dimension argument as MATLAB writes it: sum(X, 1) column sums, sum(X, 2) row sums
     single: str = ""          # for an axis row: its value along an axis of one entry, in x ("x" for sums)
     commutative: bool = False  # f(a, b) = f(b, a): a constant argument is put last (max(u, 0))
-    kink: str = ""            # where the derivative jumps, for the checker: "difference" (x = y), "tie" (two
+    kink: str = ""            # where the derivative jumps, for the checker: an expression in the argument x (and
+                              # y) that changes sign there ("x" for relu; "difference" is x - y), or "tie" (two
                               # entries of the argument equal at its maximum or minimum)
+    saturates: bool = False   # flat far from 0 (tanh, sigmoid): the checker moves a saturated argument to 0
     latex: str = ""           # the LaTeX command it prints as and is read from (\operatorname{softplus})
 
     @property

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..budget import check_allocation
-from ..compile.codegen import Plan, _rep
 from ..engine.assumptions import Assumptions
 from ..engine.domain import positive_base
 from ..language import expr as E
@@ -68,6 +67,8 @@ def dimension_sizes(roots: list[Node], rng=None, start: int = 0) -> dict[str, in
 
 def sample(root: Node, names: dict[str, Node], assumptions: Assumptions | None = None, rng=None,
            sizes: dict[str, int] | None = None, dim_scalars=(), extra_roots=()) -> Instance:
+    from ..compile.codegen import _rep
+
     rng = rng if rng is not None else np.random.default_rng(0)
     a = assumptions or Assumptions()
     dims = dict(sizes or dimension_sizes([root, *extra_roots, *names.values()]))
@@ -125,6 +126,8 @@ def _draw(name, shape, rep, need: set[str], a: Assumptions, rng):
 def value_function(root: Node, dim_scalars=()):
     """The expression's value as a function of keyword arrays; the plan is compiled once per expression
     (finite differences ask for it at every instance)."""
+    from ..compile.codegen import Plan   # the code generator is loaded by the first check that needs it
+
     key = (root, frozenset(dim_scalars))
     plan = _VALUE_PLANS.get(key)
     if plan is None:
@@ -182,6 +185,8 @@ def hessian_finite_difference(root: Node, wrt: str, inst: Instance, dim_scalars=
     forward computation — an autodiff that shares nothing with matcalc's rules."""
     import autograd
     import autograd.numpy as anp
+
+    from ..compile.codegen import Plan
 
     plan = Plan({"value": root}, set(dim_scalars), xp=anp)
     env = dict(inst.env)

@@ -38,6 +38,28 @@ def constant_value(node: Node):
     return None
 
 
+def broadcast_written(node: Node) -> Node:
+    """A broadcast as the product it stands for, which reads back as itself wherever it stands: a scalar s
+    repeated to a column is s*ones(n), to a row s*ones(n)', to a matrix s*ones(m)*ones(n)'; a row r
+    repeated over m rows is ones(m)*r, a column c over n columns c*ones(n)'. (Printed bare, `sum(s)` or
+    `g'*s` would read back as a scalar: the broadcast is lost. Inside a sum the bare form is kept, since
+    the sum broadcasts it again: `x - alpha`.)"""
+    from .expr import mul, ones, transpose
+
+    a = node.args[0]
+    r, c = node.shape
+    factors = []
+    if r != 1 and a.shape[0] == 1:
+        factors.append(ones(r))
+    if not a.is_scalar:
+        factors.append(a)
+    if c != 1 and a.shape[1] == 1:
+        factors.append(transpose(ones(c)))
+    if a.is_scalar:
+        return mul(a, *factors)
+    return Node("mul", tuple(factors), None, node.shape)
+
+
 def _order_terms(args):
     """Lead with a term that carries no minus sign: `s - y` rather than `-y + s`."""
     for i, t in enumerate(args):
@@ -94,9 +116,12 @@ class TextPrinter:
                 return f"zeros({r})", ATOM
             return f"zeros({r}, {c})", ATOM
         if op == "bcast":
-            return self(node.args[0])
+            return self(broadcast_written(node))
         if op == "fn":
             row = function_row(node.attr)
+            if row.arity == 1 and not row.axis and _unsized(node.args[0]):
+                # sum(I), tr(2*I): nothing beside the identity says its size, so it is written: sum(I(n))
+                return f"{row.printed}({_SizedTextPrinter()(node.args[0])[0]})", ATOM
             args = [self._argument(a) if row.arity > 1 else self(a)[0] for a in node.args]
             args += [str(row.axis)] if row.axis else []
             return f"{row.printed}({', '.join(args)})", ATOM
@@ -128,7 +153,12 @@ class TextPrinter:
                 return "1 ./ " + self._had_factor(inner), MUL
             return f"{self.wrap(node.args[0], ATOM)}.^{_exponent(node.attr)}", POSTFIX
         if op == "add":
-            args = tuple(_as_number(t.args[0] if t.op == "bcast" else t) for t in node.args)
+            args = tuple(_as_number(_unbroadcast(t)) for t in node.args)
+            if node.shape != (1, 1) and all(a.shape == (1, 1) for a in args):
+                # every term a broadcast scalar: written bare, the sum would read back as a scalar
+                from .expr import add
+
+                return self(broadcast_written(Node("bcast", (add(*args),), None, node.shape)))
             args = _order_terms(args)
             parts = [self(args[0])[0] if not _is_negative(args[0]) else "-" + _wrap_text(
                 _negated_text(args[0], self), MUL)]
@@ -177,15 +207,58 @@ class TextPrinter:
         return f"({text})" if prec <= MUL else text
 
     def _argument(self, a: Node) -> str:
-        """An argument of max(u, 0): a constant array (broadcast by the call) as its number."""
+        """An argument of max(u, 0): a constant array (broadcast by the call) as its number, and any
+        broadcast as what it repeats (max(X, b'), max(x, alpha)): the call broadcasts it again, as + does."""
         if a.op == "zero":
             return "0"
         value = constant_value(a)
-        return self(Node("num", (), value) if value is not None else a)[0]
+        return self(Node("num", (), value) if value is not None else _unbroadcast(a))[0]
 
     def _kron_operand(self, f: Node) -> str:
         """An identity inside a Kronecker product carries its size: kron(x', I(m))."""
         return f"I({f.shape[0]})" if f.op == "eye" else self(f)[0]
+
+
+def _unbroadcast(t: Node) -> Node:
+    """A term of a sum as the sum reads it back: a broadcast as what it repeats, a broadcast scalar times
+    scalars as the scalar, since the sum broadcasts it again (`x - alpha`, not `x - alpha*ones(n)`)."""
+    if t.op == "bcast":
+        return t.args[0]             # a row repeated over rows reads back too: X*W + b'
+
+    if t.op == "mul" and t.shape != (1, 1):
+        spread = [a for a in t.args if a.shape != (1, 1)]
+        if len(spread) == 1 and spread[0].op == "bcast" and spread[0].args[0].shape == (1, 1):
+            from .expr import mul
+
+            return mul(*(a.args[0] if a is spread[0] else a for a in t.args))
+    return t
+
+
+def _unsized(arg: Node) -> bool:
+    """Whether every array leaf of a function's argument is an identity, so that `I` would read back with no
+    size (the argument of sum or tr; a scalar argument never)."""
+    if arg.shape == (1, 1):
+        return False
+    leaves, stack, seen = [], [arg], set()
+    while stack:                       # the array leaves, not those inside a scalar factor such as tr(A)
+        n = stack.pop()
+        if id(n) in seen or n.shape == (1, 1):
+            continue
+        seen.add(id(n))
+        if n.args:
+            stack.extend(n.args)
+        else:
+            leaves.append(n)
+    return bool(leaves) and all(n.op == "eye" for n in leaves)
+
+
+class _SizedTextPrinter(TextPrinter):
+    """The text printer with every identity sized, I(n): for an argument where nothing else sizes it."""
+
+    def render(self, node: Node) -> tuple[str, int]:
+        if node.op == "eye":
+            return f"I({node.shape[0]})", ATOM
+        return super().render(node)
 
 
 def _as_number(term: Node) -> Node:
@@ -290,7 +363,7 @@ class LatexPrinter(TextPrinter):
             return f"\\mathbf{{0}}_{{{_latex_dim(r)}}}" if c == 1 else \
                 f"\\mathbf{{0}}_{{{_latex_dim(r)},{_latex_dim(c)}}}", ATOM
         if op == "bcast":
-            return self(node.args[0])
+            return self(broadcast_written(node))
         if op == "vpow":
             base, p = node.args
             ring = "" if node.is_scalar else "\\circ "
