@@ -258,8 +258,9 @@ def _derive(expression, wrt, shapes, assume, layout, order, input, direction) ->
     x = typed.names[wrt]
     f = typed.root
     rules = a.rules + table_rules()
-    simplifier = Simplifier(rules)
-    plain = Simplifier(table_rules()) if a.rules else None
+    forward = frozenset(E.walk(f))
+    simplifier = Simplifier(rules, forward=forward)
+    plain = Simplifier(table_rules(), forward=forward) if a.rules else None
     steps: list[Step] = [Step("f", to_text_bounded(f), f"{kind_of(f, x)} derivative, {layout} layout", "", "result")]
     den = _first_derivative(f, x, simplifier, plain, steps)
     if order == 2:
@@ -269,7 +270,15 @@ def _derive(expression, wrt, shapes, assume, layout, order, input, direction) ->
         steps.append(Step("numerator layout", to_text_bounded(result), "transpose of the denominator-layout result",
                           "Wikipedia: Matrix calculus, Layout conventions", "layout"))
     steps.append(Step(f"∂f/∂{wrt}", to_text_bounded(result), f"result ({layout} layout)", "", "result"))
+    _sizes_used(typed, result)
     return Derivation(expression, wrt, layout, result, typed, a, steps, den, order, direction)
+
+
+def _sizes_used(typed: Typed, result: Node) -> None:
+    """A size the simplifier wrote as a scalar (sum(ones(n)) = n) is a dimension scalar of the result."""
+    sizes = {d for node in typed.names.values() for d in E.dimension_names(node.shape)}
+    typed.dims.update(n.attr for n in E.walk(result) if n.op == "sym" and n.is_scalar and n.attr in sizes
+                      and n.attr not in typed.names)
 
 
 def _first_derivative(f: Node, x: Node, simplifier: Simplifier, plain, steps: list[Step]) -> Node:

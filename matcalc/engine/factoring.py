@@ -111,6 +111,72 @@ def _rebuild_factored(kind: str, f: Node, inner: Node) -> Node:
 
 
 _factor_memo: dict[Node, Node] = {}  # rebound per Simplifier call (see Simplifier.__call__)
+_regroup = None  # rebound per Simplifier call: the factor rows of rules/simplify.toml (regroup below)
+
+
+def regroup(terms: list[Node], rules, match, instantiate, guarded) -> list[Node]:
+    """Apply the factor rows (`kind = "factor"` in rules/simplify.toml) to a sum's terms: where some
+    of the terms are, up to one common factor, the terms of a row's pattern, they become one term, the
+    row's result times that factor: `g - g .* tanh(z).^2` is `g .* (1 - tanh(z).^2)`,
+    `a*a' - a*b' - b*a' + b*b'` is `(a - b)*(a - b)'`. Terminates: each use makes fewer terms.
+    `match` and `instantiate` are the rewriter's (simplify.py); `guarded` answers a row's `assume`."""
+    if not rules or len(terms) < 2:
+        return terms
+    while len(terms) >= 2:
+        for rule in rules:
+            found = _regroup_one(rule, terms, match, instantiate, guarded)
+            if found is not None:
+                terms = found
+                break
+        else:
+            return terms
+    return terms
+
+
+def _coefficient(t: Node) -> tuple[Node, Node]:
+    """A term as (its scalar factors, the rest): `-2*lam*(g .* h)` is (-2*lam, g .* h)."""
+    if t.op == "mul" and not t.is_scalar:
+        scal = [a for a in t.args if a.is_scalar]
+        rest = [a for a in t.args if not a.is_scalar]
+        if scal:
+            return E.mul(*scal), rest[0] if len(rest) == 1 else E.mul(*rest)
+    c, rest = E.split_scalar(t)
+    return E.num(c), rest if rest is not None else E.num(1)
+
+
+def _regroup_one(rule, terms: list[Node], match, instantiate, guarded):
+    pattern = [(_coefficient(p)) for p in rule.pattern.args]
+    wild = [{n.attr for n in E.walk(p) if n.op == "sym" and n.attr in rule.wild} for _, p in pattern]
+    everything = set().union(*wild)
+    anchors = [i for i, w in enumerate(wild) if w == everything]
+    if not anchors:
+        return None
+    a = max(anchors, key=lambda i: _tree_size(pattern[i][1]))
+    parts = [_coefficient(t) for t in terms]
+    by_rest: dict[Node, list[int]] = {}
+    for i, (_, rest) in enumerate(parts):
+        by_rest.setdefault(rest, []).append(i)
+    for i, (coef, rest) in enumerate(parts):
+        m = match(pattern[a][1], rest, rule)
+        if m is None or not guarded(rule, m):
+            continue
+        ratio = E.mul(coef, E.power(pattern[a][0], -1))
+        used = {i}
+        for j, (pc, pr) in enumerate(pattern):
+            if j == a:
+                continue
+            want = instantiate(pr, rule, m, None)
+            hit = next((k for k in by_rest.get(want, ()) if k not in used
+                        and parts[k][0] is E.mul(ratio, pc)), None)
+            if hit is None:
+                break
+            used.add(hit)
+        else:
+            grouped = E.mul(ratio, instantiate(rule.result, rule, m, terms[i].shape))
+            kept = [t for k, t in enumerate(terms) if k not in used]
+            return kept + [grouped]
+    return None
+
 
 
 def factor(node: Node) -> Node:
@@ -154,6 +220,8 @@ def _factor(node: Node) -> Node:
     if node.op != "add":
         return node
     terms = _gather_linear(list(node.args))
+    if _regroup is not None:
+        terms = _regroup(terms)
     if len(terms) == 1:
         return terms[0]
     refused: set = set()

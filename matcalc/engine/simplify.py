@@ -38,6 +38,8 @@ class Rule:
     result: Node
     wild: frozenset[str]
     dims: frozenset[str]
+    guards: tuple[tuple[str, str], ...] = ()   # (wildcard, property): "S symmetric" in the row's assume
+    kind: str = "rewrite"                      # "factor": a sum regrouped (factoring.py applies it)
 
 
 def _node_key(n: Node):
@@ -68,9 +70,11 @@ def table_rules() -> tuple[Rule, ...]:
 
     rules = []
     for row in simplify_rows():
-        typed, (result,) = elaborate_many(row.pattern, None, (row.result,))
+        typed, (result,) = elaborate_many(row.pattern, dict(row.shapes) or None, (row.result,))
         dims = {d for n in E.walk(typed.root) for d in n.shape if isinstance(d, str)}
-        rules.append(Rule(row.name, row.source, typed.root, result, frozenset(typed.names), frozenset(dims)))
+        guards = tuple(tuple(text.split(None, 1)) for text in row.assume)
+        rules.append(Rule(row.name, row.source, typed.root, result, frozenset(typed.names), frozenset(dims),
+                          guards, row.kind))
     return tuple(rules)
 
 
@@ -141,6 +145,16 @@ def _match(p: Node, t: Node, rule: Rule, m: _Match) -> _Match | None:
         # -X matches -A*w: X takes the rest of the product (the same number only, so no rule can
         # move a sign back and forth)
         return _match(p.args[1], E.mul(*t.args[1:]), rule, m)
+    if p.op == "mul" and t.op == "mul" and len(p.args) == 2 and len(t.args) > 2 \
+            and all(_is_bare_wild(a, rule) and _wild_kind(a.attr) == "matrix" for a in p.args) \
+            and not any(a.is_scalar for a in t.args):
+        # X*Y matches any split of a longer chain into two products (the row's shapes choose)
+        for k in range(1, len(t.args)):
+            got = _match(p.args[0], E.mul(*t.args[:k]), rule, m)
+            got = got and _match(p.args[1], E.mul(*t.args[k:]), rule, got)
+            if got is not None:
+                return got
+        return None
     if E.is_ones_matrix(p) and E.is_ones_matrix(t):
         return m  # a constant 1 is the same whatever shape the pattern gave it
     if p.op != t.op or p.attr != t.attr:
@@ -208,6 +222,8 @@ def _instantiate(node: Node, rule: Rule, m: _Match, shape_hint) -> Node:
     for n in E.walk(node):
         if n.op == "sym" and n.attr in m.nodes:
             memo[id(n)] = m.nodes[n.attr]
+        elif n.op == "sym" and n.attr in rule.dims and n.is_scalar:
+            memo[id(n)] = dimension_scalar(dim(n.attr))  # a size as a number: sum(ones(n)) = n
         elif n.op == "ones":
             memo[id(n)] = E.ones(dim(n.shape[0]))
         elif n.op == "eye":
@@ -223,6 +239,12 @@ def _instantiate(node: Node, rule: Rule, m: _Match, shape_hint) -> Node:
     return memo[id(node)]
 
 
+def dimension_scalar(d) -> Node:
+    """A dimension used as a scalar: a whole number, a name (m), or a product of them (2*m*n)."""
+    whole, names = E.dim_factors(d)
+    return E.mul(E.num(whole), *(E.sym(n, E.SCALAR) for n in names))
+
+
 def _split_chain(t: Node) -> tuple[list[Node], list[Node]]:
     scal = [a for a in t.args if a.is_scalar and not _scalar_chain(a)] if t.op == "mul" else []
     chain = [a for a in t.args if not (a.is_scalar and not _scalar_chain(a))] if t.op == "mul" else [t]
@@ -233,15 +255,22 @@ def _scalar_chain(a: Node) -> bool:
     return a.op == "mul" and a.is_scalar
 
 
-def rewrite_once(t: Node, rules: tuple[Rule, ...], trace: list | None) -> Node | None:
-    """Apply the first rule that matches `t` (or a window of its product chain); None if none does."""
+def _guarded(rule: Rule, m: _Match, holds) -> bool:
+    """A row's `assume` ("S symmetric"), asked of what its names matched."""
+    return not rule.guards or (holds is not None and all(
+        name in m.nodes and holds(prop, m.nodes[name]) for name, prop in rule.guards))
+
+
+def rewrite_once(t: Node, rules: tuple[Rule, ...], trace: list | None, holds=None) -> Node | None:
+    """Apply the first rule that matches `t` (or a window of its product chain); None if none does.
+    `holds(property, node)` answers a row's guards (a row with guards never applies without it)."""
     for rule in rules:
         p = rule.pattern
         if p.op == "mul" and t.op == "mul" and all(a.is_scalar and not _scalar_chain(a) for a in p.args):
             # scalar factors commute: match the pattern's factors among the target's scalar factors
             scal, chain = _split_chain(t)
             found = _match_commutative(list(p.args), scal, rule, _Match(), absorb=False) if scal else None
-            if found:
+            if found and _guarded(rule, found[0], holds):
                 m, leftover = found
                 if trace is not None:
                     trace.append(rule)
@@ -257,7 +286,7 @@ def rewrite_once(t: Node, rules: tuple[Rule, ...], trace: list | None) -> Node |
                     m = _match(pa, ta, rule, m)
                     if m is None:
                         break
-                if m is None:
+                if m is None or not _guarded(rule, m, holds):
                     continue
                 shape = E._chain_shape(window)
                 new = _instantiate(rule.result, rule, m, shape)
@@ -267,7 +296,7 @@ def rewrite_once(t: Node, rules: tuple[Rule, ...], trace: list | None) -> Node |
             continue
         if p.op == "had" and t.op == "had":
             found = _match_commutative(list(p.args), list(t.args), rule, _Match())
-            if found:
+            if found and _guarded(rule, found[0], holds):
                 m, leftover = found
                 new = _instantiate(rule.result, rule, m, t.shape)
                 if trace is not None:
@@ -275,7 +304,7 @@ def rewrite_once(t: Node, rules: tuple[Rule, ...], trace: list | None) -> Node |
                 return E.hadamard(new, *leftover) if leftover else new
             continue
         m = _match(p, t, rule, _Match())
-        if m is not None:
+        if m is not None and _guarded(rule, m, holds):
             if trace is not None:
                 trace.append(rule)
             return _instantiate(rule.result, rule, m, t.shape)
@@ -293,14 +322,38 @@ class Simplifier:
     _full: dict = field(default_factory=dict)
     _factored: dict = field(default_factory=dict)
     _settled: dict = field(default_factory=dict)
+    # the nodes of the expression as the user wrote it: a function of them keeps its argument as
+    # written (exp(-(1/2)*(x - mu)'*inv(Sigma)*(x - mu)) is not multiplied out inside the exp)
+    forward: frozenset = frozenset()
 
     def __post_init__(self):
         self.rules = tuple(self.rules)
         self._active: dict[Node, int] = {}  # expansions under way -> where their rules start in trace
         self._index: dict = {}
         self._position = {id(r): i for i, r in enumerate(self.rules)}  # the table's order, not addresses
+        self._holds: dict[tuple[str, Node], bool] = {}
+        self.factor_rules = tuple(r for r in self.rules if r.kind == "factor")
         for rule in self.rules:
-            self._index.setdefault(_rule_key(rule.pattern), []).append(rule)
+            if rule.kind != "factor":
+                self._index.setdefault(_rule_key(rule.pattern), []).append(rule)
+
+    def _regroup(self, terms: list[Node]) -> list[Node]:
+        return factoring.regroup(terms, self.factor_rules, lambda p, t, rule: _match(p, t, rule, _Match()),
+                                 _instantiate, lambda rule, m: _guarded(rule, m, self.holds))
+
+    def holds(self, prop: str, node: Node) -> bool:
+        """Whether `node` has the property a guarded row asks for, from its structure and the
+        assumptions: S is symmetric when S' simplifies to what S does (X'*A*X with A symmetric,
+        theta*K0 + eta*I with K0 symmetric, inv(S) with S symmetric)."""
+        key = (prop, node)
+        found = self._holds.get(key)
+        if found is None:
+            self._holds[key] = False          # asked again while answering: not known
+            found = False
+            if prop == "symmetric" and node.shape[0] == node.shape[1]:
+                found = node.op == "eye" or self(E.transpose(node)) is self(node)
+            self._holds[key] = found
+        return found
 
     def candidates(self, t: Node) -> tuple[Rule, ...]:
         """Only the rules whose pattern could match t (or a window of its product chain)."""
@@ -319,11 +372,13 @@ class Simplifier:
         found = self._full.get(node)
         if found is None:
             saved, factoring._factor_memo = factoring._factor_memo, self._factored
+            saved_rules, factoring._regroup = factoring._regroup, self._regroup if self.factor_rules else None
             try:
                 self._prepare(node)
                 found = factor(self.expand(node))
             finally:
                 factoring._factor_memo = saved
+                factoring._regroup = saved_rules
             self._full[node] = found
             self._full[found] = found
         return found
@@ -372,7 +427,7 @@ class Simplifier:
             found = self._settled[node]
             return node if found is None else self.expand(found)
         rules = self.candidates(node)
-        new = rewrite_once(node, rules, self.trace) if rules else None
+        new = rewrite_once(node, rules, self.trace, self.holds) if rules else None
         self._settled[node] = new
         if new is None or new is node:
             return node
@@ -413,6 +468,8 @@ class Simplifier:
             terms = self._terms(node.args[0])
             return collect([self._settle(E.bcast(t, node.shape)) for t in terms], node.shape)
         if op == "fn":
+            if node in self.forward:
+                return self._settle(node)
             return self._settle(E.rebuild(node, (self(node.args[0]),)))
         if op == "epow" and node.attr in (2, 3) and self.expand(node.args[0]).op == "add":
             # (1 - s).^2 = 1 - 2*s + s.^2, so that s - s.^2 and the like can meet and cancel
