@@ -51,7 +51,9 @@ class OperatorRow:
 class SimplifyRow:
     """A rewrite `pattern` -> `result`. `kind = "factor"`: a sum of terms regrouped into a product
     (the factoring pass applies it to some of a sum's terms). `assume`: what the row needs of its
-    names ("S symmetric"), checked on what they match; `shapes`: names of a fixed shape ("n,n")."""
+    names for the identity to hold ("S symmetric"), checked on what they match; `when`: a condition
+    on the form only ("b centred": the user's expression centres b), never on the values; `shapes`:
+    names of a fixed shape ("n,n")."""
 
     name: str
     pattern: str
@@ -59,6 +61,7 @@ class SimplifyRow:
     source: str
     kind: str = "rewrite"
     assume: tuple[str, ...] = ()
+    when: tuple[str, ...] = ()
     shapes: tuple[tuple[str, str], ...] = ()
 
 
@@ -109,6 +112,7 @@ def simplify_rows() -> tuple[SimplifyRow, ...]:
     for r in _load("simplify")["rule"]:
         r = dict(r)
         r["assume"] = tuple(r.get("assume", ()))
+        r["when"] = tuple(r.get("when", ()))
         r["shapes"] = tuple(sorted(r.get("shapes", {}).items()))
         rows.append(SimplifyRow(**r))
     return tuple(rows)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import tomllib
 from fractions import Fraction
+from math import gcd
 from pathlib import Path
 
 from matcalc.language import expr as E
@@ -123,32 +124,42 @@ class Normal:
             t = E.transpose(inner)
             return t if t.op == "T" or t is inner else self(t)
         if op == "mul":
+            chain = [a for a in n.args if not a.is_scalar]
+            if n.is_scalar and len(chain) == 2 and chain[1].shape[1] == 1:
+                # an inner product u'*v is sum(u .* v): sum(dy .* x) is dy'*x
+                scal = [a for a in n.args if a.is_scalar]
+                return self(E.mul(*scal, E.apply("sum", E.hadamard(E.transpose(chain[0]), chain[1]))))
             factors = _diag_times([self(a) for a in n.args])
             factors = [self(f) for f in _scalar_subchains(factors)]
             sums = [i for i, f in enumerate(factors) if f.op == "add"]
             if len(sums) == 1:
                 i = sums[0]
                 return self(E.add(*(E.mul(*factors[:i], t, *factors[i + 1:]) for t in factors[i].args)))
-            sign, factors = _oriented(factors)
+            taken, factors = _oriented(factors)
             factors = [_size(f.args[1].shape[0]) if f.op == "mul" and len(f.args) == 2 and f.is_scalar
                        and f.args[0].op == "T" and f.args[0].args[0].op == "ones" and f.args[1].op == "ones"
                        else f for f in factors]
-            out = E.mul(E.num(sign), *factors)
+            out = E.mul(taken, *factors)
             if out.op == "mul" and out.is_scalar:
                 out = _scalar_chain_order(out)
             if out is not n and out.op == "mul" and sum(f.op == "add" for f in out.args) == 1:
                 return self(out)
             return out
         if op == "had":
-            sign, factors = _oriented([self(a) for a in n.args])
-            return E.mul(E.num(sign), E.hadamard(*factors))
+            taken, factors = _oriented([self(a) for a in n.args])
+            return E.mul(taken, E.hadamard(*factors))
+        if op == "pow" and Fraction(n.attr).denominator != 1:
+            base = self(n.args[0])          # (c*s)^(1/2) is c^(1/2)*s^(1/2) (for the positive bases here)
+            if base.op == "mul":
+                return self(E.mul(*(E.power(f, n.attr) for f in base.args)))
+            return E.rebuild(n, (base,))
         if op in ("epow", "pow") and Fraction(n.attr).denominator == 1:
             base = self(n.args[0])
             if base.op == "mul" and any(f.is_scalar for f in base.args) and not (op == "pow"):
                 scal = [f for f in base.args if f.is_scalar]
                 rest = [f for f in base.args if not f.is_scalar]
                 return self(E.mul(E.power(E.mul(*scal), n.attr), E.epow(E.mul(*rest), n.attr)))
-            if base.op == "add":
+            if base.op == "add" and op == "epow":      # (y - X*w).^2 is (X*w - y).^2
                 flipped = _negated(base)
                 if full_key(flipped) < full_key(base):
                     sign = -1 if Fraction(n.attr).numerator % 2 else 1
@@ -169,6 +180,11 @@ class Normal:
             if n.attr == "tr":
                 return self._trace(arg)
             return E.apply(n.attr, arg)
+        if op == "bcast" and n.args[0].is_scalar:          # c added to every entry is c*ones
+            r, c = n.shape
+            unit = E.ones(r) if c == 1 else E.transpose(E.ones(c)) if r == 1 else \
+                E.mul(E.ones(r), E.transpose(E.ones(c)))
+            return self(E.mul(self(n.args[0]), unit))
         if op == "fn" and n.attr == "diag" and n.args[0].shape[1] == 1:
             arg = self(n.args[0])          # diag(1 - h.^2) stays one matrix: not I - diag(h.^2)
             if arg.op == "mul" and arg.args[0].is_scalar:
@@ -196,13 +212,19 @@ class Normal:
             return _size(arg.shape[0] * 0 + (arg.shape[0] if arg.op == "ones" else arg.shape[1]))
         if arg.shape[0] == 1:
             return self(E.apply("sum", E.transpose(arg)))
+        if arg.op == "had" and arg.shape[1] == 1:
+            # a sum of a Hadamard product of vectors is an inner product: linear in each factor
+            sums = [f for f in arg.args if f.op == "add"]
+            if sums:
+                s = sums[0]
+                others = [f for f in arg.args if f is not s]
+                return self(E.add(*(E.apply("sum", E.hadamard(*others, t)) for t in s.args)))
+            return E.apply("sum", arg)
         if arg.op == "had" and len(arg.args) == 2:
             a, b = arg.args
-            if arg.shape[1] == 1:
-                return self(E.mul(E.transpose(a), b))
             return self(E.apply("tr", E.mul(E.transpose(a), b)))
         if arg.shape[1] == 1:
-            return self(E.mul(E.transpose(E.ones(arg.shape[0])), arg))
+            return E.apply("sum", arg)
         return self(E.mul(E.transpose(E.ones(arg.shape[0])), arg, E.ones(arg.shape[1])))
 
     def _trace(self, arg: Node) -> Node:
@@ -231,22 +253,66 @@ def _negated(s: Node) -> Node:
     return _collect([E.neg(t) for t in s.args], s.shape)
 
 
-def _oriented(factors: list[Node]) -> tuple[int, list[Node]]:
-    """Each sum factor with the sign that keys first, the signs taken out: (x - mu)*(x - mu)' is
-    (mu - x)*(mu - x)'."""
-    sign = 1
+def _oriented(factors: list[Node]) -> tuple[Node, list[Node]]:
+    """Each sum factor without its content (the scalar factors and the number all its terms share)
+    and with the sign that keys first; what was taken out is returned: (x - mu)*(x - mu)' is
+    (mu - x)*(mu - x)', and ((1/m)*(dy'*x) - (1/m^2)*sum(dy)*sum(x))*u is (1/m^2)*(m*(dy'*x) -
+    sum(dy)*sum(x))*u."""
+    taken = []
     out = []
     for f in factors:
-        if f.op == "add":
-            flipped = _negated(f)
-            if full_key(flipped) < full_key(f):
-                sign, f = -sign, flipped
-        elif f.op == "T" and f.args[0].op == "add":
-            flipped = _negated(f.args[0])
-            if full_key(flipped) < full_key(f.args[0]):
-                sign, f = -sign, E.transpose(flipped)
+        transposed = f.op == "T" and f.args[0].op == "add"
+        s = f.args[0] if transposed else f
+        if s.op == "add":
+            content, s = _content(s)
+            flipped = _negated(s)
+            if full_key(flipped) < full_key(s):
+                content, s = E.neg(content), flipped
+            taken.append(content)
+            f = E.transpose(s) if transposed else s
         out.append(f)
-    return sign, out
+    return E.mul(*taken) if taken else E.num(1), out
+
+
+def _scalar_parts(t: Node):
+    """A term as (number, {scalar base: exponent}, the non-scalar rest or None)."""
+    args = t.args if t.op == "mul" else (t,)
+    coef = Fraction(1)
+    bases: dict[Node, Fraction] = {}
+    rest = []
+    for a in args:
+        if a.op == "num":
+            coef *= a.attr
+        elif not a.is_scalar:
+            rest.append(a)
+        elif a.op == "pow":
+            bases[a.args[0]] = bases.get(a.args[0], Fraction(0)) + a.attr
+        else:
+            bases[a] = bases.get(a, Fraction(0)) + 1
+    return coef, bases, rest
+
+
+def _content(s: Node) -> tuple[Node, Node]:
+    parts = [_scalar_parts(t) for t in s.args]
+    common = {}
+    for b in {b for _, bases, _ in parts for b in bases}:
+        low = min(bases.get(b, Fraction(0)) for _, bases, _ in parts)
+        if low != 0:
+            common[b] = low
+    num = 0
+    den = 1
+    for c, _, _ in parts:
+        num = gcd(num, c.numerator)
+        den = den * c.denominator // gcd(den, c.denominator)
+    g = Fraction(num, den) if num else Fraction(1)
+    if not common and g == 1:
+        return E.num(1), s
+    terms = [E.mul(E.num(c / g), *(E.power(b, e - common.get(b, 0)) for b, e in bases.items()
+                                   if e - common.get(b, 0) != 0),
+                   *(E.power(b, -e) for b, e in common.items() if b not in bases), *rest)
+             for c, bases, rest in parts]
+    content = E.mul(E.num(g), *(E.power(b, e) for b, e in common.items()))
+    return content, _collect(terms, s.shape)
 
 
 def _scalar_subchains(factors: list[Node]) -> list[Node]:

@@ -34,6 +34,8 @@ from .adjoint import Step, _Walk
 from .assumptions import Assumptions, bind, parse_assumptions
 from .differential import differential_steps
 from .index_matrix import to_index, to_matrix
+from .intermediates import named as textbook_names
+from .intermediates import named_text
 from .jacobian import linear_coefficient
 from .simplify import Simplifier, table_rules
 
@@ -77,8 +79,11 @@ class Derivation:
     denominator: Node | None = None
     order: int = 1
     direction: str | None = None
+    named: tuple | None = None    # (body, [(name, definition)]): the result in the book's names (x̂, σ)
 
     def __str__(self) -> str:
+        if self.named is not None:
+            return named_text(*self.named)
         return "0" if E.is_zero(self.result) else to_text_bounded(self.result, set(self.typed.names))
 
     def __repr__(self) -> str:
@@ -271,7 +276,12 @@ def _derive(expression, wrt, shapes, assume, layout, order, input, direction) ->
                           "Wikipedia: Matrix calculus, Layout conventions", "layout"))
     steps.append(Step(f"∂f/∂{wrt}", to_text_bounded(result), f"result ({layout} layout)", "", "result"))
     _sizes_used(typed, result)
-    return Derivation(expression, wrt, layout, result, typed, a, steps, den, order, direction)
+    book = textbook_names(result, f, set(typed.names) | typed.dims)
+    if book is not None:
+        steps.append(Step(f"∂f/∂{wrt}", named_text(*book), "the same in the book's names",
+                          "Ioffe & Szegedy 2015, Alg. 1; Ba et al. 2016 (mean, variance, normalised input)",
+                          "result"))
+    return Derivation(expression, wrt, layout, result, typed, a, steps, den, order, direction, book)
 
 
 def _sizes_used(typed: Typed, result: Node) -> None:

@@ -112,6 +112,42 @@ def _rebuild_factored(kind: str, f: Node, inner: Node) -> Node:
 
 _factor_memo: dict[Node, Node] = {}  # rebound per Simplifier call (see Simplifier.__call__)
 _regroup = None  # rebound per Simplifier call: the factor rows of rules/simplify.toml (regroup below)
+_known_sums: dict = {}  # rebound per Simplifier call: the sums of the user's expression, by their terms
+
+
+def sum_key(terms) -> tuple:
+    return tuple(sorted(t.key for t in terms))
+
+
+def known_sums(nodes) -> dict:
+    """The sums among `nodes` (the user's expression), by their terms and by their terms negated."""
+    out: dict = {}
+    for n in nodes:
+        if n.op == "add":
+            for terms in (n.args, [_unbroadcast(t) for t in n.args]):
+                out.setdefault(sum_key(terms), (1, n))
+                out.setdefault(sum_key(E.neg(t) for t in terms), (-1, n))
+    return out
+
+
+def _unbroadcast(t: Node) -> Node:
+    """A scalar repeated down a column as the scalar times ones: x - mu is x - mu*ones(m) too."""
+    c, rest = E.split_scalar(t)
+    if rest is not None and rest.op == "bcast" and rest.args[0].is_scalar and rest.shape[1] == 1:
+        return E.mul(E.num(c), rest.args[0], E.ones(rest.shape[0]))
+    return t
+
+
+def _as_written(node: Node) -> Node:
+    """A sum the user wrote, or its negation, as the user wrote it: X*b + c (not c + X*b), and
+    -(y - X*w) for X*w - y where the expression has y - X*w."""
+    if node.op != "add" or not _known_sums:
+        return node
+    found = _known_sums.get(sum_key(node.args))
+    if found is None:
+        return node
+    sign, written = found
+    return written if sign == 1 else E.neg(written)
 
 
 def regroup(terms: list[Node], rules, match, instantiate, guarded) -> list[Node]:
@@ -122,15 +158,42 @@ def regroup(terms: list[Node], rules, match, instantiate, guarded) -> list[Node]
     `match` and `instantiate` are the rewriter's (simplify.py); `guarded` answers a row's `assume`."""
     if not rules or len(terms) < 2:
         return terms
-    while len(terms) >= 2:
+    present = _signature(E.Node("add", tuple(terms), None, terms[0].shape))
+    scalar = terms[0].is_scalar
+    rules = [r for r in rules if len(r.pattern.args) <= len(terms) and r.pattern.is_scalar == scalar
+             and _spec(r)[3] <= present]
+    while len(terms) >= 2 and rules:
+        parts = [_coefficient(t) for t in terms]
         for rule in rules:
-            found = _regroup_one(rule, terms, match, instantiate, guarded)
+            found = _regroup_one(rule, terms, parts, match, instantiate, guarded)
             if found is not None:
                 terms = found
                 break
         else:
             return terms
     return terms
+
+
+def _signature(node: Node) -> set:
+    """The operations and functions in a formula (what a pattern needs before it can match)."""
+    return {(n.op, n.attr if n.op == "fn" else None) for n in E.walk(node)
+            if n.args and n.op not in ("add", "mul")}
+
+
+_specs: dict = {}
+
+
+def _spec(rule):
+    """A factor row's pattern terms as (coefficient, rest), their names, the order to match them
+    in (largest first), and what operations the pattern needs."""
+    found = _specs.get(rule)
+    if found is None:
+        pattern = [_coefficient(p) for p in rule.pattern.args]
+        wild = [frozenset(n.attr for n in E.walk(p) if n.op == "sym" and n.attr in rule.wild
+                          and n.attr not in rule.dims) for _, p in pattern]
+        order = sorted(range(len(pattern)), key=lambda i: -_tree_size(pattern[i][1]))
+        found = _specs[rule] = (pattern, wild, order, _signature(rule.pattern))
+    return found
 
 
 def _coefficient(t: Node) -> tuple[Node, Node]:
@@ -144,46 +207,97 @@ def _coefficient(t: Node) -> tuple[Node, Node]:
     return E.num(c), rest if rest is not None else E.num(1)
 
 
-def _regroup_one(rule, terms: list[Node], match, instantiate, guarded):
-    pattern = [(_coefficient(p)) for p in rule.pattern.args]
-    wild = [{n.attr for n in E.walk(p) if n.op == "sym" and n.attr in rule.wild} for _, p in pattern]
-    everything = set().union(*wild)
-    anchors = [i for i, w in enumerate(wild) if w == everything]
-    if not anchors:
-        return None
-    a = max(anchors, key=lambda i: _tree_size(pattern[i][1]))
-    parts = [_coefficient(t) for t in terms]
+def _regroup_one(rule, terms: list[Node], parts, match, instantiate, guarded):
+    """The first way some of `terms` are the pattern's terms times one scalar: the terms left and
+    the regrouped one, or None. The pattern's terms are matched largest first, each against the terms
+    not yet used, with what the earlier ones bound (a term whose names are all bound is looked up)."""
+    if rule.pattern.is_scalar:
+        return _regroup_scalar(rule, terms, match, instantiate, guarded)
+    pattern, wild, order, _ = _spec(rule)
     by_rest: dict[Node, list[int]] = {}
     for i, (_, rest) in enumerate(parts):
         by_rest.setdefault(rest, []).append(i)
-    for i, (coef, rest) in enumerate(parts):
-        m = match(pattern[a][1], rest, rule)
-        if m is None or not guarded(rule, m):
-            continue
-        ratio = E.mul(coef, E.power(pattern[a][0], -1))
-        used = {i}
-        for j, (pc, pr) in enumerate(pattern):
-            if j == a:
-                continue
-            want = instantiate(pr, rule, m, None)
-            hit = next((k for k in by_rest.get(want, ()) if k not in used
-                        and parts[k][0] is E.mul(ratio, pc)), None)
-            if hit is None:
-                break
-            used.add(hit)
-        else:
-            grouped = E.mul(ratio, instantiate(rule.result, rule, m, terms[i].shape))
-            kept = [t for k, t in enumerate(terms) if k not in used]
-            return kept + [grouped]
-    return None
 
+    def search(k: int, m, ratio, used: tuple):
+        if k == len(order):
+            return (m, ratio, used) if guarded(rule, m) else None
+        pc, pr = pattern[order[k]]
+        if m is not None and wild[order[k]] <= m.nodes.keys():
+            want = instantiate(pr, rule, m, None)
+            candidates = [i for i in by_rest.get(want, ()) if i not in used]
+        else:
+            candidates = [i for i in range(len(parts)) if i not in used]
+        for i in candidates:
+            coef, rest = parts[i]
+            if ratio is not None and coef is not E.mul(ratio, pc):
+                continue
+            got = match(pr, rest, rule, m)
+            if got is None:
+                continue
+            r = ratio if ratio is not None else E.mul(coef, E.power(pc, -1))
+            out = search(k + 1, got, r, used + (i,))
+            if out is not None:
+                return out
+        return None
+
+    found = search(0, None, None, ())
+    if found is None:
+        return None
+    m, ratio, used = found
+    grouped = E.mul(ratio, instantiate(rule.result, rule, m, terms[used[0]].shape))
+    return [t for k, t in enumerate(terms) if k not in used] + [grouped]
+
+
+def _regroup_scalar(rule, terms: list[Node], match, instantiate, guarded):
+    """_regroup_one for a scalar pattern: a term is the pattern's term times the common scalar, the
+    scalar made of the term's factors that the first pattern term leaves over (-(1/m)*(dy'*x) is
+    a'*b times -(1/m))."""
+    pattern, wild, order, _ = _spec(rule)
+    whole = rule.pattern.args
+    sizes = [{n.attr for n in E.walk(p) if n.op == "sym" and n.is_scalar and n.attr in rule.dims} for p in whole]
+    order = sorted(range(len(whole)), key=lambda i: (len(sizes[i]), -_tree_size(whole[i])))
+    index: dict[Node, list[int]] = {}
+    for i, t in enumerate(terms):
+        index.setdefault(t, []).append(i)
+
+    def search(k: int, m, ratio, used: tuple):
+        if k == len(order):
+            return (m, ratio, used) if guarded(rule, m) else None
+        j = order[k]
+        p = whole[j]
+        if m is not None and wild[j] <= m.nodes.keys() and sizes[j] <= m.dims.keys():
+            want = E.mul(ratio, instantiate(p, rule, m, None))
+            for i in index.get(want, ()):
+                if i not in used:
+                    out = search(k + 1, m, ratio, used + (i,))
+                    if out is not None:
+                        return out
+            return None
+        for i, t in enumerate(terms):
+            if i in used:
+                continue
+            got = match(p, t if ratio is None else E.mul(t, E.power(ratio, -1)), rule, m, ratio is None)
+            if got is None:
+                continue
+            got, left = got
+            out = search(k + 1, got, left if ratio is None else ratio, used + (i,))
+            if out is not None:
+                return out
+        return None
+
+    found = search(0, None, None, ())
+    if found is None:
+        return None
+    m, ratio, used = found
+    grouped = E.mul(ratio, instantiate(rule.result, rule, m, E.SCALAR))
+    return [t for k, t in enumerate(terms) if k not in used] + [grouped]
 
 
 def factor(node: Node) -> Node:
     found = _factor_memo.get(node)
     if found is not None:
         return found
-    result = _factor(node)
+    result = _as_written(_factor(node))
     _factor_memo[node] = result
     return result
 
@@ -197,6 +311,10 @@ def _gather_linear(terms: list[Node]) -> list[Node]:
     rest: list[Node] = []
     for t in terms:
         scal, chain = _split_scalars(t)
+        if not chain and t.op == "mul":          # a scalar term c*sum(u): the one linear call in it
+            calls = [a for a in scal if a.op == "fn" and functions()[a.attr].linear]
+            if len(calls) == 1:
+                scal, chain = [a for a in scal if a is not calls[0]], calls
         f = chain[0] if len(chain) == 1 else None
         if f is not None and f.op == "fn" and functions()[f.attr].linear:
             groups.setdefault((f.attr, f.args[0].shape), []).append((E.mul(*scal) if scal else E.num(1), f))
@@ -207,8 +325,18 @@ def _gather_linear(terms: list[Node]) -> list[Node]:
             rest.extend(E.mul(c, f) for c, f in items)
             continue
         inner = factor(collect([E.mul(c, f.args[0]) for c, f in items], items[0][1].args[0].shape))
-        rest.append(E.rebuild(items[0][1], (inner,)))
+        scale, inner = _scalars_out(inner)
+        rest.append(E.mul(scale, E.rebuild(items[0][1], (inner,))))
     return rest
+
+
+def _scalars_out(inner: Node) -> tuple[Node, Node]:
+    """(c, u) for c*u: what a linear function's argument lets out in front (tr((1/2)*A) = (1/2)*tr(A))."""
+    if inner.op == "mul" and not inner.is_scalar and inner.args[0].is_scalar:
+        scal = [a for a in inner.args if a.is_scalar]
+        rest = [a for a in inner.args if not a.is_scalar]
+        return E.mul(*scal), rest[0] if len(rest) == 1 else E.mul(*rest)
+    return E.num(1), inner
 
 
 def _factor(node: Node) -> Node:

@@ -72,7 +72,7 @@ def table_rules() -> tuple[Rule, ...]:
     for row in simplify_rows():
         typed, (result,) = elaborate_many(row.pattern, dict(row.shapes) or None, (row.result,))
         dims = {d for n in E.walk(typed.root) for d in n.shape if isinstance(d, str)}
-        guards = tuple(tuple(text.split(None, 1)) for text in row.assume)
+        guards = tuple(tuple(text.split(None, 1)) for text in row.assume + row.when)
         rules.append(Rule(row.name, row.source, typed.root, result, frozenset(typed.names), frozenset(dims),
                           guards, row.kind))
     return tuple(rules)
@@ -110,6 +110,15 @@ def _bind_dims(pshape, tshape, rule: Rule, m: _Match) -> bool:
 
 
 def _match(p: Node, t: Node, rule: Rule, m: _Match) -> _Match | None:
+    if p.op == "sym" and p.is_scalar and p.attr in rule.dims:
+        # a size used as a scalar (the n of (1/n)*sum(b)): the size the pattern's shapes bound
+        d = t.attr if t.op == "sym" and t.is_scalar else t.attr.numerator \
+            if t.op == "num" and t.attr.denominator == 1 and t.attr > 0 else None
+        if d is None or (p.attr in m.dims and m.dims[p.attr] != d):
+            return None
+        m = m.copy()
+        m.dims[p.attr] = d
+        return m
     if p.op == "sym" and p.attr in rule.wild:
         kind = _wild_kind(p.attr)
         if kind == "scalar" and not t.is_scalar:
@@ -156,7 +165,8 @@ def _match(p: Node, t: Node, rule: Rule, m: _Match) -> _Match | None:
                 return got
         return None
     if E.is_ones_matrix(p) and E.is_ones_matrix(t):
-        return m  # a constant 1 is the same whatever shape the pattern gave it
+        bound = m.copy()                  # sum(ones(n)) = n: the size it has, where the shapes agree
+        return bound if _bind_dims(p.shape, t.shape, rule, bound) else m  # else a 1 of any shape
     if p.op != t.op or p.attr != t.attr:
         return None
     if p.op == "add":
@@ -179,6 +189,23 @@ def _match(p: Node, t: Node, rule: Rule, m: _Match) -> _Match | None:
     if p.op == "sym" and p is not t:
         return None
     return m
+
+
+def _match_scalar(p: Node, t: Node, rule: Rule, m: _Match, leftover: bool):
+    """A scalar pattern against a scalar term, factor by factor in any order: (match, the scalar the
+    term has over) — with leftover False, only a match that leaves nothing over."""
+    def factors(n: Node) -> list[Node]:       # a scalar chain such as a'*b is one factor
+        parts = n.args if n.op == "mul" and any(a.is_scalar for a in n.args) else (n,)
+        return [a for a in parts if a.op != "num"]
+
+    pf, tf = factors(p), factors(t)
+    pc = E.split_scalar(p)[0]
+    tc = E.split_scalar(t)[0]
+    found = _match_commutative(pf, tf, rule, m, absorb=False)
+    if found is None or (found[1] and not leftover):
+        return None
+    got, left = found
+    return got, E.mul(E.num(tc / pc), *left)
 
 
 def _is_bare_wild(p: Node, rule: Rule) -> bool:
@@ -237,6 +264,17 @@ def _instantiate(node: Node, rule: Rule, m: _Match, shape_hint) -> Node:
         else:
             memo[id(n)] = E.rebuild(n, tuple(memo[id(a)] for a in n.args))
     return memo[id(node)]
+
+
+def _is_mean_of(t: Node, v: Node, negated: bool = False) -> bool:
+    """Whether t is (1/n)*sum(v) repeated over v's n entries (-(1/n)*sum(v) with negated)."""
+    if negated:
+        if not (t.op == "mul" and len(t.args) == 2 and t.args[0] is E.num(-1)):
+            return False
+        t = t.args[1]
+    if t.op == "bcast":
+        t = t.args[0]
+    return t is E.mul(E.power(dimension_scalar(v.shape[0]), -1), E.apply("sum", v))
 
 
 def dimension_scalar(d) -> Node:
@@ -332,14 +370,20 @@ class Simplifier:
         self._index: dict = {}
         self._position = {id(r): i for i, r in enumerate(self.rules)}  # the table's order, not addresses
         self._holds: dict[tuple[str, Node], bool] = {}
+        self._sums = None
         self.factor_rules = tuple(r for r in self.rules if r.kind == "factor")
         for rule in self.rules:
             if rule.kind != "factor":
                 self._index.setdefault(_rule_key(rule.pattern), []).append(rule)
 
     def _regroup(self, terms: list[Node]) -> list[Node]:
-        return factoring.regroup(terms, self.factor_rules, lambda p, t, rule: _match(p, t, rule, _Match()),
-                                 _instantiate, lambda rule, m: _guarded(rule, m, self.holds))
+        def match(p, t, rule, m, leftover=None):
+            if leftover is None:
+                return _match(p, t, rule, m or _Match())
+            return _match_scalar(p, t, rule, m or _Match(), leftover)
+
+        return factoring.regroup(terms, self.factor_rules, match, _instantiate,
+                                 lambda rule, m: _guarded(rule, m, self.holds))
 
     def holds(self, prop: str, node: Node) -> bool:
         """Whether `node` has the property a guarded row asks for, from its structure and the
@@ -352,6 +396,9 @@ class Simplifier:
             found = False
             if prop == "symmetric" and node.shape[0] == node.shape[1]:
                 found = node.op == "eye" or self(E.transpose(node)) is self(node)
+            elif prop == "centred":     # the user's expression has node - (1/n)*sum(node)
+                found = any(n.op == "add" and len(n.args) == 2 and n.args[0] is node
+                            and _is_mean_of(n.args[1], node, negated=True) for n in self.forward)
             self._holds[key] = found
         return found
 
@@ -373,12 +420,16 @@ class Simplifier:
         if found is None:
             saved, factoring._factor_memo = factoring._factor_memo, self._factored
             saved_rules, factoring._regroup = factoring._regroup, self._regroup if self.factor_rules else None
+            if self._sums is None:
+                self._sums = factoring.known_sums(self.forward)
+            saved_sums, factoring._known_sums = factoring._known_sums, self._sums
             try:
                 self._prepare(node)
                 found = factor(self.expand(node))
             finally:
                 factoring._factor_memo = saved
                 factoring._regroup = saved_rules
+                factoring._known_sums = saved_sums
             self._full[node] = found
             self._full[found] = found
         return found
@@ -470,6 +521,16 @@ class Simplifier:
         if op == "fn":
             if node in self.forward:
                 return self._settle(node)
+            if _linear(node.attr):
+                # sum(x - mu*ones(m)) is sum(x) - m*mu, so that what cancels across the terms does
+                # (the factoring pass gathers what is left back into one call)
+                terms = self._terms(node.args[0])
+                if len(terms) <= MAX_TERMS and (len(terms) > 1 or _scaled_term(terms[0])):
+                    out = []
+                    for a in terms:
+                        scale, inner = _linear_of(node.attr, a)
+                        out.extend(self._split(self._settle(E.mul(scale, self.expand(inner)))))
+                    return collect(out, node.shape)
             return self._settle(E.rebuild(node, (self(node.args[0]),)))
         if op == "epow" and node.attr in (2, 3) and self.expand(node.args[0]).op == "add":
             # (1 - s).^2 = 1 - 2*s + s.^2, so that s - s.^2 and the like can meet and cancel
@@ -510,6 +571,33 @@ class Simplifier:
         if node.op == "add":
             return list(node.args)
         return [node]
+
+
+def _scaled_term(a: Node) -> bool:
+    return (a.op == "mul" and any(f.is_scalar for f in a.args) and not a.is_scalar) or \
+        (a.op == "bcast" and a.args[0].is_scalar)
+
+
+def _linear_of(name: str, a: Node) -> tuple[Node, Node]:
+    """f(a) for a linear f as (scale, f(rest)): its scalar factors (a scalar chain such as x'*y among
+    them) taken out, a repeated scalar written as the scalar times ones: sum(c*x) = c*sum(x),
+    sum(c repeated) = c*sum(ones(m))."""
+    if a.op == "bcast" and a.args[0].is_scalar:
+        r, c = a.shape
+        unit = E.ones(r) if c == 1 else E.transpose(E.ones(c)) if r == 1 else E.mul(E.ones(r), E.transpose(E.ones(c)))
+        return a.args[0], E.apply(name, unit)
+    if a.op == "mul" and not a.is_scalar:
+        scal = [f for f in a.args if f.is_scalar]
+        if scal:
+            rest = [f for f in a.args if not f.is_scalar]
+            return E.mul(*scal), E.apply(name, rest[0] if len(rest) == 1 else E.mul(*rest))
+    return E.num(1), E.apply(name, a)
+
+
+def _linear(name: str) -> bool:
+    from ..tables import functions
+
+    return functions()[name].linear
 
 
 def _factors(t: Node) -> list[Node]:
