@@ -140,14 +140,32 @@ def _unbroadcast(t: Node) -> Node:
 
 def _as_written(node: Node) -> Node:
     """A sum the user wrote, or its negation, as the user wrote it: X*b + c (not c + X*b), and
-    -(y - X*w) for X*w - y where the expression has y - X*w."""
-    if node.op != "add" or not _known_sums:
+    -(y - X*w) for X*w - y where the expression has y - X*w (also as the one sum of a product)."""
+    if not _known_sums:
+        return node
+    if node.op == "mul" and sum(a.op == "add" for a in node.args) == 1:
+        new = tuple(_as_written(a) if a.op == "add" else a for a in node.args)
+        return node if new == node.args else E.mul(*new)
+    if node.op != "add":
         return node
     found = _known_sums.get(sum_key(node.args))
     if found is None:
         return node
     sign, written = found
     return written if sign == 1 else E.neg(written)
+
+
+def _written_within(node: Node) -> Node:
+    """Every sum inside a regrouped term as the user wrote it: (mu - x)*(mu - x)' is (x - mu)*(x - mu)'."""
+    if not _known_sums:
+        return node
+    mapping = {}
+    for n in E.walk(node):
+        if n.op == "add":
+            w = _as_written(n)
+            if w is not n:
+                mapping[n] = w
+    return E.substitute(node, mapping) if mapping else node
 
 
 def regroup(terms: list[Node], rules, match, instantiate, guarded) -> list[Node]:
@@ -244,7 +262,7 @@ def _regroup_one(rule, terms: list[Node], parts, match, instantiate, guarded):
     if found is None:
         return None
     m, ratio, used = found
-    grouped = E.mul(ratio, instantiate(rule.result, rule, m, terms[used[0]].shape))
+    grouped = _written_within(E.mul(ratio, instantiate(rule.result, rule, m, terms[used[0]].shape)))
     return [t for k, t in enumerate(terms) if k not in used] + [grouped]
 
 
@@ -289,7 +307,7 @@ def _regroup_scalar(rule, terms: list[Node], match, instantiate, guarded):
     if found is None:
         return None
     m, ratio, used = found
-    grouped = E.mul(ratio, instantiate(rule.result, rule, m, E.SCALAR))
+    grouped = _written_within(E.mul(ratio, instantiate(rule.result, rule, m, E.SCALAR)))
     return [t for k, t in enumerate(terms) if k not in used] + [grouped]
 
 
@@ -370,6 +388,16 @@ def _factor(node: Node) -> Node:
         kind, f = best[0]
         inside = [t for t, pieces in zip(terms, pieces_of) if best[0] in pieces]
         outside = [t for t, pieces in zip(terms, pieces_of) if best[0] not in pieces]
+        if kind in ("left", "right") and _sandwich(f, inside):
+            # A*B*A - A stays so; B between the A's is regrouped on its own
+            refused.update({("left", f), ("right", f)})
+            middle = [t for t in inside if _split_scalars(t)[1] != [f]]
+            if len(middle) > 1:
+                lone = [t for t in inside if _split_scalars(t)[1] == [f]]
+                core = factor(collect([_remove(_remove(t, "left", f), "right", f) for t in middle],
+                                      (f.shape[1], f.shape[0])))
+                terms = outside + lone + [E.mul(f, core, f)]
+            continue
         removed = [_remove(t, kind, f) for t in inside]
         if sum(map(_tree_size, removed)) >= sum(map(_tree_size, inside)):
             refused.add(best[0])
@@ -385,6 +413,17 @@ def _factor(node: Node) -> Node:
         if len(terms) == 1:
             return _order(terms[0])
     return _order(_pull_coefficient(E.add(*terms)) if len(terms) > 1 else terms[0])
+
+
+def _sandwich(f: Node, terms: list[Node]) -> bool:
+    """A*B*A - A is left as it is, not A*(B*A - I): a square factor at both ends of the other terms
+    and alone in one (the Gaussian's inv(S)*(x - mu)*(x - mu)'*inv(S) - inv(S), GPML's a*a' - inv(K))."""
+    if f.shape[0] != f.shape[1] or f.shape[0] == 1:
+        return False
+    chains = [_split_scalars(t)[1] for t in terms]
+    alone = [c for c in chains if c == [f]]
+    return bool(alone) and len(alone) < len(chains) and all(
+        c == [f] or (len(c) > 1 and c[0] is f and c[-1] is f) for c in chains)
 
 
 _sizes: WeakKeyDictionary[Node, int] = WeakKeyDictionary()
@@ -439,6 +478,8 @@ def _pull_coefficient(node: Node) -> Node:
     if node.op != "add":
         return node
     coefs = [E.split_scalar(t)[0] for t in node.args]
+    if any(c.denominator > 10 ** 6 for c in coefs):
+        return node          # pi (a float's fraction) is no coefficient to take a common factor of
     num = 0
     den = 1
     for c in coefs:

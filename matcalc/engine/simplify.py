@@ -167,6 +167,9 @@ def _match(p: Node, t: Node, rule: Rule, m: _Match) -> _Match | None:
     if E.is_ones_matrix(p) and E.is_ones_matrix(t):
         bound = m.copy()                  # sum(ones(n)) = n: the size it has, where the shapes agree
         return bound if _bind_dims(p.shape, t.shape, rule, bound) else m  # else a 1 of any shape
+    if p.op == "had" and t.op == "epow" and rule.kind == "factor":
+        found = _match_commutative(list(p.args), [t], rule, m)     # s.^3 as a product for s .* s.^2
+        return found[0] if found and not found[1] else None
     if p.op != t.op or p.attr != t.attr:
         return None
     if p.op == "add":
@@ -231,13 +234,32 @@ def _match_commutative(pats: list[Node], targets: list[Node], rule: Rule, m: _Ma
             return (got, []) if got else None
         for j, t in enumerate(remaining):
             got = _match(p, t, rule, m)
+            rest = remaining[:j] + remaining[j + 1:]
+            if got is None and rule.kind == "factor":
+                # a factor row's s .* s.^2 finds s.^3: the power is split, what is over stays
+                split = _split_power(p, t)
+                if split is not None:
+                    got = _match(split[0], split[1], rule, m)
+                    rest = rest + [split[2]]
             if got is not None:
-                out = go(i + 1, remaining[:j] + remaining[j + 1:], got)
+                out = go(i + 1, rest, got)
                 if out is not None:
                     return out
         return None
 
     return go(0, targets, m)
+
+
+def _split_power(p: Node, t: Node):
+    """(pattern base, target base, what is over) when t is a higher whole power of what p is a power of
+    (p = s.^2 and t = s.^3: s, s, s; p = s and t = s.^2: s, s, s)."""
+    if t.op != "epow" or Fraction(t.attr).denominator != 1:
+        return None
+    pe = p.attr if p.op == "epow" else 1
+    pb = p.args[0] if p.op == "epow" else p
+    if Fraction(pe).denominator != 1 or (pe > 0) != (t.attr > 0) or abs(t.attr) <= abs(pe):
+        return None
+    return pb, t.args[0], E.epow(t.args[0], t.attr - pe)
 
 
 def _instantiate(node: Node, rule: Rule, m: _Match, shape_hint) -> Node:

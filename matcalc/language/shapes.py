@@ -9,10 +9,11 @@ shapes that may be settled anywhere in the expression.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from ..errors import ParseError, ShapeError, UnsupportedError
+from ..errors import MatcalcError, ParseError, ShapeError, UnsupportedError
 from ..tables import functions, known_function_names, spelled
 from . import expr as E
 from .expr import SCALAR, Dim, Node, Shape, apply
@@ -204,7 +205,11 @@ class _Inference:
                 v = _Var(label="size(I)")
                 self.implicit_eye[id(node)] = v
                 return (v, v)
+            if node.value == "pi" and "pi" not in self.declared:
+                return (_one(), _one())         # the number, unless declared a name
             return self.name_shape(node)
+        if k == "pow" and left is None and euler_power(node):
+            return self.shape(node.args[1])     # e^(w'*x) is exp(w'*x)
         if k == "neg":
             return self.shape(node.args[0])
         if k == "T":
@@ -439,6 +444,21 @@ def _matrix_power_error(node: Syntax, p: Fraction):
         f"decomposition")
 
 
+PI = Fraction(math.pi)   # `pi` (LaTeX \pi) undeclared: the number, as exactly as a float holds it
+
+
+def euler_power(node: Syntax) -> bool:
+    """`e^(w'*x)`: e to a power that is not a number can only be Euler's number (a name's power is a
+    constant), so it is exp(w'*x); `e^2` stays the name e squared."""
+    if node.kind != "pow" or node.args[0].kind != "name" or node.args[0].value != "e":
+        return False
+    try:
+        constant_exponent(node.args[1])
+    except MatcalcError:
+        return True
+    return False
+
+
 def constant_exponent(node: Syntax, env: dict | None = None) -> Fraction:
     """Exponents are numbers: `x^2`, `X^-1`, `x.^(1/2)` (in rule templates, a bound number `p`)."""
     k = node.kind
@@ -494,6 +514,8 @@ class Builder:
                 return self.env[node.value]
             if node.value == "I" and id(node) in self.implicit_eye:
                 return E.eye(self.implicit_eye[id(node)])
+            if node.value == "pi":
+                return E.num(PI)
             if node.value in self.dims:
                 return E.sym(node.value, SCALAR)
             raise ParseError(f"unknown name {node.value!r}", self.text, node.start + 1)
@@ -503,6 +525,8 @@ class Builder:
             return E.transpose(self.build(node.args[0]))
         if k == "call":
             return self.call(node)
+        if k == "pow" and left is None and euler_power(node):
+            return E.apply("exp", self.build(node.args[1]), node.source)
         a = left if left is not None else self.build(node.args[0])
         if k == "pow":
             return self.power(node, a, constant_exponent(node.args[1], self.env))
