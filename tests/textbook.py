@@ -69,12 +69,12 @@ def named_parts(text: str) -> tuple[str, dict[str, str]]:
     return body, dict(d.split(" = ", 1) for d in defs.split("; "))
 
 
-def typed(d, text: str) -> Node:
-    """`text` typed over the derivation's names and shapes, with the result's shape."""
+def typed(d, text: str, as_result: bool = True) -> Node:
+    """`text` typed over the derivation's names and shapes (with the result's shape, as_result)."""
     spec = {}
     for name, (r, c) in d.shapes.items():
         spec[name] = () if (r, c) == (1, 1) else (r,) if c == 1 else (r, c)
-    _, (node,) = elaborate_many(d.expression, spec, (text,), targets=[d.shape])
+    _, (node,) = elaborate_many(d.expression, spec, (text,), targets=[d.shape] if as_result else None)
     return node
 
 

@@ -209,7 +209,7 @@ def _spec(rule):
         pattern = [_coefficient(p) for p in rule.pattern.args]
         wild = [frozenset(n.attr for n in E.walk(p) if n.op == "sym" and n.attr in rule.wild
                           and n.attr not in rule.dims) for _, p in pattern]
-        order = sorted(range(len(pattern)), key=lambda i: -_tree_size(pattern[i][1]))
+        order = sorted(range(len(pattern)), key=lambda i: (pattern[i][0].op != "num", -_tree_size(pattern[i][1])))
         found = _specs[rule] = (pattern, wild, order, _signature(rule.pattern))
     return found
 
@@ -247,12 +247,13 @@ def _regroup_one(rule, terms: list[Node], parts, match, instantiate, guarded):
             candidates = [i for i in range(len(parts)) if i not in used]
         for i in candidates:
             coef, rest = parts[i]
-            if ratio is not None and coef is not E.mul(ratio, pc):
-                continue
             got = match(pr, rest, rule, m)
             if got is None:
                 continue
-            r = ratio if ratio is not None else E.mul(coef, E.power(pc, -1))
+            pci = pc if pc.op == "num" else instantiate(pc, rule, got, None)   # -sum(step(S)) for S
+            if ratio is not None and coef is not E.mul(ratio, pci):
+                continue
+            r = ratio if ratio is not None else E.mul(coef, E.power(pci, -1))
             out = search(k + 1, got, r, used + (i,))
             if out is not None:
                 return out

@@ -72,7 +72,7 @@ def table_rules() -> tuple[Rule, ...]:
     for row in simplify_rows():
         typed, (result,) = elaborate_many(row.pattern, dict(row.shapes) or None, (row.result,))
         dims = {d for n in E.walk(typed.root) for d in n.shape if isinstance(d, str)}
-        guards = tuple(tuple(text.split(None, 1)) for text in row.assume + row.when)
+        guards = tuple(tuple(text.split()) for text in row.assume + row.when)
         rules.append(Rule(row.name, row.source, typed.root, result, frozenset(typed.names), frozenset(dims),
                           guards, row.kind))
     return tuple(rules)
@@ -164,6 +164,22 @@ def _match(p: Node, t: Node, rule: Rule, m: _Match) -> _Match | None:
             if got is not None:
                 return got
         return None
+    if p.op == "mul" and t.op == "mul" and len(t.args) > len(p.args) and not any(a.is_scalar for a in p.args) \
+            and not any(a.is_scalar for a in t.args):
+        # a chain pattern whose end is a bare name takes the rest of a longer chain: y'*v finds y'*W*x
+        k = len(p.args)
+        if _is_bare_wild(p.args[-1], rule) and _wild_kind(p.args[-1].attr) != "scalar":
+            pairs = list(zip(p.args[:-1], t.args[:k - 1])) + [(p.args[-1], E.mul(*t.args[k - 1:]))]
+        elif _is_bare_wild(p.args[0], rule) and _wild_kind(p.args[0].attr) != "scalar":
+            cut = len(t.args) - k + 1
+            pairs = [(p.args[0], E.mul(*t.args[:cut]))] + list(zip(p.args[1:], t.args[cut:]))
+        else:
+            return None
+        for pa, ta in pairs:
+            m = _match(pa, ta, rule, m)
+            if m is None:
+                return None
+        return m
     if E.is_ones_matrix(p) and E.is_ones_matrix(t):
         bound = m.copy()                  # sum(ones(n)) = n: the size it has, where the shapes agree
         return bound if _bind_dims(p.shape, t.shape, rule, bound) else m  # else a 1 of any shape
@@ -218,7 +234,11 @@ def _is_bare_wild(p: Node, rule: Rule) -> bool:
 def _match_commutative(pats: list[Node], targets: list[Node], rule: Rule, m: _Match, absorb: bool = True):
     """Assign pattern factors to distinct target factors; a lone bare wildcard takes what is left.
     Returns (match, leftover targets) or None."""
-    pats = sorted(pats, key=lambda p: _is_bare_wild(p, rule))
+    # what constrains first: structure, then a name bound or met again elsewhere in the pattern (the Y
+    # of ((A .* Y)*1*1') .* Y), last a name met once, which may take what is left
+    twice = _repeated(rule)
+    pats = sorted(pats, key=lambda p: 0 if not _is_bare_wild(p, rule) else 1 if (
+        p.attr in m.nodes or p.attr in twice) else 2)
     rest_wild = pats[-1] if absorb and pats and _is_bare_wild(pats[-1], rule) \
         and pats[-1].attr not in m.nodes else None
 
@@ -248,6 +268,24 @@ def _match_commutative(pats: list[Node], targets: list[Node], rule: Rule, m: _Ma
         return None
 
     return go(0, targets, m)
+
+
+_repeats: dict = {}
+
+
+def _repeated(rule: Rule) -> frozenset:
+    """The pattern names that occur more than once in it."""
+    found = _repeats.get(rule)
+    if found is None:
+        seen: dict[str, int] = {}
+        stack = [rule.pattern]
+        while stack:                     # the tree written out: a shared name counts each time
+            n = stack.pop()
+            if n.op == "sym" and n.attr in rule.wild:
+                seen[n.attr] = seen.get(n.attr, 0) + 1
+            stack.extend(n.args)
+        found = _repeats[rule] = frozenset(k for k, v in seen.items() if v > 1)
+    return found
 
 
 def _split_power(p: Node, t: Node):
@@ -316,9 +354,17 @@ def _scalar_chain(a: Node) -> bool:
 
 
 def _guarded(rule: Rule, m: _Match, holds) -> bool:
-    """A row's `assume` ("S symmetric"), asked of what its names matched."""
-    return not rule.guards or (holds is not None and all(
-        name in m.nodes and holds(prop, m.nodes[name]) for name, prop in rule.guards))
+    """A row's `assume` and `when` ("S symmetric", "S fixed-on y"), asked of what its names matched."""
+    if not rule.guards:
+        return True
+    if holds is None:
+        return False
+    for name, prop, *other in rule.guards:
+        if name not in m.nodes or any(o not in m.nodes for o in other):
+            return False
+        if not holds(prop, m.nodes[name], *(m.nodes[o] for o in other)):
+            return False
+    return True
 
 
 def rewrite_once(t: Node, rules: tuple[Rule, ...], trace: list | None, holds=None) -> Node | None:
@@ -391,7 +437,8 @@ class Simplifier:
         self._active: dict[Node, int] = {}  # expansions under way -> where their rules start in trace
         self._index: dict = {}
         self._position = {id(r): i for i, r in enumerate(self.rules)}  # the table's order, not addresses
-        self._holds: dict[tuple[str, Node], bool] = {}
+        self._holds: dict[tuple, bool] = {}
+        self._sources = {r.source for r in self.rules}
         self._sums = None
         self.factor_rules = tuple(r for r in self.rules if r.kind == "factor")
         for rule in self.rules:
@@ -407,11 +454,13 @@ class Simplifier:
         return factoring.regroup(terms, self.factor_rules, match, _instantiate,
                                  lambda rule, m: _guarded(rule, m, self.holds))
 
-    def holds(self, prop: str, node: Node) -> bool:
+    def holds(self, prop: str, node: Node, other: Node | None = None) -> bool:
         """Whether `node` has the property a guarded row asks for, from its structure and the
         assumptions: S is symmetric when S' simplifies to what S does (X'*A*X with A symmetric,
-        theta*K0 + eta*I with K0 symmetric, inv(S) with S symmetric)."""
-        key = (prop, node)
+        theta*K0 + eta*I with K0 symmetric, inv(S) with S symmetric); y is one-hot when assumed;
+        S is fixed on y (one-hot) when S .* y simplifies to a number times y (the margin of the true
+        class in a multiclass hinge loss is 1)."""
+        key = (prop, node, other)
         found = self._holds.get(key)
         if found is None:
             self._holds[key] = False          # asked again while answering: not known
@@ -421,6 +470,11 @@ class Simplifier:
             elif prop == "centred":     # the user's expression has node - (1/n)*sum(node)
                 found = any(n.op == "add" and len(n.args) == 2 and n.args[0] is node
                             and _is_mean_of(n.args[1], node, negated=True) for n in self.forward)
+            elif prop == "one-hot":
+                found = node.op == "sym" and f"assumption: {node.attr} one-hot" in self._sources
+            elif prop == "fixed-on" and other is not None and self.holds("one-hot", other):
+                c, rest = E.split_scalar(self(E.hadamard(node, other)))
+                found = rest is other
             self._holds[key] = found
         return found
 
@@ -501,6 +555,12 @@ class Simplifier:
             return node if found is None else self.expand(found)
         rules = self.candidates(node)
         new = rewrite_once(node, rules, self.trace, self.holds) if rules else None
+        if new is None and node.op == "mul" and not node.is_scalar:
+            scal, chain = _split_chain(node)
+            if scal and len(chain) == 1 and chain[0].op == "had":   # -2*(a .* b): the Hadamard rows too
+                inner = self.candidates(chain[0])
+                found = rewrite_once(chain[0], inner, self.trace, self.holds) if inner else None
+                new = E.mul(*scal, found) if found is not None else None
         self._settled[node] = new
         if new is None or new is node:
             return node
