@@ -44,8 +44,8 @@ def rows() -> list[dict]:
 
 def call(row: dict) -> dict:
     """matcalc.derive's keyword arguments for a row."""
-    return dict(wrt=row["wrt"], shapes=dict(row["shapes"]), assume=list(row["assume"]),
-                layout=row["layout"], order=row.get("order", 1))
+    return {"wrt": row["wrt"], "shapes": dict(row["shapes"]), "assume": list(row["assume"]),
+            "layout": row["layout"], "order": row.get("order", 1)}
 
 
 def inline(text: str, definitions: dict[str, str]) -> str:
@@ -155,7 +155,7 @@ class Normal:
             return E.rebuild(n, (base,))
         if op in ("epow", "pow") and Fraction(n.attr).denominator == 1:
             base = self(n.args[0])
-            if base.op == "mul" and any(f.is_scalar for f in base.args) and not (op == "pow"):
+            if base.op == "mul" and any(f.is_scalar for f in base.args) and op != "pow":
                 scal = [f for f in base.args if f.is_scalar]
                 rest = [f for f in base.args if not f.is_scalar]
                 return self(E.mul(E.power(E.mul(*scal), n.attr), E.epow(E.mul(*rest), n.attr)))
@@ -434,7 +434,10 @@ def symmetric_transposes(node: Node, symmetric) -> int:
     the assumptions (S a name assumed symmetric, or built of such: theta*K0 + eta*I, X'*A*X)."""
     norm = Normal(symmetric)
     count = 0
-    for n in E.walk(node):
+    stack = [node]
+    while stack:                     # the formula as written: each occurrence counts
+        n = stack.pop()
+        stack.extend(n.args)
         if n.op == "T" and n.shape[0] == n.shape[1] and n.shape[0] != 1:
             inner = n.args[0].args[0] if n.args[0].op == "fn" and n.args[0].attr == "inv" else n.args[0]
             if norm(inner) is norm(E.transpose(inner)):

@@ -271,7 +271,7 @@ def _regroup_scalar(rule, terms: list[Node], match, instantiate, guarded):
     """_regroup_one for a scalar pattern: a term is the pattern's term times the common scalar, the
     scalar made of the term's factors that the first pattern term leaves over (-(1/m)*(dy'*x) is
     a'*b times -(1/m))."""
-    pattern, wild, order, _ = _spec(rule)
+    _, wild, _, _ = _spec(rule)
     whole = rule.pattern.args
     sizes = [{n.attr for n in E.walk(p) if n.op == "sym" and n.is_scalar and n.attr in rule.dims} for p in whole]
     order = sorted(range(len(whole)), key=lambda i: (len(sizes[i]), -_tree_size(whole[i])))

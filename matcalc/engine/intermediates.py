@@ -87,7 +87,7 @@ def named(result: Node, root: Node, taken: set[str]) -> tuple[Node, list[tuple[s
     for norm in norms:
         stem = norm.base.attr if norm.base.op == "sym" else "z"
 
-        def name(word: str) -> str:
+        def name(word: str, stem: str = stem) -> str:
             text = word if one else f"{word}_{stem}"
             while text in taken:
                 text += "_"

@@ -473,7 +473,7 @@ class Simplifier:
             elif prop == "one-hot":
                 found = node.op == "sym" and f"assumption: {node.attr} one-hot" in self._sources
             elif prop == "fixed-on" and other is not None and self.holds("one-hot", other):
-                c, rest = E.split_scalar(self(E.hadamard(node, other)))
+                _, rest = E.split_scalar(self(E.hadamard(node, other)))
                 found = rest is other
             self._holds[key] = found
         return found
