@@ -6,8 +6,9 @@ named when it is long."""
 from __future__ import annotations
 
 from ..engine.differential import differential_steps
+from ..engine.intermediates import forward_names
 from ..language.expr import shape_text, substitute
-from ..language.printing import MAX_INLINE, abbreviations, inline_size, to_text_bounded
+from ..language.printing import MAX_INLINE, abbreviations, inline_size, to_text, to_text_bounded
 from ..language.shape_notes import shape_note
 
 
@@ -50,6 +51,10 @@ def render_text(d, steps: bool, show_shapes: bool = False, method: str = "adjoin
     if steps:
     
         names, defs = abbreviations(d.typed.root, set(d.typed.names))
+        if d.named is not None:        # a normalisation: the steps in the book's names too (∂f/∂mu)
+            more, more_defs = forward_names(d.typed.root, set(d.typed.names) | {n for n, _ in defs})
+            names = {**more, **{k: substitute(v, more) for k, v in names.items()}}
+            defs = [(n, to_text(v)) for n, v in more_defs] + defs
 
         def short(node, fallback):
             return to_text_bounded(substitute(node, names)) if node is not None and names else fallback
@@ -97,7 +102,7 @@ def render_text(d, steps: bool, show_shapes: bool = False, method: str = "adjoin
         return "\n".join(lines)
     lines.append(str(d))
     text, defs = d.shared
-    if defs and len(str(d)) > 100:
+    if defs and len(str(d)) > 100 and d.named is None:
         lines.append("")
         lines.append("the same, with repeated subexpressions named:")
         lines.append(f"  {text}")

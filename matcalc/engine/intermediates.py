@@ -161,3 +161,24 @@ def _used(body: Node, defs: list[tuple[str, Node]]) -> list[tuple[str, Node]]:
 def named_text(body: Node, defs: list[tuple[str, Node]]) -> str:
     """`body   where mu = ...; sigma2 = ...; xhat = ...`: matcalc's named form, which reads back."""
     return to_text(body) + "   where " + "; ".join(f"{n} = {to_text(d)}" for n, d in defs)
+
+
+def forward_names(root: Node, taken: set[str]) -> tuple[dict[Node, Node], list[tuple[str, Node]]]:
+    """The same names for the steps: each node of the expression that is a mean, a variance or a
+    standard deviation (node -> name), with the definitions in the names, in order; the steps then
+    read ∂f/∂mu and ∂f/∂sigma2, the book's dmu and dvar."""
+    norms = [n for n in normalisations(root) if n.variance is not None]
+    mapping: dict[Node, Node] = {}
+    defs: list[tuple[str, Node]] = []
+    for norm in norms:
+        suffix = "" if len(norms) == 1 else f"_{norm.base.attr if norm.base.op == 'sym' else 'z'}"
+        pairs = [("mu", norm.mean), ("sigma2", norm.variance)]
+        if norm.std is not None and norm.std.args[0] is norm.variance:
+            pairs.append(("sigma", norm.std))
+        for word, node in pairs:
+            name = word + suffix
+            while name in taken:
+                name += "_"
+            defs.append((name, E.substitute(node, mapping)))
+            mapping[node] = E.sym(name, E.SCALAR)
+    return mapping, defs

@@ -26,6 +26,16 @@ from ..language.expr import Node
 from ..tables import simplify_rows
 from . import factoring
 from .factoring import collect, factor
+from .rewrite_parts import (
+    dimension_scalar,
+    guarded,
+    is_mean_of,
+    linear,
+    linear_of,
+    repeated,
+    scaled_term,
+    split_power,
+)
 
 MAX_TERMS = 64
 
@@ -236,7 +246,7 @@ def _match_commutative(pats: list[Node], targets: list[Node], rule: Rule, m: _Ma
     Returns (match, leftover targets) or None."""
     # what constrains first: structure, then a name bound or met again elsewhere in the pattern (the Y
     # of ((A .* Y)*1*1') .* Y), last a name met once, which may take what is left
-    twice = _repeated(rule)
+    twice = repeated(rule)
     pats = sorted(pats, key=lambda p: 0 if not _is_bare_wild(p, rule) else 1 if (
         p.attr in m.nodes or p.attr in twice) else 2)
     rest_wild = pats[-1] if absorb and pats and _is_bare_wild(pats[-1], rule) \
@@ -257,7 +267,7 @@ def _match_commutative(pats: list[Node], targets: list[Node], rule: Rule, m: _Ma
             rest = remaining[:j] + remaining[j + 1:]
             if got is None and rule.kind == "factor":
                 # a factor row's s .* s.^2 finds s.^3: the power is split, what is over stays
-                split = _split_power(p, t)
+                split = split_power(p, t)
                 if split is not None:
                     got = _match(split[0], split[1], rule, m)
                     rest = rest + [split[2]]
@@ -268,36 +278,6 @@ def _match_commutative(pats: list[Node], targets: list[Node], rule: Rule, m: _Ma
         return None
 
     return go(0, targets, m)
-
-
-_repeats: dict = {}
-
-
-def _repeated(rule: Rule) -> frozenset:
-    """The pattern names that occur more than once in it."""
-    found = _repeats.get(rule)
-    if found is None:
-        seen: dict[str, int] = {}
-        stack = [rule.pattern]
-        while stack:                     # the tree written out: a shared name counts each time
-            n = stack.pop()
-            if n.op == "sym" and n.attr in rule.wild:
-                seen[n.attr] = seen.get(n.attr, 0) + 1
-            stack.extend(n.args)
-        found = _repeats[rule] = frozenset(k for k, v in seen.items() if v > 1)
-    return found
-
-
-def _split_power(p: Node, t: Node):
-    """(pattern base, target base, what is over) when t is a higher whole power of what p is a power of
-    (p = s.^2 and t = s.^3: s, s, s; p = s and t = s.^2: s, s, s)."""
-    if t.op != "epow" or Fraction(t.attr).denominator != 1:
-        return None
-    pe = p.attr if p.op == "epow" else 1
-    pb = p.args[0] if p.op == "epow" else p
-    if Fraction(pe).denominator != 1 or (pe > 0) != (t.attr > 0) or abs(t.attr) <= abs(pe):
-        return None
-    return pb, t.args[0], E.epow(t.args[0], t.attr - pe)
 
 
 def _instantiate(node: Node, rule: Rule, m: _Match, shape_hint) -> Node:
@@ -326,23 +306,6 @@ def _instantiate(node: Node, rule: Rule, m: _Match, shape_hint) -> Node:
     return memo[id(node)]
 
 
-def _is_mean_of(t: Node, v: Node, negated: bool = False) -> bool:
-    """Whether t is (1/n)*sum(v) repeated over v's n entries (-(1/n)*sum(v) with negated)."""
-    if negated:
-        if not (t.op == "mul" and len(t.args) == 2 and t.args[0] is E.num(-1)):
-            return False
-        t = t.args[1]
-    if t.op == "bcast":
-        t = t.args[0]
-    return t is E.mul(E.power(dimension_scalar(v.shape[0]), -1), E.apply("sum", v))
-
-
-def dimension_scalar(d) -> Node:
-    """A dimension used as a scalar: a whole number, a name (m), or a product of them (2*m*n)."""
-    whole, names = E.dim_factors(d)
-    return E.mul(E.num(whole), *(E.sym(n, E.SCALAR) for n in names))
-
-
 def _split_chain(t: Node) -> tuple[list[Node], list[Node]]:
     scal = [a for a in t.args if a.is_scalar and not _scalar_chain(a)] if t.op == "mul" else []
     chain = [a for a in t.args if not (a.is_scalar and not _scalar_chain(a))] if t.op == "mul" else [t]
@@ -351,20 +314,6 @@ def _split_chain(t: Node) -> tuple[list[Node], list[Node]]:
 
 def _scalar_chain(a: Node) -> bool:
     return a.op == "mul" and a.is_scalar
-
-
-def _guarded(rule: Rule, m: _Match, holds) -> bool:
-    """A row's `assume` and `when` ("S symmetric", "S fixed-on y"), asked of what its names matched."""
-    if not rule.guards:
-        return True
-    if holds is None:
-        return False
-    for name, prop, *other in rule.guards:
-        if name not in m.nodes or any(o not in m.nodes for o in other):
-            return False
-        if not holds(prop, m.nodes[name], *(m.nodes[o] for o in other)):
-            return False
-    return True
 
 
 def rewrite_once(t: Node, rules: tuple[Rule, ...], trace: list | None, holds=None) -> Node | None:
@@ -376,7 +325,7 @@ def rewrite_once(t: Node, rules: tuple[Rule, ...], trace: list | None, holds=Non
             # scalar factors commute: match the pattern's factors among the target's scalar factors
             scal, chain = _split_chain(t)
             found = _match_commutative(list(p.args), scal, rule, _Match(), absorb=False) if scal else None
-            if found and _guarded(rule, found[0], holds):
+            if found and guarded(rule, found[0], holds):
                 m, leftover = found
                 if trace is not None:
                     trace.append(rule)
@@ -392,7 +341,7 @@ def rewrite_once(t: Node, rules: tuple[Rule, ...], trace: list | None, holds=Non
                     m = _match(pa, ta, rule, m)
                     if m is None:
                         break
-                if m is None or not _guarded(rule, m, holds):
+                if m is None or not guarded(rule, m, holds):
                     continue
                 shape = E._chain_shape(window)
                 new = _instantiate(rule.result, rule, m, shape)
@@ -402,7 +351,7 @@ def rewrite_once(t: Node, rules: tuple[Rule, ...], trace: list | None, holds=Non
             continue
         if p.op == "had" and t.op == "had":
             found = _match_commutative(list(p.args), list(t.args), rule, _Match())
-            if found and _guarded(rule, found[0], holds):
+            if found and guarded(rule, found[0], holds):
                 m, leftover = found
                 new = _instantiate(rule.result, rule, m, t.shape)
                 if trace is not None:
@@ -410,7 +359,7 @@ def rewrite_once(t: Node, rules: tuple[Rule, ...], trace: list | None, holds=Non
                 return E.hadamard(new, *leftover) if leftover else new
             continue
         m = _match(p, t, rule, _Match())
-        if m is not None and _guarded(rule, m, holds):
+        if m is not None and guarded(rule, m, holds):
             if trace is not None:
                 trace.append(rule)
             return _instantiate(rule.result, rule, m, t.shape)
@@ -439,6 +388,14 @@ class Simplifier:
         self._position = {id(r): i for i, r in enumerate(self.rules)}  # the table's order, not addresses
         self._holds: dict[tuple, bool] = {}
         self._sources = {r.source for r in self.rules}
+        self._linear_rows: dict[str, list[Rule]] = {}     # the rows the expansion of a linear call follows
+        for rule in self.rules:
+            if rule.name in ("scalars come out of a linear function", "a linear function of a sum") \
+                    and rule.pattern.op == "fn":
+                rows = self._linear_rows.setdefault(rule.pattern.attr, [None, None])
+                k = 0 if rule.name.startswith("scalars") else 1
+                rows[k] = rows[k] or rule
+        self._linear_rows = {k: v for k, v in self._linear_rows.items() if v[0] is not None}
         self._sums = None
         self.factor_rules = tuple(r for r in self.rules if r.kind == "factor")
         for rule in self.rules:
@@ -452,7 +409,7 @@ class Simplifier:
             return _match_scalar(p, t, rule, m or _Match(), leftover)
 
         return factoring.regroup(terms, self.factor_rules, match, _instantiate,
-                                 lambda rule, m: _guarded(rule, m, self.holds))
+                                 lambda rule, m: guarded(rule, m, self.holds))
 
     def holds(self, prop: str, node: Node, other: Node | None = None) -> bool:
         """Whether `node` has the property a guarded row asks for, from its structure and the
@@ -469,7 +426,7 @@ class Simplifier:
                 found = node.op == "eye" or self(E.transpose(node)) is self(node)
             elif prop == "centred":     # the user's expression has node - (1/n)*sum(node)
                 found = any(n.op == "add" and len(n.args) == 2 and n.args[0] is node
-                            and _is_mean_of(n.args[1], node, negated=True) for n in self.forward)
+                            and is_mean_of(n.args[1], node, negated=True) for n in self.forward)
             elif prop == "one-hot":
                 found = node.op == "sym" and f"assumption: {node.attr} one-hot" in self._sources
             elif prop == "fixed-on" and other is not None and self.holds("one-hot", other):
@@ -603,15 +560,19 @@ class Simplifier:
         if op == "fn":
             if node in self.forward:
                 return self._settle(node)
-            if _linear(node.attr):
+            if linear(node.attr):
                 # sum(x - mu*ones(m)) is sum(x) - m*mu, so that what cancels across the terms does
                 # (the factoring pass gathers what is left back into one call)
                 terms = self._terms(node.args[0])
-                if len(terms) <= MAX_TERMS and (len(terms) > 1 or _scaled_term(terms[0])):
+                if len(terms) <= MAX_TERMS and (len(terms) > 1 or scaled_term(terms[0])):
                     out = []
                     for a in terms:
-                        scale, inner = _linear_of(node.attr, a)
+                        scale, inner = linear_of(node.attr, a)
+                        if not E.is_one(scale) and self._linear_rows.get(node.attr):
+                            self.trace.append(self._linear_rows[node.attr][0])
                         out.extend(self._split(self._settle(E.mul(scale, self.expand(inner)))))
+                    if len(terms) > 1 and len(self._linear_rows.get(node.attr, ())) > 1:
+                        self.trace.append(self._linear_rows[node.attr][1])
                     return collect(out, node.shape)
             return self._settle(E.rebuild(node, (self(node.args[0]),)))
         if op == "epow" and node.attr in (2, 3) and self.expand(node.args[0]).op == "add":
@@ -653,33 +614,6 @@ class Simplifier:
         if node.op == "add":
             return list(node.args)
         return [node]
-
-
-def _scaled_term(a: Node) -> bool:
-    return (a.op == "mul" and any(f.is_scalar for f in a.args) and not a.is_scalar) or \
-        (a.op == "bcast" and a.args[0].is_scalar)
-
-
-def _linear_of(name: str, a: Node) -> tuple[Node, Node]:
-    """f(a) for a linear f as (scale, f(rest)): its scalar factors (a scalar chain such as x'*y among
-    them) taken out, a repeated scalar written as the scalar times ones: sum(c*x) = c*sum(x),
-    sum(c repeated) = c*sum(ones(m))."""
-    if a.op == "bcast" and a.args[0].is_scalar:
-        r, c = a.shape
-        unit = E.ones(r) if c == 1 else E.transpose(E.ones(c)) if r == 1 else E.mul(E.ones(r), E.transpose(E.ones(c)))
-        return a.args[0], E.apply(name, unit)
-    if a.op == "mul" and not a.is_scalar:
-        scal = [f for f in a.args if f.is_scalar]
-        if scal:
-            rest = [f for f in a.args if not f.is_scalar]
-            return E.mul(*scal), E.apply(name, rest[0] if len(rest) == 1 else E.mul(*rest))
-    return E.num(1), E.apply(name, a)
-
-
-def _linear(name: str) -> bool:
-    from ..tables import functions
-
-    return functions()[name].linear
 
 
 def _factors(t: Node) -> list[Node]:
