@@ -116,17 +116,30 @@ _known_sums: dict = {}  # rebound per Simplifier call: the sums of the user's ex
 
 
 def sum_key(terms) -> tuple:
-    return tuple(sorted(t.key for t in terms))
+    """A sum's terms as a multiset, by identity (the nodes are hash-consed)."""
+    return tuple(sorted(id(t) for t in terms))
+
+
+_last_known: list = [None, None]   # the last expression's table: the two simplifiers of a derivation share it
 
 
 def known_sums(nodes) -> dict:
-    """The sums among `nodes` (the user's expression), by their terms and by their terms negated."""
+    """The sums among `nodes` (the user's expression), by their terms and by their terms negated. The
+    table holds the terms it is keyed by, so that no key outlives its nodes."""
+    if _last_known[0] is nodes:
+        return _last_known[1]
     out: dict = {}
+    held: list = []
     for n in nodes:
         if n.op == "add":
             for terms in (n.args, [_unbroadcast(t) for t in n.args]):
+                negated = [E.neg(t) for t in terms]
+                held.extend(terms)
+                held.extend(negated)
                 out.setdefault(sum_key(terms), (1, n))
-                out.setdefault(sum_key(E.neg(t) for t in terms), (-1, n))
+                out.setdefault(sum_key(negated), (-1, n))
+    out[None] = held
+    _last_known[:] = [nodes, out]
     return out
 
 
@@ -176,7 +189,7 @@ def regroup(terms: list[Node], rules, match, instantiate, guarded) -> list[Node]
     `match` and `instantiate` are the rewriter's (simplify.py); `guarded` answers a row's `assume`."""
     if not rules or len(terms) < 2:
         return terms
-    present = _signature(E.Node("add", tuple(terms), None, terms[0].shape))
+    present = frozenset().union(*(_signature(t) for t in terms))
     scalar = terms[0].is_scalar
     rules = [r for r in rules if len(r.pattern.args) <= len(terms) and r.pattern.is_scalar == scalar
              and _spec(r)[3] <= present]
@@ -192,10 +205,26 @@ def regroup(terms: list[Node], rules, match, instantiate, guarded) -> list[Node]
     return terms
 
 
-def _signature(node: Node) -> set:
-    """The operations and functions in a formula (what a pattern needs before it can match)."""
-    return {(n.op, n.attr if n.op == "fn" else None) for n in E.walk(node)
-            if n.args and n.op not in ("add", "mul")}
+_signatures: WeakKeyDictionary[Node, frozenset] = WeakKeyDictionary()
+
+
+def _signature(node: Node) -> frozenset:
+    """The operations and functions in a formula (what a pattern needs before it can match), kept on
+    each node of the DAG once computed: a sum of deep terms is not walked again at every regrouping."""
+    stack = [node]
+    while stack:
+        n = stack[-1]
+        if n in _signatures:
+            stack.pop()
+            continue
+        missing = [a for a in n.args if a not in _signatures]
+        if missing:
+            stack.extend(missing)
+            continue
+        stack.pop()
+        own = {(n.op, n.attr if n.op == "fn" else None)} if n.args and n.op not in ("add", "mul") else set()
+        _signatures[n] = frozenset(own.union(*(_signatures[a] for a in n.args)))
+    return _signatures[node]
 
 
 _specs: dict = {}
