@@ -283,3 +283,57 @@ def test_the_comparison_tells_a_hadamard_product_from_its_expansion():
     assert textbook.same_form(textbook.typed(d, f"{g} .* {h} .* (1 - {h})"), textbook.book_node(d, row))
     assert not textbook.same_form(textbook.typed(d, f"{g} .* ({h} - {h}.^2)"), textbook.book_node(d, row))
     assert not textbook.same_form(textbook.typed(d, f"{g} .* {h} .* (1 + {h})"), textbook.book_node(d, row))
+
+
+# ---------------------------------------------------------------- what is known, used
+
+KNOWN = [
+    # expression, variable, shapes, assumptions, the form printed
+    ("-sum(y .* y .* log(sigmoid(X*w)) + (1 - y) .* log(1 - sigmoid(X*w)))", "w", {}, ["y in {0, 1}"],
+     "X'*(sigmoid(X*w) - y)"),
+    ("norm2(Q*x - b)^2", "x", {"Q": "n,n"}, ["Q orthogonal"], "2*(x - Q'*b)"),
+    ("tr(inv(Q)*A)", "Q", {"Q": "n,n"}, ["Q orthogonal"], "-Q*A'*Q"),   # inv(Q)' = Q, not tr(Q'*A)'s A
+    ("x'*D*x + a'*diag(diag(D))*x", "x", {"D": "n,n"}, ["D diagonal"], "2*D*x + D*a"),
+    ("log(sum(softmax(z))) + sum(softmax(z))*(a'*z)", "z", {}, [], "a"),
+    ("sum(ones(n))*(a'*x)", "x", {"a": "n"}, [], "n*a"),
+    ("sum(y .* y .* z)", "z", {}, ["y one-hot"], "y"),
+    ("pi*(x'*a)/2 - (1/2)*log(2*pi)", "x", {}, [], "(pi/2)*a"),
+    ("e^(w'*x)", "w", {}, [], "exp(w'*x)*x"),
+    ("-(1/2)*(x - mu)'*inv(Sigma)*(x - mu) - (1/2)*logdet(2*pi*Sigma)", "Sigma",
+     {"x": "d", "mu": "d", "Sigma": "d,d"}, ["Sigma symmetric"],
+     "(1/2)*(inv(Sigma)*(x - mu)*(x - mu)'*inv(Sigma) - inv(Sigma))"),
+]
+
+
+@pytest.mark.parametrize("expression,wrt,shapes,assume,printed", KNOWN, ids=[k[0] for k in KNOWN])
+def test_what_is_known_is_used(expression, wrt, shapes, assume, printed):
+    d = matcalc.derive(expression, wrt=wrt, shapes=shapes, assume=assume)
+    assert str(d) == printed or textbook.same_form(textbook.result_node(d), textbook.typed(d, printed)), str(d)
+    for inst in defined_instances(d, count=3, seed=3):
+        assert _same(d.to_numpy()(**arrays(d, inst)), truth(d, inst))
+        assert _same(printed_value(d, inst), truth(d, inst))
+
+
+def test_pi_is_a_name_when_declared_and_e_squared_is_a_name():
+    d = matcalc.derive("pi'*x", wrt="x", shapes={"pi": "n"})
+    assert str(d) == "pi"
+    assert max_error_against_truth(d) < TOLERANCE
+    d = matcalc.derive("e^2*(a'*x)", wrt="x", shapes={"e": ""})
+    assert str(d) == "e^2*a"
+    assert max_error_against_truth(d) < TOLERANCE
+    d = matcalc.derive(r"e^{-\frac{1}{2} x^T x} / \sqrt{2 \pi}", wrt="x")
+    assert str(d) == "-exp(-(1/2)*(x'*x))*x/sqrt(2*pi)"
+    assert max_error_against_truth(d) < TOLERANCE
+
+
+def test_an_assumption_is_drawn_as_stated():
+    from matcalc.engine.assumptions import parse_assumptions
+
+    a = parse_assumptions(["y one-hot", "t in {0, 1}", "Q orthogonal", "D diagonal"])
+    rng = np.random.default_rng(0)
+    y = numeric.structured("y", (5,), a, rng)
+    t = numeric.structured("t", (6,), a, rng)
+    Q = numeric.structured("Q", (4, 4), a, rng)
+    D = numeric.structured("D", (3, 3), a, rng)
+    assert sorted(y.tolist()) == [0, 0, 0, 0, 1] and set(t.tolist()) <= {0.0, 1.0}
+    assert np.allclose(Q.T @ Q, np.eye(4)) and np.allclose(D, np.diag(np.diag(D)))
