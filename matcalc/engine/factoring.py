@@ -227,19 +227,20 @@ def _signature(node: Node) -> frozenset:
     return _signatures[node]
 
 
-_specs: dict = {}
+_specs: WeakKeyDictionary = WeakKeyDictionary()   # by pattern node, then by the rule's names
 
 
 def _spec(rule):
     """A factor row's pattern terms as (coefficient, rest), their names, the order to match them
     in (largest first), and what operations the pattern needs."""
-    found = _specs.get(rule)
+    per = _specs.setdefault(rule.pattern, {})
+    found = per.get((rule.wild, rule.dims))
     if found is None:
         pattern = [_coefficient(p) for p in rule.pattern.args]
         wild = [frozenset(n.attr for n in E.walk(p) if n.op == "sym" and n.attr in rule.wild
                           and n.attr not in rule.dims) for _, p in pattern]
         order = sorted(range(len(pattern)), key=lambda i: (pattern[i][0].op != "num", -_tree_size(pattern[i][1])))
-        found = _specs[rule] = (pattern, wild, order, _signature(rule.pattern))
+        found = per[(rule.wild, rule.dims)] = (pattern, wild, order, _signature(rule.pattern))
     return found
 
 

@@ -5,16 +5,18 @@ size written as a scalar, a linear function's scalars taken out, the guards of a
 from __future__ import annotations
 
 from fractions import Fraction
+from weakref import WeakKeyDictionary
 
 from ..language import expr as E
 from ..language.expr import Node
 
-_repeats: dict = {}
+_repeats: WeakKeyDictionary = WeakKeyDictionary()   # by pattern node: a rule of one derivation leaves with it
 
 
 def repeated(rule) -> frozenset:
     """The pattern names that occur more than once in it."""
-    found = _repeats.get(rule)
+    per = _repeats.setdefault(rule.pattern, {})
+    found = per.get(rule.wild)
     if found is None:
         seen: dict[str, int] = {}
         stack = [rule.pattern]
@@ -23,7 +25,7 @@ def repeated(rule) -> frozenset:
             if n.op == "sym" and n.attr in rule.wild:
                 seen[n.attr] = seen.get(n.attr, 0) + 1
             stack.extend(n.args)
-        found = _repeats[rule] = frozenset(k for k, v in seen.items() if v > 1)
+        found = per[rule.wild] = frozenset(k for k, v in seen.items() if v > 1)
     return found
 
 
