@@ -571,8 +571,9 @@ class Simplifier:
                         if not E.is_one(scale) and self._linear_rows.get(node.attr):
                             self.trace.append(self._linear_rows[node.attr][0])
                         out.extend(self._split(self._settle(E.mul(scale, self.expand(inner)))))
-                    if len(terms) > 1 and len(self._linear_rows.get(node.attr, ())) > 1:
-                        self.trace.append(self._linear_rows[node.attr][1])
+                    rows = self._linear_rows.get(node.attr)
+                    if len(terms) > 1 and rows and rows[1] is not None:
+                        self.trace.append(rows[1])
                     return collect(out, node.shape)
             return self._settle(E.rebuild(node, (self(node.args[0]),)))
         if op == "epow" and node.attr in (2, 3) and self.expand(node.args[0]).op == "add":
