@@ -181,3 +181,11 @@ def test_broadcast_property_second_order_and_differentials(problem):
         local[dF.dx.attr] = float(v) if np.ndim(v) == 0 else v
         ours = float(evaluate(dF.node, dF.typed.dims, local))
         assert abs(ours - truth) <= 1e-5 * (1 + abs(truth)), (text, wrt, dF.text)
+
+
+@pytest.mark.parametrize("text", ["ones(n)'*((u*u' - gam)*ones(n))", "ones(n)'*((u*u' - gam)*(alpha + g))"])
+def test_the_sum_of_a_ones_matrix_is_not_the_length_of_a_ones_vector(text):
+    # sum(ones(n)) = n once matched sum(ones(n)*ones(n)'), whose sum is n^2: -n printed for -n^2
+    shapes = {"u": "n", "g": "n", "gam": "", "alpha": ""}
+    d = matcalc.derive(text, wrt="gam", shapes={k: v for k, v in shapes.items() if k in text})
+    assert max_error_against_truth(d, count=2, seed=3) < TOLERANCE, str(d)

@@ -26,7 +26,7 @@ from ..engine.domain import kink_arguments, positive_needs, tie_arguments
 from ..language import expr as E
 from ..language.expr import Node, walk
 from .abstract import draw_functions, positive_bases
-from .numeric import SIZES, _domains
+from .numeric import SIZES, _domains, structured
 
 # Where a kink (relu, abs, step, sign) the usual spread never crossed is sought: `relu(x + 100000)` needs
 # some x < -100000, `step(norm2(x) - 1e-3)` in a claim an x of norm below 1e-3, and a claim that is wrong
@@ -276,6 +276,9 @@ class Sampler:
             return _shaped(rng.choice([-1.0, 1.0], size=size), size)
         if name in self.one_hot:
             return _one_hot(rng, size)
+        special = structured(name, size, a, rng)   # {0, 1} entries, an orthogonal or diagonal matrix
+        if special is not None:
+            return special
         if name in a.sums_to_one:
             probability = "positive" in need or name in a.positive or name in getattr(a, "probability", ())
             return _sums_to_one(rng, size, probability)

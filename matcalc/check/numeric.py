@@ -97,6 +97,9 @@ def _draw(name, shape, rep, need: set[str], a: Assumptions, rng):
     size = {"scalar": (), "col": (r,), "row": (c,), "mat": (r, c)}[rep]
     if name in a.plus_minus_one:
         return rng.choice([-1.0, 1.0], size=size) if size else float(rng.choice([-1.0, 1.0]))
+    special = structured(name, size, a, rng)
+    if special is not None:
+        return special
     if name in a.sums_to_one:
         if rep == "mat":
             p = rng.uniform(0.2, 1.0, size=size)
@@ -121,6 +124,27 @@ def _draw(name, shape, rep, need: set[str], a: Assumptions, rng):
     return rng.standard_normal(size) * scale if size else float(rng.standard_normal() * scale)
 
 
+def structured(name, size, a: Assumptions, rng):
+    """A value drawn exactly as assumed, for the assumptions that fix more than a sign or a sum: one-hot
+    (a unit vector e_k, or one per row), entries in {0, 1}, an orthogonal or a diagonal matrix; None
+    for a name none of them is about."""
+    if name in getattr(a, "one_hot", ()):
+        out = np.zeros(size)
+        if not size:
+            return 1.0
+        if len(size) == 1:
+            out[rng.integers(size[0])] = 1.0
+        else:
+            out[np.arange(size[0]), rng.integers(size[1], size=size[0])] = 1.0
+        return out
+    if name in getattr(a, "binary", ()):
+        return rng.integers(0, 2, size=size).astype(float) if size else float(rng.integers(0, 2))
+    if name in getattr(a, "orthogonal", ()) and len(size) == 2:
+        q, r = np.linalg.qr(rng.standard_normal(size))
+        return q * np.sign(np.diag(r))
+    if name in getattr(a, "diagonal", ()) and len(size) == 2:
+        return np.diag(rng.standard_normal(size[0]) + np.sign(rng.standard_normal(size[0])))
+    return None
 
 
 def value_function(root: Node, dim_scalars=()):

@@ -7,6 +7,7 @@ MATLAB gives `*` and `.*` one precedence.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 from ..tables import functions as functions_table
@@ -16,7 +17,67 @@ from .expr import Node
 ADD, MUL, UNARY, POSTFIX, ATOM = 1, 2, 3, 4, 5
 
 
+_PI = Fraction(math.pi)
+
+
+def pi_multiple(value: Fraction) -> tuple[Fraction, int] | None:
+    """(k, e) when value is k*pi^e (the pi of the language, e = ±1 or ±2) for a small rational k:
+    2*pi prints as 2*pi, not as the fraction a float's pi is."""
+    if not value or value.denominator < 2 ** 20:
+        return None
+    for e in (1, -1, 2, -2):
+        k = value / _PI ** e
+        if k.denominator <= 12 and abs(k.numerator) <= 1000:
+            return k, e
+    return None
+
+
+def _pi_text(k: Fraction, e: int, pi: str = "pi", frac=None) -> tuple[str, int]:
+    sign = "-" if k < 0 else ""
+    k = abs(k)
+    power = pi if abs(e) == 1 else f"{pi}^2"
+    if e < 0:
+        num, den = k.numerator, f"{power}" if k.denominator == 1 else f"({k.denominator}*{power})"
+        text = frac(str(num), power if k.denominator == 1 else f"{k.denominator} {power}") if frac \
+            else f"{num}/{den}"
+        return sign + text, UNARY if sign else MUL
+    if k == 1:
+        return sign + power, UNARY if sign else (ATOM if e == 1 else POSTFIX)
+    if k.numerator == 1 and not frac:
+        return f"{sign}{power}/{k.denominator}", UNARY if sign else MUL
+    coef = (frac(str(k.numerator), str(k.denominator)) if frac else f"({k.numerator}/{k.denominator})") \
+        if k.denominator != 1 else str(k.numerator)
+    return sign + coef + ("" if frac else "*") + power, UNARY if sign else MUL
+
+
+def decimal_text(value: Fraction) -> str | None:
+    """A long decimal the user typed (6.283185307179586) as that decimal, not as 3141592653589793/
+    500000000000000: a denominator of 2s and 5s only, past four digits. It reads back exactly."""
+    d = value.denominator
+    if d <= 10 ** 4:
+        return None
+    twos = fives = 0
+    while d % 2 == 0:
+        d //= 2
+        twos += 1
+    while d % 5 == 0:
+        d //= 5
+        fives += 1
+    if d != 1:
+        return None
+    digits = max(twos, fives)
+    scaled = abs(value.numerator) * 10 ** digits // value.denominator
+    whole, frac = divmod(scaled, 10 ** digits)
+    return ("-" if value < 0 else "") + f"{whole}.{frac:0{digits}d}".rstrip("0")
+
+
 def _fraction(value: Fraction) -> tuple[str, int]:
+    found = pi_multiple(value)
+    if found is not None:
+        return _pi_text(*found)
+    text = decimal_text(value)
+    if text is not None:
+        return text, UNARY if value < 0 else ATOM
     if value.denominator == 1:
         text = str(value.numerator)
         return (text, UNARY if value < 0 else ATOM)
@@ -153,6 +214,9 @@ class TextPrinter:
                 return "1 ./ " + self._had_factor(inner), MUL
             return f"{self.wrap(node.args[0], ATOM)}.^{_exponent(node.attr)}", POSTFIX
         if op == "add":
+            flipped = _transposed_sum(node)
+            if flipped is not None:           # t' - w'*Phi' is (t - Phi*w)'
+                return self.wrap(flipped, POSTFIX) + "'", POSTFIX
             args = tuple(_as_number(_unbroadcast(t)) for t in node.args)
             if node.shape != (1, 1) and all(a.shape == (1, 1) for a in args):
                 # every term a broadcast scalar: written bare, the sum would read back as a scalar
@@ -184,7 +248,7 @@ class TextPrinter:
                     continue
                 text, prec = self(f)
                 bracket = prec < MUL or f.op in ("had",) or (f.op == "mul") or (
-                    f.op == "num" and f.attr.denominator != 1) or (f.op == "pow" and f.attr < 0) or (
+                    f.op == "num" and "/" in text) or (f.op == "pow" and f.attr < 0) or (
                     f.op == "epow" and f.attr < 0)
                 parts.append(f"({text})" if bracket else text)
             text = "*".join(parts) if parts else "1"
@@ -259,6 +323,31 @@ class _SizedTextPrinter(TextPrinter):
         if node.op == "eye":
             return f"I({node.shape[0]})", ATOM
         return super().render(node)
+
+
+def _top_transposes(term: Node) -> int:
+    if term.op == "T":
+        return 1
+    if term.op == "mul":
+        return sum(1 for a in term.args if a.op == "T")
+    if term.op == "bcast":
+        return _top_transposes(term.args[0])
+    return 0
+
+
+def _transposed_sum(node: Node) -> Node | None:
+    """The sum whose transpose `node` is, when it writes fewer transposes: a row or a matrix only,
+    every term transposed (t' - w'*Phi', V*U' - R'), never a sum of plain names (a' + b stays)."""
+    from .expr import transpose
+
+    if node.shape[1] == 1 or not all(_top_transposes(t) for t in node.args):
+        return None
+    flipped = transpose(node)
+    if flipped.op != "add":
+        return None
+    before = sum(_top_transposes(t) for t in node.args)
+    after = sum(_top_transposes(t) for t in flipped.args)
+    return flipped if after < before and (node.shape[0] == 1 or after == 0) else None
 
 
 def _as_number(term: Node) -> Node:
@@ -350,6 +439,12 @@ class LatexPrinter(TextPrinter):
             return _latex_name(node.attr), ATOM
         if op == "num":
             v = node.attr
+            found = pi_multiple(v)
+            if found is not None:
+                return _pi_text(*found, pi="\\pi", frac=lambda a, b: f"\\frac{{{a}}}{{{b}}}")
+            text = decimal_text(v)
+            if text is not None:
+                return text, UNARY if v < 0 else ATOM
             if v.denominator == 1:
                 return str(v.numerator), UNARY if v < 0 else ATOM
             sign = "-" if v < 0 else ""
@@ -438,6 +533,9 @@ class LatexPrinter(TextPrinter):
                 text += r" \oslash " + self._had_factor(base)
             return text, MUL
         if op == "add":
+            flipped = _transposed_sum(node)
+            if flipped is not None:
+                return f"\\left({self(flipped)[0]}\\right)^\\top", POSTFIX
             text, prec = super().render(node)
             return text, prec
         raise ValueError(op)
