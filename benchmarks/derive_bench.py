@@ -6,7 +6,9 @@ Run from a checkout (`python benchmarks/derive_bench.py`) or with matcalc pip-in
     cross-entropy (matcalc alone: SymPy raises or answers wrongly) and log(det(X));
 (b) an L-layer MLP loss differentiated with respect to W1, for L = 1 .. 32;
 (c) the start-up time of `python -m matcalc.cli derive ...`;
-(d) PASS/MISS against the goals.
+(d) PASS/MISS against the goals;
+(e) Hessians; (f) the guard's cost: every derivation is compared numerically with the expression before it
+    is returned (check/guard.py), timed apart from the derivation itself.
 
 Timing: `time.perf_counter`, median of repeats. "cold" is the first call for that expression in this
 process (after one warm-up derivation of an unrelated expression, so it does not include loading the
@@ -408,6 +410,50 @@ def part_e(repeats: int = 15) -> list[float]:
     return times
 
 
+GUARD_CASES = [
+    ("a'*x", "x", ()), ("x'*A*x", "x", ()), ("tr(A*X)", "X", ()), ("tr(inv(X)*A)", "X", ()),
+    (CE, "W", CE_ASSUME), ("logdet(X)", "X", ()), ("sum(relu(W*x + b))", "W", ()),
+    ("g'*(gamma .* (x - sum(x)/n)/sqrt(norm2(x - sum(x)/n)^2/n + eps) + beta)", "x", ()),
+]
+GOAL_GUARD = 0.20
+
+
+def part_f(repeats: int = 21) -> list[float]:
+    """The guard's cost (check/guard.py): every derivation is compared with central differences of the
+    expression before it is returned. Engine derive alone vs the guard alone, fresh medians."""
+    from matcalc.check.guard import check_derivation
+    from matcalc.engine import derive as engine
+
+    print()
+    print("=" * 100)
+    print(f"(f) the guard: every result checked numerically before it is returned (median of {repeats}, fresh)")
+    print("=" * 100)
+    shapes = {"gamma": ("n",), "x": ("n",), "g": ("n",)}
+    rows, ratios = [], []
+    cases = [(e, w, a, 1) for e, w, a in GUARD_CASES] + [(e, w, a, 2) for e, w, a in HESSIANS[:3]] + \
+        [(mlp_loss(4), "W1", CE_ASSUME, 1)]
+    for expr, wrt, assume, order in cases:
+        sh = {k: v for k, v in shapes.items() if k in expr and "gamma" in expr}
+        bare = lambda: engine.derive(expr, wrt=wrt, shapes=sh or None, assume=assume, order=order)  # noqa: E731
+        d = matcalc.derive(expr, wrt=wrt, shapes=sh or None, assume=assume, order=order)
+        # interleaved, so that both see the same load on a shared machine
+        t_d, t_g = [], []
+        for _ in range(repeats):
+            clear_matcalc_memos()
+            t_d.append(timed(bare)[0])
+            clear_matcalc_memos()
+            t_g.append(timed(lambda: check_derivation(d))[0])
+        t_derive, t_guard = statistics.median(t_d), statistics.median(t_g)
+        ratio = t_guard / t_derive
+        ratios.append(ratio)
+        label = f"d{'2' if order == 2 else ''}/d{wrt} {expr}"
+        rows.append([label[:60], ms(t_derive), ms(t_guard), f"{100 * ratio:.0f}%", str(d.checked)[-34:]])
+    print(table(["derivation", "derive ms", "guard ms", "guard/derive", "evidence"], rows, right=[1, 2, 3]))
+    print(f"\nguard/derive: median {100 * statistics.median(ratios):.0f}%, geometric mean "
+          f"{100 * geomean(ratios):.0f}%, largest {100 * max(ratios):.0f}%")
+    return ratios
+
+
 def main() -> None:
     t0 = time.perf_counter()
     print(f"matcalc {getattr(matcalc, '__version__', '?')} from {Path(matcalc.__file__).resolve().parent}; "
@@ -416,7 +462,11 @@ def main() -> None:
     per = part_b()
     cli = part_c()
     hessians = part_e()
+    guard = part_f()
     part_d(a, per, cli)
+    print(f"[{'PASS' if guard and statistics.median(guard) <= GOAL_GUARD else 'MISS'}] the guard costs <= "
+          f"{100 * GOAL_GUARD:.0f}% of derive time (median over the cases): "
+          f"{100 * statistics.median(guard):.0f}%" if guard else "[n/a ] the guard's cost")
     worst = max(hessians) if hessians else None
     print(f"[{'PASS' if worst is not None and worst <= GOAL_HESSIAN_MS else 'MISS'}] every Hessian <= "
           f"{GOAL_HESSIAN_MS:.0f} ms: slowest {ms(worst)} ms")

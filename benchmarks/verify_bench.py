@@ -6,7 +6,8 @@ judged is the median wall time of one verify of the softmax cross-entropy gradie
 engine's own derivation and the symbolic normal forms), in-process, after one warm-up call (grammar and
 rule tables loaded). "fresh" empties matcalc's module-level memo tables before each call, as
 derive_bench.py does; "warm" does not. Goal: fresh median <= 50 ms. A wrong claim (which adds the
-diagnosis) and the batched form are printed for information.
+diagnosis), the batched form and claims with kinks (their instances placed at every kink, issue 19) are
+printed for information.
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ CASES = [
      ["sum(y) = 1"]),
     ("batched cross-entropy wrt W, right claim", "-sum(Y .* log(softmax_rows(X*W + b')))/m", "W",
      "(1/m)*X'*(softmax_rows(X*W + b') - Y)", {"X": "m,d"}, ["Y one-hot"]),
+    # issue 19: instances placed at every kink (check/kinks.py) for a claim written differently
+    ("relu layer wrt W, right claim written differently (kinks)", "sum(relu(W*x + b))", "W",
+     "diag(step(W*x + b))*ones(c)*x'", {"W": "c,d"}, []),
+    ("relu layer wrt W, kink shifted by 1e-6 (caught)", "sum(relu(W*x + b))", "W",
+     "step(W*x + b + 0.000001)*x'", {"W": "c,d"}, []),
+    ("relu wrt x, index claim with the kink shifted by 1e-3", "sum(relu(x))", "x",
+     "df/dx_i = step(x_i + 0.001)", {"x": "n"}, []),
 ]
 
 

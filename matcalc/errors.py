@@ -44,3 +44,10 @@ class UnsupportedError(MatcalcError):
 
 class AssumptionError(MatcalcError):
     """An --assume text that is not one of the recognised forms."""
+
+
+class InternalError(MatcalcError):
+    """matcalc's own result failed its self-check (check/guard.py): a bug of matcalc's, never shown as an
+    answer. The message names the expression; the CLI exits with code 4."""
+
+    exit_code = 4

@@ -37,8 +37,10 @@ class FunctionRow:
     axis: int = 0             # the dimension argument as MATLAB writes it: sum(X, 1) column sums, sum(X, 2) row sums
     single: str = ""          # for an axis row: its value along an axis of one entry, in x ("x" for sums)
     commutative: bool = False  # f(a, b) = f(b, a): a constant argument is put last (max(u, 0))
-    kink: str = ""            # where the derivative jumps, for the checker: "difference" (x = y), "tie" (two
+    kink: str = ""            # where the derivative jumps, for the checker: an expression in the argument x (and
+                              # y) that changes sign there ("x" for relu; "difference" is x - y), or "tie" (two
                               # entries of the argument equal at its maximum or minimum)
+    saturates: bool = False   # flat far from 0 (tanh, sigmoid): the checker moves a saturated argument to 0
     latex: str = ""           # the LaTeX command it prints as and is read from (\operatorname{softplus})
 
     @property
@@ -58,10 +60,20 @@ class OperatorRow:
 
 @dataclass(frozen=True)
 class SimplifyRow:
+    """A rewrite `pattern` -> `result`. `kind = "factor"`: a sum of terms regrouped into a product
+    (the factoring pass applies it to some of a sum's terms). `assume`: what the row needs of its
+    names for the identity to hold ("S symmetric"), checked on what they match; `when`: a condition
+    on the form only ("b centred": the user's expression centres b), never on the values; `shapes`:
+    names of a fixed shape ("n,n")."""
+
     name: str
     pattern: str
     result: str
     source: str
+    kind: str = "rewrite"
+    assume: tuple[str, ...] = ()
+    when: tuple[str, ...] = ()
+    shapes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,7 +119,14 @@ def operators() -> dict[tuple[str, str], OperatorRow]:
 
 @lru_cache(maxsize=1)
 def simplify_rows() -> tuple[SimplifyRow, ...]:
-    return tuple(SimplifyRow(**r) for r in _load("simplify")["rule"])
+    rows = []
+    for r in _load("simplify")["rule"]:
+        r = dict(r)
+        r["assume"] = tuple(r.get("assume", ()))
+        r["when"] = tuple(r.get("when", ()))
+        r["shapes"] = tuple(sorted(r.get("shapes", {}).items()))
+        rows.append(SimplifyRow(**r))
+    return tuple(rows)
 
 
 @lru_cache(maxsize=1)

@@ -174,6 +174,17 @@ FAMILIES = {
     "1/abs by power": F("sum((x.^-2).^0.5)", "x", "x:n"),
     "quartic": F("sum(x.^4)/4", "x", "x:n"),
     "tiny relu": F("1e-8*sum(relu(x))", "x", "x:n", shapes={"x": "n"}),
+    # --- kinks shifted a little (issue 19): wrong by O(1), but only in a band as wide as the shift; each
+    # family's first entry is drawn inside that band, so our oracle sees it (matcalc's instances are its own)
+    "relu kink +1e-3": F("sum(relu(x))", "x", "x:n", shapes={"x": "n"}, draw={"x": "band:-0.0005"}),
+    "relu kink -1e-3": F("sum(relu(x))", "x", "x:n", shapes={"x": "n"}, draw={"x": "band:0.0005"}),
+    "relu kink +1e-6": F("sum(relu(x))", "x", "x:n", shapes={"x": "n"}, draw={"x": "band:-0.0000005"}),
+    "relu kink -1e-1": F("sum(relu(x))", "x", "x:n", shapes={"x": "n"}, draw={"x": "band:0.05"}),
+    "abs kink +1e-4": F("sum(abs(x))", "x", "x:n", shapes={"x": "n"}, draw={"x": "band:-0.00005"}),
+    "abs kink -1e-2": F("sum(abs(x))", "x", "x:n", shapes={"x": "n"}, draw={"x": "band:0.005"}),
+    "y'relu(x) kink +1e-2": F("y'*relu(x)", "x", "y:n x:n", shapes={"x": "n"}, draw={"x": "band:-0.005"}),
+    "norm1 kink -1e-5": F("norm1(x - a)", "x", "x:n a:n", draw={"x": "band:0.000005", "a": "band:0"}),
+    "softplus far": F("sum(log(1 + exp(x)))", "x", "x:n", draw={"x": "band:45"}),
     # issue 21: the functions practitioners write
     "hinge": F("sum(max(0, 1 - y .* (X*w)))", "w", "y:m X:m,d w:d", shapes={"X": "m,d"}),
     "mean squares": F("mean((X*w - y).^2)", "w", "X:m,d w:d y:m", shapes={"X": "m,d"}),
@@ -201,6 +212,12 @@ FAMILIES = {
 
 # (family, claim, layout[, plain ASCII twin of a LaTeX claim])
 RIGHT = [
+    ("relu kink +1e-3", "step(x)", D), ("relu kink +1e-3", "relu(x) ./ x", D),
+    ("relu kink -1e-3", "(sign(x) + 1)/2", D), ("relu kink -1e-3", "df/dx_i = step(x_i)", D, "step(x)"),
+    ("relu kink +1e-6", "step(x)", D), ("relu kink -1e-1", "step(x)'", N),
+    ("abs kink +1e-4", "sign(x)", D), ("abs kink -1e-2", "x ./ abs(x)", D),
+    ("y'relu(x) kink +1e-2", "y .* step(x)", D), ("norm1 kink -1e-5", "sign(x - a)", D),
+    ("softplus far", "sigmoid(x)", D), ("softplus far", "1 - sigmoid(-x)", D),
     ("quad", "(A + A')*x", D), ("quad", "A*x + A'*x", D), ("quad", "A'*x + A*x", D),
     ("quad", "(x'*A)' + A*x", D), ("quad", "(A' + A)*x", D), ("quad", "(x'*(A + A'))'", D),
     ("quad", "x'*(A + A')", N), ("quad", "x'*A' + x'*A", N), ("quad", "(A*x + A'*x)'", N),
@@ -635,6 +652,25 @@ WRONG = [
     ("quartic", "(x.^2).^1.5", D, None), ("quartic", "x.^2 .* (x.^2).^0.5", D, None),
     ("tr AX", "A' + 0*inv(A - A)", D, None),
     ("tiny relu", "0*x", D, None), ("tiny relu", "1e-8*sign(x)", D, None), ("tiny relu", "1e-8*ones(n)'", N, None),
+    # kinks shifted a little, in every claim form
+    ("relu kink +1e-3", "step(x + 0.001)", D, "kink"), ("relu kink +1e-3", "(sign(x + 0.001) + 1)/2", D, "kink"),
+    ("relu kink +1e-3", r"\operatorname{step}\left(x + 0.001\right)", D, "kink", "step(x + 0.001)"),
+    ("relu kink +1e-3", "df/dx_i = step(x_i + 0.001)", D, "kink", "step(x + 0.001)"),
+    ("relu kink +1e-3", "df = sum(step(x + 0.001) .* dx)", D, None, "step(x + 0.001)"),
+    ("relu kink +1e-3", "vec(step(x + 0.001))'", N, None, "step(x + 0.001)'"),
+    ("relu kink -1e-3", "step(x - 0.001)", D, "kink"), ("relu kink -1e-3", "step(x - 0.001)'", N, "kink"),
+    ("relu kink -1e-3", "df/dx_i = step(x_i - 0.001)", D, "kink", "step(x - 0.001)"),
+    ("relu kink +1e-6", "step(x + 0.000001)", D, "kink"), ("relu kink +1e-6", "step(x + 1e-6)", D, "kink"),
+    ("relu kink +1e-6", "df = sum(step(x + 0.000001) .* dx)", D, None, "step(x + 0.000001)"),
+    ("relu kink -1e-1", "step(x - 0.1)", D, "kink"), ("relu kink -1e-1", "vec(step(x - 0.1))'", N, None, "step(x - 0.1)'"),
+    ("abs kink +1e-4", "sign(x + 0.0001)", D, "kink"), ("abs kink +1e-4", "2*step(x + 0.0001) - 1", D, "kink"),
+    ("abs kink +1e-4", r"\operatorname{sign}\left(x + 0.0001\right)", D, "kink", "sign(x + 0.0001)"),
+    ("abs kink -1e-2", "sign(x - 0.01)", D, "kink"),
+    ("abs kink -1e-2", "df/dx_i = sign(x_i - 0.01)", D, "kink", "sign(x - 0.01)"),
+    ("y'relu(x) kink +1e-2", "y .* step(x + 0.01)", D, "kink"),
+    ("y'relu(x) kink +1e-2", "(y .* step(x + 0.01))'", N, "kink"),
+    ("norm1 kink -1e-5", "sign(x - a - 0.00001)", D, "kink"),
+    ("softplus far", "sigmoid(x) .* step(40 - x)", D, "kink"), ("softplus far", "sigmoid(x) .* step(44 - x)", D, "kink"),
     # issue 21
     ("hinge", "-X'*y", D, "missing factor"), ("hinge", "X'*(y .* step(1 - y .* (X*w)))", D, "sign"),
     ("hinge", "-X'*(y .* step(y .* (X*w)))", D, None), ("hinge", "-X'*(y .* step(1 - y .* (X*w)))", N, "transpose"),

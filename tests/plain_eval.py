@@ -482,4 +482,8 @@ def _draw_one(kind: str, r: int, c: int, rng) -> np.ndarray:
         return 200.0 * rng.standard_normal((r, c))
     if kind == "small":
         return 0.3 * rng.standard_normal((r, c))
+    if kind.startswith("band:"):   # the first entry at a given value (inside the band of a shifted kink)
+        out = rng.standard_normal((r, c))
+        out.flat[0] = float(kind[5:])
+        return out
     raise ValueError(kind)

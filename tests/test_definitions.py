@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 import matcalc
+from matcalc.api.text import render_text
 from matcalc.cli import main
 from matcalc.compile.codegen import Plan
 from matcalc.errors import MatcalcError, ParseError
@@ -130,13 +131,13 @@ def test_results_and_steps_use_the_users_names():
     assert "h" in str(d) and "softmax(z)" in str(d) and "tanh" not in str(d)
     targets = [s.target for s in d.steps]
     assert "∂f/∂h" in targets and "dz = ∂f/∂z" in targets
-    text = matcalc.api.text.render_text(d, True)
+    text = render_text(d, True)
     assert "where  h = tanh(W1*x),  z = W2*h + b" in text
 
 
 def test_the_delta_of_each_layer_is_named_as_backprop_writes_it():
     d = matcalc.derive(resnet(3), wrt="A0")
-    text = matcalc.api.text.render_text(d, True)
+    text = render_text(d, True)
     assert "dh3 = ∂f/∂h3 = 2*h3" in text
     assert "dh2 = ∂f/∂h2 = dh3 + A2'*(dh3 .* (1 - tanh(A2*h2).^2))" in text
     # the printed result is a program that reads back as the same derivative
@@ -269,3 +270,14 @@ def test_plan_of_a_definition_program_evaluates_once_per_shared_node():
     typed = elaborate(resnet(20))
     plan = Plan({"v": typed.root}, set())
     assert len(plan.steps) < 150       # 2^20 copies of x written out; 20 blocks of a few steps here
+
+
+def test_a_claims_own_definitions_are_read_in_its_parts():
+    """A named claim's calls are checked for being defined with the claim's definitions in force: log(u)
+    with u = x is undefined where x < 0 (WRONG though multiplied by 0), and z6 = ... in matcalc's own
+    named answer is not an unknown scalar (its own answer pasted back is CORRECT)."""
+    for claim in ("u = x; 2*u + 0*log(u)", "u = x; v = log(u); 2*u + 0*v"):
+        v = matcalc.verify("sum(x.^2)", "x", claim)
+        assert v.status == "wrong" and "not defined" in v.diagnosis, (claim, v.diagnosis)
+    v = matcalc.verify("sum(x.^2)", "x", "u = 2*x; z6 = exp(u - u); z6 .* u")
+    assert v.ok, v.diagnosis

@@ -80,7 +80,7 @@ def test_cli_writes_the_differentials():
     out = result.output
     assert "   1. df = -y'*d log(s)" in out
     assert "   2. df = (-y' ./ s')*ds" in out
-    assert "   5. df = tr(x*(s' - y')*dW)" in out
+    assert "   5. df = tr(x*(s - y)'*dW)" in out      # a transposed sum printed as one (issue 24)
     assert "  so ∂f/∂W = (s - y)*x'  (denominator layout: G itself)" in out
     numerator = CliRunner().invoke(main, ["derive", "x'*A*x", "--wrt", "x", "--method", "differential",
                                           "--layout", "numerator"])

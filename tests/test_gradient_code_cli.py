@@ -45,7 +45,7 @@ def test_a_classic_bug_exits_1_with_its_diagnosis():
             "--assume", "Y one-hot")
     assert r.exit_code == 1
     assert "verdict:   WRONG (factor)" in r.output
-    assert "BAD ∂/∂b3 = (1/m)*(S' - Y')*ones(m)" in r.output and "the batch mean's 1/m is missing" in r.output
+    assert "BAD ∂/∂b3 = (1/m)*(S - Y)'*ones(m)" in r.output and "the batch mean's 1/m is missing" in r.output
     assert "why:       b3 is wrong (W1, b1, W2, b2 and W3 right)." in r.output
 
 

@@ -227,3 +227,134 @@ def test_mutants_of_matcalcs_answer_are_rejected(problem, data):
         else:
             assert mv.ok, (f"FALSE ALARM on an equal mutant ({what}) of d/d{wrt} {text!r}: {claim!r}: "
                            f"{mv.status}: {mv.diagnosis}")
+
+
+# ------------------------------------------------------------------ kink shifts, in every form (issue 19)
+#
+# A claim whose kink is shifted a little from the true one (`step(x + 0.001)` for `step(x)`) is off by
+# O(1) inside a band as wide as the shift, and right everywhere else: random instances at the usual
+# spread almost never land there. Each of matcalc's answers below has its step()/sign() arguments shifted
+# by ±1e-6 … ±1e-1, one call at a time, and the mutant is written in every form a claim takes — plain,
+# LaTeX, index notation, a differential, a vec/Kronecker Jacobian, a line of an equality chain, a line of
+# a chain-rule file. Our own oracle first confirms the mutant is wrong: an instance is built (by moving
+# the `handle`, a name the kink argument holds with coefficient `coef`) with the argument in the band,
+# where autograd on tests/plain_eval.py differs from the mutant by O(1). Every form must then be
+# rejected, and the unshifted answer in every form accepted (0 false accepts, 0 false alarms).
+
+import pytest  # noqa: E402
+
+KINK_CASES = [
+    # expression, wrt, plain_eval signature, shapes for matcalc, the name moved into the band, its coefficient
+    ("sum(relu(x))", "x", "x:n", {"x": ("n",)}, "x", 1.0),
+    ("sum(abs(x))", "x", "x:n", {"x": ("n",)}, "x", 1.0),
+    ("y'*relu(A*x + b)", "x", "y:n A:n,n x:n b:n", {"A": ("n", "n"), "x": ("n",)}, "b", 1.0),
+    ("sum(log(1 + relu(W*x + b)))", "W", "W:c,d x:d b:c", {"W": ("c", "d")}, "b", 1.0),
+    ("norm1(x - a)", "x", "x:n a:n", {"x": ("n",)}, "a", -1.0),
+    ("sum(relu(x) .* u)", "x", "x:n u:n", {"x": ("n",)}, "x", 1.0),
+    ("sum(abs(A*x - b))", "x", "A:m,n x:n b:m", {"A": ("m", "n")}, "b", -1.0),
+]
+SHIFTS = (1e-6, 1e-4, 1e-2, 1e-1)
+FORMS = ("plain", "latex", "index", "differential", "kronecker", "equality chain", "chain rule")
+JUMPS = ("step", "sign")            # piecewise constant: a shifted jump is an O(1) error in the band
+
+
+def _shifted(tree, shift):
+    """(the argument subtree, the mutant) for each step()/sign() call of the answer, its argument shifted."""
+    out = []
+    for path, node in sites(tree):
+        if node[0] == "call" and node[1] in JUMPS:
+            arg = node[2]
+            moved = ("add", arg, ("num", shift)) if shift > 0 else ("sub", arg, ("num", -shift))
+            out.append((arg, replaced(tree, path, ("call", node[1], moved))))
+    return out
+
+
+def _in_band(expr, wrt, sig, handle, coef, arg, shift):
+    """Our own instance (no matcalc code) with the kink argument's first entry inside the band the shift
+    opens: step(u + s) jumps at u = -s, so the band is between -s and 0 (between 0 and s for a shift -s)."""
+    env, dims = P.draw(sig, {}, 0)
+    target = -shift / 2
+    with np.errstate(all="ignore"):
+        u = np.asarray(P.evaluate(arg, env, dims), dtype=float)
+    env[handle] = env[handle].copy()
+    env[handle].flat[0] += (target - u.flat[0]) / coef
+    return env, dims
+
+
+def _forms(expr, wrt, answer_text, d, shapes):
+    """The claim in every form: (form, claim text, layout) or, for files, (form, file text, None)."""
+    from matcalc.language.printing import to_latex
+    from matcalc.language.shapes import elaborate_many
+
+    spec = {n: () if s == (1, 1) else (s[0],) if s[1] == 1 else s for n, s in d.shapes.items()}
+    _, (node,) = elaborate_many(d.expression, spec, (answer_text,), targets=[d.result.shape])
+    x = d.typed.names[wrt]
+    letters = "i" if x.shape[1] == 1 else "ij"
+    index = matcalc.to_index(node, tuple(letters))
+    shape_line = "shape: " + " ".join(f"{n}={','.join(map(str, s))}" for n, s in shapes.items())
+    dx = f"d{wrt}"
+    differential = f"df = sum(({answer_text}) .* {dx})"
+    return [
+        ("plain", answer_text, "denominator"),
+        ("latex", to_latex(node), "denominator"),
+        ("index", f"df/d{wrt}_{letters} = {index}", "denominator"),
+        ("differential", differential, "denominator"),
+        ("kronecker", f"vec({answer_text})'", "numerator"),
+        ("equality chain", f"{shape_line}\nf: {expr}\nwrt: {wrt}\n{d}\n= {answer_text}\n", None),
+        ("chain rule", f"{shape_line}\nF: {expr}\ndF/d{wrt} = {answer_text}\n", None),
+    ]
+
+
+def _judge(expr, wrt, shapes, form, claim, layout):
+    if layout is None:
+        return matcalc.verify_steps(claim)
+    return matcalc.verify(expr, wrt=wrt, claim=claim, shapes=shapes, layout=layout)
+
+
+@pytest.mark.parametrize("case", KINK_CASES, ids=[c[0] for c in KINK_CASES])
+def test_kink_shifts_are_rejected_in_every_form(case):
+    expr, wrt, sig, shapes, handle, coef = case
+    d = matcalc.derive(expr, wrt=wrt, shapes=shapes)
+    answer = str(d)
+    tree = P.parse(answer)
+    for form, claim, layout in _forms(expr, wrt, answer, d, shapes):        # no false alarm
+        v = _judge(expr, wrt, shapes, form, claim, layout)
+        assert v.ok, f"FALSE ALARM on matcalc's own answer as a {form} claim: {claim!r}: {v.diagnosis}"
+    checked = 0
+    for k, shift in enumerate(SHIFTS):
+        for sign in (1, -1):
+            for arg, mutant in _shifted(tree, sign * shift):
+                env, dims = _in_band(expr, wrt, sig, handle, coef, arg, sign * shift)
+                truth = P.derivative(expr, wrt, env, dims, "denominator")
+                value = P.value(unparse(mutant), env, dims, truth.shape)
+                assert P.relative_error(value, truth) > 1e-3, ("the oracle sees no band", expr, unparse(mutant))
+                forms = _forms(expr, wrt, unparse(mutant), d, shapes)
+                if shift not in (SHIFTS[0], SHIFTS[-1]):
+                    forms = [forms[(k + (sign > 0)) % len(forms)], forms[0]]   # every form, across the shifts
+                for form, claim, layout in forms:
+                    v = _judge(expr, wrt, shapes, form, claim, layout)
+                    assert not v.ok, (f"FALSE ACCEPT of a kink shifted by {sign * shift:g} as a {form} claim "
+                                      f"for d/d{wrt} {expr}: {claim!r}: {v.status}: {v.diagnosis}")
+                    checked += 1
+    assert checked >= 2 * len(FORMS)
+
+
+MATRIX_KINK_FORMS = [
+    ("kronecker", "diag(vec(step(X{s})))"),
+    ("differential", "dF = step(X{s}) .* dX"),
+    ("index", "df_ij/dX_kl = delta_ik*delta_jl*step(X_kl{s})"),
+]
+
+
+@pytest.mark.parametrize("shift", [s * sign for s in SHIFTS for sign in (1, -1)])
+def test_kink_shifts_of_a_matrix_function_are_rejected(shift):
+    """relu(X): its Jacobian has no matrix form; the shifted kink in the Kronecker, differential and index
+    forms. The band is certain: at X_11 = -shift/2 the mutant's step is 1 - (the truth's) by numpy."""
+    X = np.array([[-shift / 2, 0.7], [-0.4, 1.3]])
+    assert (X + shift > 0)[0, 0] != (X > 0)[0, 0]
+    text = f" + {shift:.10g}" if shift > 0 else f" - {-shift:.10g}"
+    for form, template in MATRIX_KINK_FORMS:
+        right = matcalc.verify("relu(X)", wrt="X", claim=template.format(s=""))
+        assert right.ok, (form, right.diagnosis)
+        wrong = matcalc.verify("relu(X)", wrt="X", claim=template.format(s=text))
+        assert not wrong.ok, (f"FALSE ACCEPT of relu's kink shifted by {shift:g} as a {form} claim", wrong.diagnosis)

@@ -8,6 +8,7 @@ import matcalc
 from matcalc.check import numeric
 from matcalc import tables as rules
 from matcalc.compile.codegen import evaluate
+from matcalc.engine.assumptions import parse_assumptions
 from matcalc.language.shapes import elaborate_many
 
 from oracle import TOLERANCE, max_error_against_truth, printed_value, instances, truth
@@ -102,14 +103,16 @@ def test_operator_rule_against_finite_differences(key):
 @pytest.mark.parametrize("row", rules.simplify_rows(), ids=lambda r: f"{r.pattern} -> {r.result}")
 def test_simplification_identity_holds_numerically(row):
     assert row.source and row.name
-    first = elaborate_many(row.pattern)[0]
+    assert row.kind in ("rewrite", "factor")
+    first = elaborate_many(row.pattern, dict(row.shapes) or None)[0]
     declared = {n: (s.shape if s.shape[1] != 1 else s.shape[:1]) if not s.is_scalar else ()
                 for n, s in first.names.items()}
     typed, (result,) = elaborate_many(row.pattern, declared, (row.result,), targets=[first.root.shape])
+    assumed = parse_assumptions(row.assume)   # a row that holds only under its `assume`: drawn so
     rng = np.random.default_rng(5)
     for k in range(3):
         sizes = numeric.dimension_sizes([typed.root, result], start=k)
-        inst = numeric.sample(typed.root, typed.names, None, rng, sizes=sizes, extra_roots=[result],
+        inst = numeric.sample(typed.root, typed.names, assumed, rng, sizes=sizes, extra_roots=[result],
                               dim_scalars=typed.dims)       # a size used as a number (sum(ones(n)) = n)
         if "sign" in row.pattern or "abs" in row.pattern:
             inst.env = {n: v + np.sign(v) * 0.1 for n, v in inst.env.items()}

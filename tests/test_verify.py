@@ -171,11 +171,12 @@ def test_an_engine_bug_cannot_make_a_wrong_claim_pass(monkeypatch):
 
     monkeypatch.setattr(C, "derive_expression", broken)
     v = verify("x'*A*x", wrt="x", claim="2*(A + A')*x")
-    assert not v.ok and v.symbolic_match and v.engine_agrees is False
-    assert any("disagrees with the true derivative" in n for n in v.notes)
-    assert "disagrees with the true derivative" in v.diagnosis
+    assert not v.ok and v.engine_agrees is False
+    # matcalc's wrong answer is never shown (issue 19): set aside, said so, the verdict rests on the truth
+    assert v.expected is None and "2*(A + A')*x" not in v.diagnosis.replace("your answer", "")
+    assert any("disagreed with the true derivative" in n and "not shown" in n for n in v.notes)
     v = verify("x'*A*x", wrt="x", claim="(A + A')*x")
-    assert v.ok and v.engine_agrees is False and v.notes
+    assert v.ok and v.engine_agrees is False and v.notes and v.expected is None
 
 
 # ---------------------------------------------------------------------------------------- bad input

@@ -8,7 +8,7 @@ layer up, so that the engine never imports the compiler.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from .. import budget as _budget
 from ..engine import derive as engine
@@ -22,31 +22,61 @@ from ..language.expr import shape_text
 from ..language.functions import declared
 from ..language.printing import to_latex
 
-# compile/ (the code generator), check/ (the checked reading of LaTeX sums) and the Markdown report are
-# imported where they are used: `matcalc derive` printing text needs none of them at start-up
+# compile/ (the code generator), check/ (the checked reading of LaTeX sums, the guard) and the Markdown report
+# are imported where they are used: `matcalc derive` printing text needs only the guard (NumPy) of them
+
+
+def _guard():
+    """check/guard.py: every result compared numerically with its expression before it is returned."""
+    from ..check import guard
+
+    return guard
+
+
+def _guard_forms():
+    from ..check import guard_forms
+
+    return guard_forms
 
 
 @dataclass(repr=False)
 class Derivation(engine.Derivation):
-    """The derivative of `expression` with respect to `wrt`, the steps that produced it, and its code."""
+    """The derivative of `expression` with respect to `wrt`, the steps that produced it, and its code.
+
+    `checked` says what was checked before it was returned (check/guard.py): the result against central
+    differences of the expression along random directions on a small random instance; a result that
+    disagrees is never returned (InternalError). The code it compiles to is checked against it too."""
+
+    checked: object = field(default=None, compare=False)    # check.guard.Checked
 
     @classmethod
     def of(cls, d: engine.Derivation) -> "Derivation":
-        return cls(**{f.name: getattr(d, f.name) for f in fields(d)})
+        out = cls(**{f.name: getattr(d, f.name) for f in fields(d)})
+        guard = _guard()
+        out.checked = guard.safely(guard.check_derivation, "derivative", out)
+        return out
 
     def to_numpy(self):
         """A callable: keyword arrays (vectors 1-D, matrices 2-D) in, the derivative out. The sizes of
         dimensions the result alone does not show (I in ∂tr(X)/∂X) are read off the other inputs."""
         from ..compile.codegen import compile_derivation
 
-        return compile_derivation(self)
+        fn = compile_derivation(self)
+        guard = _guard()
+        fn.checked = guard.safely(guard.check_callable, "the compiled code", fn, self)
+        return fn
 
     def compile(self, backend: str = "numpy"):
         """The derivative as a callable on numpy, torch, jax or cupy arrays (compile/backends.py); for a
         scalar function, `.loss(**arrays)` is differentiable in torch/jax by the derived formula."""
         from ..compile.backends import compile_for
 
-        return compile_for(self, backend)
+        fn = compile_for(self, backend)
+        if backend != "cupy":       # CuPy arrays need a GPU: its plan is NumPy's, checked by to_numpy()
+            guard = _guard()
+            fn.checked = guard.safely(guard.check_callable, f"the compiled {backend} code", fn, self,
+                                      f"the compiled {backend} code")
+        return fn
 
     def to_torch(self):
         return self.compile("torch")
@@ -55,14 +85,31 @@ class Derivation(engine.Derivation):
         return self.compile("jax")
 
     def source(self, backend: str = "numpy") -> str:
-        """The generated code as text for numpy, torch, jax or cupy."""
-        from ..compile.codegen import derivation_source
+        """The generated code as text for numpy, torch, jax or cupy: written from the plan the callable
+        runs, which is checked against the derivative first."""
+        from ..compile.codegen import derivation_plan, derivation_source
 
-        return derivation_source(self, backend)
+        plan = derivation_plan(self)
+        guard = _guard()
+        guard.safely(guard.check_callable, "the generated code", plan.value, self, "the generated code")
+        return derivation_source(self, backend, plan)
 
     @property
     def numpy_source(self) -> str:
         return self.source("numpy")
+
+    @property
+    def index(self) -> str:
+        """The result entry by entry (`df/dW_ij = ...`), compared with the checked matrix result first."""
+        text = super().index
+        if self.order == 1 or not self.direction:
+            _guard().safely(_guard_forms().check_index_text, "index form", self, text)
+        return text
+
+    def as_dict(self) -> dict:
+        out = super().as_dict()
+        out["checked"] = self.checked.as_dict() if self.checked is not None else None
+        return out
 
     def to_sympy(self, layout: str | None = None):
         """The result as a SymPy matrix expression, in the derivation's layout (or `layout`): tr → Trace,
@@ -164,13 +211,19 @@ class KroneckerJacobian(_KroneckerJacobian):
         out.__dict__.update(k.__dict__)
         return out
 
+    checked = None          # check.guard.Checked: what was checked before it was returned
+
     def to_numpy(self, materialize: bool = False):
         """A callable: by default the Jacobian-vector product f(**arrays, V=...) -> F's change along V;
         with materialize=True the Jacobian matrix itself (np.kron), which has size(F)·size(X) entries."""
-        return self.plan(materialize).value
+        fn = self.plan(materialize).value
+        _guard().safely(_guard_forms().check_kronecker_code, "the generated code", self, fn, materialize)
+        return fn
 
     def source(self, materialize: bool = False) -> str:
-        return self.plan(materialize).source(*self.plan_names(materialize))
+        plan = self.plan(materialize)
+        _guard().safely(_guard_forms().check_kronecker_code, "the generated code", self, plan.value, materialize)
+        return plan.source(*self.plan_names(materialize))
 
     def plan(self, materialize: bool = False):
         from ..compile.codegen import Plan
@@ -204,7 +257,9 @@ class KroneckerJacobian(_KroneckerJacobian):
 
 class IndexForm(str):
     """A derivative written entry by entry (`df_i/dW_kl = delta_ik*x_l`): the text itself, which a
-    notebook shows as such."""
+    notebook shows as such; `.checked` says how its entries were compared with the expression."""
+
+    checked = None
 
     def __repr__(self) -> str:
         return f"<matcalc index form: {str(self)}>"
@@ -218,7 +273,9 @@ def kronecker(expression: str, wrt: str, shapes=None, assume=(), layout: str = "
     """The vec/Kronecker Jacobian of `expression` with respect to `wrt`: `A*X*B` gives kron(B', A)."""
     expression, wrt, shapes, _ = _sympy_or_text(expression, wrt, shapes)
     with declared(functions):
-        return KroneckerJacobian.of(_kronecker(_read(expression, input), wrt, shapes, assume, layout, "ascii"))
+        k = KroneckerJacobian.of(_kronecker(_read(expression, input), wrt, shapes, assume, layout, "ascii"))
+        k.checked = _guard().safely(_guard_forms().check_kronecker, "vec/Kronecker Jacobian", k)   # else InternalError
+    return k
 
 
 def differential(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto",
@@ -226,7 +283,9 @@ def differential(expression: str, wrt: str, shapes=None, assume=(), input: str =
     """The differential of the expression in d`wrt` (`dX`): `inv(X)` gives `df = -inv(X)*dX*inv(X)`."""
     expression, wrt, shapes, _ = _sympy_or_text(expression, wrt, shapes)
     with declared(functions):
-        return _differential(_read(expression, input), wrt, shapes, assume, "ascii")
+        dF = _differential(_read(expression, input), wrt, shapes, assume, "ascii")
+        dF.checked = _guard().safely(_guard_forms().check_differential, "differential", dF)
+    return dF
 
 
 def tensor_index(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto",
@@ -234,5 +293,9 @@ def tensor_index(expression: str, wrt: str, shapes=None, assume=(), input: str =
     """`df_i/dW_kl = delta_ik*x_l` for a vector- or matrix-valued expression whose derivative with
     respect to `wrt` has no matrix form (more than two axes)."""
     expression, wrt, shapes, _ = _sympy_or_text(expression, wrt, shapes)
+    text = _read(expression, input)
     with declared(functions):
-        return IndexForm(_tensor_index(_read(expression, input), wrt, shapes, assume, "ascii"))
+        out = IndexForm(_tensor_index(text, wrt, shapes, assume, "ascii"))
+        out.checked = _guard().safely(_guard_forms().check_tensor_index, "index form", out, text, wrt, shapes,
+                                      assume)
+    return out

@@ -85,6 +85,10 @@ def markdown_report(d) -> str:
         lines.append("")
     lines.append(f"In the input syntax: `{d}`")
     lines.append("")
+    checked = getattr(d, "checked", None)
+    if checked is not None:
+        lines.append(f"Checked before it was shown: {_md(str(checked))}.")
+        lines.append("")
     lines.append("### NumPy")
     lines.append("")
     lines.append("```python")

@@ -6,6 +6,7 @@ named when it is long."""
 from __future__ import annotations
 
 from ..engine.differential import differential_steps
+from ..engine.intermediates import forward_names
 from ..language import expr as E
 from ..language.expr import shape_text, substitute
 from ..language.printing import (
@@ -14,6 +15,7 @@ from ..language.printing import (
     abbreviations,
     inline_size,
     to_latex_bounded,
+    to_text,
     to_text_bounded,
 )
 from ..language.shape_notes import shape_note
@@ -93,6 +95,11 @@ def render_text(d, steps: bool, show_shapes: bool = False, method: str = "adjoin
         lines.append("assuming:  " + "; ".join(d.assumptions.texts))
     if steps:
         user, names, defs = step_names(d)
+        if d.named is not None and user is None:   # a normalisation: the steps in the book's names too (∂f/∂mu)
+            more, more_defs = forward_names(d.typed.root, set(d.typed.names) | {n for n, _ in defs})
+            names = {**more, **{k: substitute(v, more) for k, v in names.items()}}
+            defs = [(n, to_text(v)) for n, v in more_defs] + defs
+            d.__dict__["_abbreviations"] = names
 
         def short(node, fallback):
             if node is None or not names:
@@ -148,7 +155,7 @@ def render_text(d, steps: bool, show_shapes: bool = False, method: str = "adjoin
         return "\n".join(lines)
     lines.append(str(d))
     text, defs = d.shared
-    if defs and len(str(d)) > 100:
+    if defs and len(str(d)) > 100 and d.named is None:
         lines.append("")
         lines.append("the same, with repeated subexpressions named:")
         lines.append(f"  {text}")

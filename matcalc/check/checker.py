@@ -14,8 +14,6 @@ there, and the truth measured at the most suspicious ones.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -31,14 +29,15 @@ from ..language.expr import Node
 from ..language.parse import parse
 from ..language.printing import to_text_bounded as to_text   # a large claim in its named form, never inlined
 from ..language.shapes import elaborate_many
-from .instances import SCALES, Instance, Sampler, dimension_sizes
-from .truth import LOOSE, Reference, Witness, relative_error
+from .instances import FAR_SCALES, SCALES, Instance, Sampler, dimension_sizes
+from .sizes import rename_sizes, renamed_sizes, small_shapes  # noqa: F401  (re-exported)
+from .kinks import movable as _movable
+from .kinks import place, place_informative, saturating_arguments
+from .scrutiny import CANDIDATES, PLACED, SEED, SUSPECTS, Case, Scrutiny  # noqa: F401  (re-exported)
+from .truth import LOOSE, Witness
 
 INSTANCES = 3             # instances every claim is judged on, each with different dimension sizes
-SEED = 20240611
 BORDERLINE = 1e-3         # loose errors between the tolerance and this are re-measured with other steps h
-CANDIDATES = 40           # cheap instances searched for a disagreement, when the forms differ
-SUSPECTS = 5              # of those, how many get the truth measured
 NEAR_ONE = (1e-5, 1e-4, 1e-3, 1e-2)
 OTHER_LAYOUT = {"denominator": "numerator", "numerator": "denominator"}
 
@@ -101,6 +100,24 @@ def syntax_names(text: str) -> set[str]:
     return names - defined
 
 
+def _syntax_walk(node):
+    stack, out = [node], []
+    while stack:
+        n = stack.pop()
+        out.append(n)
+        stack.extend(n.args)
+    return out
+
+
+def expression_dims(typed) -> set[str]:
+    """Every dimension name of a typed expression: its names' and those written only inside it
+    (`alpha*sum(softmax(ones(m)))` has m, which no name's shape shows)."""
+    out = {d for node in typed.names.values() for d in E.dimension_names(node.shape)}
+    for node in E.walk(typed.root):
+        out.update(E.dimension_names(node.shape))
+    return out
+
+
 def text_edits(text: str, limit: int = 60):
     """One-character-class edits of a claim's text: each `*` made `.*` and back, a transpose added
     after a name or removed — with a phrase saying what changed."""
@@ -149,44 +166,20 @@ def factor_words(k: float) -> str:
     return f"{number_text(a)} times"
 
 
-def small_shapes(shapes, limit: int = 12) -> dict | None:
-    """Declared numeric sizes above `limit` become dimension names, so the checker's instances stay small
-    whatever the user declared (`x=5000` is checked at a few sizes ≤ 12, like `x=n`)."""
-    if not shapes:
-        return shapes
-    if isinstance(shapes, str):
-        return shapes
-    out, renamed = {}, {}
-    for name, dims in dict(shapes).items():
-        parts = [p.strip() for p in dims.split(",")] if isinstance(dims, str) else list(dims)
-        new = []
-        for p in parts:
-            number = p if isinstance(p, int) else int(p) if isinstance(p, str) and p.isdigit() else None
-            if number is not None and number > limit:
-                p = renamed.setdefault(number, f"n{number}")
-            new.append(str(p))
-        out[name] = ",".join(new) if isinstance(dims, str) else tuple(new)
-    return out if renamed else shapes
+class Unmeasurable(MatcalcError):
+    """Instances were drawn where the expression is defined, but the derivative could not be measured on
+    any: the verdict is undecided, with this reason (never 'not defined')."""
+
+
+def place_movable(sampler: Sampler) -> list[str]:
+    """The names a small random move may change without breaking an assumption (additively moved ones)."""
+    return [n for n, how in _movable(sampler).items() if how == "add"]
 
 
 # ================================================================ the instances of one check
 
 
-@dataclass
-class Case:
-    """One random instance: the arrays, the dimension sizes, and the true derivative there."""
-
-    arrays: dict
-    dims: dict
-    ref: Reference
-    inst: Instance
-
-    @property
-    def truth(self):
-        return self.ref.value
-
-
-class Checker:
+class Checker(Scrutiny):
     """Everything one verify needs: the expression, matcalc's derivation, the claim, the instances."""
 
     def __init__(self, expression: str, wrt: str, claim_text: str, shapes, assume, layout: str, order: int = 1):
@@ -194,6 +187,7 @@ class Checker:
         self.expression = expression
         self.wrt = wrt
         self.claim_text = claim_text
+        self._unmeasured: list = []          # instances drawn (defined there), measurable or not
         self.layout = layout
         self.order = order
         self.user_shapes = shapes
@@ -232,16 +226,26 @@ class Checker:
         """Every function call written in the claim, typed on its own: `0*log(x)` folds to 0 when typed,
         but a claim that writes log(x) is undefined wherever x < 0, and must not pass there."""
         parts = []
-        stack = [parse(text)]
+        tree = parse(text)
+        definitions = [n for n in tree.args if n.kind == "define"] if tree.kind == "program" else []
+        defined = {n.value for n in definitions}
+        # a part that names what the claim defines (z6 = ...) is typed after those definitions
+        prelude = " ".join(text[n.start:n.end] for n in definitions)
+        stack = [tree]
         while stack:
             node = stack.pop()
             stack.extend(node.args)
             if node.kind == "call" and node.value not in ("ones", "I") and len(parts) < 20:
                 source = text[node.start:node.end]
+                uses = defined and any(n.kind == "name" and n.value in defined for n in _syntax_walk(node))
                 try:
-                    _, (typed,) = elaborate_many(self.expression, specs(self.typed.names), (source,))
+                    _, (typed,) = elaborate_many(self.expression, specs(self.typed.names),
+                                                 (f"{prelude} {source}" if uses else source,))
                 except MatcalcError:
                     continue
+                known = expression_dims(self.typed) | set(self.typed.dims)
+                if any(d not in known for n in E.walk(typed) for d in E.dimension_names(n.shape)):
+                    continue        # typed on its own it has a size of its own (an unsized I): no value
                 if not any(typed is n for n in E.walk(self.claim)):
                     parts.append((source, typed))
         return parts
@@ -273,7 +277,7 @@ class Checker:
             names = syntax_names(text)
         except ParseError as err:
             raise ParseError(f"in the claim: {err.message}", err.text, err.column) from None
-        dims = {d for node in self.typed.names.values() for d in node.shape if isinstance(d, str)}
+        dims = expression_dims(self.typed)
         unknown = sorted(names - set(self.typed.names) - set(self.typed.definitions) - dims - self.user_dims())
         if unknown:
             known = ", ".join(sorted(self.typed.names)) or "none"
@@ -364,6 +368,11 @@ class Checker:
         inst = sampler.draw(rng, sizes, scale, near_one=near_one)
         if inst is None:
             return None
+        self._unmeasured.append(inst)
+        return self.case_at(inst)
+
+    def case_at(self, inst: Instance) -> Case | None:
+        """The truth at an instance, as a Case (None where it cannot be measured)."""
         ref = self.witness.reference(inst.arrays)
         if ref is None:
             return None
@@ -375,14 +384,30 @@ class Checker:
         sampler = self.sampler(assumptions)
         out: list[Case] = []
         attempt, scale = 0, 1.0
+        self._unmeasured = []
         while len(out) < count and attempt < count + 8:
             rng = np.random.default_rng(seed + 7919 * attempt)
             attempt += 1
-            case = self.draw_case(sampler, rng, start=len(out), scale=scale)
+            case = self.draw_case(sampler, rng, start=attempt - 1, scale=scale)
             if case is None:
                 scale *= 0.5
                 continue
             out.append(case)
+        if len(out) < count and self._unmeasured:
+            # defined, but not measurable: a saturated tanh or sigmoid (tanh(norm2(x + 2)^2)) is moved
+            # to where it is informative (kinks.place_informative)
+            drawn = [inst for inst in self._unmeasured if not any(c.inst is inst for c in out)]
+            for inst in place_informative(sampler, drawn, saturating_arguments([self.root]), count=count - len(out)):
+                case = self.case_at(inst)
+                if case is not None:
+                    out.append(case)
+            if not out:
+                raise Unmeasurable(
+                    "the expression is defined on the random instances drawn, but its derivative could not "
+                    "be measured on any of them (autograd and finite differences disagree: it is below what "
+                    "float64 resolves, e.g. a saturated tanh or sigmoid)")
+            if len(out) < count:
+                out += self._informative_more(sampler, out[0].inst, count - len(out))
         if not out:
             if sampler.ties:
                 from ..language.printing import to_text
@@ -393,6 +418,23 @@ class Checker:
                                    f"derivative at a tie); state its domain with an assumption such as 'x > 0'")
             raise MatcalcError("could not find random values at which the expression is defined; "
                                "state its domain with an assumption such as 'x > 0'")
+        return out
+
+    def _informative_more(self, sampler: Sampler, base: Instance, count: int) -> list[Case]:
+        """More instances near one where a saturating function is informative: small moves of it."""
+        out = []
+        for k in range(3 * count):
+            if len(out) >= count:
+                break
+            rng = np.random.default_rng(SEED + 313 * k)
+            arrays = dict(base.arrays)
+            for name in place_movable(sampler):
+                v = np.asarray(arrays[name], dtype=float)
+                moved = v + 0.05 * rng.standard_normal(v.shape)
+                arrays[name] = float(moved) if moved.ndim == 0 else moved
+            case = self.case_at(Instance(arrays, dict(base.dims), base.scale))
+            if case is not None:
+                out.append(case)
         return out
 
     def informative(self, cases: list[Case]) -> list[Case]:
@@ -410,6 +452,28 @@ class Checker:
         for k, (scale, near) in enumerate(trials):
             rng = np.random.default_rng(SEED + 31 * k + 5)
             case = self.draw_case(sampler, rng, start=k, scale=scale, near_one=near)
+            if case is not None and not case.ref.zero:
+                found.append(case)
+                if len(found) >= count:
+                    break
+        if len(found) < count and sampler.watched:
+            # a derivative that is nonzero only between two kinks (relu(x) - relu(x - 0.001)): look there
+            drawn = [c.inst for c in self.cases(count=2)] if not self._unmeasured else self._unmeasured[:3]
+            for inst, _ in place(sampler, drawn, SEED + 11):
+                case = self.case_at(inst)
+                if case is not None and not case.ref.zero:
+                    found.append(case)
+                    if len(found) >= count:
+                        break
+        return found
+
+    def far_informative(self, count: int = INSTANCES) -> list[Case]:
+        """Instances with a nonzero derivative at the far spreads (1e-6× … 1e8×), for a derivative that is
+        zero wherever the usual spreads and ±1 put the names (exp(-1e6*x.^2) away from 0)."""
+        sampler = self.sampler()
+        found: list[Case] = []
+        for k, scale in enumerate(FAR_SCALES):
+            case = self.draw_case(sampler, np.random.default_rng(SEED + 37 * k + 3), start=k, scale=scale)
             if case is not None and not case.ref.zero:
                 found.append(case)
                 if len(found) >= count:
@@ -464,70 +528,6 @@ class Checker:
 
     # ------------------------------------------------------------ scrutiny
 
-    def scrutinize(self, layout: str, cases: list[Case]) -> tuple[list[Case], str]:
-        """More instances for a claim whose form differs from matcalc's: wider and narrower spreads, both
-        signs of every kink, and — where matcalc's own answer agreed with the truth — the candidates on
-        which the claim and that answer differ most. Returns the extra cases and a sentence on them."""
-        sampler = self.sampler()
-        candidates: list[Instance] = []
-        candidates += sampler.spread([self.root, self.claim, *self.typed.names.values()], SEED, CANDIDATES)
-        if not candidates:
-            return [], ""
-        chosen = self._suspects(layout, candidates, cases)
-        extra = []
-        for inst in chosen:
-            ref = self.witness.reference(inst.arrays)
-            if ref is not None:
-                extra.append(Case(inst.arrays, inst.dims, ref, inst))
-        extra += self._far_kinks(sampler, cases + extra)
-        text = (f"the claim is written differently from matcalc's answer, so it was also checked on "
-                f"{len(extra)} more instances chosen from {len(candidates)} candidates at 0.1×–10× spread"
-                + (", where it and matcalc's answer differ most" if self._engine_guides else ""))
-        return extra, text + sampler.kinks_seen([c.inst for c in cases + extra])
-
-    _engine_guides = False
-
-    def _far_kinks(self, sampler: Sampler, cases: list[Case]) -> list[Case]:
-        """A kink never crossed at the usual spreads (`step(x - 100)` in a claim), sought far and close
-        (instances.FAR_SCALES): a claim that differs from the derivative only beyond it must not pass."""
-        roots = [self.root, self.claim, *self.typed.names.values()]
-        extra: list[Case] = []
-        for inst in sampler.across_kinks([c.inst for c in cases], roots, SEED, rounds=2):
-            ref = self.witness.reference(inst.arrays)
-            if ref is not None:
-                extra.append(Case(inst.arrays, inst.dims, ref, inst))
-        return extra
-
-    def _suspects(self, layout: str, candidates: list[Instance], cases: list[Case]) -> list[Instance]:
-        """The candidates most likely to expose the claim: largest difference from matcalc's answer when
-        that answer is trustworthy, plus those that show a kink's other side."""
-        chosen: list[Instance] = []
-        self._engine_guides = False
-        if self.derivation is not None and self.matches(self.derivation.denominator, "denominator", cases):
-            self._engine_guides = True
-            ours = self.den_values(self.derivation.denominator, candidates, "denominator")
-            theirs = self.den_values(self.claim, candidates, layout)
-            gaps = [relative_error(t, o) for t, o in zip(theirs, ours)]
-            order = sorted(range(len(candidates)), key=lambda i: -gaps[i] if math.isfinite(gaps[i]) else -1e300)
-            chosen = [candidates[i] for i in order[:SUSPECTS - 2]]
-        sampler = self.sampler()
-        sides = sampler.kink_signs([c.inst for c in cases])
-        for k, (arg, neg, pos) in enumerate(sides):
-            if neg and pos:
-                continue
-            for inst in candidates:
-                got = sampler.kink_signs([inst])[k]
-                if (got[1] and not neg) or (got[2] and not pos):
-                    if inst not in chosen:
-                        chosen.append(inst)
-                    break
-        for inst in candidates:
-            if len(chosen) >= SUSPECTS:
-                break
-            if inst not in chosen:
-                chosen.append(inst)
-        return chosen[:SUSPECTS + len(sides)]
-
     # ------------------------------------------------------------ printing
 
     def in_layout(self, den: Node, layout: str | None = None) -> Node:
@@ -576,10 +576,15 @@ class Checker:
             return None
         claim_den = self.claim if layout == "denominator" else E.transpose(self.claim)
         try:
-            return canonical(self.simplifier(claim_den)) is canonical(self.simplifier(self.derivation.denominator))
+            if canonical(self.simplifier(claim_den)) is canonical(self.simplifier(self.derivation.denominator)):
+                return True
+            # in the claim's own layout too: matcalc's printed numerator-layout answer, pasted back, is its
+            # result as printed, whose transpose may simplify to another normal form than the denominator's
+            return layout == self.derivation.layout and \
+                canonical(self.simplifier(self.claim)) is canonical(self.simplifier(self.derivation.result))
         except (MatcalcError, RecursionError):
             return False
 
 
 __all__ = ["Checker", "Case", "specs", "spec", "shape_phrase", "transposed", "finite", "to_den", "number_text",
-           "factor_words", "small_shapes", "INSTANCES", "SEED", "OTHER_LAYOUT"]
+           "factor_words", "small_shapes", "Unmeasurable", "expression_dims", "renamed_sizes", "rename_sizes", "INSTANCES", "SEED", "OTHER_LAYOUT"]

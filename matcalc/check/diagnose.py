@@ -103,8 +103,8 @@ def _relations(ck: Checker, cases: list[Case], layout: str):
     values = ck.den_values(ck.claim, cases, layout)
     truth = [c.truth for c in cases]
     large = len(E.walk(ck.claim)) > EDIT_NODES     # one edit at a time over a large claim costs a plan each
-    for test in (_zero_claim, _sign_or_factor, _missing_factor, _terms, _hadamard, _inner_transpose, _assumption,
-                 _inner_sign, _varying_factor, _difference):
+    for test in (_zero_claim, _sign_or_factor, _missing_factor, _terms, _hadamard, _inner_transpose, _kinks,
+                 _assumption, _inner_sign, _varying_factor, _difference):
         if large and test in (_hadamard, _inner_transpose, _inner_sign):
             continue
         found = test(ck, cases, layout, values, truth)
@@ -167,6 +167,94 @@ def _inner_sign(ck, cases, layout, values, truth):
             return ("sign", WRONG, f"a sign is wrong inside your answer: {old} should be {new}; the derivative "
                     f"is {ck.expected_text() or to_text(changed)}.", None)
     return None
+
+
+def _kinks(ck, cases, layout, values, truth):
+    """A kink where the derivative has none, or in the wrong place: a piecewise call of the claim (a row of
+    rules/functions.toml with a `kink`) whose argument is none of the expression's or matcalc's kink
+    arguments. Moved onto one of those (`step(x + 0.001)` for `step(x)`), or taken as one of its sides
+    throughout (`step(40 - x)` as 1), the claim is right: that is the mistake, said as such."""
+    from ..engine.domain import kink_arguments, kink_of
+    from ..tables import functions
+
+    true_kinks = kink_arguments([ck.root] + ([ck.derivation.denominator] if ck.derivation is not None else []))
+    for path, node in _occurrences(ck.claim):
+        k = kink_of(node)
+        if k is None or k in true_kinks:
+            continue
+        row = functions()[node.attr]
+        called = to_text(node)
+        if row.kink.strip() == "x":
+            for other in true_kinks:
+                if other.shape != k.shape:
+                    continue
+                moved = E.rebuild(node, (other,) + node.args[1:])
+                for changed, _ in _variants(ck, [(path, moved)]):
+                    if ck.matches(changed, layout, cases):
+                        return ("kink", WRONG, f"a kink is in the wrong place: {called} jumps where {to_text(k)} "
+                                f"changes sign, the derivative where {to_text(other)} does ({to_text(moved)}); "
+                                f"between the two your answer is wrong. The derivative is "
+                                f"{ck.expected_text() or to_text(changed)}.", None)
+        for side, word in ((1, "positive"), (-1, "negative")):
+            flat = _one_side(node, side)
+            if flat is None:
+                continue
+            for changed, _ in _variants(ck, [(path, flat)]):
+                if ck.matches(changed, layout, cases):
+                    where = "no kink at all" if not true_kinks else "no kink there"
+                    return ("kink", WRONG, f"the derivative has {where}: your answer's {called} makes it wrong "
+                            f"wherever {to_text(k)} is {'negative' if side > 0 else 'positive'}; with "
+                            f"{to_text(k)} {word} throughout, your answer is right. The derivative is "
+                            f"{ck.expected_text() or to_text(changed)}.", None)
+    foreign = []
+    for _, node in _occurrences(ck.claim):
+        k = kink_of(node)
+        if k is not None and k not in true_kinks and k not in foreign:
+            foreign.append(k)
+    if foreign and _wrong_only_near(ck, cases, values, truth, foreign):
+        where = " or ".join(f"{to_text(k)} = 0" for k in foreign[:3])
+        return ("kink", WRONG, f"your answer is wrong only next to a kink of its own, where {where}, which is not "
+                f"one of the derivative's kinks: between it and the derivative's, your answer has the wrong "
+                f"value. The derivative is {ck.expected_text() or 'not known symbolically'}.", None)
+    return None
+
+
+def _wrong_only_near(ck, cases, values, truth, kinks) -> bool:
+    """Whether the claim is wrong on some instance and on none where every one of these kink arguments
+    is far from 0 (more than 5% of its typical size)."""
+    near = [False] * len(cases)
+    for k in kinks:
+        vals = [np.abs(np.asarray(v, dtype=float)) for v in ck.values(k, cases)]
+        sizes = [float(np.sqrt(np.mean(v ** 2))) for v in vals if v.size and np.all(np.isfinite(v))]
+        scale = float(np.median(sizes)) if sizes else 1.0      # its typical size over all the instances
+        for i, v in enumerate(vals):
+            if v.size and np.all(np.isfinite(v)):
+                near[i] |= bool(np.min(v) < 0.05 * (scale or 1.0))
+    wrong = [not _error(v, t) < TOLERANCE for v, t in zip(values, truth)]
+    return any(wrong) and all(n for n, w in zip(near, wrong) if w)
+
+
+def _one_side(node: Node, side: int) -> Node | None:
+    """A piecewise call as it is on one side of its kink, for the functions that are constant or linear
+    on each side (step, sign; relu, abs): f(±1) repeated, or u .* f'(±1); None for any other."""
+    from ..engine.adjoint import instantiate
+    from ..tables import functions
+
+    row = functions()[node.attr]
+    if row.kind != "elementwise" or row.kink.strip() != "x":
+        return None
+    u = node.args[0]
+    unit = E.num(side) if u.is_scalar else E.bcast(E.num(side), u.shape)
+    dims = {"m": u.shape[0], "c": u.shape[1]}
+    try:
+        if row.derivative.strip() == "0":
+            return E.apply(node.attr, unit)
+        slope = instantiate(row.derivative, {"x": unit}, dims)
+        if any(n.op == "sym" for n in E.walk(slope)):
+            return None
+        return E.mul(u, slope) if u.is_scalar else E.hadamard(u, slope)
+    except (MatcalcError, ValueError):
+        return None
 
 
 def _all_close(values, targets) -> bool:

@@ -115,7 +115,7 @@ def _scrutinize(typed, wrt, node, ours, assumptions) -> tuple[list[float], str]:
     scaled to the tolerance its instance's truth allows (a saturated sigmoid is measured to 1e-5 only)."""
     from .instances import Sampler
 
-    sampler = Sampler([typed.root], typed.names, assumptions, typed.dims, watch=[node])
+    sampler = Sampler([typed.root], typed.names, assumptions, typed.dims, watch=[node, ours.node])
     roots = [typed.root, node, *typed.names.values()]
     dname = ours.dx.attr
     rng = np.random.default_rng(SEED + 17)
@@ -157,9 +157,51 @@ def _scrutinize(typed, wrt, node, ours, assumptions) -> tuple[list[float], str]:
             continue
         err = math.inf if not np.all(np.isfinite(got)) else float(np.abs(got - truth).max() / size)
         errors.append(err * TOLERANCE / max(TOLERANCE, 10 * noise))
+    near = _near_kinks(sampler, typed, wrt, node, ours, [c[0] for c in candidates], gap, rng)
+    errors += near
     text = (f"also checked on {len(errors)} instances chosen from {len(candidates)} candidates at 0.1×–10× "
-            f"spread where it and matcalc's differential differ most")
+            f"spread where it and matcalc's differential differ most"
+            + (f", {len(near)} of them placed at the kinks (each kink argument at ±1e-3, ±1e-6 and ±3e-9 of its "
+               f"size, and between kinks that nearly coincide)" if near else ""))
     return errors, text + sampler.kinks_seen([c[0] for c in candidates + chosen])
+
+
+PLACED = 6      # of the instances placed at the kinks, how many (at most) get the truth measured
+
+
+def _near_kinks(sampler, typed, wrt, node, ours, seen, gap, rng) -> list[float]:
+    """Instances placed at the kinks of the expression, of matcalc's differential and of the claim
+    (check/kinks.py), the truth measured exactly there (autograd, confirmed by finite differences at steps
+    that do not straddle the kink) where the claim and matcalc's differential differ."""
+    from .kinks import place
+    from .truth import Witness
+
+    placed = []
+    for inst, _ in place(sampler, seen, SEED):
+        env = dict(inst.arrays)
+        env.update({d: v for d, v in inst.dims.items() if d not in env})
+        placed.append((inst, env, rng.standard_normal(np.shape(env[wrt]))))
+    gaps = [gap(c) for c in placed]
+    chosen = [c for g, c in sorted(zip(gaps, placed), key=lambda p: -min(p[0], 1e300)) if not g < 1e-9][:PLACED]
+    witness = Witness(typed.root, wrt, typed.dims)
+    errors = []
+    for inst, env, v in chosen + placed[:1]:
+        ref = witness.reference(inst.arrays)
+        if ref is None:
+            continue
+        x_nd = np.ndim(env[wrt])
+        truth = np.tensordot(np.asarray(v, dtype=float), ref.value, axes=(list(range(x_nd)), list(range(x_nd))))
+        local = dict(env)
+        local[ours.dx.attr] = v
+        with np.errstate(all="ignore"):
+            try:
+                got = np.asarray(evaluate(node, typed.dims, local), dtype=float)
+            except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+                got = np.full(np.shape(truth), np.nan)
+        got = np.broadcast_to(got, np.shape(truth)) if got.size == 1 else got.reshape(np.shape(truth))
+        size = max(float(np.abs(truth).max()) if np.size(truth) else 0.0, ref.floor, 1e-300)
+        errors.append(math.inf if not np.all(np.isfinite(got)) else float(np.abs(got - truth).max() / size))
+    return errors
 
 
 def _spec(declared: dict) -> dict:

@@ -29,13 +29,14 @@ from ..errors import MatcalcError, ParseError, ShapeError, UnsupportedError
 from ..language.index import analyze
 from ..language.index_parse import HIDDEN, IX, parse_index, parse_index_derivative
 from ..language.shapes import elaborate_many
-from .checker import SEED, factor_words, spec, specs
+from .checker import SEED, expression_dims, factor_words, spec, specs
 from .instances import Sampler, dimension_sizes
 from .reading import read_input
 from .truth import LOOSE, Witness, relative_error
 from .verdict import ASSUMPTION, CORRECT, SHAPE, UNDECIDED, WRONG, Verdict
 
 SCALES = (1.0, 1.0, 1.0, 0.3, 3.0)      # the usual spread three times, then narrower and wider
+PLACED = 6                              # of the instances placed at the kinks, how many get the truth measured
 LETTERS = "ijklmn"
 
 
@@ -232,7 +233,7 @@ class IndexJudge:
                     names |= syntax_names(read_input(n.args[0], "ascii"))
                 except MatcalcError:
                     pass
-        dims = {d for node in self.typed.names.values() for d in node.shape if isinstance(d, str)}
+        dims = expression_dims(self.typed)
         unknown = sorted(names - set(self.typed.names) - set(self.lets) - dims)
         if unknown:
             raise MatcalcError(f"in the claim: {', '.join(repr(n) for n in unknown)} "
@@ -243,7 +244,8 @@ class IndexJudge:
 
     def cases(self) -> list[tuple[dict, np.ndarray, str]]:
         """(arrays, true derivative as entries [function indices..., variable indices...], witness)."""
-        self.sampler = Sampler([self.root], self.typed.names, self.assumptions, self.typed.dims)
+        self.sampler = Sampler([self.root], self.typed.names, self.assumptions, self.typed.dims,
+                               watch=self._watched())
         out, zero = [], []
         for k, scale in enumerate(SCALES + SCALES):
             if len(out) >= len(SCALES):
@@ -255,6 +257,35 @@ class IndexJudge:
                 # a derivative that is zero on an instance tells claims apart only if it is zero everywhere
                 (zero if case[4] else out).append(case[:4])
         return out or zero
+
+    def _watched(self) -> list:
+        """What else has kinks to be seen from both sides: matcalc's answer, the claim's matrix-form pieces
+        (`step(W*x + 0.001)_i`) and the claim's own matrix form where it has one (`step(x_i + 0.001)`)."""
+        from ..engine.index_matrix import convert
+
+        out = [self.derivation.denominator] if self.derivation is not None else []
+        try:
+            out += list(analyze(self.rhs, self._shapes()).leaves.values())
+        except MatcalcError:
+            pass
+        pieces = [self.rhs]
+        try:
+            from ..language.index_print import show
+            from ..tables import functions
+
+            for n in _walk(parse_index(self.rhs)):     # an entry-level kink: step(X_kl - 0.1)
+                if n.kind == "fn" and any(r.printed == n.args[0] and r.kink for r in functions().values()):
+                    pieces.append(f"{n.args[0]}({show(n.args[1])})")
+        except (MatcalcError, RecursionError, ValueError, IndexError):
+            pass
+        for piece in pieces:
+            try:
+                _, _, text = convert(piece, self._shapes())
+                _, (node,) = elaborate_many(self.expression, self._shapes(), (text,))
+                out.append(node)
+            except (MatcalcError, RecursionError, ValueError):
+                pass
+        return out
 
     def _case(self, inst):
         """(arrays, entries of the true derivative, witness, floor, zero?) on one instance, or None."""
@@ -276,7 +307,36 @@ class IndexJudge:
         seen = [Instance(c[0], {}, 1.0) for c in cases]
         roots = [self.root, *self.typed.names.values()]
         extra = [self._case(inst) for inst in self.sampler.across_kinks(seen, roots, SEED + 7919)]
+        extra += [self._case(inst) for inst in self._placed(seen)]
         return [c[:4] for c in extra if c is not None]
+
+    def _placed(self, seen) -> list:
+        """Instances placed at the kinks (check/kinks.py), where the claim's entries differ from matcalc's
+        answer's (or all of them, at most PLACED, when matcalc has no answer it can vouch for)."""
+        from .kinks import place
+
+        placed = [inst for inst, _ in place(self.sampler, seen, SEED + 7)]
+        if not placed:
+            return []
+        if self.derivation is None:
+            return placed[:3 * PLACED]
+        ours = compile_nodes({"d": self.derivation.denominator}, set(self.typed.dims))
+        chosen = []
+        with np.errstate(all="ignore"):
+            for inst in placed:
+                try:
+                    value = np.asarray(ours(**inst.arrays)["d"], dtype=float)
+                    value = np.moveaxis(value, tuple(range(self.var_nd)),
+                                        tuple(range(value.ndim - self.var_nd, value.ndim)))
+                    claim = self.claim_values(self.rhs, inst.arrays)
+                    claim = np.reshape(claim, value.shape) if np.size(claim) == value.size else claim
+                    gap = relative_error(claim, value)
+                except (MatcalcError, ValueError, ZeroDivisionError, FloatingPointError, IndexError):
+                    gap = math.inf
+                if not gap < 1e-9:
+                    chosen.append((gap, inst))
+        chosen.sort(key=lambda p: -min(p[0], 1e300))
+        return [inst for _, inst in chosen[:PLACED]] + placed[:1]
 
     def claim_values(self, rhs: str, arrays: dict) -> np.ndarray:
         shape_of = {self.num: np.shape(self._function(**arrays)["f"])}
@@ -331,6 +391,7 @@ class IndexJudge:
                            diagnosis=swapped or f"your entries do not fit the derivative: {err}")
         errs = self.errors(self.rhs, cases)
         far = 0
+        self._usual = len(cases)
         if max(errs) < LOOSE:
             extra = self.kink_cases(cases)
             far = len(extra)
@@ -411,6 +472,11 @@ class IndexJudge:
         delta = self._delta_story(values)
         if delta:
             return "missing term", delta + tail
+        usual = getattr(self, "_usual", len(errs))
+        if usual < len(errs) and max(errs[:usual]) < LOOSE:
+            return "kink", ("your entries agree with the derivative on the usual instances but not on those "
+                            "placed next to a kink or drawn across one: a kink (relu, abs, step, sign) of your "
+                            "answer is not where the derivative's is, or the derivative has none there." + tail)
         rescue = self._rescue()
         if rescue:
             self.rescue = rescue

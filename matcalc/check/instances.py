@@ -21,13 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..budget import BudgetExceeded, check_allocation
-from ..compile.codegen import compile_nodes
 from ..engine.assumptions import Assumptions
 from ..engine.domain import kink_arguments, positive_needs, tie_arguments
 from ..language import expr as E
 from ..language.expr import Node, walk
 from .abstract import draw_functions, positive_bases
-from .numeric import SIZES, _domains
+from .numeric import SIZES, _domains, structured
 
 # Where a kink (relu, abs, step, sign) the usual spread never crossed is sought: `relu(x + 100000)` needs
 # some x < -100000, `step(norm2(x) - 1e-3)` in a claim an x of norm below 1e-3, and a claim that is wrong
@@ -93,9 +92,10 @@ class Sampler:
     """Draws instances of the names of some roots (an expression and the claims about it)."""
 
     def __init__(self, roots, names: dict[str, Node], assumptions: Assumptions, dim_scalars=(),
-                 equations: list[tuple[str, Node, Node]] = (), watch=()):
+                 equations: list[tuple[str, Node, Node]] = (), watch=(), probe=None):
         """`watch`: further roots (a claim) whose kinks must be seen from both sides, though the claim
-        plays no part in where the expression is defined."""
+        plays no part in where the expression is defined. `probe`: how the kink arguments are evaluated
+        (a compiled plan; the guard passes its direct evaluator, which costs nothing to build)."""
         self.roots = list(roots)
         self.names = names
         self.a = assumptions
@@ -123,13 +123,21 @@ class Sampler:
             elif not (lhs.op == "fn" and lhs.attr == "sum" and lhs.args[0].op == "sym"):
                 self.checked.append((text, lhs, rhs))
         self.kinks = kink_arguments(self.roots)
-        self.watched = self.kinks + [k for k in kink_arguments(watch) if k not in self.kinks]
-        self.ties = tie_arguments(self.roots + list(watch))   # max(X), ismax(X): no two extremes tie
+        known = set(names) | self.dim_scalars
+
+        def evaluable(k):
+            return all(n.attr in known for n in walk(k) if n.op == "sym")
+
+        # a watched kink the instances cannot evaluate (a claim's abbreviation) is not watched
+        self.watched = self.kinks + [k for k in kink_arguments(watch) if k not in self.kinks and evaluable(k)]
+        self.ties = [t for t in tie_arguments(self.roots + list(watch)) if evaluable(t)]   # max(X): no two tie
         outputs = {f"k{i}": k for i, k in enumerate(self.watched)}
         outputs.update({f"t{i}": t for i, t in enumerate(self.ties)})
         outputs.update({f"l{i}": lhs for i, (_, lhs, _) in enumerate(self.checked)})
         outputs.update({f"r{i}": rhs for i, (_, _, rhs) in enumerate(self.checked)})
-        self._probe = compile_nodes(outputs, self.dim_scalars) if outputs else None
+        if probe is None:
+            from ..compile.codegen import compile_nodes as probe
+        self._probe = probe(outputs, self.dim_scalars) if outputs else None
         self._functions = list(self.roots) + list(watch)      # the declared functions they call, drawn anew
         self._positive = positive_bases(self._functions)
 
@@ -268,6 +276,9 @@ class Sampler:
             return _shaped(rng.choice([-1.0, 1.0], size=size), size)
         if name in self.one_hot:
             return _one_hot(rng, size)
+        special = structured(name, size, a, rng)   # {0, 1} entries, an orthogonal or diagonal matrix
+        if special is not None:
+            return special
         if name in a.sums_to_one:
             probability = "positive" in need or name in a.positive or name in getattr(a, "probability", ())
             return _sums_to_one(rng, size, probability)

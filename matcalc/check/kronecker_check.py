@@ -24,11 +24,11 @@ from ..compile.codegen import evaluate
 from ..compile.runtime import commutation
 from ..engine.kronecker import kronecker
 from ..errors import MatcalcError, ParseError, ShapeError
-from ..language.dims import dimension_names, size_of
+from ..language.dims import size_of
 from ..language.expr import Node, shape_text
 from ..language.shapes import elaborate_many
 from . import numeric
-from .checker import factor_words, syntax_names
+from .checker import expression_dims, factor_words, syntax_names
 from .verdict import CORRECT, SHAPE, UNDECIDED, WRONG, Verdict
 
 INSTANCES = 3
@@ -110,7 +110,7 @@ def verify_kronecker(expression: str, wrt: str, claim: str, shapes=None, assume=
     declared = {n: _spec(node.shape) for n, node in typed.names.items()}
     base = dict(expression=expression, wrt=wrt, claim=claim, layout=layout, expected=ours.text,
                 assumptions=list(ours.differential.assumptions.texts), expected_shape=shape_text(ours.shape))
-    known = set(typed.names) | {d for n in typed.names.values() for d in dimension_names(n.shape)}
+    known = set(typed.names) | expression_dims(typed)
     unknown = sorted(syntax_names(claim) - known)
     if unknown:
         raise MatcalcError(f"in the claim: {', '.join(repr(n) for n in unknown)} "
@@ -223,7 +223,7 @@ def _scrutinize(ours, node, typed, wrt, layout) -> tuple[list, str]:
     from .instances import Sampler
 
     a = ours.differential.assumptions
-    sampler = Sampler([typed.root], typed.names, a, typed.dims, watch=[node])
+    sampler = Sampler([typed.root], typed.names, a, typed.dims, watch=[node, ours.numerator])
     roots = [typed.root, node, *typed.names.values()]
     candidates = sampler.spread(roots, SEED, CANDIDATES)
 
@@ -247,9 +247,43 @@ def _scrutinize(ours, node, typed, wrt, layout) -> tuple[list, str]:
         got = _measure(typed, wrt, layout, node, env_of(inst), inst.dims)
         if got is not None:
             extra.append(got)
+    near = _near_kinks(sampler, candidates, typed, wrt, layout, node, env_of, gap)
+    extra += near
     text = (f"also checked on {len(extra)} instances chosen from {len(candidates)} candidates at 0.1×–10× "
-            f"spread where it and matcalc's Jacobian differ most")
+            f"spread where it and matcalc's Jacobian differ most"
+            + (f", {len(near)} of them placed at the kinks (each kink argument at ±1e-3, ±1e-6 and ±3e-9 of its "
+               f"size, and between kinks that nearly coincide)" if near else ""))
     return extra, text + sampler.kinks_seen(candidates + chosen)
+
+
+PLACED = 6      # of the instances placed at the kinks, how many (at most) get the truth measured
+
+
+def _near_kinks(sampler, seen, typed, wrt, layout, node, env_of, gap) -> list:
+    """Instances placed at the kinks of the expression, of matcalc's Jacobian and of the claim
+    (check/kinks.py): the truth there is autograd's Jacobian, confirmed by finite differences at steps that
+    do not straddle the kink; measured where the claim and matcalc's Jacobian differ."""
+    from .kinks import place
+    from .truth import Witness
+
+    placed = [inst for inst, _ in place(sampler, seen, SEED)]
+    gaps = [gap(inst) for inst in placed]
+    chosen = [i for g, i in sorted(zip(gaps, placed), key=lambda p: -min(p[0], 1e300)) if not g < 1e-9][:PLACED]
+    witness = Witness(typed.root, wrt, typed.dims)
+    out = []
+    for inst in chosen + placed[:1]:
+        ref = witness.reference(inst.arrays)
+        if ref is None:
+            continue
+        env = env_of(inst)
+        x_nd = np.ndim(env[wrt])
+        value = np.asarray(ref.value, dtype=float)            # the variable's axes, then the function's
+        moved = np.moveaxis(value, tuple(range(x_nd)), tuple(range(value.ndim - x_nd, value.ndim)))
+        f_size = int(np.prod(moved.shape[:value.ndim - x_nd], dtype=int))
+        fine = moved.reshape((f_size, -1), order="F")        # ∂vec(F)/∂vec(X)': column-major on both sides
+        truth = fine if layout == "numerator" else fine.T
+        out.append(Measured(_claim_value(node, typed, env, *truth.shape), truth, env, inst.dims, 0.0))
+    return out
 
 
 def _expected(ours, env) -> tuple[int, int]:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..budget import check_allocation
-from ..compile.codegen import Plan, _rep
 from ..engine.assumptions import Assumptions
 from ..engine.domain import positive_base
 from ..language import expr as E
@@ -68,6 +67,8 @@ def dimension_sizes(roots: list[Node], rng=None, start: int = 0) -> dict[str, in
 
 def sample(root: Node, names: dict[str, Node], assumptions: Assumptions | None = None, rng=None,
            sizes: dict[str, int] | None = None, dim_scalars=(), extra_roots=()) -> Instance:
+    from ..compile.codegen import _rep
+
     rng = rng if rng is not None else np.random.default_rng(0)
     a = assumptions or Assumptions()
     dims = dict(sizes or dimension_sizes([root, *extra_roots, *names.values()]))
@@ -96,6 +97,9 @@ def _draw(name, shape, rep, need: set[str], a: Assumptions, rng):
     size = {"scalar": (), "col": (r,), "row": (c,), "mat": (r, c)}[rep]
     if name in a.plus_minus_one:
         return rng.choice([-1.0, 1.0], size=size) if size else float(rng.choice([-1.0, 1.0]))
+    special = structured(name, size, a, rng)
+    if special is not None:
+        return special
     if name in a.sums_to_one:
         if rep == "mat":
             p = rng.uniform(0.2, 1.0, size=size)
@@ -120,11 +124,34 @@ def _draw(name, shape, rep, need: set[str], a: Assumptions, rng):
     return rng.standard_normal(size) * scale if size else float(rng.standard_normal() * scale)
 
 
+def structured(name, size, a: Assumptions, rng):
+    """A value drawn exactly as assumed, for the assumptions that fix more than a sign or a sum: one-hot
+    (a unit vector e_k, or one per row), entries in {0, 1}, an orthogonal or a diagonal matrix; None
+    for a name none of them is about."""
+    if name in getattr(a, "one_hot", ()):
+        out = np.zeros(size)
+        if not size:
+            return 1.0
+        if len(size) == 1:
+            out[rng.integers(size[0])] = 1.0
+        else:
+            out[np.arange(size[0]), rng.integers(size[1], size=size[0])] = 1.0
+        return out
+    if name in getattr(a, "binary", ()):
+        return rng.integers(0, 2, size=size).astype(float) if size else float(rng.integers(0, 2))
+    if name in getattr(a, "orthogonal", ()) and len(size) == 2:
+        q, r = np.linalg.qr(rng.standard_normal(size))
+        return q * np.sign(np.diag(r))
+    if name in getattr(a, "diagonal", ()) and len(size) == 2:
+        return np.diag(rng.standard_normal(size[0]) + np.sign(rng.standard_normal(size[0])))
+    return None
 
 
 def value_function(root: Node, dim_scalars=()):
     """The expression's value as a function of keyword arrays; the plan is compiled once per expression
     (finite differences ask for it at every instance)."""
+    from ..compile.codegen import Plan   # the code generator is loaded by the first check that needs it
+
     key = (root, frozenset(dim_scalars))
     plan = _VALUE_PLANS.get(key)
     if plan is None:
@@ -182,6 +209,8 @@ def hessian_finite_difference(root: Node, wrt: str, inst: Instance, dim_scalars=
     forward computation — an autodiff that shares nothing with matcalc's rules."""
     import autograd
     import autograd.numpy as anp
+
+    from ..compile.codegen import Plan
 
     plan = Plan({"value": root}, set(dim_scalars), xp=anp)
     env = dict(inst.env)

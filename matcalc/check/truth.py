@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..budget import BudgetExceeded
-from ..compile.codegen import Plan
 from ..language.expr import Node
 from . import numeric
 
@@ -129,6 +128,8 @@ class Witness:
     def _forward(self):
         if self._ad is None:
             import autograd.numpy as anp
+
+            from ..compile.codegen import Plan
 
             self._ad = Plan({"value": self.root}, self.dim_scalars, xp=anp)
         return self._ad

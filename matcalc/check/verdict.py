@@ -23,7 +23,7 @@ SHAPE = "shape mismatch"
 UNDECIDED = "undecided"
 STATUSES = (CORRECT, ASSUMPTION, WRONG, SHAPE, UNDECIDED)
 KINDS = ("transpose", "sign", "factor", "missing term", "extra term", "missing factor", "hadamard", "assumption",
-         "shape")
+         "shape", "kink")
 
 @dataclass
 class Verdict:

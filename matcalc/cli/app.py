@@ -2,7 +2,9 @@
 module of this package, parses its options, calls the library and prints.
 
 Every error a user can cause is a MatcalcError, printed as one clear message with exit code 2; a
-wrong claim exits 1; success 0. No traceback reaches the terminal.
+wrong claim exits 1; success 0; `matcalc train` exits 3 when its gradient check fails; and 4 means a
+result of matcalc's own failed its numeric self-check (an InternalError naming the expression: a bug of
+matcalc's, and the result is not printed). No traceback reaches the terminal.
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ class _Commands(click.Group):
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="matcalc")
 def main():
-    """Derive, check and run matrix-calculus gradients, in matrix notation, showing the work."""
+    """Derive, check and run matrix-calculus gradients, in matrix notation, showing the work.
+
+    Exit codes: 0 success; 1 a claim that is wrong; 2 bad input; 3 `train`'s gradient check failed; 4 an
+    internal error: a derivative of matcalc's failed its own numeric check and is not shown."""
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """What every matcalc command shares: the error guard (a MatcalcError is one message and exit 2, never
-a traceback), the --shape/--assume/--layout/--input options, the --time-limit/--memory-limit budget,
+a traceback; an InternalError — a result of matcalc's that failed its own numeric self-check — exit 4), the --shape/--assume/--layout/--input options, the --time-limit/--memory-limit budget,
 and the default expression of `matcalc derive`."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 import click
 
 from ..budget import Budget
-from ..errors import MatcalcError
+from ..errors import InternalError, MatcalcError
 
 DEFAULT_EXPRESSION = "-y'*log(softmax(W*x + b))"
 
@@ -31,6 +31,10 @@ def guarded(command):
                 # the checks report non-finite values themselves
                 warnings.simplefilter("ignore", RuntimeWarning)
                 return command(*args, **kwargs)
+        except InternalError as err:
+            # matcalc's own result failed its self-check: never shown, and not the user's fault (exit 4)
+            click.echo(f"error: {err}", err=True)
+            sys.exit(InternalError.exit_code)
         except MatcalcError as err:
             click.echo(f"error: {err}", err=True)
             sys.exit(2)

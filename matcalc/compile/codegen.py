@@ -498,8 +498,8 @@ def compile_derivation(derivation):
     return gradient
 
 
-def derivation_source(derivation, backend: str = "numpy") -> str:
-    plan = derivation_plan(derivation)
+def derivation_source(derivation, backend: str = "numpy", plan: Plan | None = None) -> str:
+    plan = plan if plan is not None else derivation_plan(derivation)
     return SourceWriter(plan, backend).function(derivation_function_name(derivation), _doc(derivation))
 
 

@@ -23,14 +23,19 @@ FORMS = (
     "X positive definite",
     "x > 0",
     "y in {-1, 1}",
+    "y in {0, 1}  (binary labels: y .* y = y)",
+    "Q orthogonal  (Q'*Q = Q*Q' = I)",
+    "D diagonal",
     "LHS = RHS  (any identity between expressions over the same names)",
 )
 
 _PROPERTY = re.compile(
     r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s+(?:is\s+)?(symmetric|invertible|nonsingular|positive[ -]definite|"
-    r"pd|spd|one[- ]?hot|a probability vector|probability|stochastic|positive)\s*$", re.IGNORECASE)
+    r"pd|spd|one[- ]?hot|a probability vector|probability|stochastic|positive|orthogonal|diagonal)\s*$",
+    re.IGNORECASE)
 _POSITIVE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*>\s*0\s*$")
 _PM_ONE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s+in\s+\{\s*-1\s*,\s*\+?1\s*\}\s*$", re.IGNORECASE)
+_BINARY = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s+in\s+\{\s*0\s*,\s*1\s*\}\s*$", re.IGNORECASE)
 _ROWSUM = re.compile(r"^\s*rowsum\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*=\s*1\s*$")
 _SUM_ONE = re.compile(r"^\s*sum\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*=\s*1\s*$")
 
@@ -46,6 +51,9 @@ class Assumptions:
     one_hot: set[str] = field(default_factory=set)       # ... and one-hot, not merely summing to 1
     probability: set[str] = field(default_factory=set)   # ... and a probability vector (entries >= 0)
     plus_minus_one: set[str] = field(default_factory=set)
+    binary: set[str] = field(default_factory=set)        # entries 0 or 1 (one-hot vectors are too)
+    orthogonal: set[str] = field(default_factory=set)
+    diagonal: set[str] = field(default_factory=set)
     equations: list[tuple[str, str]] = field(default_factory=list)
     rules: tuple[Rule, ...] = ()
 
@@ -73,6 +81,12 @@ def parse_assumptions(texts) -> Assumptions:
                 a.invertible.add(name)
             elif prop == "positive":
                 a.positive.add(name)
+            elif prop == "orthogonal":
+                a.orthogonal.add(name)
+                a.invertible.add(name)
+            elif prop == "diagonal":
+                a.diagonal.add(name)
+                a.symmetric.add(name)
             else:
                 a.sums_to_one.add(name)
                 (a.one_hot if prop.startswith("one") else a.probability).add(name)
@@ -84,6 +98,10 @@ def parse_assumptions(texts) -> Assumptions:
         m = _PM_ONE.match(text)
         if m:
             a.plus_minus_one.add(m.group(1))
+            continue
+        m = _BINARY.match(text)
+        if m:
+            a.binary.add(m.group(1))
             continue
         m = _ROWSUM.match(text) or _SUM_ONE.match(text)
         if m:
@@ -103,7 +121,7 @@ def bind(a: Assumptions, names: dict[str, E.Node], extra_nodes: list[E.Node]) ->
     """Turn the recognised assumptions into rewrite rules over the typed names."""
     rules: list[Rule] = []
     mentioned = (a.symmetric | a.invertible | a.positive_definite | a.positive | a.sums_to_one
-                 | a.plus_minus_one)
+                 | a.plus_minus_one | a.binary | a.orthogonal | a.diagonal)
     for name in sorted(mentioned):
         if name not in names:
             raise AssumptionError(f"the assumption about {name!r} names nothing in the expression")
@@ -133,6 +151,28 @@ def bind(a: Assumptions, names: dict[str, E.Node], extra_nodes: list[E.Node]) ->
         else:
             rules.append(assumption_rule(f"{name} .* {name} = 1", f"assumption: {name} in {{-1, 1}}",
                                          E.epow(node, 2), E.bcast(E.num(1), node.shape)))
+    for name in sorted(a.binary | a.one_hot):
+        node = names[name]
+        source = f"assumption: {name} {'one-hot' if name in a.one_hot else 'in {0, 1}'}"
+        if node.is_scalar:
+            rules.append(assumption_rule(f"{name}^2 = {name}", source, E.power(node, 2), node))
+        else:
+            rules.append(assumption_rule(f"{name} .* {name} = {name}", source, E.epow(node, 2), node))
+    for name in sorted(a.orthogonal):
+        node = names[name]
+        if node.shape[0] != node.shape[1] or node.is_scalar:
+            raise AssumptionError(f"{name} is {E.shape_text(node.shape)}: only a square matrix can be orthogonal")
+        source = f"assumption: {name} orthogonal"
+        n = node.shape[0]
+        rules.append(assumption_rule(f"{name}'*{name} = I", source, E.mul(E.transpose(node), node), E.eye(n)))
+        rules.append(assumption_rule(f"{name}*{name}' = I", source, E.mul(node, E.transpose(node)), E.eye(n)))
+        rules.append(assumption_rule(f"inv({name}) = {name}'", source, E.apply("inv", node), E.transpose(node)))
+    for name in sorted(a.diagonal):
+        node = names[name]
+        if node.shape[0] != node.shape[1] or node.is_scalar:
+            raise AssumptionError(f"{name} is {E.shape_text(node.shape)}: only a square matrix is diagonal")
+        rules.append(assumption_rule(f"diag(diag({name})) = {name}", f"assumption: {name} diagonal",
+                                     E.apply("diag", E.apply("diagvec", node)), node))
     for name in sorted(a.positive):
         node = names[name]
         rules.append(assumption_rule(f"{name} > 0", f"assumption: {name} > 0",

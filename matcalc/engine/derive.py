@@ -41,6 +41,8 @@ from .definitions import transposed
 from .differential import differential_steps
 from .index_matrix import to_index, to_matrix
 from . import matrix_form
+from .intermediates import named as textbook_names
+from .intermediates import named_text
 from .jacobian import linear_coefficient
 from .simplify import Simplifier, table_rules
 
@@ -88,8 +90,11 @@ class Derivation:
     direction: str | None = None
     held: list = field(default_factory=list)   # (dh2, ∂f/∂h2): adjoints of definitions, written once
     functions: tuple = ()                      # the abstract functions declared (f: f' and f'' in results)
+    named: tuple | None = None    # (body, [(name, definition)]): the result in the book's names (x̂, σ)
 
     def __str__(self) -> str:
+        if self.named is not None:
+            return named_text(*self.named)
         if E.is_zero(self.result):
             return to_text_bounded(self.result, self.taken)      # a zero keeps its shape: zeros(n)
         body, held = self.program()
@@ -351,8 +356,9 @@ def _derive(expression, wrt, shapes, assume, layout, order, input, direction) ->
     f = typed.root
     rules = a.rules + table_rules()
     names = Renamer(typed.definitions, typed.names)
-    simplifier = held_simplifier(Simplifier(rules), names)
-    plain = held_simplifier(Simplifier(table_rules()), names) if a.rules else None
+    forward = frozenset(E.walk(f))
+    simplifier = held_simplifier(Simplifier(rules, forward=forward), names)
+    plain = held_simplifier(Simplifier(table_rules(), forward=forward), names) if a.rules else None
     steps: list[Step] = [Step("f", None, f"{kind_of(f, x)} derivative, {layout} layout", "", "result", f,
                               names=names)]
     held: list = []
@@ -365,8 +371,21 @@ def _derive(expression, wrt, shapes, assume, layout, order, input, direction) ->
         steps.append(Step("numerator layout", None, "transpose of the denominator-layout result",
                           "Wikipedia: Matrix calculus, Layout conventions", "layout", result, names=names))
     steps.append(Step(f"∂f/∂{wrt}", None, f"result ({layout} layout)", "", "result", result, names=names))
+    _sizes_used(typed, result)
+    book = textbook_names(result, f, set(typed.names) | typed.dims) if not held and not typed.definitions else None
+    if book is not None:
+        steps.append(Step(f"∂f/∂{wrt}", named_text(*book), "the same in the book's names",
+                          "Ioffe & Szegedy 2015, Alg. 1; Ba et al. 2016 (mean, variance, normalised input)",
+                          "result"))
     return Derivation(expression, wrt, layout, result, typed, a, steps, den, order, direction, held,
-                      tuple(sorted(declared_functions())))
+                      tuple(sorted(declared_functions())), book)
+
+
+def _sizes_used(typed: Typed, result: Node) -> None:
+    """A size the simplifier wrote as a scalar (sum(ones(n)) = n) is a dimension scalar of the result."""
+    sizes = {d for node in typed.names.values() for d in E.dimension_names(node.shape)}
+    typed.dims.update(n.attr for n in E.walk(result) if n.op == "sym" and n.is_scalar and n.attr in sizes
+                      and n.attr not in typed.names)
 
 
 def _first_derivative(f: Node, x: Node, simplifier: Simplifier, plain, steps: list[Step], names=None,

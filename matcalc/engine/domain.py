@@ -27,7 +27,6 @@ from ..tables import functions, operators
 POSITIVE, NONNEG_AE, NONNEG = "positive", "nonnegative-ae", "nonnegative"
 _RANK = {POSITIVE: 3, NONNEG_AE: 2, NONNEG: 1, None: 0}
 _BY_RANK = {v: k for k, v in _RANK.items()}
-KINKED = ("relu", "abs", "step", "sign", "norm1")   # functions not differentiable at 0 of their argument
 
 
 def _weakest(signs) -> str | None:
@@ -179,20 +178,43 @@ def positive_needs(roots, positive_names=(), probability_names=()) -> set[str]:
     return need
 
 
+def kinked_functions() -> tuple[str, ...]:
+    """The functions whose derivative jumps somewhere: the rows of rules/functions.toml with a `kink`."""
+    return tuple(name for name, row in functions().items() if row.kink)
+
+
+def kink_of(node: Node) -> Node | None:
+    """The kink argument of one call, from its row's `kink` column (an expression in its argument x, and y
+    for a second one): `x` for relu(W*x + b) gives W*x + b; None for a function without a kink."""
+    if node.op != "fn":
+        return None
+    text = function_row(node.attr).kink.strip()
+    if not text or text == "tie":          # a tie of two entries is no sign change (tie_arguments)
+        return None
+    if text == "x":
+        return node.args[0]
+    if text == "difference" and len(node.args) > 1:     # max(a, b): a - b
+        return add(node.args[0], mul(num(-1), node.args[1]))
+    from .adjoint import instantiate
+
+    env = {"x": node.args[0]}
+    if len(node.args) > 1:
+        env["y"] = node.args[1]
+    arg = node.args[0]
+    return instantiate(text, env, {"m": arg.shape[0], "c": arg.shape[1]})
+
+
 def kink_arguments(roots) -> list[Node]:
-    """The arguments of relu, abs, step, sign and norm1: where a derivative jumps at 0, so instances must
-    see both signs of them (a missing step() shows only where the ReLU is off) and stay clear of 0.
-    A function whose row says `kink = "difference"` (max(a, b), min(a, b)) jumps where its arguments
-    are equal: a - b is its kink argument."""
+    """The kink arguments of every piecewise call in the roots — every row of rules/functions.toml with a
+    `kink` (relu, abs, step, sign and norm1 with "x"; max(a, b) and min(a, b) with "difference", a - b):
+    where a derivative jumps at 0, so instances must see both signs of them (a missing step() shows only
+    where the ReLU is off), stay clear of 0, and are placed next to them (check/kinks.py)."""
     out: list[Node] = []
     for root in roots:
         for node in walk(root):
-            if node.op == "fn" and node.attr in KINKED and node.args[0] not in out:
-                out.append(node.args[0])
-            elif node.op == "fn" and function_row(node.attr).kink == "difference":
-                gap = add(node.args[0], mul(num(-1), node.args[1]))
-                if gap not in out:
-                    out.append(gap)
+            k = kink_of(node)
+            if k is not None and k not in out:
+                out.append(k)
     return out
 
 
@@ -217,5 +239,7 @@ def positive_base(node: Node) -> bool:
     return row is not None and row.domain == "positive"
 
 
-__all__ = ["SignAnalysis", "positive_needs", "kink_arguments", "tie_arguments", "positive_base", "POSITIVE",
-           "NONNEG_AE", "NONNEG", "KINKED"]
+KINKED = kinked_functions   # the old list of names, now read from the rows (a function, so it is never stale)
+
+__all__ = ["SignAnalysis", "positive_needs", "kink_arguments", "kink_of", "kinked_functions", "tie_arguments",
+           "positive_base", "POSITIVE", "NONNEG_AE", "NONNEG"]

@@ -111,13 +111,242 @@ def _rebuild_factored(kind: str, f: Node, inner: Node) -> Node:
 
 
 _factor_memo: dict[Node, Node] = {}  # rebound per Simplifier call (see Simplifier.__call__)
+_regroup = None  # rebound per Simplifier call: the factor rows of rules/simplify.toml (regroup below)
+_known_sums: dict = {}  # rebound per Simplifier call: the sums of the user's expression, by their terms
+
+
+def sum_key(terms) -> tuple:
+    """A sum's terms as a multiset, by identity (the nodes are hash-consed)."""
+    return tuple(sorted(id(t) for t in terms))
+
+
+_last_known: list = [None, None]   # the last expression's table: the two simplifiers of a derivation share it
+
+
+def known_sums(nodes) -> dict:
+    """The sums among `nodes` (the user's expression), by their terms and by their terms negated. The
+    table holds the terms it is keyed by, so that no key outlives its nodes."""
+    if _last_known[0] is nodes:
+        return _last_known[1]
+    out: dict = {}
+    held: list = []
+    for n in nodes:
+        if n.op == "add":
+            for terms in (n.args, [_unbroadcast(t) for t in n.args]):
+                negated = [E.neg(t) for t in terms]
+                held.extend(terms)
+                held.extend(negated)
+                out.setdefault(sum_key(terms), (1, n))
+                out.setdefault(sum_key(negated), (-1, n))
+    out[None] = held
+    _last_known[:] = [nodes, out]
+    return out
+
+
+def _unbroadcast(t: Node) -> Node:
+    """A scalar repeated down a column as the scalar times ones: x - mu is x - mu*ones(m) too."""
+    c, rest = E.split_scalar(t)
+    if rest is not None and rest.op == "bcast" and rest.args[0].is_scalar and rest.shape[1] == 1:
+        return E.mul(E.num(c), rest.args[0], E.ones(rest.shape[0]))
+    return t
+
+
+def _as_written(node: Node) -> Node:
+    """A sum the user wrote, or its negation, as the user wrote it: X*b + c (not c + X*b), and
+    -(y - X*w) for X*w - y where the expression has y - X*w (also as the one sum of a product)."""
+    if not _known_sums:
+        return node
+    if node.op == "mul" and sum(a.op == "add" for a in node.args) == 1:
+        new = tuple(_as_written(a) if a.op == "add" else a for a in node.args)
+        return node if new == node.args else E.mul(*new)
+    if node.op != "add":
+        return node
+    found = _known_sums.get(sum_key(node.args))
+    if found is None:
+        return node
+    sign, written = found
+    return written if sign == 1 else E.neg(written)
+
+
+def _written_within(node: Node) -> Node:
+    """Every sum inside a regrouped term as the user wrote it: (mu - x)*(mu - x)' is (x - mu)*(x - mu)'."""
+    if not _known_sums:
+        return node
+    mapping = {}
+    for n in E.walk(node):
+        if n.op == "add":
+            w = _as_written(n)
+            if w is not n:
+                mapping[n] = w
+    return E.substitute(node, mapping) if mapping else node
+
+
+def regroup(terms: list[Node], rules, match, instantiate, guarded) -> list[Node]:
+    """Apply the factor rows (`kind = "factor"` in rules/simplify.toml) to a sum's terms: where some
+    of the terms are, up to one common factor, the terms of a row's pattern, they become one term, the
+    row's result times that factor: `g - g .* tanh(z).^2` is `g .* (1 - tanh(z).^2)`,
+    `a*a' - a*b' - b*a' + b*b'` is `(a - b)*(a - b)'`. Terminates: each use makes fewer terms.
+    `match` and `instantiate` are the rewriter's (simplify.py); `guarded` answers a row's `assume`."""
+    if not rules or len(terms) < 2:
+        return terms
+    present = frozenset().union(*(_signature(t) for t in terms))
+    scalar = terms[0].is_scalar
+    rules = [r for r in rules if len(r.pattern.args) <= len(terms) and r.pattern.is_scalar == scalar
+             and _spec(r)[3] <= present]
+    while len(terms) >= 2 and rules:
+        parts = [_coefficient(t) for t in terms]
+        for rule in rules:
+            found = _regroup_one(rule, terms, parts, match, instantiate, guarded)
+            if found is not None:
+                terms = found
+                break
+        else:
+            return terms
+    return terms
+
+
+_signatures: WeakKeyDictionary[Node, frozenset] = WeakKeyDictionary()
+
+
+def _signature(node: Node) -> frozenset:
+    """The operations and functions in a formula (what a pattern needs before it can match), kept on
+    each node of the DAG once computed: a sum of deep terms is not walked again at every regrouping."""
+    stack = [node]
+    while stack:
+        n = stack[-1]
+        if n in _signatures:
+            stack.pop()
+            continue
+        missing = [a for a in n.args if a not in _signatures]
+        if missing:
+            stack.extend(missing)
+            continue
+        stack.pop()
+        own = {(n.op, n.attr if n.op == "fn" else None)} if n.args and n.op not in ("add", "mul") else set()
+        _signatures[n] = frozenset(own.union(*(_signatures[a] for a in n.args)))
+    return _signatures[node]
+
+
+_specs: WeakKeyDictionary = WeakKeyDictionary()   # by pattern node, then by the rule's names
+
+
+def _spec(rule):
+    """A factor row's pattern terms as (coefficient, rest), their names, the order to match them
+    in (largest first), and what operations the pattern needs."""
+    per = _specs.setdefault(rule.pattern, {})
+    found = per.get((rule.wild, rule.dims))
+    if found is None:
+        pattern = [_coefficient(p) for p in rule.pattern.args]
+        wild = [frozenset(n.attr for n in E.walk(p) if n.op == "sym" and n.attr in rule.wild
+                          and n.attr not in rule.dims) for _, p in pattern]
+        order = sorted(range(len(pattern)), key=lambda i: (pattern[i][0].op != "num", -_tree_size(pattern[i][1])))
+        found = per[(rule.wild, rule.dims)] = (pattern, wild, order, _signature(rule.pattern))
+    return found
+
+
+def _coefficient(t: Node) -> tuple[Node, Node]:
+    """A term as (its scalar factors, the rest): `-2*lam*(g .* h)` is (-2*lam, g .* h)."""
+    if t.op == "mul" and not t.is_scalar:
+        scal = [a for a in t.args if a.is_scalar]
+        rest = [a for a in t.args if not a.is_scalar]
+        if scal:
+            return E.mul(*scal), rest[0] if len(rest) == 1 else E.mul(*rest)
+    c, rest = E.split_scalar(t)
+    return E.num(c), rest if rest is not None else E.num(1)
+
+
+def _regroup_one(rule, terms: list[Node], parts, match, instantiate, guarded):
+    """The first way some of `terms` are the pattern's terms times one scalar: the terms left and
+    the regrouped one, or None. The pattern's terms are matched largest first, each against the terms
+    not yet used, with what the earlier ones bound (a term whose names are all bound is looked up)."""
+    if rule.pattern.is_scalar:
+        return _regroup_scalar(rule, terms, match, instantiate, guarded)
+    pattern, wild, order, _ = _spec(rule)
+    by_rest: dict[Node, list[int]] = {}
+    for i, (_, rest) in enumerate(parts):
+        by_rest.setdefault(rest, []).append(i)
+
+    def search(k: int, m, ratio, used: tuple):
+        if k == len(order):
+            return (m, ratio, used) if guarded(rule, m) else None
+        pc, pr = pattern[order[k]]
+        if m is not None and wild[order[k]] <= m.nodes.keys():
+            want = instantiate(pr, rule, m, None)
+            candidates = [i for i in by_rest.get(want, ()) if i not in used]
+        else:
+            candidates = [i for i in range(len(parts)) if i not in used]
+        for i in candidates:
+            coef, rest = parts[i]
+            got = match(pr, rest, rule, m)
+            if got is None:
+                continue
+            pci = pc if pc.op == "num" else instantiate(pc, rule, got, None)   # -sum(step(S)) for S
+            if ratio is not None and coef is not E.mul(ratio, pci):
+                continue
+            r = ratio if ratio is not None else E.mul(coef, E.power(pci, -1))
+            out = search(k + 1, got, r, used + (i,))
+            if out is not None:
+                return out
+        return None
+
+    found = search(0, None, None, ())
+    if found is None:
+        return None
+    m, ratio, used = found
+    grouped = _written_within(E.mul(ratio, instantiate(rule.result, rule, m, terms[used[0]].shape)))
+    return [t for k, t in enumerate(terms) if k not in used] + [grouped]
+
+
+def _regroup_scalar(rule, terms: list[Node], match, instantiate, guarded):
+    """_regroup_one for a scalar pattern: a term is the pattern's term times the common scalar, the
+    scalar made of the term's factors that the first pattern term leaves over (-(1/m)*(dy'*x) is
+    a'*b times -(1/m))."""
+    _, wild, _, _ = _spec(rule)
+    whole = rule.pattern.args
+    sizes = [{n.attr for n in E.walk(p) if n.op == "sym" and n.is_scalar and n.attr in rule.dims} for p in whole]
+    order = sorted(range(len(whole)), key=lambda i: (len(sizes[i]), -_tree_size(whole[i])))
+    index: dict[Node, list[int]] = {}
+    for i, t in enumerate(terms):
+        index.setdefault(t, []).append(i)
+
+    def search(k: int, m, ratio, used: tuple):
+        if k == len(order):
+            return (m, ratio, used) if guarded(rule, m) else None
+        j = order[k]
+        p = whole[j]
+        if m is not None and wild[j] <= m.nodes.keys() and sizes[j] <= m.dims.keys():
+            want = E.mul(ratio, instantiate(p, rule, m, None))
+            for i in index.get(want, ()):
+                if i not in used:
+                    out = search(k + 1, m, ratio, used + (i,))
+                    if out is not None:
+                        return out
+            return None
+        for i, t in enumerate(terms):
+            if i in used:
+                continue
+            got = match(p, t if ratio is None else E.mul(t, E.power(ratio, -1)), rule, m, ratio is None)
+            if got is None:
+                continue
+            got, left = got
+            out = search(k + 1, got, left if ratio is None else ratio, used + (i,))
+            if out is not None:
+                return out
+        return None
+
+    found = search(0, None, None, ())
+    if found is None:
+        return None
+    m, ratio, used = found
+    grouped = _written_within(E.mul(ratio, instantiate(rule.result, rule, m, E.SCALAR)))
+    return [t for k, t in enumerate(terms) if k not in used] + [grouped]
 
 
 def factor(node: Node) -> Node:
     found = _factor_memo.get(node)
     if found is not None:
         return found
-    result = _factor(node)
+    result = _as_written(_factor(node))
     _factor_memo[node] = result
     return result
 
@@ -131,6 +360,10 @@ def _gather_linear(terms: list[Node]) -> list[Node]:
     rest: list[Node] = []
     for t in terms:
         scal, chain = _split_scalars(t)
+        if not chain and t.op == "mul":          # a scalar term c*sum(u): the one linear call in it
+            calls = [a for a in scal if a.op == "fn" and function_row(a.attr).linear]
+            if len(calls) == 1:
+                scal, chain = [a for a in scal if a is not calls[0]], calls
         f = chain[0] if len(chain) == 1 else None
         if f is not None and f.op == "fn" and function_row(f.attr).linear:
             groups.setdefault((f.attr, f.args[0].shape), []).append((E.mul(*scal) if scal else E.num(1), f))
@@ -141,8 +374,18 @@ def _gather_linear(terms: list[Node]) -> list[Node]:
             rest.extend(E.mul(c, f) for c, f in items)
             continue
         inner = factor(collect([E.mul(c, f.args[0]) for c, f in items], items[0][1].args[0].shape))
-        rest.append(E.rebuild(items[0][1], (inner,)))
+        scale, inner = _scalars_out(inner)
+        rest.append(E.mul(scale, E.rebuild(items[0][1], (inner,))))
     return rest
+
+
+def _scalars_out(inner: Node) -> tuple[Node, Node]:
+    """(c, u) for c*u: what a linear function's argument lets out in front (tr((1/2)*A) = (1/2)*tr(A))."""
+    if inner.op == "mul" and not inner.is_scalar and inner.args[0].is_scalar:
+        scal = [a for a in inner.args if a.is_scalar]
+        rest = [a for a in inner.args if not a.is_scalar]
+        return E.mul(*scal), rest[0] if len(rest) == 1 else E.mul(*rest)
+    return E.num(1), inner
 
 
 def _factor(node: Node) -> Node:
@@ -154,6 +397,8 @@ def _factor(node: Node) -> Node:
     if node.op != "add":
         return node
     terms = _gather_linear(list(node.args))
+    if _regroup is not None:
+        terms = _regroup(terms)
     if len(terms) == 1:
         return terms[0]
     refused: set = set()
@@ -174,6 +419,16 @@ def _factor(node: Node) -> Node:
         kind, f = best[0]
         inside = [t for t, pieces in zip(terms, pieces_of) if best[0] in pieces]
         outside = [t for t, pieces in zip(terms, pieces_of) if best[0] not in pieces]
+        if kind in ("left", "right") and _sandwich(f, inside):
+            # A*B*A - A stays so; B between the A's is regrouped on its own
+            refused.update({("left", f), ("right", f)})
+            middle = [t for t in inside if _split_scalars(t)[1] != [f]]
+            if len(middle) > 1:
+                lone = [t for t in inside if _split_scalars(t)[1] == [f]]
+                core = factor(collect([_remove(_remove(t, "left", f), "right", f) for t in middle],
+                                      (f.shape[1], f.shape[0])))
+                terms = outside + lone + [E.mul(f, core, f)]
+            continue
         removed = [_remove(t, kind, f) for t in inside]
         if sum(map(_tree_size, removed)) >= sum(map(_tree_size, inside)):
             refused.add(best[0])
@@ -189,6 +444,17 @@ def _factor(node: Node) -> Node:
         if len(terms) == 1:
             return _order(terms[0])
     return _order(_pull_coefficient(E.add(*terms)) if len(terms) > 1 else terms[0])
+
+
+def _sandwich(f: Node, terms: list[Node]) -> bool:
+    """A*B*A - A is left as it is, not A*(B*A - I): a square factor at both ends of the other terms
+    and alone in one (the Gaussian's inv(S)*(x - mu)*(x - mu)'*inv(S) - inv(S), GPML's a*a' - inv(K))."""
+    if f.shape[0] != f.shape[1] or f.shape[0] == 1:
+        return False
+    chains = [_split_scalars(t)[1] for t in terms]
+    alone = [c for c in chains if c == [f]]
+    return bool(alone) and len(alone) < len(chains) and all(
+        c == [f] or (len(c) > 1 and c[0] is f and c[-1] is f) for c in chains)
 
 
 _sizes: WeakKeyDictionary[Node, int] = WeakKeyDictionary()
@@ -243,6 +509,8 @@ def _pull_coefficient(node: Node) -> Node:
     if node.op != "add":
         return node
     coefs = [E.split_scalar(t)[0] for t in node.args]
+    if any(c.denominator > 10 ** 6 for c in coefs):
+        return node          # pi (a float's fraction) is no coefficient to take a common factor of
     num = 0
     den = 1
     for c in coefs:

@@ -50,6 +50,16 @@ def _coef(t: Node, G: Node) -> Node:
         return E.mul(E.transpose(E.ones(u.shape[0])), _coef(u, G))
     if op == "bcast" and t.args[0].is_scalar:
         return E.mul(E.ones(t.shape[0]), _coef(t.args[0], G))
+    if op == "fn" and t.attr == "diagvec":
+        # the diagonal of M .* (c*r') is diag(M) .* c .* r, of c*r' itself c .* r
+        u = t.args[0]
+        parts = [u] if u.op != "had" else list(u.args)
+        inside = [p for p in parts if _contains(p, G)]
+        outer = _outer(inside[0]) if len(inside) == 1 else None
+        if outer is not None:
+            c, r = outer
+            rest = [E.apply("diagvec", p) for p in parts if p is not inside[0]]
+            return _coef(E.hadamard(*rest, c, E.transpose(r)), G)
     if op == "add":
         return E.add(*(_coef(a, G) for a in t.args))
     raise UnsupportedError(f"the Jacobian could not be read off a term of kind {op!r}")
@@ -82,6 +92,38 @@ def _coef_product(args: list[Node], t: Node, G: Node) -> Node:
     raise UnsupportedError("the Jacobian could not be read off the adjoint (G sits inside a product)")
 
 
+def _spread_outer(chain: list[Node], G: Node) -> list[Node] | None:
+    """A Hadamard factor holding G through an outer product, M .* (c*r'), as the product it is,
+    diag(c)*M*diag(r) (Matrix Cookbook (521)): `sum(A .* (G*u'))` becomes ones'*diag(G)*A*diag(u)*ones,
+    which the readers above take apart. None when no factor of the chain is such a product."""
+    out, changed = [], False
+    for a in chain:
+        if a.op == "had" and _contains(a, G):
+            inside = [b for b in a.args if _contains(b, G)]
+            others = [b for b in a.args if not _contains(b, G)]
+            outer = _outer(inside[0]) if len(inside) == 1 else None
+            if outer is not None and others:
+                c, r = outer
+                rest = E.hadamard(*others) if len(others) > 1 else others[0]
+                if not rest.is_scalar:
+                    out += [E.apply("diag", c), rest, E.apply("diag", E.transpose(r))]
+                    changed = True
+                    continue
+        out.append(a)
+    return out if changed else None
+
+
+def _outer(p: Node) -> tuple[Node, Node] | None:
+    """(c, r) with p = c*r for a column c and a row r (scalars in c), else None."""
+    if p.op != "mul" or p.is_scalar:
+        return None
+    last = p.args[-1]
+    if last.is_scalar or last.shape[0] != 1:
+        return None
+    c = E.mul(*p.args[:-1])
+    return (c, last) if c.shape[1] == 1 and not c.is_scalar else None
+
+
 def _matrix_sum(u: Node) -> Node:
     """sum(U) of an m×n matrix as the product ones(m)'*U*ones(n), which the readers above take apart."""
     return E.mul(E.transpose(E.ones(u.shape[0])), u, E.ones(u.shape[1]))
@@ -98,6 +140,16 @@ def _row(s: Node, G: Node) -> Node:
         chain = [a for a in s.args if not (a.is_scalar and not _scalar_chain_factor(a))]
         if len(chain) == 1 and chain[0].is_scalar:  # c * (inner scalar chain)
             return E.mul(*args, _row(chain[0], G))
+        for k, a in enumerate(chain):   # M .* (P + Q) inside the chain: one chain per term
+            if a.op == "had" and _contains(a, G):
+                sums = [b for b in a.args if b.op == "add" and _contains(b, G)]
+                if len(sums) == 1:
+                    rest = [b for b in a.args if b is not sums[0]]
+                    return E.add(*(_row(E.mul(*args, *chain[:k], E.hadamard(*rest, term), *chain[k + 1:]), G)
+                                   for term in sums[0].args))
+        spread = _spread_outer(chain, G)
+        if spread is not None:
+            return _row(E.mul(*args, *spread), G)
         idx = [k for k, a in enumerate(chain) if _contains(a, G)]
         if len(idx) != 1:
             if not chain:
@@ -115,6 +167,9 @@ def _row(s: Node, G: Node) -> Node:
         if f.op == "fn" and f.attr == "diag":  # u'*diag(h)*v = (u .* v)'*h
             u, v = E.mul(*left), E.mul(*right)
             return E.mul(*args, E.transpose(E.hadamard(E.transpose(u), v)), _coef(f.args[0], G))
+        if f.shape[1] == 1 and E._chain_shape(right) == E.SCALAR:
+            # l*F*r with F a column holding G: l*F is 1x1, so r is a scalar: (l*F)*r = r*l*F
+            return E.mul(*args, E.mul(*right), *left, _coef(f, G))
         raise UnsupportedError("the Jacobian could not be read off the adjoint (G sits inside a product)")
     if s.op == "T":
         return _row(s.args[0], G)

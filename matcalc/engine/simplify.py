@@ -26,6 +26,15 @@ from ..language.expr import Node
 from ..tables import simplify_rows
 from . import factoring
 from .factoring import collect, factor
+from .rewrite_parts import (
+    guarded,
+    is_mean_of,
+    linear,
+    linear_of,
+    repeated,
+    scaled_term,
+    split_power,
+)
 
 MAX_TERMS = 64
 
@@ -38,6 +47,8 @@ class Rule:
     result: Node
     wild: frozenset[str]
     dims: frozenset[str]
+    guards: tuple[tuple[str, str], ...] = ()   # (wildcard, property): "S symmetric" in the row's assume
+    kind: str = "rewrite"                      # "factor": a sum regrouped (factoring.py applies it)
 
 
 def _node_key(n: Node):
@@ -68,9 +79,11 @@ def table_rules() -> tuple[Rule, ...]:
 
     rules = []
     for row in simplify_rows():
-        typed, (result,) = elaborate_many(row.pattern, None, (row.result,))
+        typed, (result,) = elaborate_many(row.pattern, dict(row.shapes) or None, (row.result,))
         dims = {d for n in E.walk(typed.root) for d in n.shape if isinstance(d, str)}
-        rules.append(Rule(row.name, row.source, typed.root, result, frozenset(typed.names), frozenset(dims)))
+        guards = tuple(tuple(text.split()) for text in row.assume + row.when)
+        rules.append(Rule(row.name, row.source, typed.root, result, frozenset(typed.names), frozenset(dims),
+                          guards, row.kind))
     return tuple(rules)
 
 
@@ -92,6 +105,11 @@ class _Match:
         return _Match(self.nodes, self.dims)
 
 
+def _result_sizes(rule: Rule) -> set:
+    """The rule's dimension names its result uses as numbers (the n of sum(ones(n)) = n)."""
+    return {n.attr for n in E.walk(rule.result) if n.op == "sym" and n.is_scalar and n.attr in rule.dims}
+
+
 def _bind_dims(pshape, tshape, rule: Rule, m: _Match) -> bool:
     for p, t in zip(pshape, tshape):
         if isinstance(p, str) and p in rule.dims:
@@ -106,6 +124,15 @@ def _bind_dims(pshape, tshape, rule: Rule, m: _Match) -> bool:
 
 
 def _match(p: Node, t: Node, rule: Rule, m: _Match) -> _Match | None:
+    if p.op == "sym" and p.is_scalar and p.attr in rule.dims:
+        # a size used as a scalar (the n of (1/n)*sum(b)): the size the pattern's shapes bound
+        d = t.attr if t.op == "sym" and t.is_scalar else t.attr.numerator \
+            if t.op == "num" and t.attr.denominator == 1 and t.attr > 0 else None
+        if d is None or (p.attr in m.dims and m.dims[p.attr] != d):
+            return None
+        m = m.copy()
+        m.dims[p.attr] = d
+        return m
     if p.op == "sym" and p.attr in rule.wild:
         kind = _wild_kind(p.attr)
         if kind == "scalar" and not t.is_scalar:
@@ -141,13 +168,46 @@ def _match(p: Node, t: Node, rule: Rule, m: _Match) -> _Match | None:
         # -X matches -A*w: X takes the rest of the product (the same number only, so no rule can
         # move a sign back and forth)
         return _match(p.args[1], E.mul(*t.args[1:]), rule, m)
+    if p.op == "mul" and t.op == "mul" and len(p.args) == 2 and len(t.args) > 2 \
+            and all(_is_bare_wild(a, rule) and _wild_kind(a.attr) == "matrix" for a in p.args) \
+            and not any(a.is_scalar for a in t.args):
+        # X*Y matches any split of a longer chain into two products (the row's shapes choose)
+        for k in range(1, len(t.args)):
+            got = _match(p.args[0], E.mul(*t.args[:k]), rule, m)
+            got = got and _match(p.args[1], E.mul(*t.args[k:]), rule, got)
+            if got is not None:
+                return got
+        return None
+    if p.op == "mul" and t.op == "mul" and len(t.args) > len(p.args) and not any(a.is_scalar for a in p.args) \
+            and not any(a.is_scalar for a in t.args):
+        # a chain pattern whose end is a bare name takes the rest of a longer chain: y'*v finds y'*W*x
+        k = len(p.args)
+        if _is_bare_wild(p.args[-1], rule) and _wild_kind(p.args[-1].attr) != "scalar":
+            pairs = list(zip(p.args[:-1], t.args[:k - 1])) + [(p.args[-1], E.mul(*t.args[k - 1:]))]
+        elif _is_bare_wild(p.args[0], rule) and _wild_kind(p.args[0].attr) != "scalar":
+            cut = len(t.args) - k + 1
+            pairs = [(p.args[0], E.mul(*t.args[:cut]))] + list(zip(p.args[1:], t.args[cut:]))
+        else:
+            return None
+        for pa, ta in pairs:
+            m = _match(pa, ta, rule, m)
+            if m is None:
+                return None
+        return m
     if E.is_ones_matrix(p) and E.is_ones_matrix(t):
         # a constant 1 is the same whatever shape the pattern gave it; its size is bound where it can be
         # (sum(ones(n)) = n)
         if p.op == "ones" and t.op == "ones":
             bound = m.copy()
-            return bound if _bind_dims(p.shape, t.shape, rule, bound) else m
+            if _bind_dims(p.shape, t.shape, rule, bound):
+                return bound
+        if any(isinstance(d, str) and d in rule.dims and d not in m.dims for d in p.shape) \
+                and _result_sizes(rule) & set(p.shape):
+            return None     # sum(ones(n)) = n is not sum(ones(n)*ones(n)'): a size the match cannot bind
         return m
+    if p.op == "had" and t.op == "epow" and rule.kind == "factor":
+        found = _match_commutative(list(p.args), [t], rule, m)     # s.^3 as a product for s .* s.^2
+        return found[0] if found and not found[1] else None
     if p.op != t.op or p.attr != t.attr:
         return None
     if p.op == "add":
@@ -172,6 +232,23 @@ def _match(p: Node, t: Node, rule: Rule, m: _Match) -> _Match | None:
     return m
 
 
+def _match_scalar(p: Node, t: Node, rule: Rule, m: _Match, leftover: bool):
+    """A scalar pattern against a scalar term, factor by factor in any order: (match, the scalar the
+    term has over) — with leftover False, only a match that leaves nothing over."""
+    def factors(n: Node) -> list[Node]:       # a scalar chain such as a'*b is one factor
+        parts = n.args if n.op == "mul" and any(a.is_scalar for a in n.args) else (n,)
+        return [a for a in parts if a.op != "num"]
+
+    pf, tf = factors(p), factors(t)
+    pc = E.split_scalar(p)[0]
+    tc = E.split_scalar(t)[0]
+    found = _match_commutative(pf, tf, rule, m, absorb=False)
+    if found is None or (found[1] and not leftover):
+        return None
+    got, left = found
+    return got, E.mul(E.num(tc / pc), *left)
+
+
 def _is_bare_wild(p: Node, rule: Rule) -> bool:
     return p.op == "sym" and p.attr in rule.wild
 
@@ -179,7 +256,11 @@ def _is_bare_wild(p: Node, rule: Rule) -> bool:
 def _match_commutative(pats: list[Node], targets: list[Node], rule: Rule, m: _Match, absorb: bool = True):
     """Assign pattern factors to distinct target factors; a lone bare wildcard takes what is left.
     Returns (match, leftover targets) or None."""
-    pats = sorted(pats, key=lambda p: _is_bare_wild(p, rule))
+    # what constrains first: structure, then a name bound or met again elsewhere in the pattern (the Y
+    # of ((A .* Y)*1*1') .* Y), last a name met once, which may take what is left
+    twice = repeated(rule)
+    pats = sorted(pats, key=lambda p: 0 if not _is_bare_wild(p, rule) else 1 if (
+        p.attr in m.nodes or p.attr in twice) else 2)
     rest_wild = pats[-1] if absorb and pats and _is_bare_wild(pats[-1], rule) \
         and pats[-1].attr not in m.nodes else None
 
@@ -195,8 +276,15 @@ def _match_commutative(pats: list[Node], targets: list[Node], rule: Rule, m: _Ma
             return (got, []) if got else None
         for j, t in enumerate(remaining):
             got = _match(p, t, rule, m)
+            rest = remaining[:j] + remaining[j + 1:]
+            if got is None and rule.kind == "factor":
+                # a factor row's s .* s.^2 finds s.^3: the power is split, what is over stays
+                split = split_power(p, t)
+                if split is not None:
+                    got = _match(split[0], split[1], rule, m)
+                    rest = rest + [split[2]]
             if got is not None:
-                out = go(i + 1, remaining[:j] + remaining[j + 1:], got)
+                out = go(i + 1, rest, got)
                 if out is not None:
                     return out
         return None
@@ -240,15 +328,16 @@ def _scalar_chain(a: Node) -> bool:
     return a.op == "mul" and a.is_scalar
 
 
-def rewrite_once(t: Node, rules: tuple[Rule, ...], trace: list | None) -> Node | None:
-    """Apply the first rule that matches `t` (or a window of its product chain); None if none does."""
+def rewrite_once(t: Node, rules: tuple[Rule, ...], trace: list | None, holds=None) -> Node | None:
+    """Apply the first rule that matches `t` (or a window of its product chain); None if none does.
+    `holds(property, node)` answers a row's guards (a row with guards never applies without it)."""
     for rule in rules:
         p = rule.pattern
         if p.op == "mul" and t.op == "mul" and all(a.is_scalar and not _scalar_chain(a) for a in p.args):
             # scalar factors commute: match the pattern's factors among the target's scalar factors
             scal, chain = _split_chain(t)
             found = _match_commutative(list(p.args), scal, rule, _Match(), absorb=False) if scal else None
-            if found:
+            if found and guarded(rule, found[0], holds):
                 m, leftover = found
                 if trace is not None:
                     trace.append(rule)
@@ -264,7 +353,7 @@ def rewrite_once(t: Node, rules: tuple[Rule, ...], trace: list | None) -> Node |
                     m = _match(pa, ta, rule, m)
                     if m is None:
                         break
-                if m is None:
+                if m is None or not guarded(rule, m, holds):
                     continue
                 shape = E._chain_shape(window)
                 new = _instantiate(rule.result, rule, m, shape)
@@ -274,7 +363,7 @@ def rewrite_once(t: Node, rules: tuple[Rule, ...], trace: list | None) -> Node |
             continue
         if p.op == "had" and t.op == "had":
             found = _match_commutative(list(p.args), list(t.args), rule, _Match())
-            if found:
+            if found and guarded(rule, found[0], holds):
                 m, leftover = found
                 new = _instantiate(rule.result, rule, m, t.shape)
                 if trace is not None:
@@ -282,7 +371,7 @@ def rewrite_once(t: Node, rules: tuple[Rule, ...], trace: list | None) -> Node |
                 return E.hadamard(new, *leftover) if leftover else new
             continue
         m = _match(p, t, rule, _Match())
-        if m is not None:
+        if m is not None and guarded(rule, m, holds):
             if trace is not None:
                 trace.append(rule)
             return _instantiate(rule.result, rule, m, t.shape)
@@ -300,14 +389,63 @@ class Simplifier:
     _full: dict = field(default_factory=dict)
     _factored: dict = field(default_factory=dict)
     _settled: dict = field(default_factory=dict)
+    # the nodes of the expression as the user wrote it: a function of them keeps its argument as
+    # written (exp(-(1/2)*(x - mu)'*inv(Sigma)*(x - mu)) is not multiplied out inside the exp)
+    forward: frozenset = frozenset()
 
     def __post_init__(self):
         self.rules = tuple(self.rules)
         self._active: dict[Node, int] = {}  # expansions under way -> where their rules start in trace
         self._index: dict = {}
         self._position = {id(r): i for i, r in enumerate(self.rules)}  # the table's order, not addresses
+        self._holds: dict[tuple, bool] = {}
+        self._sources = {r.source for r in self.rules}
+        self._linear_rows: dict[str, list[Rule]] = {}     # the rows the expansion of a linear call follows
         for rule in self.rules:
-            self._index.setdefault(_rule_key(rule.pattern), []).append(rule)
+            if rule.name in ("scalars come out of a linear function", "a linear function of a sum") \
+                    and rule.pattern.op == "fn":
+                rows = self._linear_rows.setdefault(rule.pattern.attr, [None, None])
+                k = 0 if rule.name.startswith("scalars") else 1
+                rows[k] = rows[k] or rule
+        self._linear_rows = {k: v for k, v in self._linear_rows.items() if v[0] is not None}
+        self._sums = None
+        self.factor_rules = tuple(r for r in self.rules if r.kind == "factor")
+        for rule in self.rules:
+            if rule.kind != "factor":
+                self._index.setdefault(_rule_key(rule.pattern), []).append(rule)
+
+    def _regroup(self, terms: list[Node]) -> list[Node]:
+        def match(p, t, rule, m, leftover=None):
+            if leftover is None:
+                return _match(p, t, rule, m or _Match())
+            return _match_scalar(p, t, rule, m or _Match(), leftover)
+
+        return factoring.regroup(terms, self.factor_rules, match, _instantiate,
+                                 lambda rule, m: guarded(rule, m, self.holds))
+
+    def holds(self, prop: str, node: Node, other: Node | None = None) -> bool:
+        """Whether `node` has the property a guarded row asks for, from its structure and the
+        assumptions: S is symmetric when S' simplifies to what S does (X'*A*X with A symmetric,
+        theta*K0 + eta*I with K0 symmetric, inv(S) with S symmetric); y is one-hot when assumed;
+        S is fixed on y (one-hot) when S .* y simplifies to a number times y (the margin of the true
+        class in a multiclass hinge loss is 1)."""
+        key = (prop, node, other)
+        found = self._holds.get(key)
+        if found is None:
+            self._holds[key] = False          # asked again while answering: not known
+            found = False
+            if prop == "symmetric" and node.shape[0] == node.shape[1]:
+                found = node.op == "eye" or self(E.transpose(node)) is self(node)
+            elif prop == "centred":     # the user's expression has node - (1/n)*sum(node)
+                found = any(n.op == "add" and len(n.args) == 2 and n.args[0] is node
+                            and is_mean_of(n.args[1], node, negated=True) for n in self.forward)
+            elif prop == "one-hot":
+                found = node.op == "sym" and f"assumption: {node.attr} one-hot" in self._sources
+            elif prop == "fixed-on" and other is not None and self.holds("one-hot", other):
+                _, rest = E.split_scalar(self(E.hadamard(node, other)))
+                found = rest is other
+            self._holds[key] = found
+        return found
 
     def candidates(self, t: Node) -> tuple[Rule, ...]:
         """Only the rules whose pattern could match t (or a window of its product chain)."""
@@ -326,11 +464,17 @@ class Simplifier:
         found = self._full.get(node)
         if found is None:
             saved, factoring._factor_memo = factoring._factor_memo, self._factored
+            saved_rules, factoring._regroup = factoring._regroup, self._regroup if self.factor_rules else None
+            if self._sums is None:
+                self._sums = factoring.known_sums(self.forward)
+            saved_sums, factoring._known_sums = factoring._known_sums, self._sums
             try:
                 self._prepare(node)
                 found = factor(self.expand(node))
             finally:
                 factoring._factor_memo = saved
+                factoring._regroup = saved_rules
+                factoring._known_sums = saved_sums
             self._full[node] = found
             self._full[found] = found
         return found
@@ -379,7 +523,13 @@ class Simplifier:
             found = self._settled[node]
             return node if found is None else self.expand(found)
         rules = self.candidates(node)
-        new = rewrite_once(node, rules, self.trace) if rules else None
+        new = rewrite_once(node, rules, self.trace, self.holds) if rules else None
+        if new is None and node.op == "mul" and not node.is_scalar:
+            scal, chain = _split_chain(node)
+            if scal and len(chain) == 1 and chain[0].op == "had":   # -2*(a .* b): the Hadamard rows too
+                inner = self.candidates(chain[0])
+                found = rewrite_once(chain[0], inner, self.trace, self.holds) if inner else None
+                new = E.mul(*scal, found) if found is not None else None
         self._settled[node] = new
         if new is None or new is node:
             return node
@@ -420,6 +570,23 @@ class Simplifier:
             terms = self._terms(node.args[0])
             return collect([self._settle(E.bcast(t, node.shape)) for t in terms], node.shape)
         if op in ("fn", "vpow"):
+            if node in self.forward:
+                return self._settle(node)
+            if op == "fn" and len(node.args) == 1 and linear(node.attr):
+                # sum(x - mu*ones(m)) is sum(x) - m*mu, so that what cancels across the terms does
+                # (the factoring pass gathers what is left back into one call)
+                terms = self._terms(node.args[0])
+                if len(terms) <= MAX_TERMS and (len(terms) > 1 or scaled_term(terms[0])):
+                    out = []
+                    for a in terms:
+                        scale, inner = linear_of(node.attr, a)
+                        if not E.is_one(scale) and self._linear_rows.get(node.attr):
+                            self.trace.append(self._linear_rows[node.attr][0])
+                        out.extend(self._split(self._settle(E.mul(scale, self.expand(inner)))))
+                    rows = self._linear_rows.get(node.attr)
+                    if len(terms) > 1 and rows and rows[1] is not None:
+                        self.trace.append(rows[1])
+                    return collect(out, node.shape)
             return self._settle(E.rebuild(node, tuple(self(a) for a in node.args)))
         if op == "epow" and node.attr in (2, 3) and self.expand(node.args[0]).op == "add":
             # (1 - s).^2 = 1 - 2*s + s.^2, so that s - s.^2 and the like can meet and cancel

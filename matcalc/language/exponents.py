@@ -3,9 +3,10 @@ names (`x.^p`, `alpha^p`, `x.^(p - 1)`), which shapes.py builds as a power with 
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
-from ..errors import ShapeError, UnsupportedError
+from ..errors import MatcalcError, ShapeError, UnsupportedError
 from .parse import Syntax
 
 
@@ -110,3 +111,18 @@ def constant_exponent(node: Syntax, env: dict | None = None) -> Fraction:
             return a / b
         return {"mul": a * b, "add": a + b, "sub": a - b}[k]
     raise UnsupportedError(f"{node.source}: an exponent must be a number (got {node.source!r})")
+
+
+PI = Fraction(math.pi)   # `pi` (LaTeX \pi) undeclared: the number, as exactly as a float holds it
+
+
+def euler_power(node: Syntax) -> bool:
+    """`e^(w'*x)`: e to a power that is not a number can only be Euler's number (a name's power is a
+    constant), so it is exp(w'*x); `e^2` stays the name e squared."""
+    if node.kind != "pow" or node.args[0].kind != "name" or node.args[0].value != "e":
+        return False
+    try:
+        constant_exponent(node.args[1])
+    except MatcalcError:
+        return True
+    return False

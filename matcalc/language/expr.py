@@ -83,7 +83,24 @@ def add(*terms: Node) -> Node:
         return zero(shape)
     if len(flat) == 1:
         return flat[0]
+    if shape != SCALAR and all(_broadcast_scalar(p) is not None for p in flat):
+        # 2 + beta repeated to n entries is (2 + beta) repeated: one scalar, broadcast once
+        return bcast(add(*(_broadcast_scalar(p) for p in flat)), shape)
     return Node("add", tuple(flat), None, shape)
+
+
+def _broadcast_scalar(t: Node) -> Node | None:
+    """s for a broadcast scalar s (bcast(s), or c times a ones vector or matrix), else None."""
+    if t.op == "bcast" and t.args[0].is_scalar:
+        return t.args[0]
+    if is_ones_matrix(t):
+        return num(1)
+    if t.op == "mul" and t.args[0].op == "num" and len(t.args) > 1:
+        rest = t.args[1:]
+        inner = rest[0] if len(rest) == 1 else Node("mul", rest, None, t.shape)
+        if is_ones_matrix(inner):
+            return t.args[0]
+    return None
 
 
 def neg(a: Node) -> Node:
@@ -344,6 +361,8 @@ def epow(a: Node, p) -> Node:
         return bcast(num(1), a.shape)
     if a.op == "epow" and _powers_merge(a.attr, p):
         return epow(a.args[0], a.attr * p)
+    if a.op == "bcast" and a.args[0].is_scalar:
+        return bcast(power(a.args[0], p), a.shape)     # (s repeated).^p is s^p repeated
     return hadamard(Node("epow", (a,), p, a.shape))
 
 
@@ -455,6 +474,8 @@ def apply(name: str, *args: Node, where: str = "") -> Node:
     if r.kind in ("tomatrix", "vector") and arg.is_scalar:
         # diag of a scalar is itself; a one-entry softmax is 1
         return arg if r.kind == "tomatrix" else fn(name, arg, SCALAR)
+    if r.kind == "elementwise" and arg.op == "bcast" and arg.args[0].is_scalar:
+        return bcast(fn(name, arg.args[0], SCALAR), arg.shape)     # exp(s repeated) is exp(s) repeated
     return fn(name, arg, result_shape(r, arg.shape))
 
 

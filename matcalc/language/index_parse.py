@@ -165,7 +165,7 @@ def tokenize(text: str) -> list[Tok]:
             i = j
             continue
         if ch.isdigit():
-            m = re.compile(r"[0-9]+(\.[0-9]+)?").match(text, i)
+            m = re.compile(r"[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?").match(text, i)
             out.append(Tok("NUM", m.group(0), i, m.end()))
             i = m.end()
             continue

@@ -7,6 +7,7 @@ MATLAB gives `*` and `.*` one precedence.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 from ..tables import functions as functions_table
@@ -16,7 +17,67 @@ from .expr import Node
 ADD, MUL, UNARY, POSTFIX, ATOM = 1, 2, 3, 4, 5
 
 
+_PI = Fraction(math.pi)
+
+
+def pi_multiple(value: Fraction) -> tuple[Fraction, int] | None:
+    """(k, e) when value is k*pi^e (the pi of the language, e = ±1 or ±2) for a small rational k:
+    2*pi prints as 2*pi, not as the fraction a float's pi is."""
+    if not value or value.denominator < 2 ** 20:
+        return None
+    for e in (1, -1, 2, -2):
+        k = value / _PI ** e
+        if k.denominator <= 12 and abs(k.numerator) <= 1000:
+            return k, e
+    return None
+
+
+def _pi_text(k: Fraction, e: int, pi: str = "pi", frac=None) -> tuple[str, int]:
+    sign = "-" if k < 0 else ""
+    k = abs(k)
+    power = pi if abs(e) == 1 else f"{pi}^2"
+    if e < 0:
+        num, den = k.numerator, f"{power}" if k.denominator == 1 else f"({k.denominator}*{power})"
+        text = frac(str(num), power if k.denominator == 1 else f"{k.denominator} {power}") if frac \
+            else f"{num}/{den}"
+        return sign + text, UNARY if sign else MUL
+    if k == 1:
+        return sign + power, UNARY if sign else (ATOM if e == 1 else POSTFIX)
+    if k.numerator == 1 and not frac:
+        return f"{sign}{power}/{k.denominator}", UNARY if sign else MUL
+    coef = (frac(str(k.numerator), str(k.denominator)) if frac else f"({k.numerator}/{k.denominator})") \
+        if k.denominator != 1 else str(k.numerator)
+    return sign + coef + ("" if frac else "*") + power, UNARY if sign else MUL
+
+
+def decimal_text(value: Fraction) -> str | None:
+    """A long decimal the user typed (6.283185307179586) as that decimal, not as 3141592653589793/
+    500000000000000: a denominator of 2s and 5s only, past four digits. It reads back exactly."""
+    d = value.denominator
+    if d <= 10 ** 4:
+        return None
+    twos = fives = 0
+    while d % 2 == 0:
+        d //= 2
+        twos += 1
+    while d % 5 == 0:
+        d //= 5
+        fives += 1
+    if d != 1:
+        return None
+    digits = max(twos, fives)
+    scaled = abs(value.numerator) * 10 ** digits // value.denominator
+    whole, frac = divmod(scaled, 10 ** digits)
+    return ("-" if value < 0 else "") + f"{whole}.{frac:0{digits}d}".rstrip("0")
+
+
 def _fraction(value: Fraction) -> tuple[str, int]:
+    found = pi_multiple(value)
+    if found is not None:
+        return _pi_text(*found)
+    text = decimal_text(value)
+    if text is not None:
+        return text, UNARY if value < 0 else ATOM
     if value.denominator == 1:
         text = str(value.numerator)
         return (text, UNARY if value < 0 else ATOM)
@@ -36,6 +97,28 @@ def constant_value(node: Node):
         if is_ones_matrix(inner):
             return node.args[0].attr
     return None
+
+
+def broadcast_written(node: Node) -> Node:
+    """A broadcast as the product it stands for, which reads back as itself wherever it stands: a scalar s
+    repeated to a column is s*ones(n), to a row s*ones(n)', to a matrix s*ones(m)*ones(n)'; a row r
+    repeated over m rows is ones(m)*r, a column c over n columns c*ones(n)'. (Printed bare, `sum(s)` or
+    `g'*s` would read back as a scalar: the broadcast is lost. Inside a sum the bare form is kept, since
+    the sum broadcasts it again: `x - alpha`.)"""
+    from .expr import mul, ones, transpose
+
+    a = node.args[0]
+    r, c = node.shape
+    factors = []
+    if r != 1 and a.shape[0] == 1:
+        factors.append(ones(r))
+    if not a.is_scalar:
+        factors.append(a)
+    if c != 1 and a.shape[1] == 1:
+        factors.append(transpose(ones(c)))
+    if a.is_scalar:
+        return mul(a, *factors)
+    return Node("mul", tuple(factors), None, node.shape)
 
 
 def _order_terms(args):
@@ -94,9 +177,12 @@ class TextPrinter:
                 return f"zeros({r})", ATOM
             return f"zeros({r}, {c})", ATOM
         if op == "bcast":
-            return self(node.args[0])
+            return self(broadcast_written(node))
         if op == "fn":
             row = function_row(node.attr)
+            if row.arity == 1 and not row.axis and _unsized(node.args[0]):
+                # sum(I), tr(2*I): nothing beside the identity says its size, so it is written: sum(I(n))
+                return f"{row.printed}({_SizedTextPrinter()(node.args[0])[0]})", ATOM
             args = [self._argument(a) if row.arity > 1 else self(a)[0] for a in node.args]
             args += [str(row.axis)] if row.axis else []
             return f"{row.printed}({', '.join(args)})", ATOM
@@ -128,7 +214,15 @@ class TextPrinter:
                 return "1 ./ " + self._had_factor(inner), MUL
             return f"{self.wrap(node.args[0], ATOM)}.^{_exponent(node.attr)}", POSTFIX
         if op == "add":
-            args = tuple(_as_number(t.args[0] if t.op == "bcast" else t) for t in node.args)
+            flipped = _transposed_sum(node)
+            if flipped is not None:           # t' - w'*Phi' is (t - Phi*w)'
+                return self.wrap(flipped, POSTFIX) + "'", POSTFIX
+            args = tuple(_as_number(_unbroadcast(t)) for t in node.args)
+            if node.shape != (1, 1) and all(a.shape == (1, 1) for a in args):
+                # every term a broadcast scalar: written bare, the sum would read back as a scalar
+                from .expr import add
+
+                return self(broadcast_written(Node("bcast", (add(*args),), None, node.shape)))
             args = _order_terms(args)
             parts = [self(args[0])[0] if not _is_negative(args[0]) else "-" + _wrap_text(
                 _negated_text(args[0], self), MUL)]
@@ -154,7 +248,7 @@ class TextPrinter:
                     continue
                 text, prec = self(f)
                 bracket = prec < MUL or f.op in ("had",) or (f.op == "mul") or (
-                    f.op == "num" and f.attr.denominator != 1) or (f.op == "pow" and f.attr < 0) or (
+                    f.op == "num" and "/" in text) or (f.op == "pow" and f.attr < 0) or (
                     f.op == "epow" and f.attr < 0)
                 parts.append(f"({text})" if bracket else text)
             text = "*".join(parts) if parts else "1"
@@ -177,15 +271,83 @@ class TextPrinter:
         return f"({text})" if prec <= MUL else text
 
     def _argument(self, a: Node) -> str:
-        """An argument of max(u, 0): a constant array (broadcast by the call) as its number."""
+        """An argument of max(u, 0): a constant array (broadcast by the call) as its number, and any
+        broadcast as what it repeats (max(X, b'), max(x, alpha)): the call broadcasts it again, as + does."""
         if a.op == "zero":
             return "0"
         value = constant_value(a)
-        return self(Node("num", (), value) if value is not None else a)[0]
+        return self(Node("num", (), value) if value is not None else _unbroadcast(a))[0]
 
     def _kron_operand(self, f: Node) -> str:
         """An identity inside a Kronecker product carries its size: kron(x', I(m))."""
         return f"I({f.shape[0]})" if f.op == "eye" else self(f)[0]
+
+
+def _unbroadcast(t: Node) -> Node:
+    """A term of a sum as the sum reads it back: a broadcast as what it repeats, a broadcast scalar times
+    scalars as the scalar, since the sum broadcasts it again (`x - alpha`, not `x - alpha*ones(n)`)."""
+    if t.op == "bcast":
+        return t.args[0]             # a row repeated over rows reads back too: X*W + b'
+
+    if t.op == "mul" and t.shape != (1, 1):
+        spread = [a for a in t.args if a.shape != (1, 1)]
+        if len(spread) == 1 and spread[0].op == "bcast" and spread[0].args[0].shape == (1, 1):
+            from .expr import mul
+
+            return mul(*(a.args[0] if a is spread[0] else a for a in t.args))
+    return t
+
+
+def _unsized(arg: Node) -> bool:
+    """Whether every array leaf of a function's argument is an identity, so that `I` would read back with no
+    size (the argument of sum or tr; a scalar argument never)."""
+    if arg.shape == (1, 1):
+        return False
+    leaves, stack, seen = [], [arg], set()
+    while stack:                       # the array leaves, not those inside a scalar factor such as tr(A)
+        n = stack.pop()
+        if id(n) in seen or n.shape == (1, 1):
+            continue
+        seen.add(id(n))
+        if n.args:
+            stack.extend(n.args)
+        else:
+            leaves.append(n)
+    return bool(leaves) and all(n.op == "eye" for n in leaves)
+
+
+class _SizedTextPrinter(TextPrinter):
+    """The text printer with every identity sized, I(n): for an argument where nothing else sizes it."""
+
+    def render(self, node: Node) -> tuple[str, int]:
+        if node.op == "eye":
+            return f"I({node.shape[0]})", ATOM
+        return super().render(node)
+
+
+def _top_transposes(term: Node) -> int:
+    if term.op == "T":
+        return 1
+    if term.op == "mul":
+        return sum(1 for a in term.args if a.op == "T")
+    if term.op == "bcast":
+        return _top_transposes(term.args[0])
+    return 0
+
+
+def _transposed_sum(node: Node) -> Node | None:
+    """The sum whose transpose `node` is, when it writes fewer transposes: a row or a matrix only,
+    every term transposed (t' - w'*Phi', V*U' - R'), never a sum of plain names (a' + b stays)."""
+    from .expr import transpose
+
+    if node.shape[1] == 1 or not all(_top_transposes(t) for t in node.args):
+        return None
+    flipped = transpose(node)
+    if flipped.op != "add":
+        return None
+    before = sum(_top_transposes(t) for t in node.args)
+    after = sum(_top_transposes(t) for t in flipped.args)
+    return flipped if after < before and (node.shape[0] == 1 or after == 0) else None
 
 
 def _as_number(term: Node) -> Node:
@@ -277,6 +439,12 @@ class LatexPrinter(TextPrinter):
             return _latex_name(node.attr), ATOM
         if op == "num":
             v = node.attr
+            found = pi_multiple(v)
+            if found is not None:
+                return _pi_text(*found, pi="\\pi", frac=lambda a, b: f"\\frac{{{a}}}{{{b}}}")
+            text = decimal_text(v)
+            if text is not None:
+                return text, UNARY if v < 0 else ATOM
             if v.denominator == 1:
                 return str(v.numerator), UNARY if v < 0 else ATOM
             sign = "-" if v < 0 else ""
@@ -290,7 +458,7 @@ class LatexPrinter(TextPrinter):
             return f"\\mathbf{{0}}_{{{_latex_dim(r)}}}" if c == 1 else \
                 f"\\mathbf{{0}}_{{{_latex_dim(r)},{_latex_dim(c)}}}", ATOM
         if op == "bcast":
-            return self(node.args[0])
+            return self(broadcast_written(node))
         if op == "vpow":
             base, p = node.args
             ring = "" if node.is_scalar else "\\circ "
@@ -365,6 +533,9 @@ class LatexPrinter(TextPrinter):
                 text += r" \oslash " + self._had_factor(base)
             return text, MUL
         if op == "add":
+            flipped = _transposed_sum(node)
+            if flipped is not None:
+                return f"\\left({self(flipped)[0]}\\right)^\\top", POSTFIX
             text, prec = super().render(node)
             return text, prec
         raise ValueError(op)

@@ -17,8 +17,8 @@ from ..tables import functions, known_function_names, spelled
 from . import expr as E
 from .expr import SCALAR, Dim, Node, Shape, apply
 from . import exponents
-from .exponents import (MAX_MATRIX_POWER, check_exponent, constant_exponent, matrix_power_error,  # noqa: F401
-                        mentions_a_name)
+from .exponents import (MAX_MATRIX_POWER, PI, check_exponent, constant_exponent, euler_power,  # noqa: F401
+                        matrix_power_error, mentions_a_name)
 from .functions import call_rows, zeros_sizes
 from .functions import abstract_call, declared_functions
 from .named import inline
@@ -171,8 +171,8 @@ class _Inference:
             n = stack.pop()
             if n.kind == "div" and n.args[1].kind == "name":
                 self.scalar_names.add(n.args[1].value)
-            if n.kind in ("pow", "epow"):                  # an exponent is a scalar: x.^p, alpha^p
-                self.scalar_names |= exponents.exponent_names(n.args[1])
+            if n.kind in ("pow", "epow") and not euler_power(n):   # an exponent is a scalar: x.^p, alpha^p
+                self.scalar_names |= exponents.exponent_names(n.args[1])   # (not e^(x'*x), which is exp)
             if n.kind == "call" and n.value in DIMENSION_ARGUMENTS:
                 for k in DIMENSION_ARGUMENTS[n.value]:
                     if k < len(n.args):
@@ -221,7 +221,11 @@ class _Inference:
                 v = _Var(label="size(I)")
                 self.implicit_eye[id(node)] = v
                 return (v, v)
+            if node.value == "pi" and "pi" not in self.declared:
+                return (_one(), _one())         # the number, unless declared a name
             return self.name_shape(node)
+        if k == "pow" and left is None and euler_power(node):
+            return self.shape(node.args[1])     # e^(w'*x) is exp(w'*x)
         if k == "neg":
             return self.shape(node.args[0])
         if k == "T":
@@ -481,6 +485,8 @@ class Builder:
                 return self.env[node.value]
             if node.value == "I" and id(node) in self.implicit_eye:
                 return E.eye(self.implicit_eye[id(node)])
+            if node.value == "pi":
+                return E.num(PI)
             if node.value in self.dims:
                 return E.size_scalar(self.dims[node.value])   # in a rule template, the size itself
             raise ParseError(f"unknown name {node.value!r}", self.text, node.start + 1)
@@ -490,6 +496,8 @@ class Builder:
             return E.transpose(self.build(node.args[0]))
         if k == "call":
             return self.call(node)
+        if k == "pow" and left is None and euler_power(node):
+            return E.apply("exp", self.build(node.args[1]), where=node.source)
         a = left if left is not None else self.build(node.args[0])
         if k in ("pow", "epow") and not exponents.bound_constant(node.args[1], self.env):
             return E.vpow(a, self.build(node.args[1]))     # x.^p, alpha^p (the inference checked the shapes)

@@ -157,6 +157,7 @@ def derivation_body(expression, wrt, shapes, assume, layout, order, direction, i
         "where": where,
         "numpy": numpy_source,
         "numpy_error": numpy_error,
+        "checked": d.checked.as_dict() if d.checked is not None else None,
         "text": render_text(d, True),
         "cli": cli_command(words),
     }
@@ -274,6 +275,7 @@ def kronecker_body(expression, wrt, shapes, assume, layout, input_kind) -> dict:
         "where": [],
         "numpy": numpy_source,
         "numpy_error": numpy_error,
+        "checked": k.checked.as_dict() if getattr(k, "checked", None) is not None else None,
         "text": k.report(),
         "cli": cli_command(words),
     }

@@ -196,6 +196,7 @@
       steps.appendChild(li);
     }
     $("numpy").textContent = d.numpy || ("(no code: " + d.numpy_error + ")");
+    $("result-checked").textContent = d.checked ? "Checked before it was shown: " + d.checked.text : "";
     $("cli").textContent = d.cli;
     $("result-panel").hidden = false;
   }
