@@ -19,8 +19,10 @@ import math
 
 import numpy as np
 
+from .. import budget as _budget
 from ..engine.derive import check_layout
 from ..errors import MatcalcError
+from ..language.arguments import check_assume, check_shapes
 from ..language import expr as E
 from .checker import Checker, small_shapes
 from .diagnose import _diagnose, _shape_diagnosis
@@ -45,12 +47,21 @@ ENGINE_NOTE = ("matcalc's own derivation disagrees with the true derivative (lar
 
 
 def verify(expr: str, wrt: str, claim: str, shapes=None, assume=(), layout: str = "denominator",
-           input: str = "auto", order: int = 1) -> Verdict:
+           input: str = "auto", order: int = 1, budget=None) -> Verdict:
     """Is `claim` the derivative of `expr` with respect to `wrt` (in `layout`)? The numbers decide.
 
     A claim in index notation (`(s_i - y_i)*x_j`, `dL/dW_ij = ...`, `s_i*(delta_ik - s_k)`) is judged
     entry by entry (index_check.py). Raises a MatcalcError for bad input (a parse or shape error, in the expression or — saying so —
-    in the claim); every judgement about the claim itself is a Verdict."""
+    in the claim); every judgement about the claim itself is a Verdict. The check runs under `budget` (a
+    matcalc.budget.Budget, default 10 s and 1 GB or the environment's; BudgetExceeded past it)."""
+    shapes, assume = check_shapes(shapes), check_assume(assume)
+    with _budget.limit(budget) as spent:
+        verdict = _verify(expr, wrt, claim, shapes, assume, layout, input, order)
+        spent.check("judging the claim")   # never a verdict made of work the budget cut short
+    return verdict
+
+
+def _verify(expr: str, wrt: str, claim: str, shapes, assume, layout: str, input: str, order: int) -> Verdict:
     check_layout(layout)
     if not isinstance(wrt, str):
         raise TypeError(f"wrt must be a name (str), got {type(wrt).__name__}")

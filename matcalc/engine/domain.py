@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from .. import budget as _budget
 from ..language.expr import Node, transpose, walk
 from ..tables import functions
 
@@ -152,6 +153,7 @@ def positive_needs(roots, positive_names=(), probability_names=()) -> set[str]:
     table = functions()
     need: set[str] = set()
     for root in roots:
+        _budget.check("finding the domains")
         for node in walk(root):
             if node.op != "fn" or table[node.attr].domain != "positive":
                 continue
@@ -171,9 +173,12 @@ def kink_arguments(roots) -> list[Node]:
     """The arguments of relu, abs, step, sign and norm1: where a derivative jumps at 0, so instances must
     see both signs of them (a missing step() shows only where the ReLU is off) and stay clear of 0."""
     out: list[Node] = []
+    seen: set[int] = set()           # nodes are hash-consed: one identity per expression
     for root in roots:
+        _budget.check("finding the kinks")
         for node in walk(root):
-            if node.op == "fn" and node.attr in KINKED and node.args[0] not in out:
+            if node.op == "fn" and node.attr in KINKED and id(node.args[0]) not in seen:
+                seen.add(id(node.args[0]))
                 out.append(node.args[0])
     return out
 

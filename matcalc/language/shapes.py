@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from .. import budget as _budget
 from ..errors import ParseError, ShapeError, UnsupportedError
 from ..tables import functions, known_function_names, spelled
 from . import expr as E
 from .expr import SCALAR, Dim, Node, Shape, apply
-from .parse import Syntax, chain, parse, parse_fresh
+from .parse import Syntax, chain, copy_tree, parse
 
 GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "eps", "zeta", "eta", "theta", "iota", "kappa",
@@ -606,27 +607,37 @@ def elaborate(text: str, shapes: dict | None = None, extra: tuple[str, ...] = ()
 
 def elaborate_many(text: str, shapes: dict | None = None, extra: tuple[str, ...] = (), targets=None):
     """Type `text` and the `extra` texts over shared names. `targets` (one per extra, or None) is the
-    shape an extra must have, so a bare `I` in a claimed gradient gets the right size."""
+    shape an extra must have, so a bare `I` in a claimed gradient gets the right size. An extra may be
+    given already parsed (a Syntax tree: a derivation's lines are parsed once, not once per typing)."""
     declared = {}
     for name, spec in (shapes or {}).items():
         if not isinstance(name, str) or not name.isidentifier():
             raise ShapeError(f"cannot declare the shape of {name!r}: not a name")
         declared[name] = parse_shape_spec(spec)
-    trees = [parse(text)] + [parse(t) for t in extra]
+    trees = [parse(text)] + [t if isinstance(t, Syntax) else parse(t) for t in extra]
+    seen = {id(trees[0])}
     for k in range(1, len(trees)):              # the inference keys implicit I's by node identity
-        if any(trees[k] is t for t in trees[:k]):
-            trees[k] = parse_fresh(trees[k].text)
+        if id(trees[k]) in seen and "I" in trees[k].text:
+            _budget.check("typing the lines")
+            trees[k] = copy_tree(trees[k])
+        seen.add(id(trees[k]))
     inf = _Inference(text, declared)
     for tree in trees:
+        _budget.check("typing the lines")
         inf.prescan(tree)
     for k, tree in enumerate(trees):
+        _budget.check("typing the lines")
         inf.text = tree.text
-        got = inf.shape(tree)
-        target = targets[k - 1] if targets and k > 0 else None
-        if target is not None and not (_is_one(got[0]) and _is_one(got[1])):
-            want = tuple(inf.dim(d) for d in target)
-            inf.unify(got[0], want[0], tree, got, want, "should be")
-            inf.unify(got[1], want[1], tree, got, want, "should be")
+        try:
+            got = inf.shape(tree)
+            target = targets[k - 1] if targets and k > 0 else None
+            if target is not None and not (_is_one(got[0]) and _is_one(got[1])):
+                want = tuple(inf.dim(d) for d in target)
+                inf.unify(got[0], want[0], tree, got, want, "should be")
+                inf.unify(got[1], want[1], tree, got, want, "should be")
+        except ShapeError as err:
+            err.index = k            # which text failed: a caller typing many lines retypes once, not per line
+            raise
     for name in declared:
         if name not in inf.names:
             inf.name_shape(Syntax("name", value=name, text=name))
@@ -657,8 +668,13 @@ def elaborate_many(text: str, shapes: dict | None = None, extra: tuple[str, ...]
                                           if isinstance(v.root().value, str) for d in [v.root().value]}
     eyes = {k: v.root().value for k, v in inf.implicit_eye.items()}
     built = []
-    for tree in trees:
+    for k, tree in enumerate(trees):
+        _budget.check("typing the lines")
         builder = Builder(tree.text, env, dims, eyes)
-        built.append(builder.build(tree))
+        try:
+            built.append(builder.build(tree))
+        except ShapeError as err:
+            err.index = k
+            raise
     typed = Typed(built[0], text, env, {n for n in env if n in dim_names and env[n].is_scalar})
     return typed, built[1:]
