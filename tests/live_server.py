@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -27,8 +28,11 @@ def running_server(*args: str, start_limit: float = 180.0):
     """Start `matcalc serve --port P ARGS`, wait until it answers, yield (url, port, process); stop it."""
     port = free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
+    # its output goes to a file: a pipe nobody reads fills with uvicorn's warnings (one per malformed
+    # request) and then blocks the server's event loop on a write
+    log = tempfile.TemporaryFile()
     process = subprocess.Popen([sys.executable, "-m", "matcalc.cli", "serve", "--port", str(port), *args],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+                               stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + start_limit
     while True:
@@ -39,7 +43,8 @@ def running_server(*args: str, start_limit: float = 180.0):
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                raise RuntimeError("matcalc serve did not start:\n" + process.stdout.read().decode(errors="replace"))
+                log.seek(0)
+                raise RuntimeError("matcalc serve did not start:\n" + log.read().decode(errors="replace"))
             time.sleep(0.2)
     try:
         yield url, port, process
@@ -50,6 +55,7 @@ def running_server(*args: str, start_limit: float = 180.0):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=20)
+        log.close()
 
 
 def children(pid: int) -> list[int]:

@@ -279,3 +279,23 @@ def test_a_closed_pipe_ends_quietly():
         pytest.fail("matcalc rules did not end on a closed pipe")
     assert stderr == b"", stderr.decode(errors="replace")[-1000:]    # was "internal error (BrokenPipeError)"
     assert p.returncode == 141
+
+
+# ---------------------------------------------------------------- found by the fuzz campaign
+
+
+@pytest.mark.parametrize("call", [
+    lambda: matcalc.verify("x'*A*x", "x", "2*A*x", shapes={"A": "²"}),        # ValueError from int('²')
+    lambda: matcalc.derive("x'*x", "x", shapes={"x": "²*n"}),                 # the same, in a product size
+    lambda: matcalc.verify("x'*x", "x", "x_i*2²"),                            # AttributeError in the index reader
+])
+def test_a_superscript_digit_is_refused_not_a_fault(call):
+    with pytest.raises(MatcalcError, match="²"):
+        call()
+
+
+def test_a_dashed_expression_before_a_double_dash_is_not_read_as_options():
+    result = cli("check", "--wrt", "alpha", "-al*foo((alha*x))", "--", "--time-limit", "5")
+    assert result.exit_code == 2 and "Usage:" in result.output and "unexpected extra" in result.output
+    result = cli("derive", "--wrt", "x", "--", "-x'*x")
+    assert result.exit_code == 0 and result.stdout.strip().splitlines()[-1] == "-2*x"

@@ -139,9 +139,12 @@ _OPTION_LIKE = re.compile(r"--?[A-Za-z][A-Za-z0-9_-]*(=.*)?", re.DOTALL)
 
 
 def expression_words_last(command: click.Command, ctx, args: list[str]) -> list[str]:
-    """`args` with each expression that starts with '-' moved behind a `--` at the end."""
+    """`args` with each expression that starts with '-' moved behind a `--` at the end (before the words
+    that already follow a `--` of the user's: behind it, click takes every word as an argument)."""
+    after: list[str] = []
     if "--" in args:
-        return args                                  # the user said where the arguments start
+        at = args.index("--")
+        args, after = args[:at], args[at + 1:]
     takes_value, flags = set(), set()
     for param in command.get_params(ctx):
         if isinstance(param, click.Option):
@@ -167,4 +170,4 @@ def expression_words_last(command: click.Command, ctx, args: list[str]) -> list[
                                      ctx=ctx)
         else:
             moved.append(word)                       # -y'*log(...), -x, -2*A*x: an expression
-    return kept + (["--"] + moved if moved else [])
+    return kept + (["--"] + moved + after if moved or after else [])

@@ -99,8 +99,8 @@ def parse_shape_spec(spec) -> tuple[Dim, ...]:
             out.append(int(p))
         elif isinstance(p, str) and p.isidentifier():
             out.append(p)
-        elif isinstance(p, str) and "*" in p and all(f.strip().isidentifier() or (f.strip().isdigit() and len(
-                f.strip()) <= 9 and int(f.strip()) > 0) for f in p.split("*")):
+        elif isinstance(p, str) and "*" in p and all(f.strip().isidentifier() or (f.strip().isascii() and f.strip(
+                ).isdigit() and len(f.strip()) <= 9 and int(f.strip()) > 0) for f in p.split("*")):
             out.append(E.dim_product(*(int(f) if f.strip().isdigit() else f.strip() for f in p.split("*"))))
         elif (isinstance(p, int) and not isinstance(p, bool) and p > MAX_DIMENSION) or (
                 isinstance(p, str) and p.isascii() and p.isdigit() and p.strip("0")):
