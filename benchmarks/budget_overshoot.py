@@ -19,7 +19,17 @@ import tempfile
 import time
 from pathlib import Path
 
-RUNAWAY = "sum(" + "tanh(W*" * 22 + "x" + ")" * 22 + ")"
+LAYERS = ("exp({})", "sigmoid({})", "tanh({})", "log(1 + ({}).^2)")
+
+
+def swell(k: int) -> str:
+    """k mixed layers over W*x (tests/test_hostile.py): inlined, the derivative doubles with each layer."""
+    u = "W*x"
+    for i in range(1, k + 1):
+        u = LAYERS[(i - 1) % 4].format(f"A{i}*{u}")
+    return f"sum({u})"
+
+
 LET_BOMB = "\n".join(["let a1 = x + x"] + [f"let a{i} = a{i - 1} + a{i - 1}" for i in range(2, 25)]
                      + ["f: sum(a24)", "wrt: x", "16777216*ones(n)"]) + "\n"
 
@@ -47,7 +57,7 @@ def main() -> None:
             path = Path(tmp) / (re.sub(r"\W+", "_", name) + ".txt")
             path.write_text(text)
             cases.append((name, ["check", "--derivation", str(path)]))
-        cases.append(("22 nested tanh(W*...) layers (derive)", ["derive", RUNAWAY, "--wrt", "W"]))
+        cases.append(("derive: 64 mixed layers (swell)", ["derive", swell(64), "--wrt", "W"]))
         for name, args in cases:
             for limit in ("2", "10"):
                 code, wall, first = run(args + ["--time-limit", limit])

@@ -92,7 +92,21 @@ def _library(call):
 # ================================================================ the library
 
 
+LAYERS = ("exp({})", "sigmoid({})", "tanh({})", "log(1 + ({}).^2)")
+
+
+def swell(k: int) -> str:
+    """k mixed layers over W*x (tests/test_hostile.py): inlined, the derivative doubles with each layer; at
+    k = 40 and more its derivation runs into any small budget."""
+    u = "W*x"
+    for i in range(1, k + 1):
+        u = LAYERS[(i - 1) % 4].format(f"A{i}*{u}")
+    return f"sum({u})"
+
+
 def _expression(rng: random.Random) -> tuple[str, str]:
+    if rng.random() < 0.04:                  # costly by design: the budget must stop it, not the campaign
+        return swell(rng.randint(30, 90)), "W"
     text, wrt = G.expression(rng, rng.randint(0, 4))
     if rng.random() < 0.7:
         text = G.mutate(rng, text, rng.randint(1, 4))
@@ -139,8 +153,9 @@ def claims(rng, count, ctx):
 
 HEADERS = ("shape: A=n,n x=n y=n alpha=", "shape: x=n y=k", "assume: A symmetric", "assume: sum(y) = 1",
            "assume: x > 0", "let u = A*x", "let s = softmax(x)", "f: x'*A*x", "wrt: x", "layout: numerator",
-           "L: x'*A*x", "layout: diagonal", "shape: W", "let x = x", "let ones = x", "foo: 3", "assume: 1 = 2",
-           "f: ", "wrt: A", "let a = b", "let b = a")
+           "L: x'*A*x")
+BAD_HEADERS = ("layout: diagonal", "shape: W", "let x = x", "let ones = x", "foo: 3", "assume: 1 = 2", "f: ",
+               "wrt: A", "let a = b", "let b = a", "shape: x=²", "assume: " + "x > 0; " * 40)
 CHAIN = ("dL/dx = (A + A')*x", "dL/dx = 2*A*x", "dL/dx_i = sum_j (A_ij + A_ji)*x_j", "= A*x + A'*x",
          "du/dx = A", "dL/du = x", "dL = x'*(A + A')*dx", "\\frac{\\partial L}{\\partial x} = (A + A^T) x",
          "dL/dq = 3", "dL/dx =", "d/dx = x")
@@ -153,16 +168,18 @@ def derivation_files(rng, count, ctx):
     from matcalc.budget import Budget
 
     for _ in range(count):
-        lines = [rng.choice(HEADERS) for _ in range(rng.randint(0, 4))]
+        lines = [rng.choice(BAD_HEADERS if rng.random() < 0.1 else HEADERS) for _ in range(rng.randint(0, 3))]
         base, _ = G.expression(rng, rng.randint(0, 3))
         chain = rng.random() < 0.3
+        if rng.random() < 0.03:              # long by design: 20,000 distinct lines run into the budget
+            lines += [f"{base} + {k} - {k}" for k in range(20_000)]
         for _ in range(rng.choice([1, 2, 3, 5, 8, 40, 400])):
             if chain:
                 line = rng.choice(CHAIN)
             else:
                 line = rng.choice([base, base, f"= {base}", f"2*({base})", G.expression(rng, 2)[0], "x'*A*y",
                                    f"({base})'"])
-            if rng.random() < 0.2:
+            if rng.random() < 0.05:
                 line = G.mutate(rng, line, rng.randint(1, 3))
             lines.append(line)
             if rng.random() < 0.05:
@@ -196,17 +213,22 @@ def command_line(rng, count, ctx):
     runner = CliRunner()
     for _ in range(count):
         command = rng.choice(["derive", "derive", "check", "check", "rules"])
-        text, wrt = _expression(rng)
+        text, wrt = _expression(rng) if rng.random() < 0.5 else G.expression(rng, rng.randint(0, 3))
         if rng.random() < 0.4:
             text = "-" + text
         words = [command]
         parts: list[list[str]] = [] if command == "rules" else [[text]]
         for name in rng.sample(sorted(OPTION_VALUES), rng.randint(0, 4)):
             values = OPTION_VALUES[name]
-            value = (G.mutate(rng, text, 1) if values is None else rng.choice(values))
+            if values is None:
+                value = G.mutate(rng, text, 1) if rng.random() < 0.3 else text
+            else:
+                value = rng.choice(values if rng.random() < 0.4 else values[:2])   # mostly good values
             if value is None:
                 value = str(ctx.seconds)
             parts.append([f"{name}={value}"] if rng.random() < 0.2 else [name, value])
+        if command == "check" and not any(p[0].startswith("--claim") for p in parts) and rng.random() < 0.8:
+            parts.append(["--claim", G.expression(rng, 2)[0]])
         if command != "rules":
             parts.append(["--wrt", wrt])
             parts.append(["--time-limit", str(ctx.seconds)])
@@ -272,11 +294,12 @@ def _exchange(port: int, data: bytes, timeout: float) -> tuple[bytes, bool]:
         return b"".join(chunks), False
 
 
-def _judge_reply(reply: bytes, in_time: bool, api: bool, head_only: bool = False) -> tuple[str, str]:
+def _judge_reply(reply: bytes, in_time: bool, api: bool, head_only: bool = False,
+                 sent_nothing: bool = False) -> tuple[str, str]:
     if not in_time:
         return "hang", f"no answer ({len(reply)} bytes read)"
-    if not reply:
-        return "fault", "the connection was closed without an answer"
+    if not reply:            # a connection that sent nothing is closed in silence: that is its answer
+        return ("refused", "closed") if sent_nothing else ("fault", "the connection was closed without an answer")
     line = reply.split(b"\r\n", 1)[0]
     parts = line.split(b" ", 2)
     if len(parts) < 2 or not parts[1].isdigit():
@@ -383,8 +406,8 @@ def http_headers(rng, count, ctx):
         wait = ctx.server_time_limit + 5.0 + ctx.grace + 6.0   # the pool's limit, the header/body deadlines
         api = path.startswith("/api/") and host == f"127.0.0.1:{port}"
         yield judge("HTTP headers", short(head.replace("\r\n", " | ")[:200] + f" +{len(body)} bytes"),
-                    lambda data=data, api=api, head=method == "HEAD": _judge_reply(*_exchange(port, data, wait),
-                                                                                  api=api, head_only=head), wait + 1)
+                    lambda data=data, api=api, head=method == "HEAD": _judge_reply(
+                        *_exchange(port, data, wait), api=api, head_only=head, sent_nothing=not data), wait + 1)
 
 
 @surface("JSON bodies")

@@ -70,6 +70,9 @@ def serve(host, port, open_browser, workers, time_limit, allow_origins, allow_ho
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"note: listening on {host}, not only this machine: anyone who can reach it can use it",
                    err=True)
+    if host in ("0.0.0.0", "::", ""):
+        click.echo("note: requests must name this server as 127.0.0.1, localhost or [::1] (with the port); "
+                   "give --allow-host NAME for each name it is reached by from elsewhere", err=True)
     if open_browser:
         import threading
         import webbrowser

@@ -8,7 +8,7 @@ them keep everyone else out (slowloris). Here, on uvicorn's h11 protocol:
 
 - from the moment a connection opens, or its last answer was sent, the next request's headers have
   HEADER_TIMEOUT seconds to arrive; then its body BODY_TIMEOUT seconds. Late: the connection is
-  answered 408 (if nothing was sent on it yet) and closed;
+  answered 408 and closed (closed in silence if it sent nothing at all: browsers keep spare sockets);
 - a connection beyond MAX_CONNECTIONS open ones is answered 503 and closed at once.
 
 The state is read from h11's `their_state` (IDLE: waiting for headers; SEND_BODY: receiving the body;
@@ -89,9 +89,11 @@ def guarded_protocol(header_timeout: float = HEADER_TIMEOUT, body_timeout: float
             if self.transport is None or self.transport.is_closing():
                 return
             seconds = header_timeout if phase == "headers" else body_timeout
-            answering = self.conn.our_state is not h11.IDLE if phase == "headers" else \
-                self.cycle is None or getattr(self.cycle, "response_started", True)
-            if not answering:      # nothing sent on this request yet: say why it is closed
+            if phase == "headers":     # a connection that sent nothing (a browser's idle or spare socket) is
+                answering = not self.conn.trailing_data[0]   # closed in silence, as uvicorn's keep-alive does
+            else:
+                answering = self.cycle is None or getattr(self.cycle, "response_started", True)
+            if not answering:      # part of a request came and nothing was sent back yet: say why it is closed
                 what = "the request's headers" if phase == "headers" else "the request's body"
                 self.transport.write(_raw_answer(408, "Request Timeout", f"{what} did not arrive within "
                                                  f"{seconds:g} s", "timeout"))
