@@ -12,7 +12,7 @@ Three files of N lines, each checked by `matcalc.verify_steps` in this process w
 - a shape error on line 3: `shape: x=n y=k`, `x'*A*x`, `x'*A*y`, then N copies of `x'*A*x` (77 s at
   800 lines, when every line was typed again once per line).
 
-Per size the median of three runs (one run from 10,000 lines up); the last column is the time per line
+Per size the median of three runs (one run above 10,000 lines); the last column is the time per line
 of the distinct file, which stays flat when the growth is linear. A fit of log(seconds) against
 log(lines) over the sizes from 1,000 up gives the exponent (1 is linear).
 """
@@ -76,7 +76,7 @@ def main() -> None:
                     pass
                 row.append(f"refused ({len(text) / 1e6:.1f} MB) in {1000 * (time.perf_counter() - start):.0f} ms")
                 continue
-            seconds, outcome = timed(text, 3 if n < 10_000 else 1)
+            seconds, outcome = timed(text, 3 if n <= 10_000 else 1)
             if n >= 1000:
                 points[kind].append((n, seconds))
             row.append(f"{seconds:8.2f} s")
