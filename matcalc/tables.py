@@ -32,6 +32,14 @@ class FunctionRow:
     positive: bool = False
     range: str = "real"
     upper: float | None = None
+    arity: int = 1            # arguments: 2 for max(a, b), min(a, b) (elementwise, broadcast to one shape)
+    derivative2: str = ""     # for arity 2: the partial derivative in the second argument y (x the first)
+    axis: int = 0             # the dimension argument as MATLAB writes it: sum(X, 1) column sums, sum(X, 2) row sums
+    single: str = ""          # for an axis row: its value along an axis of one entry, in x ("x" for sums)
+    commutative: bool = False  # f(a, b) = f(b, a): a constant argument is put last (max(u, 0))
+    kink: str = ""            # where the derivative jumps, for the checker: "difference" (x = y), "tie" (two
+                              # entries of the argument equal at its maximum or minimum)
+    latex: str = ""           # the LaTeX command it prints as and is read from (\operatorname{softplus})
 
     @property
     def printed(self) -> str:
@@ -45,6 +53,7 @@ class OperatorRow:
     adjoint: str
     rule: str
     source: str
+    domain: str = ""          # what the operand must be for the operation to be defined (positive)
 
 
 @dataclass(frozen=True)
@@ -118,4 +127,4 @@ def spelled(name: str) -> list[FunctionRow]:
 
 
 def known_function_names() -> list[str]:
-    return sorted({row.printed for row in functions().values()} | {"ones", "I"})
+    return sorted({row.printed for row in functions().values()} | {"ones", "I", "zeros"})

@@ -18,9 +18,10 @@ import re
 import autograd
 import autograd.numpy as anp
 import numpy as np
+from autograd.scipy.special import erf, erfc
 
 TOKEN = re.compile(r"\s*(?:(?P<num>[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-                   r"|(?P<op>\.\*|\./|\.\^|[-+*/^'()]))")
+                   r"|(?P<op>\.\*|\./|\.\^|[-+*/^'(),]))")
 
 
 class PlainError(Exception):
@@ -107,9 +108,12 @@ class Parser:
         if kind == "name":
             if self.peek()[1] == "(":
                 self.take("(")
-                arg = self.sum()
+                args = [self.sum()]
+                while self.peek()[1] == ",":
+                    self.take(",")
+                    args.append(self.sum())
                 self.take(")")
-                return ("call", val, arg)
+                return ("call", val, *args)
             return ("name", val)
         if val == "(":
             node = self.sum()
@@ -143,7 +147,26 @@ def _logsumexp(z):
     return anp.log(anp.sum(anp.exp(z - m))) + m
 
 
+def _normcdf(a):
+    return 0.5 * erfc(-a / np.sqrt(2.0))
+
+
+def _normpdf(a):
+    return anp.exp(-0.5 * a * a) / np.sqrt(2.0 * np.pi)
+
+
+def _sigmoid(a):
+    return 0.5 * (anp.tanh(a / 2) + 1)
+
+
 FUNCS = {
+    # issue 21: written from their definitions (PyTorch's, NumPy's, SciPy's), not from matcalc's rows
+    "softplus": lambda a: anp.logaddexp(0.0, a), "log1p": anp.log1p, "expm1": anp.expm1,
+    "cosh": anp.cosh, "sinh": anp.sinh, "erf": erf, "normcdf": _normcdf, "normpdf": _normpdf,
+    "gelu": lambda a: a * _normcdf(a),
+    "gelu_tanh": lambda a: 0.5 * a * (1 + anp.tanh(np.sqrt(2 / np.pi) * (a + 0.044715 * a ** 3))),
+    "silu": lambda a: a * _sigmoid(a),
+    "ismax": lambda a: (a == anp.max(a)) * 1.0, "ismin": lambda a: (a == anp.min(a)) * 1.0,
     "exp": anp.exp, "log": anp.log, "sin": anp.sin, "cos": anp.cos, "tan": anp.tan,
     "arcsin": anp.arcsin, "arccos": anp.arccos, "arctan": anp.arctan, "tanh": anp.tanh,
     "sigmoid": lambda a: 0.5 * (anp.tanh(a / 2) + 1),
@@ -192,7 +215,33 @@ def _call(name, a, dims):
     if name == "logsumexp_rows":
         m = anp.max(a, axis=1, keepdims=True)
         return anp.log(anp.sum(anp.exp(a - m), axis=1, keepdims=True)) + m
+    if name in ("mean", "var", "std", "max", "min"):     # of all entries (var and std with ddof 0)
+        return anp.reshape({"mean": anp.mean, "var": anp.var, "std": anp.std, "max": anp.max,
+                            "min": anp.min}[name](a), (1, 1))
+    if name == "log_softmax":
+        return a - _logsumexp(a)
+    if name == "log_softmax_rows":
+        m = anp.max(a, axis=1, keepdims=True)
+        return a - anp.log(anp.sum(anp.exp(a - m), axis=1, keepdims=True)) - m
     raise PlainError(f"unknown function {name}")
+
+
+AXIS_FUNCS = {"sum": anp.sum, "mean": anp.mean, "var": anp.var, "std": anp.std}
+
+
+def _call_many(name, args, env, dims):
+    """sum(X, 2) (MATLAB's dimension argument: 1 down the columns, 2 along the rows), max(a, b), min(a, b),
+    zeros(m, n)."""
+    if name == "zeros":
+        sizes = [dims[a[1]] if a[0] == "name" else int(a[1]) for a in args]
+        return anp.zeros((sizes[0], sizes[1] if len(sizes) > 1 else 1))
+    if name in AXIS_FUNCS and len(args) == 2 and args[1][0] == "num":
+        a = evaluate(args[0], env, dims)
+        return AXIS_FUNCS[name](a, axis=int(args[1][1]) - 1, keepdims=True)
+    if name in ("max", "min") and len(args) == 2:
+        a, b = (evaluate(x, env, dims) for x in args)
+        return (anp.maximum if name == "max" else anp.minimum)(a, b)
+    raise PlainError(f"{name} of {len(args)} arguments")
 
 
 def _mul(a, b):
@@ -233,6 +282,8 @@ def evaluate(node, env, dims):
         if name == "I":
             return Eye()
         raise PlainError(f"unknown name {name}")
+    if op == "call" and (len(node) > 3 or node[1] == "zeros"):
+        return _call_many(node[1], node[2:], env, dims)
     if op == "call":
         name, arg = node[1], node[2]
         if name in ("ones", "I") and arg[0] == "name" and arg[1] in dims:
@@ -291,12 +342,15 @@ def evaluate(node, env, dims):
 
 
 def _same_shape(a, b, op: str) -> None:
-    """Elementwise operators take equal shapes, a scalar, or a row repeated over a matrix's rows
-    (X*W + b'), as matcalc's language does; never a column against a row (n×1 .* 1×n)."""
+    """Elementwise operators take equal shapes, a scalar, a row repeated over a matrix's rows (X*W + b'),
+    or a column repeated over its columns (X - mean(X, 2)), as matcalc's language does; never a column
+    against a row (n×1 .* 1×n)."""
     if _scalar(a) or _scalar(b) or a.shape == b.shape:
         return
     rows = sorted((a.shape, b.shape))                # the 1-row one first
-    if not (rows[0][0] == 1 and rows[0][1] == rows[1][1]):
+    cols = sorted((a.shape, b.shape), key=lambda s: s[1])    # the 1-column one first
+    if not (rows[0][0] == 1 and rows[0][1] == rows[1][1]) and not (
+            cols[0][1] == 1 and cols[0][0] == cols[1][0] and cols[1][1] != 1):
         raise PlainError(f"{op} of {a.shape} and {b.shape}")
 
 

@@ -18,6 +18,7 @@ import pytest
 import matcalc
 from matcalc.check.chain_file import Unfolder, is_chain_derivation, read_chain
 from matcalc.errors import MatcalcError
+from matcalc.language.shapes import elaborate
 from matcalc.check.index_check import split_condition, verify_index
 
 import plain_eval as P
@@ -120,10 +121,21 @@ def test_chain_files_are_told_apart_from_chains_of_equalities():
 def test_unfolding_writes_a_quantity_as_a_function_of_the_chosen_variable():
     doc = read_chain(text("seed_softmax_ce.txt"))
     u = Unfolder(doc.lets)
-    assert u.unfold("CE", "yhat") == "(-y'*log(yhat))"
-    assert u.unfold("CE", "z") == "(-y'*log((softmax(z))))"
-    assert "W*x + b" in u.unfold("CE", "W")
+    # the lets that depend on the variable are definitions of one input: f of yhat, of z, of W
+    assert u.unfold("CE", "yhat") == "CE = -y'*log(yhat); CE"
+    assert u.unfold("CE", "z") == "yhat = softmax(z); CE = -y'*log(yhat); CE"
+    assert u.unfold("CE", "W").startswith("z = W*x + b; yhat = softmax(z); ")
     assert u.depends("CE", "W") and not u.depends("z", "yhat")
+    # and they type as the text written out: the same node of the DAG
+    for var, written in (("yhat", "-y'*log(yhat)"), ("z", "-y'*log(softmax(z))"),
+                         ("W", "-y'*log(softmax(W*x + b))")):
+        assert elaborate(u.unfold("CE", var)).root is elaborate(written).root
+
+
+def test_lets_in_any_order_and_a_circle_of_lets():
+    assert Unfolder({"b": "2*a", "a": "x + x"}).unfold("b", "x") == "a = x + x; b = 2*a; b"
+    with pytest.raises(MatcalcError, match="circle"):
+        Unfolder({"a": "b + x", "b": "2*a"})
 
 
 @pytest.mark.parametrize("bad,words", [

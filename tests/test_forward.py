@@ -82,12 +82,14 @@ def test_every_differential_row_of_the_function_table(row):
     arg = {"vector": "z", "square": "X"}.get(row.arg, "M")
     if row.kind == "tomatrix":
         arg = "z"
-    _check(f"{row.printed}({arg})", arg)
+    _check(f"{row.printed}({arg}, {row.axis})" if row.axis else f"{row.printed}({arg})", arg)
 
 
 def test_elementwise_rows_use_their_derivative():
     for row in functions().values():
-        if row.kind == "elementwise" and row.name not in ("relu", "step", "sign", "abs"):
+        if row.arity == 2:                   # max(M, N), min(M, N): both partials, along a direction of M
+            _check(f"{row.printed}(M, 2*M + N)", "M")
+        elif row.kind == "elementwise" and row.name not in ("relu", "step", "sign", "abs"):
             domain_safe = "exp(M)" if row.domain != "real" else "M"     # log, sqrt, arcsin: a positive argument
             if row.name in ("arcsin", "arccos"):
                 domain_safe = "sigmoid(M)"

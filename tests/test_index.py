@@ -393,12 +393,12 @@ def test_identity_rows_in_index_form(row):
     # layout, so entry [i, j] of a Jacobian is df_j/dx_i
     f_scalar, x_scalar = d.typed.root.is_scalar, d.typed.names[row.wrt].is_scalar
     if f_scalar:
-        lhs = f"df/d{row.wrt}_{''.join(free)}"
+        lhs = f"df/d{row.wrt}" + (f"_{''.join(free)}" if free else "")     # df/dp for a scalar variable
     elif x_scalar:
         lhs = f"df_{free[0]}/d{row.wrt}"
     else:
         lhs = f"df_{free[1]}/d{row.wrt}_{free[0]}"
-    claim = f"{lhs} = {text}"
+    claim = f"{lhs} = {text}" if free else text     # a scalar by a scalar has no entries to name
     verdict = matcalc.verify(row.expression, wrt=row.wrt, claim=claim, assume=row.assume,
                              shapes=dict(row.shapes) or None)
     assert verdict.ok, (row, claim, verdict.status, verdict.diagnosis)

@@ -31,6 +31,12 @@ def _expression_exercising(row) -> tuple[str, str, dict]:
     """A scalar expression whose derivative goes through the function's rule, and its variable."""
     name = row.printed
     kind = row.kind
+    if kind == "elementwise" and row.arity == 2:      # both partials at once: d/dx of f(x, 2*x + y)
+        return f"w'*{name}(x, 2*x + y)", "x", {}
+    if row.axis:
+        return (f"{name}(Z, 1)*w", "Z", {}) if row.axis == 1 else (f"w'*{name}(Z, 2)", "Z", {})
+    if kind == "shaped":
+        return f"sum(W .* {name}(Z))", "Z", {}
     if kind == "elementwise":
         return f"w'*{name}(x)", "x", {}
     if kind == "reduce" and row.arg == "vector":
@@ -75,6 +81,8 @@ OPERATOR_CASES = {
     ("unvec", "operand"): ("sum(V .* unvec(g, m, n))", "g", {"g": ("m*n",), "V": ("m", "n")}),
     ("kron", "left"): ("sum(V .* kron(X, B))", "X", {"X": ("m", "n"), "B": ("p", "q"), "V": ("m*p", "n*q")}),
     ("kron", "right"): ("sum(V .* kron(A, X))", "X", {"A": ("m", "n"), "X": ("p", "q"), "V": ("m*p", "n*q")}),
+    ("vpow", "base"): ("w'*x.^p", "x", {}),
+    ("vpow", "exponent"): ("w'*x.^p", "p", {}),
 }
 
 
@@ -101,12 +109,13 @@ def test_simplification_identity_holds_numerically(row):
     rng = np.random.default_rng(5)
     for k in range(3):
         sizes = numeric.dimension_sizes([typed.root, result], start=k)
-        inst = numeric.sample(typed.root, typed.names, None, rng, sizes=sizes, extra_roots=[result])
+        inst = numeric.sample(typed.root, typed.names, None, rng, sizes=sizes, extra_roots=[result],
+                              dim_scalars=typed.dims)       # a size used as a number (sum(ones(n)) = n)
         if "sign" in row.pattern or "abs" in row.pattern:
             inst.env = {n: v + np.sign(v) * 0.1 for n, v in inst.env.items()}
         env = {**inst.dims, **inst.env}
-        lhs = np.asarray(evaluate(typed.root, (), env), dtype=float)
-        rhs = np.asarray(evaluate(result, (), env), dtype=float)
+        lhs = np.asarray(evaluate(typed.root, typed.dims, env), dtype=float)
+        rhs = np.asarray(evaluate(result, typed.dims, env), dtype=float)
         if rhs.shape != lhs.shape:
             rhs = np.broadcast_to(rhs, lhs.shape) if rhs.ndim == 0 else rhs.reshape(lhs.shape)
         assert numeric.relative_error(lhs, rhs) < 1e-9

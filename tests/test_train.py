@@ -214,3 +214,26 @@ def test_cli_malformed_npz_exits_2(tmp_path):
 def test_cli_divergence_exits_3():
     result = CliRunner().invoke(main, ["train", "--hidden", "16", "--epochs", "3", "--lr", "1e150"])
     assert result.exit_code == 3 and "epoch" in result.output
+
+
+def test_train_without_the_train_extra_names_it(monkeypatch):
+    """Without scikit-learn (the [train] extra) `matcalc train` says which extra to install: exit 2, one
+    line, before deriving anything; --plot without matplotlib names the [plot] extra."""
+    import builtins
+    import importlib.util
+
+    real_import, real_find = builtins.__import__, importlib.util.find_spec
+
+    def no_extras(name, *args, **kwargs):
+        if name.split(".")[0] in ("sklearn", "matplotlib"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_extras)
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name.split(".")[0] in ("sklearn", "matplotlib") else real_find(name, *a))
+    result = CliRunner().invoke(main, ["train", "--epochs", "1"])
+    assert result.exit_code == 2
+    assert 'pip install "matcalc[train]"' in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(main, ["train", "--epochs", "1", "--plot", "curves.png"])
+    assert result.exit_code == 2 and 'pip install "matcalc[plot]"' in result.output

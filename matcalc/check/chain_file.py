@@ -33,7 +33,6 @@ from ..engine.derive import check_layout
 from ..errors import MatcalcError, ParseError
 from ..language.arguments import check_assume, check_shapes
 from ..language.index_parse import parse_index_derivative
-from .abbreviations import mentions as _mentions
 from .abbreviations import substitute as _substitute
 from .checker import spec
 from .differential_check import read_differential, verify_differential
@@ -46,6 +45,7 @@ HEADER_KEYS = {"shape": "shape", "shapes": "shape", "assume": "assume", "assumin
 FUNCTION_KEYS = ("f", "expression", "loss")      # `f: ...` (or any `NAME: ...`) defines the function NAME
 _HEADER = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*:\s*(.*)$")
 _LET = re.compile(r"^\s*let\s+([A-Za-z_][A-Za-z0-9_]*)\s*(?:=|:=)\s*(.+)$")
+_DEFINITION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:=|:=)\s*([^=;]+)$")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ASCII_REF = re.compile(r"(?<![A-Za-z0-9_])(?:d|∂)\s*[A-Za-z][A-Za-z0-9_]*\s*/\s*(?:d|∂)\s*[A-Za-z][A-Za-z0-9_]*"
                         r"(?![A-Za-z0-9_({\[])")
@@ -53,7 +53,7 @@ _LATEX_REF = re.compile(r"\\frac\s*\{\s*\\partial\s*(?:[^{}]|\{[^{}]*\})*\}\s*\{
 
 CHAIN_FORMAT = """\
 A chain-rule derivation: each line 'dA/dB = RHS' states a derivative.
-  let z = W*x + b         abbreviations; A and B are these names or the expression's variables
+  let z = W*x + b         definitions (also z = W*x + b); A and B are these names or the variables
   L: -y'*log(softmax(z))  the function, named L (f: names it f)
   dL/dz = softmax(z) - y  the derivative of L, as a function of z, in the file's layout
   = ...                   the same derivative written another way
@@ -145,6 +145,10 @@ def _read_line(doc: ChainDoc, number: int, written: str, line: str, input: str) 
         a, b, rhs = diff
         doc.lines.append(ChainLine(number, written, f"d{a}/d{b}", rhs, differential=True))
         return
+    m = _DEFINITION.match(line)
+    if m and not line.startswith("="):      # `z = W*x + b`, as the language writes a definition
+        _define(doc, m.group(1), m.group(2), input)
+        return
     m = _HEADER.match(line)
     if m and not line.startswith("="):
         key, value = m.group(1), m.group(2).strip()
@@ -198,38 +202,59 @@ def _define(doc: ChainDoc, name: str, body: str, input: str) -> None:
 
 
 class Unfolder:
-    """Writes a quantity as a function of a chosen variable by substituting the lets that depend on it."""
+    """Writes a quantity as a function of a chosen variable: the lets that depend on it become the
+    definitions of one input of the language (`s = softmax(z); -y'*log(s)` for dL/dz), the others stay
+    variables of their own. A definition is one shared node wherever it is used, so nothing is copied
+    into the text: a chain of lets that each use the one before twice costs what the lets cost."""
 
     def __init__(self, lets: dict):
         self.lets = lets
         self.uses = {name: set(_NAME.findall(body)) for name, body in lets.items()}
+        self.order = self._ordered()
 
-    def depends(self, name: str, var: str, seen=()) -> bool:
+    def _ordered(self) -> list[str]:
+        """The lets, each after the lets it uses (a file may define them in any order)."""
+        out: list[str] = []
+        state: dict[str, int] = {}
+        for start in self.lets:
+            stack = [(start, False)]
+            while stack:
+                name, done = stack.pop()
+                if done:
+                    state[name] = 2
+                    out.append(name)
+                    continue
+                if state.get(name) == 2:
+                    continue
+                if state.get(name) == 1:
+                    raise MatcalcError("the abbreviations refer to each other in a circle")
+                state[name] = 1
+                stack.append((name, True))
+                stack.extend((u, False) for u in sorted(self.uses[name]) if u in self.lets and state.get(u) != 2)
+        return out
+
+    def depends(self, name: str, var: str) -> bool:
         if name == var:
             return True
-        if name not in self.lets or name in seen:
-            return False
-        return any(self.depends(u, var, (*seen, name)) for u in self.uses[name])
+        todo, seen = [name], set()
+        while todo:
+            n = todo.pop()
+            if n == var:
+                return True
+            if n in seen or n not in self.lets:
+                continue
+            seen.add(n)
+            todo.extend(self.uses[n])
+        return False
 
     def unfold(self, text: str, var: str) -> str:
-        """Substitute, innermost last, every let (other than `var`) that depends on `var`."""
-        for _ in range(len(self.lets) + 1):
-            names = [n for n in self.lets if n != var and self.depends(n, var) and _mentions(text, n)]
-            if not names:
-                return text
-            for n in names:
-                text = _substitute(text, n, f"({self.lets[n]})")
-        raise MatcalcError("the abbreviations refer to each other in a circle")
+        """`text` as a function of `var`: every let (other than `var`) that depends on `var` defined first."""
+        defs = [n for n in self.order if n != var and self.depends(n, var)]
+        return "; ".join([f"{n} = {self.lets[n]}" for n in defs] + [text])
 
     def everything(self, text: str) -> str:
-        """Every let substituted: the text over the variables alone."""
-        for _ in range(len(self.lets) + 1):
-            names = [n for n in self.lets if _mentions(text, n)]
-            if not names:
-                return text
-            for n in names:
-                text = _substitute(text, n, f"({self.lets[n]})")
-        raise MatcalcError("the abbreviations refer to each other in a circle")
+        """Every let defined first: the text over the variables alone."""
+        return "; ".join([f"{n} = {self.lets[n]}" for n in self.order] + [text])
 
 
 # ================================================================ checking
@@ -264,13 +289,12 @@ class _ChainChecker:
         names = list(self.doc.lets)
         if not names:
             return dict(self.shapes)
-        bodies = [self.unfolder.everything(self.doc.lets[n]) for n in names]
         try:
-            typed, nodes = elaborate_many(bodies[0], self.shapes, tuple(bodies[1:]))
+            typed = elaborate_many(self.unfolder.everything(self.unfolder.order[-1]), self.shapes)[0]
         except MatcalcError as err:
             raise type(err)(f"in the abbreviations: {err}") from None
         out = {n: spec(node.shape) for n, node in typed.names.items() if n not in typed.dims}
-        for name, node in zip(names, [typed.root, *nodes]):
+        for name, node in typed.definitions.items():
             out[name] = spec(node.shape)
         return out
 
@@ -300,16 +324,13 @@ class _ChainChecker:
             index = bool(a_idx or b_idx) or is_index_notation(line.rhs)
             shapes = self._shapes_for(expression)
             assume = self._assumptions_for(expression)
-            if line.differential:
-                claim = self.unfolder.unfold(line.rhs, b)
-                v = verify_differential(expression, b, f"d{a} = {claim}", shapes=shapes, assume=assume)
+            if line.differential:       # the expression's definitions are the claim's too
+                v = verify_differential(expression, b, f"d{a} = {line.rhs}", shapes=shapes, assume=assume)
             elif index:
-                lets = {n: self.unfolder.unfold(body, b) for n, body in self.doc.lets.items()
-                        if n != b and self.unfolder.depends(n, b) and n in _index_names(line.rhs)}
                 v = verify_index(expression, b, f"{line.lhs} = {line.rhs}", shapes=shapes, assume=assume,
-                                 layout=self.layout, input="ascii", lets=lets)
+                                 layout=self.layout, input="ascii")
             else:
-                claim = self.unfolder.unfold(self._with_stated(line.rhs), b)
+                claim = self._with_stated(line.rhs)
                 v = verify(expression, b, claim, shapes=shapes, assume=assume, layout=self.layout,
                            input="ascii")
                 self.stated.setdefault((a, b), read_input(line.rhs, self.input)
@@ -373,20 +394,6 @@ class _ChainChecker:
         for key, body in found.items():
             text = _substitute(text, key, f"({body})")
         return text
-
-
-def _index_names(rhs: str) -> set[str]:
-    """The names an index expression uses (entries and its matrix-form pieces)."""
-    from ..language.index_parse import parse_index
-    from .index_check import _walk, split_condition
-
-    out = set()
-    for n in _walk(parse_index(split_condition(rhs)[0])):
-        if n.kind == "entry":
-            out.add(n.args[0])
-        elif n.kind == "mexpr":
-            out |= set(_NAME.findall(n.args[0]))
-    return out
 
 
 def _has_refs(rhs: str) -> bool:

@@ -29,7 +29,7 @@ from ..errors import MatcalcError, ParseError, ShapeError, UnsupportedError
 from ..language import expr as E
 from ..language.expr import Node
 from ..language.parse import parse
-from ..language.printing import to_text
+from ..language.printing import to_text_bounded as to_text   # a large claim in its named form, never inlined
 from ..language.shapes import elaborate_many
 from .instances import SCALES, Instance, Sampler, dimension_sizes
 from .truth import LOOSE, Reference, Witness, relative_error
@@ -89,13 +89,16 @@ def syntax_names(text: str) -> set[str]:
     """The names a text mentions (dimension arguments of ones(n) and I(n) included), for a clear
     "your claim uses a name the expression does not have" error."""
     names: set[str] = set()
+    defined: set[str] = set()
     stack = [parse(text)]
     while stack:
         node = stack.pop()
         if node.kind == "name" and node.value != "I":
             names.add(node.value)
+        elif node.kind == "define":
+            defined.add(node.value)
         stack.extend(node.args)
-    return names
+    return names - defined
 
 
 def text_edits(text: str, limit: int = 60):
@@ -272,7 +275,7 @@ class Checker:
         except ParseError as err:
             raise ParseError(f"in the claim: {err.message}", err.text, err.column) from None
         dims = {d for node in self.typed.names.values() for d in node.shape if isinstance(d, str)}
-        unknown = sorted(names - set(self.typed.names) - dims - self.user_dims())
+        unknown = sorted(names - set(self.typed.names) - set(self.typed.definitions) - dims - self.user_dims())
         if unknown:
             known = ", ".join(sorted(self.typed.names)) or "none"
             hint = (" (a dimension such as m must be declared in a shape, e.g. --shape X=m,d)"
@@ -382,6 +385,13 @@ class Checker:
                 continue
             out.append(case)
         if not out:
+            if sampler.ties:
+                from ..language.printing import to_text
+
+                raise MatcalcError(f"could not find random values at which the expression is defined and "
+                                   f"differentiable (a draw must keep the two largest entries of "
+                                   f"{to_text(sampler.ties[0])} apart, and the two smallest: max and min have no "
+                                   f"derivative at a tie); state its domain with an assumption such as 'x > 0'")
             raise MatcalcError("could not find random values at which the expression is defined; "
                                "state its domain with an assumption such as 'x > 0'")
         return out

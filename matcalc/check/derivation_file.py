@@ -25,10 +25,10 @@ from ..errors import MatcalcError, ParseError, ShapeError
 from ..language.arguments import MAX_FILE_BYTES, check_assume, check_shapes
 from ..language import expr as E
 from ..language.expr import Node
+from ..language.functions import declared
 from ..language.parse import parse
-from ..language.printing import to_text
+from ..language.printing import to_text_bounded as to_text   # a large claim in its named form, never inlined
 from ..language.shapes import elaborate_many
-from .abbreviations import substitute
 from .checker import INSTANCES, SEED, shape_phrase, specs, transposed
 from .diagnose import (
     TERM_KINDS,
@@ -57,7 +57,7 @@ def _error(a, b) -> float:
 class DerivationText:
     """A derivation file, read: its expression lines (with line numbers) and its header settings."""
 
-    lines: list[tuple[int, str]]          # (line number, expression text after let-substitution)
+    lines: list[tuple[int, str]]          # (line number, expression text)
     written: list[str]                    # the lines as written
     shapes: dict = field(default_factory=dict)
     assume: list[str] = field(default_factory=list)
@@ -71,14 +71,14 @@ HEADER_KEYS = {"shape": "shape", "shapes": "shape", "assume": "assume", "assumin
                "let": "let", "f": "expression", "expression": "expression", "loss": "expression",
                "wrt": "wrt", "layout": "layout"}
 _HEADER = re.compile(r"^\s*([A-Za-z]+)\s*:\s*(.*)$")
-_LET = re.compile(r"^\s*let\s+([A-Za-z_][A-Za-z0-9_]*)\s*(?:=|:=)\s*(.+)$")
+_LET = re.compile(r"^\s*(?:let\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*(?:=|:=)\s*(.+)$")
 
 DERIVATION_FORMAT = """\
 A derivation file: one expression a line, each claimed equal to the line before.
   # a comment (also after an expression)
   shape: W=c,d x=d        declare shapes (several per line, separated by spaces or ';')
   assume: sum(y) = 1      an assumption (one per line)
-  let s = softmax(z)      an abbreviation, substituted (in parentheses) into the lines below
+  let s = softmax(z)      a definition (also `s = softmax(z)`, as in the language), for the lines below
   f: -y'*log(softmax(z))  optional: the expression differentiated ...
   wrt: z                  ... and the variable; the first line is then checked as its derivative
   layout: numerator       optional (default denominator)
@@ -94,8 +94,8 @@ def read_derivation(text: str) -> DerivationText:
         if not line:
             continue
         m = _LET.match(line)
-        if m:
-            name, body = m.group(1), _apply_lets(m.group(2).strip(), out.lets)
+        if m and ";" not in m.group(2):
+            name, body = m.group(1), m.group(2).strip()
             from ..tables import spelled
 
             if spelled(name) or name in ("ones", "I"):
@@ -126,7 +126,7 @@ def read_derivation(text: str) -> DerivationText:
                 mm = _LET.match("let " + value)
                 if not mm:
                     raise MatcalcError(f"line {number}: write an abbreviation as 'let s = softmax(z)'")
-                out.lets.append((mm.group(1), _apply_lets(mm.group(2).strip(), out.lets)))
+                out.lets.append((mm.group(1), mm.group(2).strip()))
             elif key == "expression":
                 out.expression = value
             elif key == "wrt":
@@ -137,17 +137,16 @@ def read_derivation(text: str) -> DerivationText:
         if line.startswith("="):
             line = line[1:].strip()
         out.written.append(line)
-        out.lines.append((number, _apply_lets(line, out.lets)))
-    if out.expression is not None:
-        out.expression = _apply_lets(out.expression, out.lets)
+        out.lines.append((number, line))
     return out
 
 
-def _apply_lets(text: str, lets: list[tuple[str, str]]) -> str:
-    """Replace each abbreviation (a whole name, not a function call) by its definition in parentheses."""
-    for name, body in reversed(lets):
-        text = substitute(text, name, f"({body})")
-    return text
+def with_definitions(text: str, lets: list[tuple[str, str]]) -> str:
+    """`text` after the file's definitions, as one input of the language (`s = softmax(z); -y'*log(s)`):
+    each defined name is one shared node, however often the lines use it (no text is substituted)."""
+    if not lets:
+        return text
+    return "; ".join([f"{name} = {body}" for name, body in lets] + [text])
 
 
 def derivation_text(derivation) -> str | list[str]:
@@ -168,15 +167,16 @@ def derivation_text(derivation) -> str | list[str]:
 
 
 def verify_steps(derivation, shapes=None, assume=(), expression: str | None = None, wrt: str | None = None,
-                 layout: str | None = None, input: str = "auto", budget=None) -> StepsVerdict:
+                 layout: str | None = None, input: str = "auto", budget=None, functions=None) -> StepsVerdict:
     """Check a derivation: each line equal to the line before; the first line, when `expression` and
     `wrt` are given, equal to the derivative. `derivation` is the file's text or a list of lines.
     A file whose lines state derivatives (`dL/dz = s - y`) is a chain-rule derivation (chain_file.py):
-    each line is judged as the derivative it states. The whole check runs under one `budget` (a
+    each line is judged as the derivative it states. `functions`: abstract elementwise functions the
+    lines may call (f, f'), judged as verify judges them. The whole check runs under one `budget` (a
     matcalc.budget.Budget; default 10 s and 1 GB, or the environment's), looked at on every line."""
     derivation = derivation_text(derivation)
     shapes, assume = check_shapes(shapes), check_assume(assume)
-    with _budget.limit(budget) as spent:
+    with _budget.limit(budget) as spent, declared(functions):
         verdict = _verify_steps(derivation, shapes, assume, expression, wrt, layout, input)
         spent.check("checking the derivation")   # never a verdict made of work the budget cut short
     return verdict
@@ -205,6 +205,13 @@ def _verify_steps(derivation, shapes, assume, expression, wrt, layout, input) ->
     if len(doc.lines) < 2 and expression is None:
         raise MatcalcError("a derivation needs at least two lines (or 'f:' and 'wrt:' headers)")
     numbers = [n for n, _ in doc.lines]
+    lets = []
+    for name, body in doc.lets:
+        _budget.check("reading the derivation's definitions")
+        try:
+            lets.append((name, read_input(body, input)))
+        except MatcalcError as err:
+            raise type(err)(f"in the definition of {name}: {err}") from None
     texts, trees = [], []
     for n, t in doc.lines:
         _budget.check("reading the derivation's lines")
@@ -217,7 +224,10 @@ def _verify_steps(derivation, shapes, assume, expression, wrt, layout, input) ->
             raise type(err)(f"line {n}: {err}") from None
         texts.append(t)
     if expression is not None:
-        expression = read_input(expression, input)
+        expression = with_definitions(read_input(expression, input), lets)
+    elif lets:
+        texts[0] = with_definitions(texts[0], lets)
+        trees[0] = parse(texts[0])
     written = doc.written or texts
     checker = _StepsChecker(texts, numbers, written, shapes, assume, expression, wrt, layout)
     checker.trees = trees
@@ -359,7 +369,8 @@ class _StepsChecker:
             inst = sampler.draw(np.random.default_rng(seed + i), sizes)
             if inst is None:
                 continue
-            arrays = {k: v for k, v in inst.arrays.items() if k in self.typed.names or k in self.dim_scalars}
+            arrays = {k: v for k, v in inst.arrays.items()
+                      if k in self.typed.names or k in self.dim_scalars or callable(v)}
             for k, v in inst.dims.items():
                 if k in self.dim_scalars:
                     arrays[k] = v

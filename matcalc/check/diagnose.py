@@ -20,7 +20,7 @@ from ..engine.simplify import Simplifier
 from ..errors import MatcalcError
 from ..language import expr as E
 from ..language.expr import Node
-from ..language.printing import to_text
+from ..language.printing import to_text_bounded as to_text   # a large claim in its named form, never inlined
 from .checker import (
     OTHER_LAYOUT,
     SEED,
@@ -95,12 +95,18 @@ def _layout_text(ck: Checker, claim_layout: str, square: bool = False) -> str:
             f"layout it is {expected} ({ck.describe_shape(ck.layout)}).")
 
 
+EDIT_NODES = 300   # a claim larger than this (a deep network's, through definitions) is not searched edit by edit
+
+
 def _relations(ck: Checker, cases: list[Case], layout: str):
     """Try each relation between the claim and the truth, cheapest and most specific first."""
     values = ck.den_values(ck.claim, cases, layout)
     truth = [c.truth for c in cases]
+    large = len(E.walk(ck.claim)) > EDIT_NODES     # one edit at a time over a large claim costs a plan each
     for test in (_zero_claim, _sign_or_factor, _missing_factor, _terms, _hadamard, _inner_transpose, _assumption,
                  _inner_sign, _varying_factor, _difference):
+        if large and test in (_hadamard, _inner_transpose, _inner_sign):
+            continue
         found = test(ck, cases, layout, values, truth)
         if found:
             return found
@@ -148,7 +154,7 @@ def _inner_sign(ck, cases, layout, values, truth):
     where the derivative has `1 - tanh(z).^2`)."""
     edits = []
     for path, node in _occurrences(ck.claim):
-        if node.op == "fn" and path:
+        if node.op == "fn" and path and len(node.args) == 1:
             flipped = E.fn(node.attr, E.neg(node.args[0]), node.shape)
             edits.append((path, flipped, to_text(node), to_text(flipped)))
         if node.op != "add" or not path:

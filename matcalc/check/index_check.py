@@ -146,14 +146,15 @@ class IndexJudge:
 
     def _type_lets(self, lets: dict) -> dict:
         """Each abbreviation typed over the expression's names (a name of its own shadows none)."""
-        lets = {k: v for k, v in lets.items() if k not in self.typed.names}
+        lets = {k: v for k, v in lets.items() if k not in self.typed.names and k not in self.typed.definitions}
+        defined = {k: n for k, n in self.typed.definitions.items() if n.args}   # the expression's h = …
         if not lets:
-            return {}
+            return defined
         try:
             _, nodes = elaborate_many(self.expression, specs(self.typed.names), tuple(lets.values()))
         except MatcalcError as err:
             raise type(err)(f"in an abbreviation ({', '.join(lets)}): {err}") from None
-        return dict(zip(lets, nodes))
+        return {**defined, **dict(zip(lets, nodes))}
 
     def _shapes(self) -> dict:
         return {**specs(self.typed.names), **{k: spec(n.shape) for k, n in self.lets.items()}}

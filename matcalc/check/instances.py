@@ -24,9 +24,10 @@ from ..budget import BudgetExceeded, check_allocation
 from ..budget import check as budget_check
 from ..compile.codegen import compile_nodes
 from ..engine.assumptions import Assumptions
-from ..engine.domain import kink_arguments, positive_needs
+from ..engine.domain import kink_arguments, positive_needs, tie_arguments
 from ..language import expr as E
 from ..language.expr import Node, walk
+from .abstract import draw_functions, positive_bases
 from .numeric import SIZES, _domains
 
 # Where a kink (relu, abs, step, sign) the usual spread never crossed is sought: `relu(x + 100000)` needs
@@ -126,10 +127,14 @@ class Sampler:
                 self.checked.append((text, lhs, rhs))
         self.kinks = kink_arguments(self.roots)
         self.watched = self.kinks + [k for k in kink_arguments(watch) if k not in self.kinks]
+        self.ties = tie_arguments(self.roots + list(watch))   # max(X), ismax(X): no two extremes tie
         outputs = {f"k{i}": k for i, k in enumerate(self.watched)}
+        outputs.update({f"t{i}": t for i, t in enumerate(self.ties)})
         outputs.update({f"l{i}": lhs for i, (_, lhs, _) in enumerate(self.checked)})
         outputs.update({f"r{i}": rhs for i, (_, _, rhs) in enumerate(self.checked)})
         self._probe = compile_nodes(outputs, self.dim_scalars) if outputs else None
+        self._functions = list(self.roots) + list(watch)      # the declared functions they call, drawn anew
+        self._positive = positive_bases(self._functions)
 
     # ------------------------------------------------------------ drawing
 
@@ -155,6 +160,7 @@ class Sampler:
             for name, n in dims.items():
                 if name not in arrays and name not in self.names or name in self.dim_scalars:
                     arrays[name] = n   # a plan may need a size no array implies (I, ones(p))
+            arrays.update(draw_functions(self._functions, rng, self._positive))
             inst = Instance(arrays, dims, scale)
             if self._clear_of_kinks(inst):
                 return inst
@@ -181,6 +187,12 @@ class Sampler:
                 return False
             if v.size and float(np.min(v)) < KINK_MARGIN * max(inst.scale, 1e-3):
                 return False
+        for i in range(len(self.ties)):
+            v = np.sort(np.asarray(values[f"t{i}"], dtype=float).ravel())
+            if not np.all(np.isfinite(v)):
+                return False
+            if v.size > 1 and min(v[-1] - v[-2], v[1] - v[0]) < KINK_MARGIN * max(inst.scale, 1e-3):
+                return False       # a tie for the maximum (or the minimum): max has no derivative there
         return True
 
     def kink_signs(self, instances) -> list[tuple[Node, bool, bool]]:
@@ -226,7 +238,7 @@ class Sampler:
 
     def kinks_seen(self, instances) -> str:
         """The evidence's words on the kinks over these instances: '' when there are none."""
-        from ..language.printing import to_text
+        from ..language.printing import to_text_bounded as to_text
 
         sides = self.kink_signs(instances)
         if not sides:

@@ -17,9 +17,12 @@ import numpy as np
 from ..budget import check_allocation
 from ..compile.codegen import Plan, _rep
 from ..engine.assumptions import Assumptions
+from ..engine.domain import positive_base
 from ..language import expr as E
 from ..language.expr import Node, walk
-from ..tables import functions
+from ..language.functions import AbstractRow
+from ..language.functions import row as function_row
+from .abstract import draw_functions
 
 SIZES = (3, 4, 5, 2, 6, 7, 8, 9, 10, 11)
 
@@ -34,9 +37,9 @@ def _domains(root: Node) -> dict[str, set[str]]:
     """What each name must satisfy, read from the functions it sits under."""
     need: dict[str, set[str]] = {}
     for node in walk(root):
-        if node.op != "fn":
+        if node.op != "fn" and not positive_base(node):
             continue
-        domain = functions()[node.attr].domain
+        domain = function_row(node.attr).domain if node.op == "fn" else "positive"   # x.^p: x > 0
         if domain == "real":
             continue
         # names under a function whose value is positive anyway (log(softmax(z))) need nothing
@@ -48,7 +51,8 @@ def _domains(root: Node) -> dict[str, set[str]]:
                 if domain in ("invertible", "positive-determinant") and n is not node.args[0]:
                     kind = "conditioned"
                 need.setdefault(n.attr, set()).add(kind)
-            elif not (domain == "positive" and n.op == "fn" and functions()[n.attr].positive):
+            elif not (domain == "positive" and n.op == "fn" and (function_row(n.attr).positive or isinstance(
+                    function_row(n.attr), AbstractRow))):   # an abstract f under a log is drawn positive
                 stack.extend(n.args)
     return need
 
@@ -84,6 +88,7 @@ def sample(root: Node, names: dict[str, Node], assumptions: Assumptions | None =
         if name in dims:
             continue
         dims[name] = SIZES[len(dims) % len(SIZES)]
+    env.update(draw_functions([root, *extra_roots], rng))
     return Instance(env, dims)
 
 
@@ -116,16 +121,28 @@ def _draw(name, shape, rep, need: set[str], a: Assumptions, rng):
     return rng.standard_normal(size) * scale if size else float(rng.standard_normal() * scale)
 
 
+
+
 def value_function(root: Node, dim_scalars=()):
-    plan = Plan({"value": root}, set(dim_scalars))
+    """The expression's value as a function of keyword arrays; the plan is compiled once per expression
+    (finite differences ask for it at every instance)."""
+    key = (root, frozenset(dim_scalars))
+    plan = _VALUE_PLANS.get(key)
+    if plan is None:
+        if len(_VALUE_PLANS) >= 64:      # the plans of the last few expressions: a check measures one
+            _VALUE_PLANS.pop(next(iter(_VALUE_PLANS)))   # expression on dozens of instances
+        plan = _VALUE_PLANS[key] = Plan({"value": root}, set(dim_scalars))
     return lambda **env: plan(**env)["value"]
+
+
+_VALUE_PLANS: dict = {}
 
 
 def finite_difference(root: Node, wrt: str, inst: Instance, dim_scalars=(), h: float = 1e-6):
     """Denominator-layout derivative of `root` at the instance, by central differences.
 
     Scalar f: an array of the variable's shape. Vector f: (len(x) × len(f)) for a vector x, len(f) for
-    a scalar x — the layout matcalc's denominator results have."""
+    a scalar x; a matrix F by a scalar: (dF/dα)' — the layout matcalc's denominator results have."""
     f = value_function(root, dim_scalars)
     env = dict(inst.env)
     env.update({k: v for k, v in inst.dims.items() if k in dim_scalars})
@@ -146,6 +163,8 @@ def finite_difference(root: Node, wrt: str, inst: Instance, dim_scalars=(), h: f
         fm = np.asarray(f(**env), dtype=float)
         grads[idx] = (fp - fm) / (2 * step)
     env[wrt] = x0
+    if not base.shape and grads.ndim == 2:   # a matrix by a scalar: denominator layout is dF/dα transposed
+        return grads.T
     return grads
 
 

@@ -9,16 +9,11 @@ a rewrite is right or refused, never different. `to_matrix` here is the library'
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..compile.codegen import evaluate
-from ..compile.index_eval import index_values
 from ..engine.derive import read_input as read_unchecked
 from ..engine.index_matrix import convert
 from ..errors import MatcalcError
 from ..language.index import IndexExpr
 from ..language.shapes import elaborate_many
-from . import numeric
 
 
 def to_matrix(text: str, shapes: dict | None = None, free: tuple[str, ...] | None = None) -> str:
@@ -40,6 +35,12 @@ def read_input(expression: str, input: str = "auto") -> str:
 
 def _check(ix: IndexExpr, result: str, order: tuple, shapes: dict | None):
     """Both forms on one random instance with distinct sizes: equal, or an error (never a wrong rewrite)."""
+    import numpy as np    # the numbers are imported where a sum is read: plain ASCII text needs none of them
+
+    from ..compile.codegen import evaluate
+    from ..compile.index_eval import index_values
+    from . import numeric
+
     declared = dict(shapes or {})
     for name, shp in ix.names.items():
         declared.setdefault(name, tuple(d for d in shp if d != 1))

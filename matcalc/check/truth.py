@@ -121,6 +121,8 @@ class Witness:
                     jac = np.asarray(autograd.jacobian(g)(x), dtype=float)
                     out_nd = jac.ndim - x0.ndim
                     value = np.transpose(jac, tuple(range(out_nd, jac.ndim)) + tuple(range(out_nd)))
+                    if scalar_x and value.ndim == 2:   # a matrix by a scalar: (dF/dα)', as finite differences
+                        value = value.T
         except BudgetExceeded:
             raise                  # a limit the user set: said, never read as 'undefined here'
         except Exception:  # noqa: BLE001 — autograd cannot run this: finite differences alone decide

@@ -91,6 +91,10 @@ class Verdict:
     def __str__(self) -> str:
         return render_verdict(self)
 
+    def __repr__(self) -> str:
+        what = f"{self.status} ({self.kind})" if self.kind else self.status
+        return f"<matcalc Verdict {what}: claim {self.claim!r} for d/d{self.wrt} of {self.expression!r}>"
+
     def _repr_markdown_(self) -> str:
         mark = "✅" if self.ok else "❌"
         rows = [f"**{mark} {self.status}**" + (f" ({self.kind})" if self.kind else ""), "",
@@ -193,6 +197,10 @@ class StepsVerdict:
 
     def __str__(self) -> str:
         return render_steps(self)
+
+    def __repr__(self) -> str:
+        bad = f", first bad line {self.first_bad}" if self.first_bad is not None else ""
+        return f"<matcalc StepsVerdict {'CORRECT' if self.ok else 'WRONG'}: {len(self.steps)} line{'s' if len(self.steps) != 1 else ''}{bad}>"
 
     def _repr_markdown_(self) -> str:
         rows = [f"**{'✅' if self.ok else '❌'} {self.diagnosis}**", "", "| line | expression | verdict |",

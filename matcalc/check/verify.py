@@ -20,10 +20,13 @@ import math
 import numpy as np
 
 from .. import budget as _budget
+from ..engine.definitions import as_variable
 from ..engine.derive import check_layout
 from ..errors import MatcalcError
 from ..language.arguments import check_assume, check_shapes
 from ..language import expr as E
+from ..language.functions import declared
+from .abstract import abstract_bases
 from .checker import Checker, small_shapes
 from .diagnose import _diagnose, _shape_diagnosis
 from .reading import read_input
@@ -47,15 +50,19 @@ ENGINE_NOTE = ("matcalc's own derivation disagrees with the true derivative (lar
 
 
 def verify(expr: str, wrt: str, claim: str, shapes=None, assume=(), layout: str = "denominator",
-           input: str = "auto", order: int = 1, budget=None) -> Verdict:
+           input: str = "auto", order: int = 1, budget=None, functions=None) -> Verdict:
     """Is `claim` the derivative of `expr` with respect to `wrt` (in `layout`)? The numbers decide.
 
     A claim in index notation (`(s_i - y_i)*x_j`, `dL/dW_ij = ...`, `s_i*(delta_ik - s_k)`) is judged
     entry by entry (index_check.py). Raises a MatcalcError for bad input (a parse or shape error, in the expression or — saying so —
     in the claim); every judgement about the claim itself is a Verdict. The check runs under `budget` (a
-    matcalc.budget.Budget, default 10 s and 1 GB or the environment's; BudgetExceeded past it)."""
+    matcalc.budget.Budget, default 10 s and 1 GB or the environment's; BudgetExceeded past it).
+
+    `functions` declares abstract elementwise functions (["f"]): the claim may write f, f', f''; each
+    instance draws f anew as a random smooth function (check/abstract.py), so a claim true for one f only
+    is WRONG."""
     shapes, assume = check_shapes(shapes), check_assume(assume)
-    with _budget.limit(budget) as spent:
+    with _budget.limit(budget) as spent, declared(functions):
         verdict = _verify(expr, wrt, claim, shapes, assume, layout, input, order)
         spent.check("judging the claim")   # never a verdict made of work the budget cut short
     return verdict
@@ -66,6 +73,7 @@ def _verify(expr: str, wrt: str, claim: str, shapes, assume, layout: str, input:
     if not isinstance(wrt, str):
         raise TypeError(f"wrt must be a name (str), got {type(wrt).__name__}")
     expression = read_input(expr, input)
+    expression, shapes = as_variable(expression, wrt, shapes)   # ∂f/∂h of a defined name h: f of h
     if not isinstance(claim, str):
         raise TypeError(f"the claim must be text (str), got {type(claim).__name__}")
     from .differential_check import split_differential, verify_differential
@@ -165,6 +173,12 @@ def _evidence(ck: Checker, cases, errs: list[float], claim_layout: str, symbolic
     else:
         notes.append("matcalc could not derive this expression itself; the verdict rests on the measured "
                      "derivative alone")
+    bases = sorted(abstract_bases([ck.root, ck.claim]))
+    if bases:
+        names = ", ".join(bases)
+        notes.append(f"{names} {'is' if len(bases) == 1 else 'are'} judged as any smooth function: every instance "
+                     f"draws {'its' if len(bases) == 1 else 'their'} own (random polynomial, sine and exponential "
+                     f"terms, with exact derivatives), so a claim true for one particular function does not pass")
     relative = [e * c.ref.tol for e, c in zip(errs, cases)]
     if claim_layout != ck.layout and max(errs) < 1:
         notes.append(f"transposed to {ck.layout} layout, its values agree with the derivative "

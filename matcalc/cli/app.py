@@ -9,21 +9,39 @@ from __future__ import annotations
 
 import click
 
-from .check import check
-from .derive import derive
-from .rules import rules
-from .serve import serve
-from .train import train
+
+def _command(name: str) -> click.Command:
+    """Each command's module is imported when that command runs (or --help lists them), so that
+    `matcalc derive` does not import the checker, the trainer or the web server."""
+    if name == "derive":
+        from .derive import derive as command
+    elif name == "check":
+        from .check import check as command
+    elif name == "train":
+        from .train import train as command
+    elif name == "rules":
+        from .rules import rules as command
+    else:
+        from .serve import serve as command
+    return command
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+COMMANDS = ("derive", "check", "train", "rules", "serve")
+
+
+class _Commands(click.Group):
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        return _command(name) if name in COMMANDS else None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="matcalc")
 def main():
     """Derive, check and run matrix-calculus gradients, in matrix notation, showing the work."""
 
-
-for command in (derive, check, train, rules, serve):
-    main.add_command(command)
 
 if __name__ == "__main__":
     main(prog_name="matcalc")

@@ -118,6 +118,9 @@ input_option = click.option("--input", "input_kind", type=click.Choice(["auto", 
                             default="auto", show_default=True, help="The expression's notation.")
 
 
+function_option = click.option("--function", "functions", multiple=True, metavar="NAME",
+                               help="An abstract elementwise function the expression calls (repeatable): "
+                                    "--function f lets it write f(z); results use f'(z), f''(z).")
 EXPRESSION_COMMAND = {"ignore_unknown_options": True}  # so "-y'*log(...)" is an expression, not an option
 
 

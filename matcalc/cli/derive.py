@@ -11,15 +11,15 @@ import json
 
 import click
 
-from ..api import derive as derive_expression
-from ..api import differential, kronecker, tensor_index
-from ..api.report import markdown_report
+from ..api.derivation import derive as derive_expression
+from ..api.derivation import differential, kronecker, tensor_index
 from ..api.text import render_text
 from ..budget import limit
 from ..engine.differential import differential_steps
 from ..engine.tensor_index import HasMatrixForm, matrix_form_exists
 from ..errors import MatcalcError, UnsupportedError
 from ..language.expr import shape_text
+from ..language.functions import declared
 from ..language.printing import to_text_bounded
 from .common import (
     DEFAULT_ASSUME,
@@ -28,6 +28,7 @@ from .common import (
     ExpressionCommand,
     assume_option,
     budget_options,
+    function_option,
     guarded,
     input_option,
     layout_option,
@@ -58,15 +59,16 @@ from .common import (
               help="How the steps are written: adjoint (∂f/∂Z = G) or the differential method (df = tr(G' dZ)).")
 @click.option("--shapes", "show_shapes", is_flag=True,
               help="With the steps: each step's shapes, as [64×m · m×10 → 64×10] for a product.")
+@function_option
 @input_option
 @budget_options
 @guarded
-def derive(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, method, show_shapes, input_kind,
-           time_limit, memory_limit):
+def derive(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, method, show_shapes, functions,
+           input_kind, time_limit, memory_limit):
     """Differentiate EXPRESSION (default: the softmax cross-entropy -y'*log(softmax(W*x + b)))."""
     if (show_shapes or method == "differential") and steps is None:
         steps = True                       # --shapes and --method annotate the steps: asking for them asks for steps
-    with limit(make_budget(time_limit, memory_limit)):
+    with limit(make_budget(time_limit, memory_limit)), declared(list(functions)):
         _derive_command(expression, wrt, shapes, assume, layout, order, direction, fmt, steps, input_kind,
                         show_shapes, method)
 
@@ -108,6 +110,8 @@ def _derive_command(expression, wrt, shapes, assume, layout, order, direction, f
     elif fmt in ("numpy", "torch", "jax", "cupy"):
         click.echo(d.source(fmt), nl=False)
     elif fmt == "markdown":
+        from ..api.report import markdown_report
+
         click.echo(markdown_report(d))
     else:
         if method == "differential" and steps:

@@ -38,7 +38,12 @@ def rules(table, fmt):
 
 def _row_text(table: str, row: dict) -> str:
     if table == "functions":
-        body = f"d {row['name']}: " + (f"G .* ({row['derivative']})" if row["derivative"] else row["adjoint"])
+        shown = row.get("spelling") or row["name"]
+        label = f"{shown}(x, y)" if row.get("arity", 1) == 2 else \
+            f"{shown}(X, {row['axis']})" if row.get("axis") else row["name"]
+        body = f"d {label}: " + (f"G .* ({row['derivative']})" if row["derivative"] else row["adjoint"])
+        if row.get("derivative2"):
+            body += f", G .* ({row['derivative2']})"
         return f"  {row['printed'] if 'printed' in row else row.get('spelling') or row['name']:<16} {body}\n" \
                f"  {'':<16} {row['rule']}   [{row['source']}]"
     if table == "operators":

@@ -20,6 +20,9 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import MatcalcError
+from ..language.expr import walk
+from ..language.functions import AbstractRow, declared
+from ..language.functions import row as function_row
 
 BACKENDS = ("numpy", "torch", "jax", "cupy")
 
@@ -54,6 +57,14 @@ class Float64Namespace:
         return f"<matcalc {self.name} namespace>"
 
 
+def _jax_tmatmul(a, b):
+    """a.T @ b as one contraction over the first axes: XLA's CPU backend copies a transposed operand
+    before a dot (X.T @ v took 7.6× as long as v @ X at 1000×100), the contraction does not."""
+    import jax
+
+    return jax.lax.dot_general(a, b, (((0,), (0,)), ((), ())))
+
+
 def _missing(backend: str, package: str, extra: str) -> MatcalcError:
     return MatcalcError(f"the {backend} backend needs {package}, which is not installed "
                         f"(pip install 'matcalc[{extra}]')")
@@ -81,7 +92,7 @@ def namespace(backend: str):
             raise _missing("jax", "JAX", "jax") from None
         # the plan computes in float64 as NumPy does; JAX's default is float32
         jax.config.update("jax_enable_x64", True)
-        return Float64Namespace("jax", jnp, jnp.float64)
+        return Float64Namespace("jax", jnp, jnp.float64, {"tmatmul": _jax_tmatmul})
     if backend == "cupy":
         try:
             import cupy
@@ -173,61 +184,120 @@ def _loss_plans(derivation, backend: str):
     return forward, gradient, names
 
 
+class _InputGradients:
+    """∂f/∂name for the inputs other than the variable, derived the first time one is asked for: what
+    a larger model needs to send gradients upstream through the loss (to the activations it was given,
+    a bias). Assumptions that mention the input are dropped for its derivative: they hold at the data,
+    not along a perturbation of that input (`sum(y) = 1` says nothing of ∂f/∂y)."""
+
+    def __init__(self, derivation, xp, gradient):
+        self.derivation, self.xp = derivation, xp
+        self.plans = {derivation.wrt: gradient}
+
+    def plan(self, name: str):
+        if name not in self.plans:
+            import re
+
+            from ..engine.derive import derive
+            from .codegen import Plan, _dim_hints
+
+            d = self.derivation
+            shapes = {n: () if node.shape == (1, 1) else (node.shape[0],) if node.shape[1] == 1 else node.shape
+                      for n, node in d.typed.names.items()}
+            kept = [t for t in d.assumptions.texts if not re.search(rf"\b{re.escape(name)}\b", t)]
+            abstract = sorted({function_row(n.attr).base for n in walk(d.typed.root)
+                               if n.op == "fn" and isinstance(function_row(n.attr), AbstractRow)})
+            with declared(abstract or None):
+                other = derive(d.expression, name, shapes, kept, "denominator")
+            self.plans[name] = Plan({"result": other.result}, set(other.typed.dims), self.xp,
+                                    dim_hints=_dim_hints(other))
+        return self.plans[name]
+
+
+def _given(plan, calls: dict) -> dict:
+    """The callables of declared abstract functions that `plan` takes (f, df, ...), of those given."""
+    return {n: c for n, c in calls.items() if n in plan.callables}
+
+
 def torch_function(derivation):
     """(a torch.autograd.Function subclass, loss(**tensors)): forward is the expression, backward the
-    derived gradient times the incoming gradient; inputs other than the variable get no gradient."""
+    derived gradient times the incoming gradient — for the variable, and for every other input that
+    needs one (derived when first needed), so that the loss works inside a larger model."""
     import torch
 
     forward, gradient, names = _loss_plans(derivation, "torch")
     convert = _converter("torch")
     k = names.index(derivation.wrt)
+    others = _InputGradients(derivation, namespace("torch"), gradient)
+    calls: dict = {}           # the callables given for declared abstract functions (f, df), by the last call
 
     class DerivedFunction(torch.autograd.Function):
         @staticmethod
         def forward(ctx, *tensors):
             ctx.save_for_backward(*tensors)
-            out = forward.value(**dict(zip(names, tensors)))
+            out = forward.value(**dict(zip(names, tensors)), **calls)
             return out if isinstance(out, torch.Tensor) else torch.as_tensor(out, dtype=torch.float64)
 
         @staticmethod
         def backward(ctx, grad_output):
             env = dict(zip(names, ctx.saved_tensors))
             grads = [None] * len(names)
-            grads[k] = grad_output * gradient.value(**env)
+            for i, name in enumerate(names):
+                if ctx.needs_input_grad[i]:
+                    plan = gradient if i == k else others.plan(name)
+                    grads[i] = grad_output * plan.value(**env, **_given(plan, calls))
             return tuple(grads)
 
     DerivedFunction.__name__ = f"Derived_{derivation.wrt}"
     DerivedFunction.__doc__ = f"f = {derivation.expression}; backward: ∂f/∂{derivation.wrt} = {derivation}"
 
     def loss(**tensors):
+        calls.clear()
+        calls.update({n: tensors[n] for n in set(forward.callables) | set(gradient.callables) if n in tensors})
         return DerivedFunction.apply(*(convert(tensors[n]) for n in names))
 
     return DerivedFunction, loss
 
 
 def jax_function(derivation):
-    """loss(**arrays) as a jax.custom_vjp: jax.grad of it (also under jit) runs the derived gradient."""
+    """loss(**arrays) as a jax.custom_vjp: jax.grad of it (also under jit, vmap, and inside a larger
+    model) runs the derived gradient, for the variable and for every other input (derived when JAX first
+    traces the backward pass; under jit the cotangents nobody uses are dropped by XLA). An input whose
+    derivative matcalc cannot derive gets NaN, never a silent zero."""
     import jax
 
     forward, gradient, names = _loss_plans(derivation, "jax")
     convert = _converter("jax")
     xp = namespace("jax")
     k = names.index(derivation.wrt)
+    others = _InputGradients(derivation, xp, gradient)
+    calls: dict = {}           # the callables given for declared abstract functions (f, df), by the last call
+
+    def cotangent(i, a, env, g):
+        if i == k:
+            return g * gradient.value(**env, **calls)
+        try:
+            plan = others.plan(names[i])
+            return g * plan.value(**env, **_given(plan, calls))
+        except MatcalcError:
+            return xp.full_like(a, xp.nan)
 
     @jax.custom_vjp
     def f(*arrays):
-        return forward.value(**dict(zip(names, arrays)))
+        return forward.value(**dict(zip(names, arrays)), **calls)
 
     def f_fwd(*arrays):
         return f(*arrays), arrays
 
     def f_bwd(arrays, g):
-        grad = gradient.value(**dict(zip(names, arrays)))
-        return tuple(g * grad if i == k else xp.zeros_like(a) for i, a in enumerate(arrays))
+        env = dict(zip(names, arrays))
+        return tuple(cotangent(i, a, env, g) for i, a in enumerate(arrays))
 
     f.defvjp(f_fwd, f_bwd)
 
     def loss(**arrays):
+        calls.clear()
+        calls.update({n: arrays[n] for n in set(forward.callables) | set(gradient.callables) if n in arrays})
         return f(*(convert(arrays[n]) for n in names))
 
     loss.positional = f

@@ -21,7 +21,7 @@ from fractions import Fraction
 
 from ..errors import MatcalcError
 from ..language.expr import Node, walk
-from ..tables import functions
+from ..language.functions import row as function_row
 
 DEFAULT_SIZE = 32  # assumed size of an unknown dimension when ordering products and placing scalars
 
@@ -63,13 +63,13 @@ def _float_text(value: float) -> str:
 def _kind(fname: str) -> str:
     if fname in _FUSED:
         return _FUSED[fname]
-    return functions()[fname].kind
+    return function_row(fname).kind
 
 
 def _spelling(fname: str) -> str:
     if fname in _FUSED:
         return _FUSED_SPELLING.get(fname, fname)
-    return functions()[fname].numpy
+    return function_row(fname).numpy
 
 
 # ================================================================ pass 1: canonical form
@@ -155,6 +155,12 @@ class _Canon:
             r, t = kids[0]
             node, _ = self._register(Node("epow", (r,), n.attr, r.shape))
             return node, t
+        if op == "vpow":                         # x.^p: the exponent is a scalar, the base keeps its turn
+            r, t = kids[0]
+            node, _ = self._register(Node("vpow", (r, kids[1][0]), None, r.shape))
+            return node, t and not n.is_scalar
+        if op == "fn" and len(kids) > 1:         # max(a, b): its operands as they are, in order
+            return self._register(Node("fn", tuple(_orient(r, t) for r, t in kids), n.attr, n.shape))
         if op == "bcast":
             r, t = kids[0]
             P = Node("bcast", (_orient(r, t),), None, n.shape)

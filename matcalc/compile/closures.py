@@ -68,6 +68,9 @@ def _closure(plan, i: int, st):
         if ta and tb:
             return lambda v: v[a].T @ v[b].T
         if ta:
+            tdot = getattr(xp, "helpers", {}).get("tmatmul")     # a backend's own a'*b (JAX: a contraction)
+            if tdot is not None:
+                return lambda v: tdot(v[a], v[b])
             return lambda v: v[a].T @ v[b]
         if tb:
             return lambda v: v[a] @ v[b].T
@@ -134,6 +137,21 @@ def _closure(plan, i: int, st):
     if op == "comm":
         m, n = args
         return lambda v: runtime.commutation(v[m], v[n], xp)
+    if op == "fn" and param.startswith("@"):     # a declared abstract function: the callable given for it
+        (a,) = args
+        c = len(plan.inputs) + plan.callables.index(param[1:])
+        return lambda v: v[c](v[a])
+    if op == "vpow":
+        a, b = args
+        return lambda v: v[a] ** v[b]
+    if op == "fnaxis":
+        (a,) = args
+        spelling, axis = param
+        f = runtime.resolve(spelling, xp)
+        return lambda v: f(v[a], axis=axis)
+    if op == "fn" and len(args) > 1:
+        f = runtime.resolve(param, xp)
+        return lambda v: f(*(v[k] for k in args))
     if op == "fn":
         (a,) = args
         if fast and steps[a].rep != "scalar" and steps[a].compact is None and param in runtime.FAST:

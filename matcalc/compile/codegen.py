@@ -37,7 +37,9 @@ import numpy as np
 
 from .. import budget as _budget
 from ..errors import MatcalcError
-from ..language.dims import size_of
+from ..language.dims import dimension_names, size_of
+from ..language.functions import AbstractRow
+from ..language.functions import row as function_row
 from ..language.expr import Node, walk
 from . import rewrites
 from .canon import _Canon, _orient, _place_scalars, _py_name, _rep  # noqa: F401  (re-exported)
@@ -74,8 +76,14 @@ class Plan:
                     order.append(n)
         self.order = order
         syms = {n.attr: n for n in order if n.op == "sym"}
+        # a scalar named like a dimension is that size (the 1/n of a mean's gradient), read off the inputs
+        sized = {d for n in order for d in dimension_names(n.shape)}
+        self.dim_scalars |= {name for name, n in syms.items() if n.is_scalar and name in sized}
         self.shapes = {name: n.shape for name, n in syms.items()}
         self.inputs = sorted(set(syms) - self.dim_scalars)
+        # a declared abstract function (f, and its derivatives df, d2f) is an input too: a callable
+        self.callables = sorted({row.keyword for n in order if n.op == "fn"
+                                 for row in [function_row(n.attr)] if isinstance(row, AbstractRow)})
         self.dim_sources = self._dim_sources()
         self.fast = self.xp is np
         self._checked_shapes = None
@@ -123,7 +131,7 @@ class Plan:
     # ------------------------------------------------------------ steps
 
     def _finish(self, steps: list[Step], refs: list[_Ref]):
-        n_fixed = len(self.inputs)
+        n_fixed = len(self.inputs) + len(self.callables)
         out_slots = []
         live = set(range(n_fixed))
         for (name, node), ref in zip(self.outputs.items(), refs):
@@ -174,6 +182,7 @@ class Plan:
         self._runners = [(i, _closure(self, i, st), tuple(dead.get(i, ()))) for i, st in enumerate(kept)
                          if i >= n_fixed and st.op not in ("argdim", "const")]
         self._input_specs = [(name, i, _ndim(_rep(self.shapes[name]))) for i, name in enumerate(self.inputs)]
+        self._callable_slots = [(name, len(self.inputs) + j) for j, name in enumerate(self.callables)]
         # at small sizes a call is mostly Python overhead: the temporaries are not dropped one by one
         self._light_runners = [(i, run) for i, run, _ in self._runners]
         self._light = False
@@ -217,8 +226,22 @@ class Plan:
                     break
                 v[slot] = a
             else:
+                if self._callable_slots:
+                    self._put_callables(v, env)
                 return self._run_steps(v)
         return self._run_checked(env)
+
+    def _put_callables(self, v: list, env: dict) -> None:
+        """The functions given for the declared abstract functions (f=np.tanh, df=...), into their slots."""
+        for name, slot in self._callable_slots:
+            f = env.get(name)
+            if not callable(f):
+                given = "missing" if f is None else f"a {type(f).__name__}, not a function"
+                raise MatcalcError(f"input {name} is {given}: the derivative uses the declared function's "
+                                   f"{'values' if name in self.callables[:1] else 'derivative'} and takes it "
+                                   f"as a callable ({name}=lambda z: ...; inputs: "
+                                   f"{', '.join(self.inputs + self.callables)})")
+            v[slot] = f
 
     def _run_steps(self, v: list) -> list:
         if self._light:
@@ -256,6 +279,8 @@ class Plan:
             shapes.append(() if ndim == 0 else a.shape if fast else tuple(np.shape(a)))
         for d, slot in self._argdim_slots:
             v[slot] = self._argdim(d, env)
+        if self._callable_slots:
+            self._put_callables(v, env)
         if shapes != self._checked_shapes:  # a training loop passes the same shapes every step
             for d, places in self._dim_checks:
                 slot, axis, name = places[0]
@@ -428,7 +453,20 @@ def _dim_hints(derivation) -> dict:
 
 
 def derivation_plan(derivation, xp=np) -> Plan:
-    return Plan({"result": derivation.result}, set(derivation.typed.dims), xp, dim_hints=_dim_hints(derivation))
+    # every dimension of the expression may stand in the result as a number (the 1/n of a mean)
+    sizes = {d for node in derivation.typed.names.values() for d in dimension_names(node.shape)}
+    return Plan({"result": derivation.result}, set(derivation.typed.dims) | sizes, xp,
+                dim_hints=_dim_hints(derivation), names=_user_names(derivation))
+
+
+def _user_names(derivation) -> dict | None:
+    """The user's definitions (h = tanh(W*x)) and the held adjoints (dh2) name their values in the code."""
+    named = {**getattr(derivation.typed, "definitions", {}), **dict(getattr(derivation, "held", ()))}
+    out: dict = {}
+    for name, node in named.items():
+        if node.args and node not in out and name.isidentifier():
+            out[node] = name
+    return out or None
 
 
 def derivation_function_name(derivation) -> str:
@@ -454,6 +492,7 @@ def compile_derivation(derivation):
             return value_of(arrays)
 
     gradient.inputs = sorted(derivation.typed.names)
+    gradient.functions = list(plan.callables)
     gradient.plan = plan
     gradient.__doc__ = _doc(derivation)
     return gradient

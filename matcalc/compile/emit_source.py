@@ -42,7 +42,7 @@ class SourceWriter:
         self.lines: list[str] = []
         self.text: dict[int, tuple[str, int]] = {}
         self.counter = 0
-        taken = {_py_name(n) for n in plan.inputs} | set(plan.arg_dims)
+        taken = {_py_name(n) for n in plan.inputs} | set(plan.arg_dims) | set(plan.callables)
         self.taken = set(taken)
         outputs = {ref.slot for _, ref, _ in plan.output_slots}
         for i, st in enumerate(plan.steps):
@@ -221,12 +221,36 @@ class SourceWriter:
             m, n = self.wrap(a[0], UNARY), self.wrap(a[1], UNARY)
             return (f"np.eye({m} * {n}{self.ctor})[(np.arange({m})[:, None] + {m} * np.arange({n})[None, :])"
                     f".reshape(-1)]"), ATOM
+        if op == "vpow":
+            return f"{self.wrap(a[0], ATOM)} ** {self.wrap(a[1], ATOM)}", POW
+        if op == "fnaxis":
+            spelling, axis = st.param
+            return self._call(spelling, [self.bare(a[0])], axis), ATOM
         if op == "fn":
             spelling = st.param
+            if spelling.startswith("@"):          # the callable given for a declared abstract function
+                return f"{spelling[1:]}({self.bare(a[0])})", ATOM
             if not spelling.startswith("np."):
                 self.helpers.add(spelling)
-            return f"{spelling}({self.bare(a[0])})", ATOM
+            return self._call(spelling, [self.bare(k) for k in a], None, a), ATOM
         raise MatcalcError(f"cannot write source for {op!r}")
+
+    def _call(self, spelling: str, args: list, axis, slots=()) -> str:
+        """`np.sum(X, axis=0)`, `np.maximum(u, 0.0)`: where PyTorch's function differs from NumPy's (var and
+        std default to ddof 1, an axis is `dim`, maximum takes no number), the torch source says so."""
+        if self.backend == "torch" and spelling.startswith("np."):
+            name = spelling[3:]
+            if name in ("maximum", "minimum") and slots and self.plan.steps[slots[1]].op == "const":
+                bound = "min" if name == "maximum" else "max"
+                return f"torch.clamp({args[0]}, {bound}={args[1]})"
+            extra = [f"dim={axis}"] if axis is not None else []
+            if name in ("var", "std"):
+                extra.append("correction=0")
+            if name in ("max", "min") and axis is not None:
+                name = "a" + name
+            return f"torch.{name}({', '.join(args + extra)})"
+        extra = [f"axis={axis}"] if axis is not None else []
+        return f"{spelling}({', '.join(args + extra)})"
 
     def _power_text(self, slot: int, p: Fraction) -> str:
         if p == Fraction(1, 2):
@@ -238,6 +262,8 @@ class SourceWriter:
         return line if self.mod == "np" else re.sub(r"\bnp\.", self.mod + ".", line)
 
     def _helper_source(self, name: str) -> str:
+        if self.backend != "torch" and name in runtime.SOURCES:
+            return runtime.SOURCES[name] or ""
         if self.backend == "torch":
             from . import runtime_torch
 
@@ -255,7 +281,8 @@ class SourceWriter:
         raise KeyError(name)
 
     def function(self, name: str, doc: str = "", with_helpers: bool = True) -> str:
-        args = ", ".join([_py_name(a) for a in self.plan.inputs] + [_py_name(d) for d in self.plan.arg_dims])
+        args = ", ".join([_py_name(a) for a in self.plan.inputs] + list(self.plan.callables)
+                         + [_py_name(d) for d in self.plan.arg_dims])
         body = list(self.lines)
         results = [(key, self.output_text(key)) for key in self.plan.outputs]
         if len(results) == 1:
@@ -264,11 +291,16 @@ class SourceWriter:
             body.append("    return {")
             body += [f"        {k!r}: {v}," for k, v in results]
             body.append("    }")
-        head = list(self.imports) + [""]
+        head = list(self.imports)
+        if with_helpers and self.backend != "torch" and self.helpers & set(runtime.SOURCES):
+            head.insert(1, runtime.SPECIAL_IMPORTS[self.backend])      # erf, erfc
+        head.append("")
         if with_helpers and self.helpers:
             for h in sorted(self.helpers):
-                head.append("")
-                head.append(self._helper_source(h))
+                text = self._helper_source(h)
+                if text:
+                    head.append("")
+                    head.append(text)
             head.append("")
         head.append("")
         body = [self._in_module(line) for line in body]

@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import ParseError, ShapeError
 from ..language.index import RHO, IndexExpr, analyze
 from ..language.index_parse import HIDDEN, IX, parse_index_derivative
+from ..language.functions import abstract_row
 from ..tables import functions
 from .codegen import evaluate
 from .runtime import resolve
@@ -89,7 +90,7 @@ def _union(*label_lists):
 
 
 def _numpy_function(name: str):
-    row = next(r for r in functions().values() if r.printed == name and r.kind == "elementwise")
+    row = next(r for r in functions().values() if r.printed == name and r.kind == "elementwise" and r.arity == 1)
     f = resolve(row.numpy)
     return lambda a: f(np.array(a, dtype=float, copy=True))
 
@@ -146,6 +147,9 @@ class _Evaluator:
             return -np.asarray(v), ls
         if k == "fn":
             v, ls = self.ev(a[1])
+            row = abstract_row(a[0])
+            if row is not None:                 # a declared abstract function: the instance's callable
+                return np.asarray(self.arrays[row.keyword](np.asarray(v, dtype=float)), dtype=float), ls
             return _numpy_function(a[0])(v), ls
         if k == "pow":
             v, ls = self.ev(a[0])

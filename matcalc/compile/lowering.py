@@ -15,11 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
+
 from ..engine.domain import NONNEG, NONNEG_AE, POSITIVE, SignAnalysis
 from ..errors import MatcalcError
 from ..language.dims import dim_factors, is_product_dim
 from ..language.expr import Node, walk
 from .canon import _LOG_OF, _kind, _rep, _scalars_and_chain, _size, _spelling
+from .runtime import resolve
 
 
 @dataclass
@@ -45,6 +48,7 @@ class _Ref:
     compact: str | None = None
 
 
+_FOLDED = ("fn", "mul", "add", "pow", "vpow")   # scalar operations folded when their operands are numbers
 _FRESH_OPS = ("matmul", "outer", "add", "had", "scale", "colsum", "rowsum", "fn", "ones", "zeros", "eye", "solve")
 
 
@@ -69,6 +73,8 @@ class _Lowering:
         self.keep: list[Node] = list(roots)
         for name in plan.inputs:
             self.steps.append(Step("input", (), name, _rep(plan.shapes[name]), plan.shapes[name], hint=name))
+        for name in plan.callables:          # a declared function's callable: its slot follows the arrays
+            self.steps.append(Step("input", (), name, "scalar", (1, 1), hint=name))
 
     # ---------------------------------------------------------------- helpers
 
@@ -130,6 +136,12 @@ class _Lowering:
     def lower(self, n: Node) -> _Ref:
         op = n.op
         rep = _rep(n.shape)
+        if n.is_scalar and op in _FOLDED:
+            value = self.folded(n)
+            if value is not None:          # sqrt(2), normpdf(0): a number, in every array library
+                return self.ref("const", (), value, hint="c")
+        else:                              # known to the folding of its parents without a walk
+            self.__dict__.setdefault("_folded", {})[id(n)] = float(n.attr) if op == "num" else None
         if op == "sym":
             name = n.attr
             if name in self.plan.dim_scalars:
@@ -169,6 +181,9 @@ class _Lowering:
         if op == "pow":
             base = self.get(n.args[0])
             return self.ref("pow", (base.slot,), Fraction(n.attr), (1, 1), hint="p")
+        if op == "vpow":                         # x ** p with p a scalar of the plan
+            base, p = self.get(n.args[0]), self.get(n.args[1])
+            return self.ref("vpow", (base.slot, p.slot), None, n.shape, base.compact, "pw")
         if op == "fn":
             return self.fn(n)
         if op == "vec":
@@ -510,6 +525,14 @@ class _Lowering:
         name = n.attr
         kind = _kind(name)
         arg = n.args[0]
+        if len(n.args) > 1:          # np.maximum(u, 0.0): a broadcast constant stays a number
+            refs = [self._elementwise_operand(a) for a in n.args]
+            compact = self._join([r.compact for r in refs])
+            return self.ref("fn", tuple(r.slot for r in refs), _spelling(name), n.shape, compact, name)
+        axis = _axis(name)
+        if axis:                     # np.sum(X, axis=0) for sum(X, 1)
+            inner = self.full(self.get(arg), arg.shape)
+            return self.ref("fnaxis", (inner.slot,), (_spelling(name), axis - 1), n.shape, None, name)
         if name in _LOG_OF:
             fused = Node("fn", (arg,), _LOG_OF[name], n.shape)
             if id(fused) in self.present:
@@ -520,6 +543,51 @@ class _Lowering:
             return self.ref("fn", (inner.slot,), _spelling(name), n.shape, inner.compact, name)
         inner = self.full(inner, arg.shape)
         return self.ref("fn", (inner.slot,), _spelling(name), n.shape, None, name)
+
+
+    def folded(self, n: Node) -> float | None:
+        """The value of a scalar made of numbers only, worked out once when the plan is built."""
+        memo = self.__dict__.setdefault("_folded", {})
+        if id(n) in memo:
+            return memo[id(n)]
+        # nodes are lowered children first, so their values are usually known: no walk of the subtree
+        todo = [n] if all(id(a) in memo for a in n.args) else [m for m in walk(n) if id(m) not in memo]
+        for m in todo:
+            kids = [memo.get(id(a)) for a in m.args]
+            value = None
+            if m.op == "num":
+                value = float(m.attr)
+            elif m.is_scalar and m.op in _FOLDED and kids and all(k is not None for k in kids):
+                try:
+                    with np.errstate(all="raise"):
+                        if m.op == "mul":
+                            value = float(np.prod(kids))
+                        elif m.op == "add":
+                            value = float(sum(kids))
+                        elif m.op == "pow":
+                            value = float(kids[0] ** float(m.attr))
+                        elif m.op == "vpow":
+                            value = float(kids[0] ** kids[1])
+                        else:
+                            value = float(resolve(_spelling(m.attr), np)(*kids))
+                except (ArithmeticError, FloatingPointError, ValueError, TypeError):
+                    value = None
+                if value is not None and not np.isfinite(value):
+                    value = None
+            memo[id(m)] = value
+        return memo[id(n)]
+
+    def _elementwise_operand(self, a: Node) -> _Ref:
+        if a.op == "zero":
+            return _Ref(self.ref("const", (), 0.0, hint="c").slot, _rep(a.shape), "scalar")
+        return self.get(a)
+
+
+def _axis(name: str) -> int:
+    from ..tables import functions
+
+    row = functions().get(name)
+    return row.axis if row is not None else 0
 
 
 def _pair_cost(lk: str, rk: str, r, m, c) -> float:

@@ -60,6 +60,104 @@ def softplus(z, xp=np):
     return 0.5 * (z + a) + xp.log1p(xp.exp(-a))
 
 
+def _special(xp):
+    """The scipy.special of the array library xp belongs to (erf, erfc): SciPy's for NumPy, autograd's,
+    JAX's or CuPy's own, so each differentiates or runs on its device as its library does. SciPy is an
+    optional extra (matcalc[special]): without it NumPy's and autograd's erf and erfc are the standard
+    library's, entry by entry (_MathSpecial)."""
+    family = str(getattr(xp, "name", "") or getattr(xp, "__name__", ""))
+    if family.startswith("jax"):
+        import jax.scipy.special as special
+        return special
+    if family.startswith("cupy"):
+        import cupyx.scipy.special as special
+        return special
+    try:
+        if family.startswith("autograd"):
+            import autograd.scipy.special as special
+        else:
+            import scipy.special as special
+    except ImportError:
+        return _math_special(autograd=family.startswith("autograd"))
+    return special
+
+
+class _MathSpecial:
+    """erf and erfc of the standard library applied entry by entry: exact to double precision, the
+    error function's own derivative (2/sqrt(pi))*exp(-z^2) declared to autograd when it differentiates."""
+
+    def __init__(self, erf, erfc):
+        self.erf, self.erfc = erf, erfc
+
+
+def _math_special(autograd: bool = False) -> _MathSpecial:
+    found = _MATH_SPECIAL.get(autograd)
+    if found is not None:
+        return found
+    import math
+
+    def entrywise(f):
+        vectorized = np.vectorize(f, otypes=[float])
+
+        def apply(z):
+            out = vectorized(np.asarray(z, dtype=float))
+            return float(out) if np.ndim(out) == 0 else out
+        return apply
+
+    erf_, erfc_ = entrywise(math.erf), entrywise(math.erfc)
+    if autograd:
+        from autograd.extend import defvjp, primitive
+
+        import autograd.numpy as anp
+
+        erf_, erfc_ = primitive(erf_), primitive(erfc_)
+        slope = 1.1283791670955126          # 2/sqrt(pi)
+        defvjp(erf_, lambda ans, z: lambda g: g * slope * anp.exp(-z * z))
+        defvjp(erfc_, lambda ans, z: lambda g: -g * slope * anp.exp(-z * z))
+    found = _MATH_SPECIAL[autograd] = _MathSpecial(erf_, erfc_)
+    return found
+
+
+_MATH_SPECIAL: dict = {}
+
+
+def erf(z, xp=np):
+    return _special(xp).erf(z)
+
+
+def normcdf(z, xp=np):
+    # (1 + erf(z/sqrt(2)))/2 as erfc(-z/sqrt(2))/2: no cancellation where z << 0
+    return 0.5 * _special(xp).erfc(-z * 0.7071067811865476)          # 1/sqrt(2)
+
+
+def normpdf(z, xp=np):
+    return xp.exp(-0.5 * z * z) * 0.3989422804014327                 # 1/sqrt(2*pi)
+
+
+def gelu(z, xp=np):
+    # the exact GELU, z * normcdf(z) (PyTorch's default)
+    return z * 0.5 * _special(xp).erfc(-z * 0.7071067811865476)
+
+
+def gelu_tanh(z, xp=np):
+    # the tanh approximation (PyTorch's approximate='tanh'); 0.7978845608028654 = sqrt(2/pi)
+    return 0.5 * z * (1.0 + xp.tanh(0.7978845608028654 * (z + 0.044715 * z ** 3)))
+
+
+def silu(z, xp=np):
+    # z * sigmoid(z), the sigmoid in its tanh form (finite everywhere)
+    return z * 0.5 * (xp.tanh(0.5 * z) + 1.0)
+
+
+def ismax(X, xp=np):
+    # 1 where X attains its maximum, 0 elsewhere (each tied entry is marked)
+    return (X == xp.max(X)) * 1.0
+
+
+def ismin(X, xp=np):
+    return (X == xp.min(X)) * 1.0
+
+
 def logdet(X, xp=np):
     # slogdet: the log of the determinant without forming it (det overflows for n in the hundreds);
     # the log of a negative determinant is nan. No branch on a value, so it traces under jax.jit
@@ -78,7 +176,22 @@ def commutation(m, n, xp=np):
 
 
 HELPERS = {f.__name__: f for f in (sigmoid, relu, step, softmax, logsumexp, softmax_rows,
-                                   logsumexp_rows, log_softmax, log_softmax_rows, softplus, logdet, norm1)}
+                                   logsumexp_rows, log_softmax, log_softmax_rows, softplus, logdet, norm1,
+                                   erf, normcdf, normpdf, gelu, gelu_tanh, silu, ismax, ismin)}
+
+# The generated source of the helpers that call the error function: written against `erf` / `erfc`,
+# which the source imports from its library's scipy.special (SPECIAL_IMPORTS).
+SOURCES = {
+    "erf": None,   # imported, not defined
+    "normcdf": "def normcdf(z):\n    return 0.5 * erfc(-z * 0.7071067811865476)          # 1/sqrt(2)",
+    "gelu": "def gelu(z):\n    # the exact GELU, z * normcdf(z) (PyTorch's default)\n    "
+            "return z * 0.5 * erfc(-z * 0.7071067811865476)",
+}
+SPECIAL_IMPORTS = {
+    "numpy": "from scipy.special import erf, erfc",
+    "jax": "from jax.scipy.special import erf, erfc",
+    "cupy": "from cupyx.scipy.special import erf, erfc",
+}
 
 
 # ---------------------------------------------------------------- NumPy fast paths

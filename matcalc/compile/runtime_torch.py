@@ -57,5 +57,38 @@ def norm1(X):
     return torch.sum(torch.abs(X))
 
 
+def erf(z):
+    return torch.erf(z)
+
+
+def normcdf(z):
+    return 0.5 * torch.erfc(-z / 2.0 ** 0.5)
+
+
+def normpdf(z):
+    return torch.exp(-0.5 * z * z) / (2.0 * torch.pi) ** 0.5
+
+
+def gelu(z):
+    return torch.nn.functional.gelu(z)
+
+
+def gelu_tanh(z):
+    return torch.nn.functional.gelu(z, approximate="tanh")
+
+
+def silu(z):
+    return torch.nn.functional.silu(z)
+
+
+def ismax(X):
+    return (X == X.max()).to(X.dtype)
+
+
+def ismin(X):
+    return (X == X.min()).to(X.dtype)
+
+
 HELPERS = {f.__name__: f for f in (sigmoid, relu, step, softmax, logsumexp, softmax_rows, logsumexp_rows,
-                                   log_softmax, log_softmax_rows, softplus, logdet, norm1)}
+                                   log_softmax, log_softmax_rows, softplus, logdet, norm1, erf, normcdf,
+                                   normpdf, gelu, gelu_tanh, silu, ismax, ismin)}

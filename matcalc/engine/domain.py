@@ -20,8 +20,10 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .. import budget as _budget
-from ..language.expr import Node, transpose, walk
-from ..tables import functions
+from ..language.expr import Node, add, mul, num, transpose, walk
+from ..language.functions import AbstractRow
+from ..language.functions import row as function_row
+from ..tables import functions, operators
 
 POSITIVE, NONNEG_AE, NONNEG = "positive", "nonnegative-ae", "nonnegative"
 _RANK = {POSITIVE: 3, NONNEG_AE: 2, NONNEG: 1, None: 0}
@@ -76,7 +78,7 @@ def _bounded_difference(args, signs) -> str | None:
         if not (t.op == "mul" and len(t.args) == 2 and t.args[0].op == "num" and t.args[0].attr < 0
                 and t.args[1].op == "fn"):
             return None
-        row = functions()[t.args[1].attr]
+        row = function_row(t.args[1].attr)
         if row.upper is None or row.range not in (POSITIVE, NONNEG, NONNEG_AE):
             return None
         room += t.args[0].attr * Fraction(row.upper)
@@ -119,6 +121,8 @@ class SignAnalysis:
             return _product_sign(arg_signs)
         if op in ("pow", "epow"):
             return self._power_sign(arg_signs[0], Fraction(node.attr))
+        if op == "vpow":                       # x.^p, any real p: positive where the base is
+            return arg_signs[0] if arg_signs[0] in (POSITIVE, NONNEG_AE) else None
         if op == "fn":
             return self._function_sign(node.attr, arg_signs[0])
         return None
@@ -137,7 +141,7 @@ class SignAnalysis:
 
     @staticmethod
     def _function_sign(name: str, arg: str | None) -> str | None:
-        rng = functions()[name].range
+        rng = function_row(name).range
         if rng == "of-argument":
             return arg
         if rng == NONNEG_AE and arg == NONNEG:
@@ -145,17 +149,24 @@ class SignAnalysis:
         return None if rng == "real" else rng
 
 
+class _Rows:
+    """`table[name]`: a function's row, a declared abstract function's too."""
+
+    def __getitem__(self, name: str):
+        return function_row(name)
+
+
 def positive_needs(roots, positive_names=(), probability_names=()) -> set[str]:
     """The names that must be drawn positive for the roots to be defined: the names under a `log` or
     `sqrt` whose argument is not positive (a.e.) by structure — and not behind a function whose values
     are positive anyway (log(softmax(W*x)) needs neither W nor x positive)."""
     signs = SignAnalysis(positive_names, probability_names)
-    table = functions()
+    table = _Rows()
     need: set[str] = set()
     for root in roots:
         _budget.check("finding the domains")
         for node in walk(root):
-            if node.op != "fn" or table[node.attr].domain != "positive":
+            if not (node.op == "fn" and table[node.attr].domain == "positive") and not positive_base(node):
                 continue
             if signs(node.args[0]) in (POSITIVE, NONNEG_AE):
                 continue
@@ -164,14 +175,17 @@ def positive_needs(roots, positive_names=(), probability_names=()) -> set[str]:
                 n = stack.pop()
                 if n.op == "sym":
                     need.add(n.attr)
-                elif not (n.op == "fn" and table[n.attr].range == POSITIVE) and signs(n) != POSITIVE:
+                elif not (n.op == "fn" and (table[n.attr].range == POSITIVE or isinstance(table[n.attr], AbstractRow))
+                          ) and signs(n) != POSITIVE:     # an abstract f under a log: the checker draws it > 0
                     stack.extend(n.args)
     return need
 
 
 def kink_arguments(roots) -> list[Node]:
     """The arguments of relu, abs, step, sign and norm1: where a derivative jumps at 0, so instances must
-    see both signs of them (a missing step() shows only where the ReLU is off) and stay clear of 0."""
+    see both signs of them (a missing step() shows only where the ReLU is off) and stay clear of 0.
+    A function whose row says `kink = "difference"` (max(a, b), min(a, b)) jumps where its arguments
+    are equal: a - b is its kink argument."""
     out: list[Node] = []
     seen: set[int] = set()           # nodes are hash-consed: one identity per expression
     for root in roots:
@@ -180,7 +194,33 @@ def kink_arguments(roots) -> list[Node]:
             if node.op == "fn" and node.attr in KINKED and id(node.args[0]) not in seen:
                 seen.add(id(node.args[0]))
                 out.append(node.args[0])
+            elif node.op == "fn" and function_row(node.attr).kink == "difference":
+                gap = add(node.args[0], mul(num(-1), node.args[1]))
+                if gap not in out:
+                    out.append(gap)
     return out
 
 
-__all__ = ["SignAnalysis", "positive_needs", "kink_arguments", "POSITIVE", "NONNEG_AE", "NONNEG", "KINKED"]
+def tie_arguments(roots) -> list[Node]:
+    """The arguments of functions whose row says `kink = "tie"` (max(X), min(X), ismax): their derivative
+    jumps where two entries tie for the maximum or the minimum, so instances keep the two largest
+    entries, and the two smallest, apart."""
+    out: list[Node] = []
+    for root in roots:
+        for node in walk(root):
+            if node.op == "fn" and function_row(node.attr).kink == "tie" and node.args[0] not in out:
+                out.append(node.args[0])
+    return out
+
+
+def positive_base(node: Node) -> bool:
+    """An operation whose operand must be positive to be defined (x.^p for a symbol p: operators.toml's
+    `domain` column), read for its first operand."""
+    if node.op in ("fn", "sym", "num"):
+        return False
+    row = operators().get((node.op, "base"))
+    return row is not None and row.domain == "positive"
+
+
+__all__ = ["SignAnalysis", "positive_needs", "kink_arguments", "tie_arguments", "positive_base", "POSITIVE",
+           "NONNEG_AE", "NONNEG", "KINKED"]

@@ -124,7 +124,7 @@ def factor(node: Node) -> Node:
 
 def _gather_linear(terms: list[Node]) -> list[Node]:
     """c1*f(u1) + c2*f(u2) = f(c1*u1 + c2*u2) for a linear f of the table (diag, sum, tr)."""
-    from ..tables import functions
+    from ..language.functions import row as function_row
 
     groups: dict[tuple, list[tuple[Node, Node]]] = {}     # by function and argument shape: sum(y) + sum(x)
                                                            # of different lengths stay two sums
@@ -132,7 +132,7 @@ def _gather_linear(terms: list[Node]) -> list[Node]:
     for t in terms:
         scal, chain = _split_scalars(t)
         f = chain[0] if len(chain) == 1 else None
-        if f is not None and f.op == "fn" and functions()[f.attr].linear:
+        if f is not None and f.op == "fn" and function_row(f.attr).linear:
             groups.setdefault((f.attr, f.args[0].shape), []).append((E.mul(*scal) if scal else E.num(1), f))
         else:
             rest.append(t)

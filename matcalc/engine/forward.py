@@ -10,94 +10,14 @@ of rules/functions.toml — the same tables, read the other way.
 
 from __future__ import annotations
 
-from fractions import Fraction
-
-from .. import budget as _budget
-from ..errors import MatcalcError, UnsupportedError
+from ..errors import MatcalcError
 from ..language import expr as E
 from ..language.expr import Node
-from ..language.functions import row as function_row
-from ..language.printing import to_text_bounded
-from .adjoint import instantiate, times_slope
+from ..language.printing import to_latex, to_text_bounded
+from .definitions import as_variable
 from .derive import prepare, read_input
+from .forward_walk import Forward  # noqa: F401  (re-exported: the forward walk lives there)
 from .simplify import Simplifier, table_rules
-
-
-def _powers(base: Node, k: int) -> list[Node]:
-    """base^0 … base^k as products (I for the zeroth)."""
-    out = [E.eye(base.shape[0])]
-    for _ in range(k):
-        out.append(E.mul(out[-1], base) if out[-1].op != "eye" else base)
-    return out
-
-
-class Forward:
-    """dF for every node of one expression, given d of the variable."""
-
-    def __init__(self, x: Node, dx: Node):
-        self.x, self.dx = x, dx
-        self.memo: dict[Node, Node] = {}
-
-    def __call__(self, root: Node) -> Node:
-        for node in E.walk(root):                       # children before parents: no recursion depth
-            _budget.check("taking the differential")
-            self.memo[node] = self._rule(node)
-        return self.memo[root]
-
-    def d(self, node: Node) -> Node:
-        return self.memo[node]
-
-    def _rule(self, n: Node) -> Node:
-        op = n.op
-        if n is self.x:
-            return self.dx
-        if op in ("sym", "num", "eye", "ones", "zero", "comm"):
-            return E.zero(n.shape)
-        if all(E.is_zero(self.d(a)) for a in n.args):
-            return E.zero(n.shape)
-        if op == "add":
-            return E.add(*(self.d(a) for a in n.args))
-        if op in ("mul", "had"):
-            join = E.mul if op == "mul" else E.hadamard
-            terms = []
-            for i, a in enumerate(n.args):
-                if not E.is_zero(self.d(a)):
-                    terms.append(join(*n.args[:i], self.d(a), *n.args[i + 1:]))
-            return E.add(*terms)
-        if op == "T":
-            return E.transpose(self.d(n.args[0]))
-        if op == "bcast":
-            return E.bcast(self.d(n.args[0]), n.shape)
-        if op == "epow":
-            u, p = n.args[0], n.attr
-            slope = E.mul(E.num(p), E.epow(u, p - 1)) if p != 1 else E.num(1)
-            return E.mul(slope, self.d(u)) if u.is_scalar else E.hadamard(slope, self.d(u))
-        if op == "pow":
-            u, p = n.args[0], n.attr
-            if u.is_scalar:
-                return E.mul(E.num(p), E.power(u, p - 1), self.d(u)) if p != 1 else self.d(u)
-            if Fraction(p).denominator == 1 and p > 0:     # d(X^k) = sum_a X^a dX X^(k-1-a)
-                k = int(p)
-                pw = _powers(u, k - 1)
-                return E.add(*(E.mul(pw[a], self.d(u), pw[k - 1 - a]) for a in range(k)))
-            raise UnsupportedError(f"no differential rule for the matrix power ^{p}")
-        if op == "vec":
-            return E.vec(self.d(n.args[0]))
-        if op == "unvec":
-            return E.unvec(self.d(n.args[0]), *n.attr)
-        if op == "kron":
-            A, B = n.args
-            return E.add(E.kron(self.d(A), B), E.kron(A, self.d(B)))
-        if op == "fn":
-            row = function_row(n.attr)
-            u = n.args[0]
-            dims = {"m": u.shape[0], "c": u.shape[1]}
-            if row.kind == "elementwise":
-                return times_slope(row, u, self.d(u))
-            if not row.differential:
-                raise UnsupportedError(f"rules/functions.toml has no differential for {row.printed}")
-            return instantiate(row.differential, {"X": u, "F": n, "dX": self.d(u)}, dims)
-        raise UnsupportedError(f"no differential rule for the operation {op!r}")
 
 
 class DifferentialResult:
@@ -114,10 +34,24 @@ class DifferentialResult:
     def __str__(self) -> str:
         return self.text
 
+    def __repr__(self) -> str:
+        return f"<matcalc differential of {self.expression!r} in d{self.wrt}: {self.text}>"
+
+    @property
+    def latex(self) -> str:
+        """dF in LaTeX, the differential of the variable written d followed by its name."""
+        d = r"\mathrm{d}" + to_latex(self.typed.names[self.wrt])
+        return to_latex(self.node).replace(to_latex(self.dx), d)
+
+    def _repr_latex_(self) -> str:
+        f = "f" if self.typed.root.is_scalar else "F"
+        return f"$$d{f} = {self.latex}$$"
+
 
 def differential(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto") -> DifferentialResult:
     """The differential of the expression in d`wrt` (`dX`): `inv(X)` gives `df = -inv(X)*dX*inv(X)`."""
-    typed, a = prepare(read_input(expression, input), shapes, assume)
+    expression, shapes = as_variable(read_input(expression, input), wrt, shapes)
+    typed, a = prepare(expression, shapes, assume)
     if wrt not in typed.names:
         raise MatcalcError(f"cannot differentiate with respect to {wrt!r}: it does not appear in {expression!r}")
     x = typed.names[wrt]

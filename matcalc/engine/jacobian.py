@@ -79,7 +79,7 @@ def _coef_product(args: list[Node], t: Node, G: Node) -> Node:
                 rest = [a for k, a in enumerate(args) if k not in inside]
                 row = _row(Node("mul", tuple(seg), None, E.SCALAR), G)
                 return E.mul(*rest, row) if rest else row
-    raise UnsupportedError("the Jacobian could not be read off (the seed sits inside a product)")
+    raise UnsupportedError("the Jacobian could not be read off the adjoint (G sits inside a product)")
 
 
 def _matrix_sum(u: Node) -> Node:
@@ -115,7 +115,7 @@ def _row(s: Node, G: Node) -> Node:
         if f.op == "fn" and f.attr == "diag":  # u'*diag(h)*v = (u .* v)'*h
             u, v = E.mul(*left), E.mul(*right)
             return E.mul(*args, E.transpose(E.hadamard(E.transpose(u), v)), _coef(f.args[0], G))
-        raise UnsupportedError("the Jacobian could not be read off (the seed sits inside a product)")
+        raise UnsupportedError("the Jacobian could not be read off the adjoint (G sits inside a product)")
     if s.op == "T":
         return _row(s.args[0], G)
     if s.op == "fn" and s.attr == "sum":

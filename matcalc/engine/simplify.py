@@ -142,7 +142,12 @@ def _match(p: Node, t: Node, rule: Rule, m: _Match) -> _Match | None:
         # move a sign back and forth)
         return _match(p.args[1], E.mul(*t.args[1:]), rule, m)
     if E.is_ones_matrix(p) and E.is_ones_matrix(t):
-        return m  # a constant 1 is the same whatever shape the pattern gave it
+        # a constant 1 is the same whatever shape the pattern gave it; its size is bound where it can be
+        # (sum(ones(n)) = n)
+        if p.op == "ones" and t.op == "ones":
+            bound = m.copy()
+            return bound if _bind_dims(p.shape, t.shape, rule, bound) else m
+        return m
     if p.op != t.op or p.attr != t.attr:
         return None
     if p.op == "add":
@@ -208,6 +213,8 @@ def _instantiate(node: Node, rule: Rule, m: _Match, shape_hint) -> Node:
     for n in E.walk(node):
         if n.op == "sym" and n.attr in m.nodes:
             memo[id(n)] = m.nodes[n.attr]
+        elif n.op == "sym" and n.is_scalar and n.attr in rule.dims:     # a size as a number: sum(ones(n)) = n
+            memo[id(n)] = E.size_scalar(dim(n.attr))
         elif n.op == "ones":
             memo[id(n)] = E.ones(dim(n.shape[0]))
         elif n.op == "eye":
@@ -412,8 +419,8 @@ class Simplifier:
         if op == "bcast":
             terms = self._terms(node.args[0])
             return collect([self._settle(E.bcast(t, node.shape)) for t in terms], node.shape)
-        if op == "fn":
-            return self._settle(E.rebuild(node, (self(node.args[0]),)))
+        if op in ("fn", "vpow"):
+            return self._settle(E.rebuild(node, tuple(self(a) for a in node.args)))
         if op == "epow" and node.attr in (2, 3) and self.expand(node.args[0]).op == "add":
             # (1 - s).^2 = 1 - 2*s + s.^2, so that s - s.^2 and the like can meet and cancel
             terms = self._terms(node.args[0])

@@ -16,6 +16,7 @@ from ..language import expr as E
 from ..language.index_parse import IX
 from ..language.index_print import _add, _axes, _Builder, _collapse, _factor, _mul, show
 from .adjoint import _Walk
+from .definitions import as_variable
 from .derive import prepare, read_input
 from .simplify import Simplifier, table_rules
 
@@ -46,9 +47,10 @@ _ENTRYWISE_OPS = {"num", "sym", "eye", "ones", "zero", "T", "bcast", "add", "had
 def _written_entrywise(n) -> bool:
     """Whether index_print writes n's entries itself (else it writes the entry of the matrix expression)."""
     if n.op == "fn":
-        from ..tables import functions
+        from ..language.functions import row
 
-        return functions()[n.attr].kind in ("elementwise", "tomatrix")
+        r = row(n.attr)
+        return r.kind in ("elementwise", "tomatrix") and getattr(r, "arity", 1) == 1
     return n.op in _ENTRYWISE_OPS
 
 
@@ -111,7 +113,8 @@ def matrix_form_exists(f: E.Node, x: E.Node) -> bool:
 def tensor_index(expression: str, wrt: str, shapes=None, assume=(), input: str = "auto") -> str:
     """`df_i/dW_kl = delta_ik*x_l` for a vector- or matrix-valued expression whose derivative with
     respect to `wrt` has no matrix form (more than two axes)."""
-    typed, a = prepare(read_input(expression, input), shapes, assume)
+    expression, shapes = as_variable(read_input(expression, input), wrt, shapes)
+    typed, a = prepare(expression, shapes, assume)
     if wrt not in typed.names:
         raise MatcalcError(f"cannot differentiate with respect to {wrt!r}: it does not appear in {expression!r}")
     f, x = typed.root, typed.names[wrt]

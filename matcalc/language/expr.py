@@ -216,8 +216,9 @@ def power(base: Node, p) -> Node:
     return Node("pow", (base,), p, SCALAR)
 
 
-def transpose(a: Node) -> Node:
-    """Push a transpose through structure, stopping at names and function calls (`inv(X)'` stays)."""
+def transpose(a: Node, _memo: dict | None = None) -> Node:
+    """Push a transpose through structure, stopping at names and function calls (`inv(X)'` stays).
+    Each shared subexpression is transposed once (a DAG of k shared layers is not walked 2^k times)."""
     if a.is_scalar:
         return a
     op = a.op
@@ -225,21 +226,32 @@ def transpose(a: Node) -> Node:
         return a.args[0]
     if op in ("eye", "zero") or (op == "fn" and a.attr == "diag"):
         return Node(op, a.args, a.attr, (a.shape[1], a.shape[0])) if op == "zero" else a
-    if op == "mul":
-        return mul(*(transpose(f) for f in reversed(a.args)))
-    if op == "add":
-        return add(*(transpose(t) for t in a.args))
-    if op == "had":
-        return hadamard(*(transpose(f) for f in a.args))
-    if op == "epow":
-        return epow(transpose(a.args[0]), a.attr)
-    if op == "bcast":
-        return bcast(transpose(a.args[0]), (a.shape[1], a.shape[0]))
-    if op == "kron":
-        return kron(transpose(a.args[0]), transpose(a.args[1]))
+    if op in ("mul", "add", "had", "epow", "vpow", "bcast", "kron"):
+        memo = {} if _memo is None else _memo
+        found = memo.get(a)
+        if found is None:
+            found = memo[a] = _transpose_parts(a, memo)
+        return found
     if op == "comm":
         return commutation(a.attr[1], a.attr[0])
     return Node("T", (a,), None, (a.shape[1], a.shape[0]))
+
+
+def _transpose_parts(a: Node, memo: dict) -> Node:
+    op = a.op
+    if op == "mul":
+        return mul(*(transpose(f, memo) for f in reversed(a.args)))
+    if op == "add":
+        return add(*(transpose(t, memo) for t in a.args))
+    if op == "had":
+        return hadamard(*(transpose(f, memo) for f in a.args))
+    if op == "epow":
+        return epow(transpose(a.args[0], memo), a.attr)
+    if op == "vpow":
+        return vpow(transpose(a.args[0], memo), a.args[1])
+    if op == "bcast":
+        return bcast(transpose(a.args[0], memo), (a.shape[1], a.shape[0]))
+    return kron(transpose(a.args[0], memo), transpose(a.args[1], memo))
 
 
 def bcast(a: Node, shape: Shape) -> Node:
@@ -425,10 +437,18 @@ def commutation(m: Dim, n: Dim) -> Node:
 
 
 
-def apply(name: str, arg: Node, where: str = "") -> Node:
-    """A function of rules/functions.toml applied to a typed argument: the result's shape follows the
+def apply(name: str, *args: Node, where: str = "") -> Node:
+    """A function of rules/functions.toml applied to typed arguments: the result's shape follows the
     row's `kind`, and an argument of the wrong shape is a ShapeError naming both."""
     r = function_row(name)
+    if len(args) != r.arity:
+        raise ShapeError(f"{where or r.printed}: {r.printed} takes {r.arity} argument{'s' if r.arity > 1 else ''}, "
+                         f"got {len(args)}")
+    if r.arity > 1:
+        return _apply_elementwise(r, args)
+    arg = args[0]
+    if r.axis:
+        return _apply_along(r, arg, where)
     check_argument(r, arg.shape, where)
     if r.kind == "reduce" and r.linear and arg.is_scalar:
         return arg  # sum and trace of a scalar are the scalar
@@ -436,6 +456,61 @@ def apply(name: str, arg: Node, where: str = "") -> Node:
         # diag of a scalar is itself; a one-entry softmax is 1
         return arg if r.kind == "tomatrix" else fn(name, arg, SCALAR)
     return fn(name, arg, result_shape(r, arg.shape))
+
+
+def _is_constant(n: Node) -> bool:
+    return not any(m.op == "sym" for m in walk(n))
+
+
+def _apply_elementwise(r, args: tuple[Node, ...]) -> Node:
+    """max(a, b), min(a, b): the arguments broadcast to one shape, entry by entry. max(u, u) is u, and a
+    commutative function puts a constant argument last (max(0, u) is max(u, 0)), so its partial in u is
+    step(u) rather than 1 - step(-u)."""
+    shape = tuple(next((a.shape[k] for a in args if a.shape[k] != 1), 1) for k in (0, 1))
+    args = tuple(a if a.shape == shape else bcast(a, shape) for a in args)
+    if all(a is args[0] for a in args):
+        return args[0]
+    if r.commutative and len(args) == 2 and _is_constant(args[0]) and not _is_constant(args[1]):
+        args = (args[1], args[0])
+    return Node("fn", args, r.name, shape)
+
+
+def _apply_along(r, arg: Node, where: str) -> Node:
+    """sum(X, 1), mean(X, 2), ...: along an axis of one entry the row's `single` value (x itself for a
+    sum or a mean, 0 for a variance); along the long axis of a vector, the function of all its entries."""
+    reduced = arg.shape[0] if r.axis == 1 else arg.shape[1]
+    other = arg.shape[1] if r.axis == 1 else arg.shape[0]
+    shape = result_shape(r, arg.shape)
+    if reduced == 1:
+        if r.single == "x":
+            return arg
+        if r.single == "0":
+            return zero(shape)
+        raise ValueError(f"rules/functions.toml: {r.name} has single = {r.single!r}; use \"x\" or \"0\"")
+    if other == 1:
+        from ..tables import spelled
+
+        whole = next(w for w in spelled(r.printed) if not w.axis and w.arity == 1)
+        return apply(whole.name, arg, where=where)
+    return fn(r.name, arg, shape)
+
+
+def size_scalar(d: Dim) -> Node:
+    """A dimension used as a number: `m`, `3`, or `m*c` (the count of mean's rule: rows times columns)."""
+    if isinstance(d, int):
+        return num(d)
+    whole, names = dim_factors(d)
+    return mul(num(whole), *(sym(n, SCALAR) for n in names))
+
+
+def vpow(base: Node, p: Node) -> Node:
+    """base.^p (base^p for a scalar base) with a scalar exponent that is an expression, not a number:
+    `x.^p`, `abs(x).^p`, `alpha^p`. Defined where the base is positive (the exponent is any real)."""
+    if not p.is_scalar:
+        raise ShapeError(f"an exponent must be a scalar, got {shape_text(p.shape)}")
+    if p.op == "num":
+        return power(base, p.attr) if base.is_scalar else epow(base, p.attr)
+    return Node("vpow", (base, p), None, base.shape)
 
 
 # ---------------------------------------------------------------- Kronecker products applied to a vec
@@ -548,7 +623,9 @@ def rebuild(node: Node, args: tuple[Node, ...]) -> Node:
     if op == "bcast":
         return bcast(args[0], node.shape)
     if op == "fn":
-        return apply(node.attr, args[0])
+        return apply(node.attr, *args)
+    if op == "vpow":
+        return vpow(*args)
     if op == "vec":
         return vec(args[0])
     if op == "unvec":

@@ -78,13 +78,20 @@ def _greek() -> set[str]:
 def _function_names() -> set[str]:
     from ..tables import known_function_names
 
-    return set(known_function_names())
+    return set(known_function_names()) | _abstract_names()
 
 
 def _elementwise_names() -> set[str]:
     from ..tables import functions
 
-    return {r.printed for r in functions().values() if r.kind == "elementwise"}
+    return {r.printed for r in functions().values() if r.kind == "elementwise" and r.arity == 1} | _abstract_names()
+
+
+def _abstract_names() -> set[str]:
+    """The declared abstract functions and their derivatives: f, f', f'', … (entrywise like tanh)."""
+    from .functions import declared_functions
+
+    return {f + "'" * k for f in declared_functions() for k in range(7)}
 
 
 def is_latex(text: str) -> bool:
@@ -147,7 +154,12 @@ def tokenize(text: str) -> list[Tok]:
             word = m.group(0) if m else text[i:j]
             if word != text[i:j] and word in funcs and text[m.end():m.end() + 1] == "(":
                 j = m.end()
-            elif j == i:
+            primes = re.compile(r"'+\(").match(text, j)
+            if primes and text[i:j] + "'" in funcs:         # f'(z) of a declared function: one name
+                out.append(Tok("NAME", text[i:primes.end() - 1], i, primes.end() - 1))
+                i = primes.end() - 1
+                continue
+            if j == i:
                 raise ParseError(f"unexpected character {ch!r}", text, i + 1)
             out.append(Tok("NAME", text[i:j], i, j))
             i = j
@@ -343,6 +355,7 @@ class _Parser:
         base = self.postfix()
         while self.at("OP", "^"):
             op = self.take()
+            estart = self.tok.pos
             if self.at("OP", "{"):
                 self.take()
                 e = self.expr()
@@ -362,9 +375,28 @@ class _Parser:
                 continue
             p = _constant(e)
             if p is None:
-                raise ParseError("an exponent must be a number", self.src, op.pos + 2)
+                base = self._symbolic_power(base, e, op, estart)
+                continue
             base = IX("pow", base, p, pos=base.pos)
         return base
+
+    def _symbolic_power(self, base: IX, e: IX, op: Tok, estart: int) -> IX:
+        """x.^p, x_i^p, (abs(x).^(p - 1))_i: a scalar symbol as exponent, written in matrix form (an entry
+        of x.^p is x_i^p), for matcalc's own parser."""
+        if not _pure(e):
+            raise ParseError("an exponent must be a number or a scalar expression without indices", self.src,
+                             op.pos + 2)
+        exponent = self._ascii(estart, self.tok.pos, op)
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", exponent):
+            exponent = f"({exponent})"
+        if _pure(base):
+            return IX("mexpr", self._ascii(base.pos, self.tok.pos, op) if not self.latex else
+                      f"{_wrap(base.args[0]) if base.kind == 'mexpr' else base.args[0]}.^{exponent}", (),
+                      pos=base.pos)
+        if base.kind in ("entry", "mexpr") and base.args[1]:
+            return IX("mexpr", f"{_wrap(base.args[0])}.^{exponent}", base.args[1], pos=base.pos)
+        raise ParseError("an exponent must be a number (a symbol may be the exponent of an entry, x_i^p)",
+                         self.src, op.pos + 2)
 
     def postfix(self) -> IX:
         t = self.tok

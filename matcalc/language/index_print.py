@@ -90,11 +90,11 @@ class _Builder:
         if op == "mul":
             return self.product(n, full)
         if op == "fn":
-            from ..tables import functions
+            from .functions import row as function_row
 
-            row = functions()[n.attr]
+            row = function_row(n.attr)
             arg = n.args[0]
-            if row.kind == "elementwise":
+            if row.kind == "elementwise" and row.arity == 1:
                 return IX("fn", row.printed, self.entry(arg, idx))
             if row.kind == "tomatrix":  # diag(v)_ij = v_i delta_ij
                 return _mul([self.entry(arg, (full[0],)), IX("delta", full[0], full[1])])

@@ -42,6 +42,10 @@ from lark.exceptions import (
 from lark.lark import PostLex
 
 from ..errors import MatcalcError, ParseError
+from .functions import declared_functions, elementwise_names, function_names, latex_names
+from .latex_functions import abstract_calls
+from .latex_tokens import LatexError as _Err
+from .latex_tokens import split_single_char_args as _split_single_char_args
 
 __all__ = ["looks_like_latex", "latex_to_ascii"]
 
@@ -54,7 +58,9 @@ _LATEX_HINT = re.compile(r"[\\{}|]|\^\s*T|[)|}]_|[A-Za-z0-9_')]\s+[A-Za-z]")
 
 def looks_like_latex(text: str) -> bool:
     """True if `text` is clearly LaTeX rather than the ASCII language (see _LATEX_HINT)."""
-    return bool(_LATEX_HINT.search(text))
+    from .parse import statements      # a line break that ends a definition is not two operands side by side
+
+    return bool(_LATEX_HINT.search(statements(text)))
 
 
 def latex_to_ascii(text: str, sums=None) -> str:
@@ -94,25 +100,10 @@ def latex_to_ascii(text: str, sums=None) -> str:
         raise ParseError("malformed LaTeX", text, getattr(e, "pos_in_stream", 0) + 1) from None
 
 
-class _Err(Exception):
-    """Internal: a message and a 0-based offset, turned into ParseError once the text is at hand."""
-
-    def __init__(self, message: str, pos: int):
-        super().__init__(message)
-        self.message, self.pos = message, pos
-
-
 # ---------------------------------------------------------------- token classification
 
-_ASCII_FUNCS = {
-    "exp", "log", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "tanh", "sigmoid", "relu",
-    "step", "sqrt", "abs", "sign", "sum", "tr", "det", "logdet", "inv", "norm1", "norm2", "diag",
-    "softmax", "logsumexp", "vec",
-}  # `ones` and `I` need a size, so no LaTeX spelling maps onto them as functions
-_ELEMENTWISE = {
-    "exp", "log", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "tanh", "sigmoid", "relu",
-    "step", "sqrt", "abs", "sign",
-}
+# the functions of rules/functions.toml (and vec) under \mathrm{..}; `ones`, `I`, `zeros` need a size, so no
+# LaTeX spelling maps onto them as functions. Entrywise ones may stand in a summand (\sum_i \log x_i).
 _FUNC_ALIAS = {"ln": "log", "trace": "tr"}
 _FUNC_CMDS = {c: c for c in ("log", "exp", "sin", "cos", "tan", "tanh", "arcsin", "arccos", "arctan", "det", "sqrt",
                              "tr", "diag", "softmax", "logdet", "logsumexp", "sigmoid", "relu", "sign")}
@@ -134,7 +125,7 @@ _IGNORED = set(
 ) | {" "}
 _PUNCT = {"+": "PLUS", "-": "MINUS", "*": "MUL", "/": "DIV", "^": "CARET", "_": "UNDER", "'": "PRIME",
           "(": "LPAR", ")": "RPAR", "{": "LBRACE", "}": "RBRACE", ",": "COMMA", "|": "BAR"}
-_STYLED_RE = re.compile(r"\\([A-Za-z]+)\*?\s*(?:\{\s*(\\?[A-Za-z0-9]+)\s*\}|(\\[A-Za-z]+)|([A-Za-z0-9]))")
+_STYLED_RE = re.compile(r"\\([A-Za-z]+)\*?\s*(?:\{\s*(\\?[A-Za-z0-9]+(?:\\_[A-Za-z0-9]+)*)\s*\}|(\\[A-Za-z]+)|([A-Za-z0-9]))")
 _ACCENT = {"hat": "hat", "widehat": "hat", "tilde": "tilde", "widetilde": "tilde", "bar": "bar", "overline": "bar"}
 _UPRIGHT = {"mathrm", "operatorname", "text", "textrm", "textit", "mathit", "mathsf", "mathtt"}
 _OPENERS = {"LPAR": "RPAR", "LBRACE": "RBRACE", "NOPEN": "NCLOSE", "AOPEN": "ACLOSE"}
@@ -152,13 +143,15 @@ class _PostLex(PostLex):
 
     def process(self, stream):
         toks = [t for t in stream if not (t.type == "CMD" and t[1:] in _IGNORED)]
-        toks = _split_single_char_args(toks)
+        toks = abstract_calls(_split_single_char_args(toks), _GREEK, _tok, _Err)
         return iter(_pair_brackets([self._classify(t, toks[i + 1] if i + 1 < len(toks) else None)
                                     for i, t in enumerate(toks)]))
 
     @staticmethod
     def _classify(t: Token, nxt: Token | None) -> Token:
         s, e = t.start_pos, t.end_pos
+        if t.type == "FUNC":                     # a declared abstract function (_abstract_calls)
+            return t
         if t.type == "WORD":
             return _tok("NAME", str(t), s, e)
         if t.type == "NUM":
@@ -174,6 +167,8 @@ class _PostLex(PostLex):
             return _tok("NAME", _GREEK[name], s, e)  # ... a bare \sigma is a name
         if name in _FUNC_CMDS:
             return _tok("FUNC", _FUNC_CMDS[name], s, e)
+        if name in latex_names()[0]:                   # \max, \cosh: the `latex` column of the table
+            return _tok("FUNC", latex_names()[0][name], s, e)
         if name in _CMD_TYPES:
             return _tok(_CMD_TYPES[name], name, s, e)
         if name in _ACCENT or name in _UPRIGHT or name in ("mathbf", "boldsymbol", "bm", "vec", "mathbb", "mathcal"):
@@ -186,6 +181,9 @@ def _styled(t: Token) -> Token:
     m = _STYLED_RE.match(str(t))
     cmd, inner = m.group(1), m.group(2) or m.group(3) or m.group(4)
     s, e = t.start_pos, t.end_pos
+    if cmd in _UPRIGHT and inner in latex_names()[1]:      # \operatorname{log\_softmax}, \mathrm{erf}
+        return _tok("FUNC", latex_names()[1][inner], s, e)
+    inner = inner.replace("\\_", "_")
     if inner.startswith("\\"):
         if inner[1:] not in _GREEK:
             raise _Err(f"unsupported LaTeX command {inner} inside \\{cmd}", s)
@@ -199,47 +197,9 @@ def _styled(t: Token) -> Token:
     if cmd in _ACCENT:
         return _tok("NAME", name + _ACCENT[cmd], s, e)
     func = _FUNC_ALIAS.get(name.lower(), name.lower())
-    if cmd in _UPRIGHT and func in _ASCII_FUNCS:
+    if cmd in _UPRIGHT and (func in function_names() or func == "vec"):
         return _tok("FUNC", func, s, e)
     return _tok("NAME", name, s, e)
-
-
-def _split_single_char_args(toks: list[Token]) -> list[Token]:
-    """LaTeX gives ^ _ \\frac \\sqrt one character when there are no braces: x_i2, \\frac12."""
-    out = list(toks)
-    i = 0
-    while i < len(out):
-        t = out[i]
-        if t.type == "PUNCT" and str(t) in "^_":
-            _split_arg(out, i + 1, numbers_ok=False)
-        elif t.type == "CMD" and t[1:] in ("frac", "dfrac", "tfrac"):
-            _split_arg(out, _split_arg(out, i + 1, numbers_ok=True), numbers_ok=True)
-        elif t.type == "CMD" and t[1:] == "sqrt":
-            _split_arg(out, i + 1, numbers_ok=True)
-        i += 1
-    return out
-
-
-def _split_arg(out: list[Token], i: int, numbers_ok: bool) -> int:
-    """Split the token at i to its first character if it is a longer WORD/NUM; index after the argument."""
-    if i >= len(out):
-        return i
-    t = out[i]
-    if t.type == "PUNCT" and str(t) == "{":
-        depth = 0
-        for j in range(i, len(out)):
-            if out[j].type == "PUNCT" and str(out[j]) in "{}":
-                depth += 1 if str(out[j]) == "{" else -1
-                if depth == 0:
-                    return j + 1
-        return len(out)
-    if t.type in ("WORD", "NUM") and len(t) > 1:
-        if t.type == "NUM" and (not numbers_ok or t[1] == "."):
-            raise _Err(f"ambiguous unbraced argument {t}: LaTeX takes only its first character; use braces, e.g. {{{t}}}", t.start_pos)
-        s = t.start_pos
-        out[i : i + 1] = [Token(t.type, t[0], start_pos=s, end_pos=s + 1),
-                          Token("WORD" if t[1:2].isalpha() else "NUM", t[1:], start_pos=s + 1, end_pos=t.end_pos)]
-    return i + 1
 
 
 def _pair_brackets(toks: list[Token]) -> list[Token]:
@@ -315,6 +275,9 @@ def _subscript(n: _N, text: str, pos: int) -> _N:
         if len(groups) != 1:
             raise _Err(f"a ones vector has one size: \\mathbf{{1}}_{{{text}}}", pos)
         return _name(f"ones({'*'.join(groups[0])})", "", n.pos)
+    if n.kind == "num" and n.args[0] == "0":   # \mathbf{0}_{n}, \mathbf{0}_{m,n}: zeros of that shape
+        groups = getattr(text, "groups", None) or [[str(text)]]
+        return _name(f"zeros({', '.join('*'.join(g) for g in groups)})", "", n.pos)
     if n.kind == "name":
         groups = getattr(text, "groups", None)
         if groups and not n.args[1] and n.args[0] in ("I", "K"):
@@ -371,10 +334,14 @@ def _entrywise(n: _N, idx: set, what: str):
         return (_name(a[0], rest, n.pos), True) if rest != a[1] else (n, False)
     if k in ("num", "ones"):
         return n, False
+    if k == "calln" and any(_entrywise(x, idx, what)[1] for x in a[1:]):
+        raise _Err(f"unsupported {what} summand: {a[0]}(..) of indexed entries; write the vector form instead", n.pos)
+    if k == "calln":
+        return n, False
     if k in ("call", "norm"):
         f = a[0] if k == "call" else "norm"
         inner, ix = _entrywise(a[0 if k == "norm" else 1], idx, what)
-        if ix and f not in _ELEMENTWISE and f != "sum":
+        if ix and f not in elementwise_names() and f != "sum" and f.rstrip("'") not in declared_functions():
             raise _Err(f"unsupported {what} summand: {f}(..) of an indexed entry is not entrywise; "
                        "write the vector form instead", n.pos)
         return (_N("call", f, inner, pos=n.pos) if k == "call" else _N("norm", inner, a[1], pos=n.pos)), ix
@@ -564,6 +531,9 @@ class _Build(Transformer):
             return _apply_postops(_N("call", str(f), inner, pos=f.start_pos), ops)
         return _N("call", str(f), arg, pos=f.start_pos)
 
+    def call_many(self, f, *rest):        # \max(a, b), \operatorname{sum}(X, 2)
+        return _N("calln", str(f), *(x for x in rest if isinstance(x, _N)), pos=f.start_pos)
+
     def factors(self, *fs):
         return _product(fs, fs[0].pos)
 
@@ -624,7 +594,7 @@ def _parser() -> Lark:
 
 # ---------------------------------------------------------------- printing
 
-_ATOMIC = {"name", "num", "call", "norm", "kron"}
+_ATOMIC = {"name", "num", "call", "calln", "norm", "kron"}
 
 
 def _show(n: _N) -> str:
@@ -638,6 +608,8 @@ def _show(n: _N) -> str:
                    "or ones(n) in the ASCII language", n.pos)
     if k == "call":
         return f"{a[0]}({_show(a[1])})"
+    if k == "calln":
+        return f"{a[0]}({', '.join(_show(x) for x in a[1:])})"
     if k == "norm":
         return f"norm{a[1] or '2'}({_show(a[0])})"
     if k == "tr":

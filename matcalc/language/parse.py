@@ -92,6 +92,16 @@ class _Build(Transformer_NonRecursive):
     def call(self, meta, children):
         return self._node("call", meta, children[1:], str(children[0]))
 
+    def primed_call(self, meta, children):
+        # f'(z): the derivative of a declared abstract function; the value keeps the primes ("f'")
+        return self._node("call", meta, children[1:], str(children[0]))
+
+    def definition(self, meta, children):
+        return self._node("define", meta, children[1:], str(children[0]))
+
+    def program(self, meta, children):
+        return self._node("program", meta, children)
+
     def transpose(self, meta, children):
         return self._node("T", meta, children[:1])
 
@@ -122,11 +132,20 @@ def parse(text: str) -> Syntax:
     long text is parsed afresh, so that a stream of distinct large inputs cannot fill the memory."""
     if not isinstance(text, str):
         raise ParseError(f"expected an expression as text, got {type(text).__name__}")
-    return _parse_cached(text) if len(text) <= CACHED_LENGTH else parse_fresh(text)
+    if len(text) <= CACHED_LENGTH:
+        return _parse_cached(text)
+    return _parse_cached_long(text) if len(text) <= MAX_LENGTH else parse_fresh(text)
 
 
 @lru_cache(maxsize=512)
 def _parse_cached(text: str) -> Syntax:
+    return parse_fresh(text)
+
+
+@lru_cache(maxsize=16)
+def _parse_cached_long(text: str) -> Syntax:
+    """A long text (a program of definitions that a check parses again for every claim it types): the
+    last few are kept, so that a stream of distinct large inputs cannot fill the memory."""
     return parse_fresh(text)
 
 
@@ -139,17 +158,23 @@ def parse_fresh(text: str) -> Syntax:
     if len(text) > MAX_LENGTH:
         raise ParseError(f"expression longer than {MAX_LENGTH} characters", text[:80] + "…", 81)
     _check_nesting(text)
+    lines = statements(text)          # the same length: every column stays where it was
     try:
-        tree = _parser().parse(text)
+        tree = _parser().parse(lines)
     except lark.exceptions.UnexpectedCharacters as err:
-        raise ParseError(f"unexpected character {text[err.pos_in_stream]!r}", text, err.column) from None
+        raise ParseError(f"unexpected character {text[err.pos_in_stream]!r}", text,
+                         err.pos_in_stream + 1) from None
     except lark.exceptions.UnexpectedToken as err:
         if err.token.type == "$END":
-            raise ParseError("the expression ends too early", text, len(text) + 1) from None
+            raise _ends_early(text, lines) from None
+        if err.token.type == "EQUAL" and not _at_statement_start(lines, err.token.start_pos):
+            raise ParseError("unexpected '='; a definition is a name, '=' and its expression, ending with ';' "
+                             "or a new line (h = tanh(W*x); sum(h))", text, err.token.start_pos + 1) from None
         expected = _describe(err.expected)
-        raise ParseError(f"unexpected {str(err.token)!r}; expected {expected}", text, err.column) from None
+        raise ParseError(f"unexpected {str(err.token)!r}; expected {expected}", text,
+                         err.token.start_pos + 1) from None
     except lark.exceptions.UnexpectedEOF:
-        raise ParseError("the expression ends too early", text, len(text) + 1) from None
+        raise _ends_early(text, lines) from None
     try:
         syntax = _Build(text).transform(tree)
     except lark.exceptions.VisitError as err:  # our own error, raised while building a node
@@ -179,8 +204,58 @@ def copy_tree(node: Syntax) -> Syntax:
     return done[id(node)]
 
 
+def statements(text: str) -> str:
+    """The text with each line break that ends a statement made a ';' (and every other line break a
+    space), so that `h = tanh(W*x)` on one line and `sum(h)` on the next are two statements.
+
+    Only a text that defines a name (has an '=') is split; a line break inside parentheses, after an
+    operator or before one that cannot start an expression (`+ b`, `* c`, `.^2`) continues the line."""
+    if "\n" not in text and "\r" not in text:
+        return text
+    if "=" not in text:
+        return text.replace("\r", " ").replace("\n", " ")
+    out = list(text)
+    depth = 0
+    last = ""                       # the last character of the statement so far that is not a space
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch not in "\r\n":
+            if not ch.isspace():
+                last = ";" if ch == ";" else ch
+            continue
+        out[i] = " "
+        if depth > 0 or last in ("", ";") or last in "+-*/^=(,.":
+            continue
+        rest = text[i + 1:].lstrip()
+        if rest and rest[0] in "+*/.^')=":
+            continue
+        out[i] = ";"
+        last = ";"
+    return "".join(out)
+
+
+def _at_statement_start(lines: str, pos: int) -> bool:
+    """Whether the '=' at pos follows a lone name that starts a statement (`h = ...`)."""
+    head = lines[:pos].rstrip()
+    start = max(head.rfind(";"), -1) + 1
+    return re.fullmatch(r"\s*[A-Za-z_][A-Za-z0-9_]*", head[start:]) is not None
+
+
+def _ends_early(text: str, lines: str) -> ParseError:
+    last = [s for s in lines.split(";") if s.strip()]
+    if last and re.match(r"\s*[A-Za-z_][A-Za-z0-9_]*\s*=", last[-1]) and lines.rstrip().endswith(";"):
+        name = last[-1].split("=", 1)[0].strip()
+        return ParseError(f"the input ends with the definition of {name}; write the expression to differentiate "
+                          f"after the definitions (h = tanh(W*x); sum(h))", text, len(text) + 1)
+    return ParseError("the expression ends too early", text, len(text) + 1)
+
+
 _TOKEN_WORDS = {"NAME": "a name", "NUMBER": "a number", "LPAR": "(", "RPAR": ")", "MINUS": "-",
-                "PLUS": "+", "STAR": "*", "SLASH": "/", "QUOTE": "'"}
+                "PLUS": "+", "STAR": "*", "SLASH": "/", "QUOTE": "'", "SEMICOLON": "';'", "EQUAL": "=",
+                "PRIMED": "a derivative f'(…)"}
 
 
 def _describe(expected) -> str:

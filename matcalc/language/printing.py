@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..tables import functions
+from ..tables import functions as functions_table
+from .functions import row as function_row
 from .expr import Node
 
 ADD, MUL, UNARY, POSTFIX, ATOM = 1, 2, 3, 4, 5
@@ -87,17 +88,22 @@ class TextPrinter:
             return f"ones({node.shape[0]})", ATOM
         if op == "eye":
             return "I", ATOM
-        if op == "zero":  # shaped, so that softmax(0*ones(n)) does not read back as softmax of a scalar
+        if op == "zero":  # shaped, so that softmax(zeros(n)) does not read back as softmax of a scalar
             r, c = node.shape
             if c == 1:
-                return f"0*ones({r})", MUL
-            if r == 1:
-                return f"0*ones({c})'", MUL
-            return f"0*ones({r})*ones({c})'", MUL
+                return f"zeros({r})", ATOM
+            return f"zeros({r}, {c})", ATOM
         if op == "bcast":
             return self(node.args[0])
         if op == "fn":
-            return f"{functions()[node.attr].printed}({self(node.args[0])[0]})", ATOM
+            row = function_row(node.attr)
+            args = [self._argument(a) if row.arity > 1 else self(a)[0] for a in node.args]
+            args += [str(row.axis)] if row.axis else []
+            return f"{row.printed}({', '.join(args)})", ATOM
+        if op == "vpow":
+            base, p = node.args
+            power = "^" if node.is_scalar else ".^"
+            return f"{self.wrap(base, ATOM)}{power}{self.wrap(p, ATOM)}", POSTFIX
         if op == "vec":
             return f"vec({self._kron_operand(node.args[0])})", ATOM
         if op == "unvec":
@@ -138,7 +144,12 @@ class TextPrinter:
             # a compound divisor reads best after the product: x/norm2(x); a name before it: (1/m)*X
             divisors = [f for f in node.args if f.op == "pow" and f.attr < 0 and f.args[0].op != "sym"]
             parts = []
-            for f in node.args:
+            args = node.args
+            if len(args) > 1 and args[0].op == "num" and args[0].attr.denominator == 1 and args[0].attr > 1 \
+                    and args[1].op == "pow" and args[1].attr == -1 and args[1].args[0].op == "sym":
+                parts.append(f"({args[0].attr}/{args[1].args[0].attr})")   # (2/m)*X, not 2*(1/m)*X
+                args = args[2:]
+            for f in args:
                 if any(f is d for d in divisors):
                     continue
                 text, prec = self(f)
@@ -164,6 +175,13 @@ class TextPrinter:
     def _had_factor(self, f: Node) -> str:
         text, prec = self(f)
         return f"({text})" if prec <= MUL else text
+
+    def _argument(self, a: Node) -> str:
+        """An argument of max(u, 0): a constant array (broadcast by the call) as its number."""
+        if a.op == "zero":
+            return "0"
+        value = constant_value(a)
+        return self(Node("num", (), value) if value is not None else a)[0]
 
     def _kron_operand(self, f: Node) -> str:
         """An identity inside a Kronecker product carries its size: kron(x', I(m))."""
@@ -231,11 +249,11 @@ def to_text(node: Node) -> str:
 
 
 def to_text_bounded(node: Node, taken: set[str] = frozenset(), limit: int = MAX_INLINE) -> str:
-    """Inline when short; otherwise the named form on one text: `body   where z1 = …; z2 = …`."""
+    """Inline when short; otherwise the named form, as an input that reads back: `z1 = …; z2 = …; body`."""
     if inline_size(node) <= limit:
         return to_text(node)
     text, defs = to_text_shared(node, taken)
-    return text + ("   where " + "; ".join(f"{n} = {d}" for n, d in defs) if defs else "")
+    return "; ".join([f"{n} = {d}" for n, d in defs] + [text])
 
 
 # ---------------------------------------------------------------- LaTeX
@@ -268,9 +286,20 @@ class LatexPrinter(TextPrinter):
         if op == "eye":
             return (f"I_{{{_latex_dim(node.shape[0])}}}" if self._sized else "I"), ATOM
         if op == "zero":
-            return "0", ATOM
+            r, c = node.shape
+            return f"\\mathbf{{0}}_{{{_latex_dim(r)}}}" if c == 1 else \
+                f"\\mathbf{{0}}_{{{_latex_dim(r)},{_latex_dim(c)}}}", ATOM
         if op == "bcast":
             return self(node.args[0])
+        if op == "vpow":
+            base, p = node.args
+            ring = "" if node.is_scalar else "\\circ "
+            return f"{self.wrap(base, ATOM)}^{{{ring}{self(p)[0]}}}", POSTFIX
+        if op == "fn" and (len(node.args) > 1 or function_row(node.attr).axis):
+            row = function_row(node.attr)
+            args = [self._argument(a) if row.arity > 1 else self(a)[0] for a in node.args]
+            args += [str(row.axis)] if row.axis else []
+            return f"{row.latex or row.printed}\\left({', '.join(args)}\\right)", ATOM
         if op == "fn":
             name = node.attr
             arg = self(node.args[0])[0]
@@ -284,7 +313,11 @@ class LatexPrinter(TextPrinter):
                 return f"\\left\\|{arg}\\right\\|_1", ATOM
             if name == "inv":
                 return f"{self.wrap(node.args[0], ATOM)}^{{-1}}", POSTFIX
-            return f"{_LATEX_FUNCS.get(name, name)}\\left({arg}\\right)", ATOM
+            head = function_row(name).latex or _LATEX_FUNCS.get(name)
+            if head is None:     # a declared abstract function: \sigma'(z), f''(z)
+                base = name.rstrip("'")
+                head = _latex_name(base) + name[len(base):] if base != name or name not in functions_table() else name
+            return f"{head}\\left({arg}\\right)", ATOM
         if op == "vec":
             return f"\\operatorname{{vec}}\\left({self._latex_kron_operand(node.args[0], bare=True)}\\right)", ATOM
         if op == "unvec":
@@ -314,7 +347,12 @@ class LatexPrinter(TextPrinter):
             if _is_negative(node):
                 return "-" + _wrap_text(_negated_text(node, self), MUL), UNARY
             parts = []
-            for f in node.args:
+            args = node.args
+            if len(args) > 1 and args[0].op == "num" and args[0].attr.denominator == 1 and args[0].attr > 1 \
+                    and args[1].op == "pow" and args[1].attr == -1 and args[1].args[0].op == "sym":
+                parts.append(f"\\frac{{{args[0].attr}}}{{{self(args[1].args[0])[0]}}}")
+                args = args[2:]
+            for f in args:
                 text, prec = self(f)
                 parts.append(f"\\left({text}\\right)" if prec < MUL or f.op in ("had", "mul", "kron") else text)
             return " ".join(parts), MUL

@@ -17,7 +17,15 @@ from ..errors import ParseError, ShapeError, UnsupportedError
 from ..tables import functions, known_function_names, spelled
 from . import expr as E
 from .expr import SCALAR, Dim, Node, Shape, apply
+from . import exponents
+from .exponents import (MAX_MATRIX_POWER, check_exponent, constant_exponent, matrix_power_error,  # noqa: F401
+                        mentions_a_name)
+from .functions import call_rows, zeros_sizes
+from .functions import abstract_call, declared_functions
+from .named import inline
 from .parse import Syntax, chain, copy_tree, parse
+from .statements import (abstract_shape, build_program, check_keywords, defined_shape, placeholders,
+                         program_shape, unknown_hint)
 
 GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "eps", "zeta", "eta", "theta", "iota", "kappa",
@@ -76,6 +84,7 @@ class Typed:
     text: str
     names: dict[str, Node]
     dims: set[str] = field(default_factory=set)
+    definitions: dict[str, Node] = field(default_factory=dict)   # h = tanh(W*x); …: name -> its node
 
     def shape_of(self, name: str) -> Shape:
         return self.names[name].shape
@@ -128,6 +137,8 @@ class _Inference:
         self.order: list[str] = []
         self.implicit_eye: dict[int, _Var] = {}
         self.scalar_names: set[str] = set()
+        self.defined: dict[str, tuple[_Var, _Var]] = {}   # names defined before the objective
+        self.functions = declared_functions()
         for spec in declared.values():
             for d in spec:
                 if isinstance(d, str):
@@ -161,6 +172,8 @@ class _Inference:
             n = stack.pop()
             if n.kind == "div" and n.args[1].kind == "name":
                 self.scalar_names.add(n.args[1].value)
+            if n.kind in ("pow", "epow"):                  # an exponent is a scalar: x.^p, alpha^p
+                self.scalar_names |= exponents.exponent_names(n.args[1])
             if n.kind == "call" and n.value in DIMENSION_ARGUMENTS:
                 for k in DIMENSION_ARGUMENTS[n.value]:
                     if k < len(n.args):
@@ -169,6 +182,8 @@ class _Inference:
 
     def name_shape(self, node: Syntax) -> tuple[_Var, _Var]:
         name = node.value
+        if name in self.defined or name in self.functions:
+            return defined_shape(self, name)
         if name in self.names:
             return self.names[name]
         self.order.append(name)
@@ -198,6 +213,8 @@ class _Inference:
 
     def _shape_one(self, node: Syntax, left=None) -> tuple[_Var, _Var]:
         k = node.kind
+        if k == "program":
+            return program_shape(self, node, _one)
         if k == "num":
             return (_one(), _one())
         if k == "name":
@@ -214,10 +231,12 @@ class _Inference:
         if k == "call":
             return self.call_shape(node)
         a = left if left is not None else self.shape(node.args[0])
+        if k in ("pow", "epow") and not exponents.is_constant(node.args[1]):
+            return self.variable_power(node, a)
         if k in ("pow", "epow"):
             matrix = k == "pow" and not (_is_one(a[0]) and _is_one(a[1]))
             check_exponent(node, constant_exponent(node.args[1]), matrix,
-                           elementwise_of_variable=k == "epow" and _mentions_a_name(node.args[0]))
+                           elementwise_of_variable=k == "epow" and mentions_a_name(node.args[0]))
             if k == "pow" and not (_is_one(a[0]) and _is_one(a[1])):
                 try:
                     self.unify(a[0], a[1], node, a, a, "is not square:")
@@ -241,11 +260,14 @@ class _Inference:
             self.unify(a[1], b[0], node, a, b, "times")
             return (a[0], b[1])
         # add, sub, had, ediv: equal shapes, or a scalar / row / column broadcast
-        if scalar_a:
+        return self.broadcast(node, a, b, {"add": "plus", "sub": "minus", "had": ".*", "ediv": "./"}[k])
+
+    def broadcast(self, node: Syntax, a, b, verb: str) -> tuple[_Var, _Var]:
+        """An entrywise operation (+, .*, max(a, b)): equal shapes, or a scalar, row or column broadcast."""
+        if _is_one(a[0]) and _is_one(a[1]):
             return b
-        if scalar_b:
+        if _is_one(b[0]) and _is_one(b[1]):
             return a
-        verb = {"add": "plus", "sub": "minus", "had": ".*", "ediv": "./"}[k]
         row_a, row_b = _is_one(a[0]), _is_one(b[0])
         col_a, col_b = _is_one(a[1]), _is_one(b[1])
         if row_a != row_b and not (col_a or col_b):
@@ -258,20 +280,38 @@ class _Inference:
         self.unify(a[1], b[1], node, a, b, verb)
         return a
 
+    def variable_power(self, node: Syntax, a) -> tuple[_Var, _Var]:
+        """x.^p, abs(x).^p, alpha^p with a scalar expression p as exponent (not a number)."""
+        e = self.shape(node.args[1])
+        try:
+            for v in e:
+                self.unify(v, _one(), node, e, (_one(), _one()), "is not a scalar exponent:")
+        except ShapeError:
+            raise ShapeError(f"{node.source}: an exponent must be a scalar, got {_shape_text(e)}") from None
+        if node.kind == "pow" and not (_is_one(a[0]) and _is_one(a[1])):
+            raise ShapeError(f"{node.source}: ^ with a symbol as exponent is a power of a scalar, got "
+                             f"{_shape_text(a)}; for an elementwise power write .^")
+        return a
+
     def call_shape(self, node: Syntax) -> tuple[_Var, _Var]:
         name = node.value
+        if abstract_call(name) is not None:   # f(z), f'(z) of a declared elementwise function: z's shape
+            return abstract_shape(self, node)
         if name in ("ones", "I"):
             size = _dimension_argument(node)
             v = self.dim(size)
             return (v, _one()) if name == "ones" else (v, v)
+        if name == "zeros":        # zeros(n) a column, zeros(m, n) a matrix
+            return tuple(self.dim(d) for d in zeros_sizes(node, _dimension)) + (_one(),) * (2 - len(node.args))
         if name in STRUCTURAL:
             return self.structural_shape(node)
         rows = spelled(name)
         if not rows:
-            raise ParseError(f"unknown function {name!r}; known: {', '.join(known_function_names())}",
+            raise ParseError(f"unknown function {name!r}; known: {', '.join(known_function_names())}{unknown_hint(name)}",
                              self.text, node.start + 1)
-        if len(node.args) != 1:
-            raise ShapeError(f"{node.source}: {name} takes one argument, got {len(node.args)}")
+        rows = call_rows(node, rows)
+        if rows[0].arity > 1:          # max(a, b), min(a, b): entry by entry, broadcast as in `+`
+            return self.broadcast(node, *(self.shape(a) for a in node.args), "and")
         a = self.shape(node.args[0])
         row = _choose_row(rows, a)
         if row.arg == "square":
@@ -286,12 +326,14 @@ class _Inference:
                 raise ShapeError(f"{node.source}: {name} needs a column vector, got {_shape_text(a)}{hint}")
             self.unify(a[1], _one(), node, a, (_one(), _one()), "is not a column vector:")
         kind = row.kind
-        if kind in ("elementwise", "square", "vector", "rows"):
+        if kind in ("elementwise", "square", "vector", "rows", "shaped"):
             return a
         if kind == "reduce":
             return (_one(), _one())
         if kind == "rowreduce":
             return (a[0], _one())
+        if kind == "colreduce":
+            return (_one(), a[1])
         if kind == "tomatrix":
             return (a[0], a[0])
         if kind == "tovector":
@@ -336,7 +378,8 @@ class _Inference:
 
 STRUCTURAL = {"vec": ("a matrix",), "kron": ("a matrix", "a matrix"), "K": ("m", "n"),
               "unvec": ("a column", "m", "n")}
-DIMENSION_ARGUMENTS = {"ones": (0,), "I": (0,), "K": (0, 1), "unvec": (1, 2)}
+DIMENSION_ARGUMENTS = {"ones": (0,), "I": (0,), "K": (0, 1), "unvec": (1, 2), "zeros": (0, 1)}
+
 
 
 def _dimension_names(node: Syntax) -> set[str]:
@@ -393,72 +436,6 @@ def _dimension_argument(node: Syntax) -> Dim:
     return _dimension(node, node.args[0])
 
 
-MAX_EXPONENT = 1000          # |p| in x^p and x.^p, and its denominator
-MAX_ELEMENTWISE_EXPONENT = 10**12  # |p| in u.^p when u mentions a name: nothing is folded or expanded
-MAX_MATRIX_POWER = 64        # X^k is k factors X*X*…*X: its derivative has k terms of k factors
-
-
-def check_exponent(node: Syntax, p: Fraction, matrix: bool = False,
-                   elementwise_of_variable: bool = False) -> None:
-    """Bound an exponent of the user's text up front: `2^1e10` would fold into a ten-billion-bit number
-    and `X^1e6` would expand into a million factors.
-
-    An elementwise power of a variable, `x.^1000000`, is neither folded nor expanded: it stays one node
-    whose derivative is `1000000*x.^999999`, and its values overflow only where |x| > 1 (the checker
-    draws smaller instances when it meets non-finite values). So it gets a far larger bound — only
-    enough to keep the coefficients it produces exact and printable; its denominator keeps the small one.
-    """
-    if matrix and abs(p) > MAX_MATRIX_POWER:
-        _matrix_power_error(node, p)
-    largest = MAX_ELEMENTWISE_EXPONENT if elementwise_of_variable else MAX_EXPONENT
-    if abs(p) > largest or p.denominator > MAX_EXPONENT:
-        shown = str(p) if len(str(p)) <= 24 else f"{float(p):.3g}"
-        raise UnsupportedError(f"{node.source[:60]}: the exponent {shown} is out of range; matcalc takes "
-                               f"exponents up to {largest:g} in size (denominators up to {MAX_EXPONENT})"
-                               + ("" if elementwise_of_variable else
-                                  f"; an elementwise power of a variable, x.^p, may go up to "
-                                  f"{MAX_ELEMENTWISE_EXPONENT:g}"))
-
-
-def _mentions_a_name(node: Syntax) -> bool:
-    """Whether the base of a power is a variable expression (a name or a call appears in it) rather than
-    a constant that would be folded into one number. A loop, not recursion: any depth of nesting."""
-    todo = [node]
-    while todo:
-        n = todo.pop()
-        if n.kind in ("name", "call"):
-            return True
-        todo.extend(n.args)
-    return False
-
-
-def _matrix_power_error(node: Syntax, p: Fraction):
-    shown = str(p) if len(str(p)) <= 24 else f"{float(p):.3g}"
-    raise UnsupportedError(
-        f"{node.source[:60]}: a matrix power X^k is expanded into k factors, and matcalc takes k up to "
-        f"{MAX_MATRIX_POWER} in size (got {shown}); write the product you mean, or differentiate through a "
-        f"decomposition")
-
-
-def constant_exponent(node: Syntax, env: dict | None = None) -> Fraction:
-    """Exponents are numbers: `x^2`, `X^-1`, `x.^(1/2)` (in rule templates, a bound number `p`)."""
-    k = node.kind
-    if k == "num":
-        return node.value
-    if k == "name" and env and node.value in env and env[node.value].op == "num":
-        return env[node.value].attr
-    if k == "neg":
-        return -constant_exponent(node.args[0], env)
-    if k in ("div", "mul", "add", "sub"):
-        a, b = (constant_exponent(x, env) for x in node.args)
-        if k == "div":
-            if b == 0:
-                raise ShapeError(f"{node.source}: division by zero in an exponent")
-            return a / b
-        return {"mul": a * b, "add": a + b, "sub": a - b}[k]
-    raise UnsupportedError(f"{node.source}: an exponent must be a number (got {node.source!r})")
-
-
 def _fresh_letters(taken: set[str]):
     for ch in FRESH_DIMS:
         if ch not in taken:
@@ -473,11 +450,17 @@ class Builder:
     """Builds typed nodes from syntax, given every name's node and every dimension's value."""
 
     def __init__(self, text: str, env: dict[str, Node], dims: dict[str, Dim],
-                 implicit_eye: dict[int, Dim] | None = None):
+                 implicit_eye: dict[int, Dim] | None = None, definitions: dict[str, Node] | None = None):
         self.text = text
         self.env = env
         self.dims = dims
         self.implicit_eye = implicit_eye or {}
+        self.definitions = definitions if definitions is not None else {}
+        self.placeholders, self.inlined, self._inline_memo = placeholders(self.definitions)
+
+    def typed(self, node: Syntax) -> Node:
+        """The typed node of `node`, every defined name in it standing for its definition's node."""
+        return inline(self.build(node), self.inlined, self._inline_memo)
 
     def build(self, node: Syntax) -> Node:
         spine = chain(node)
@@ -488,15 +471,19 @@ class Builder:
 
     def _build_one(self, node: Syntax, left: Node | None = None) -> Node:
         k = node.kind
+        if k == "program":        # each definition built once: a name used twice is one shared node
+            return build_program(self, node)
         if k == "num":
             return E.num(node.value)
         if k == "name":
+            if node.value in self.placeholders:
+                return self.placeholders[node.value]
             if node.value in self.env:
                 return self.env[node.value]
             if node.value == "I" and id(node) in self.implicit_eye:
                 return E.eye(self.implicit_eye[id(node)])
             if node.value in self.dims:
-                return E.sym(node.value, SCALAR)
+                return E.size_scalar(self.dims[node.value])   # in a rule template, the size itself
             raise ParseError(f"unknown name {node.value!r}", self.text, node.start + 1)
         if k == "neg":
             return E.neg(self.build(node.args[0]))
@@ -505,6 +492,8 @@ class Builder:
         if k == "call":
             return self.call(node)
         a = left if left is not None else self.build(node.args[0])
+        if k in ("pow", "epow") and not exponents.bound_constant(node.args[1], self.env):
+            return E.vpow(a, self.build(node.args[1]))     # x.^p, alpha^p (the inference checked the shapes)
         if k == "pow":
             return self.power(node, a, constant_exponent(node.args[1], self.env))
         if k == "epow":
@@ -542,7 +531,7 @@ class Builder:
                 return a, E.bcast(b, a.shape)
         except ShapeError:
             pass
-        op = {"add": "plus", "sub": "minus", "had": ".*", "ediv": "./"}[node.kind]
+        op = {"add": "plus", "sub": "minus", "had": ".*", "ediv": "./"}.get(node.kind, "and")
         raise ShapeError(f"{node.source}: {E.shape_text(a.shape)} {op} {E.shape_text(b.shape)}{_product_hint(a, b)}")
 
     def power(self, node: Syntax, a: Node, p: Fraction) -> Node:
@@ -554,26 +543,31 @@ class Builder:
             raise UnsupportedError(f"{node.source}: a matrix power must be a nonzero whole number; "
                                    f"use .^ for an elementwise power")
         if abs(p) > MAX_MATRIX_POWER:
-            _matrix_power_error(node, p)
+            matrix_power_error(node, p)
         base = apply("inv", a) if p < 0 else a
         return E.mul(*([base] * abs(int(p))))
 
     def call(self, node: Syntax) -> Node:
         name = node.value
+        if abstract_call(name) is not None:
+            return apply(name, self.build(node.args[0]), where=node.source)
         if name in ("ones", "I"):
             size = self.size(_dimension_argument(node))
             return E.ones(size) if name == "ones" else E.eye(size)
+        if name == "zeros":
+            return E.zero(tuple(self.size(d) for d in zeros_sizes(node, _dimension)) + (1,) * (2 - len(node.args)))
         if name in STRUCTURAL:
             return self.structural(node)
         rows = spelled(name)
         if not rows:
-            raise ParseError(f"unknown function {name!r}; known: {', '.join(known_function_names())}",
+            raise ParseError(f"unknown function {name!r}; known: {', '.join(known_function_names())}{unknown_hint(name)}",
                              self.text, node.start + 1)
-        if len(node.args) != 1:
-            raise ShapeError(f"{node.source}: {name} takes one argument")
+        rows = call_rows(node, rows)
+        if rows[0].arity > 1:          # max(a, b): apply broadcasts the arguments to one shape
+            return apply(rows[0].name, *(self.build(a) for a in node.args), where=node.source)
         arg = self.build(node.args[0])
         row = _choose_row(rows, arg.shape)
-        return apply(row.name, arg, node.source)
+        return apply(row.name, arg, where=node.source)
 
 
     def size(self, d: Dim) -> Dim:
@@ -625,9 +619,13 @@ def elaborate_many(text: str, shapes: dict | None = None, extra: tuple[str, ...]
     for tree in trees:
         _budget.check("typing the lines")
         inf.prescan(tree)
+    main: dict = {}
     for k, tree in enumerate(trees):
         _budget.check("typing the lines")
         inf.text = tree.text
+        if k == 1:
+            main = dict(inf.defined)
+        inf.defined = dict(main) if k else inf.defined   # a claim sees the expression's names, not another's
         try:
             got = inf.shape(tree)
             target = targets[k - 1] if targets and k > 0 else None
@@ -638,9 +636,12 @@ def elaborate_many(text: str, shapes: dict | None = None, extra: tuple[str, ...]
         except ShapeError as err:
             err.index = k            # which text failed: a caller typing many lines retypes once, not per line
             raise
+    if len(trees) > 1:
+        inf.defined = main
     for name in declared:
-        if name not in inf.names:
+        if name not in inf.names and name not in inf.defined:
             inf.name_shape(Syntax("name", value=name, text=name))
+    check_keywords(inf.functions, inf.names)
     # settle the free dimensions with fresh letters, in order of first appearance
     taken = set(inf.names) | set(inf.named) | set(declared)
     fresh = _fresh_letters(taken)
@@ -668,13 +669,14 @@ def elaborate_many(text: str, shapes: dict | None = None, extra: tuple[str, ...]
                                           if isinstance(v.root().value, str) for d in [v.root().value]}
     eyes = {k: v.root().value for k, v in inf.implicit_eye.items()}
     built = []
+    definitions: dict[str, Node] = {}
     for k, tree in enumerate(trees):
         _budget.check("typing the lines")
-        builder = Builder(tree.text, env, dims, eyes)
+        builder = Builder(tree.text, env, dims, eyes, definitions if k == 0 else dict(definitions))
         try:
-            built.append(builder.build(tree))
+            built.append(builder.typed(tree))
         except ShapeError as err:
             err.index = k
             raise
-    typed = Typed(built[0], text, env, {n for n in env if n in dim_names and env[n].is_scalar})
+    typed = Typed(built[0], text, env, {n for n in env if n in dim_names and env[n].is_scalar}, definitions)
     return typed, built[1:]

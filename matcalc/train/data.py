@@ -26,7 +26,11 @@ def load_digits_data() -> tuple[np.ndarray, np.ndarray]:
 
     Pixel values are 0..16, so dividing by 16 puts them in [0, 1] without looking at the data.
     """
-    from sklearn.datasets import load_digits
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:     # an optional extra: the core install has no scikit-learn
+        raise MatcalcError('matcalc train needs scikit-learn for its default data set (the digits): '
+                           'pip install "matcalc[train]" (or train on your own data: --data FILE.npz)') from None
 
     digits = load_digits()
     X = np.asarray(digits.data, dtype=np.float64) / 16.0

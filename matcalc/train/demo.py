@@ -495,6 +495,10 @@ def check_plot_path(path, force: bool = False) -> str:
         raise MatcalcError(f"--plot {shown}: the directory {parent[:80]!r} does not exist")
     if os.path.exists(path) and not force:
         raise MatcalcError(f"--plot {shown} exists; not overwriting it (add --force to replace it)")
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:      # an optional extra, said before training
+        raise MatcalcError('--plot needs matplotlib: pip install "matcalc[plot]"')
     return path
 
 

@@ -19,6 +19,7 @@ from ..errors import (
     ShapeError,
     UnsupportedError,
 )
+from ..language.functions import declared
 
 MAX_TEXT = 4000          # characters in one expression, claim or assumption
 MAX_DERIVATION = 20000   # characters in a pasted derivation file
@@ -152,6 +153,19 @@ def assumptions_of(value) -> list[str]:
     return value
 
 
+def functions_of(value) -> list[str]:
+    """Declared abstract functions: a list of names, or one text with them separated by ',', ';' or blanks."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        value = [f for f in re.split(r"[,;\s]+", value) if f]
+    if not isinstance(value, list) or not all(isinstance(f, str) for f in value):
+        raise RequestError("'functions' must be a list of names such as [\"f\", \"sigma\"]")
+    if len(value) > MAX_LIST or any(len(f) > 100 for f in value):
+        raise RequestError(f"at most {MAX_LIST} functions of at most 100 characters")
+    return value
+
+
 def _order(payload: dict) -> int:
     order = payload.get("order", 1)
     if isinstance(order, str) and order.strip() in ("1", "2"):
@@ -167,33 +181,36 @@ def _order(payload: dict) -> int:
 def derive(payload: dict) -> dict:
     from .render import derivation_body
 
-    return derivation_body(
-        expression=_text(payload, "expression"), wrt=_text(payload, "wrt", limit=100),
-        shapes=shapes_of(payload.get("shapes")), assume=assumptions_of(payload.get("assume")),
-        layout=_choice(payload, "layout", ("denominator", "numerator"), "denominator"),
-        order=_order(payload), direction=_text(payload, "direction", required=False, limit=100),
-        input_kind=_choice(payload, "input", ("auto", "ascii", "latex"), "auto"))
+    with declared(functions_of(payload.get("functions"))):
+        return derivation_body(
+            expression=_text(payload, "expression"), wrt=_text(payload, "wrt", limit=100),
+            shapes=shapes_of(payload.get("shapes")), assume=assumptions_of(payload.get("assume")),
+            layout=_choice(payload, "layout", ("denominator", "numerator"), "denominator"),
+            order=_order(payload), direction=_text(payload, "direction", required=False, limit=100),
+            input_kind=_choice(payload, "input", ("auto", "ascii", "latex"), "auto"))
 
 
 def check(payload: dict) -> dict:
     from .render import verdict_body
 
-    return verdict_body(
-        expression=_text(payload, "expression"), wrt=_text(payload, "wrt", limit=100),
-        claim=_text(payload, "claim"), shapes=shapes_of(payload.get("shapes")),
-        assume=assumptions_of(payload.get("assume")),
-        layout=_choice(payload, "layout", ("denominator", "numerator"), "denominator"),
-        order=_order(payload), input_kind=_choice(payload, "input", ("auto", "ascii", "latex"), "auto"))
+    with declared(functions_of(payload.get("functions"))):
+        return verdict_body(
+            expression=_text(payload, "expression"), wrt=_text(payload, "wrt", limit=100),
+            claim=_text(payload, "claim"), shapes=shapes_of(payload.get("shapes")),
+            assume=assumptions_of(payload.get("assume")),
+            layout=_choice(payload, "layout", ("denominator", "numerator"), "denominator"),
+            order=_order(payload), input_kind=_choice(payload, "input", ("auto", "ascii", "latex"), "auto"))
 
 
 def check_derivation(payload: dict) -> dict:
     from .render import steps_body
 
-    return steps_body(
-        text=_text(payload, "derivation", limit=MAX_DERIVATION), shapes=shapes_of(payload.get("shapes")),
-        assume=assumptions_of(payload.get("assume")), wrt=_text(payload, "wrt", required=False, limit=100),
-        layout=_choice(payload, "layout", ("denominator", "numerator", None), None),
-        input_kind=_choice(payload, "input", ("auto", "ascii", "latex"), "auto"))
+    with declared(functions_of(payload.get("functions"))):
+        return steps_body(
+            text=_text(payload, "derivation", limit=MAX_DERIVATION), shapes=shapes_of(payload.get("shapes")),
+            assume=assumptions_of(payload.get("assume")), wrt=_text(payload, "wrt", required=False, limit=100),
+            layout=_choice(payload, "layout", ("denominator", "numerator", None), None),
+            input_kind=_choice(payload, "input", ("auto", "ascii", "latex"), "auto"))
 
 
 HANDLERS = {"derive": derive, "check": check, "check-derivation": check_derivation}

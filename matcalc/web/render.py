@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 
 from ..api import derive, kronecker, verify, verify_steps
-from ..api.text import render_text
+from ..api.text import program_latex, render_text, shown_step, step_names
 from ..check.chain_file import is_chain_derivation, read_chain
 from ..check.derivation_file import read_derivation
 from ..check.reading import read_input
@@ -19,8 +19,9 @@ from ..check.verdict import TOLERANCE
 from ..engine.derive import prepare
 from ..engine.tensor_index import matrix_form_exists
 from ..errors import MatcalcError
-from ..language.expr import shape_text, substitute
-from ..language.printing import abbreviations, to_latex, to_text
+from ..language.expr import shape_text
+from ..language.functions import declared_functions
+from ..language.printing import _latex_name, to_latex, to_latex_bounded, to_text, to_text_bounded
 from ..language.shapes import elaborate_many
 
 
@@ -49,32 +50,31 @@ def _partial(node_latex: str) -> str:
 
 def steps_of(d) -> tuple[list[dict], list[dict]]:
     """The steps as `matcalc derive --steps` lists them, each with LaTeX: ([step], [where-definition])."""
-    names, defs = abbreviations(d.typed.root, set(d.typed.names))
-
-    def short(node):
-        return substitute(node, names) if names else node
+    _, names, defs = step_names(d)
+    taken = d.taken
 
     steps, shown, k = [], None, 0
     for s in d.steps:
-        if s.kind == "result" and (s.target == "f" or s.expression == shown):
+        node = shown_step(d, s.node) if s.node is not None else None
+        text = to_text_bounded(node, taken) if node is not None else s.expression
+        if s.kind == "result" and (s.target == "f" or text == shown):
             continue
-        shown = s.expression
-        node = short(s.node) if s.node is not None else None
+        shown = text
         entry = {"number": None, "target": s.target, "target_latex": None,
-                 "expression": to_text(node) if node is not None else s.expression,
-                 "latex": to_latex(node) if node is not None else None,
+                 "expression": text, "latex": to_latex_bounded(node, taken) if node is not None else None,
                  "rule": s.rule, "source": s.source, "kind": s.kind}
         if s.target:
             k += 1
             entry["number"] = k
             if s.target_node is not None:
-                target = short(s.target_node)
-                entry["target"] = f"∂f/∂{to_text(target)}" if target.op in ("sym", "fn") \
-                    else f"∂f/∂({to_text(target)})"
-                inner = to_latex(target)
+                target = shown_step(d, s.target_node, target=True)
+                held = s.target.split(" = ", 1)[0] + " = " if " = ∂f/∂" in s.target else ""
+                entry["target"] = held + (f"∂f/∂{to_text_bounded(target, taken)}" if target.op in ("sym", "fn")
+                                          else f"∂f/∂({to_text_bounded(target, taken)})")
+                inner = to_latex_bounded(target, taken)
                 if target.op not in ("sym", "fn"):
                     inner = r"\left(" + inner + r"\right)"
-                entry["target_latex"] = _partial(inner)
+                entry["target_latex"] = (_latex_name(held[:-3]) + " = " if held else "") + _partial(inner)
         steps.append(entry)
     where = [{"name": n, "definition": t, "latex": latex_of(t, {k: v for k, v in d.shapes.items()})}
              for n, t in defs]
@@ -107,6 +107,8 @@ def derive_words(expression, wrt, shapes, assume, layout) -> list[str]:
         words += ["--shape", f"{name}={dims}"]
     for a in assume:
         words += ["--assume", a]
+    for f in sorted(declared_functions()):      # the abstract functions the request declared
+        words += ["--function", f]
     if layout != "denominator":
         words += ["--layout", layout]
     return words
@@ -134,7 +136,7 @@ def derivation_body(expression, wrt, shapes, assume, layout, order, direction, i
         words += ["--direction", direction]
     return {
         "expression": d.expression,
-        "expression_latex": to_latex(d.typed.root),
+        "expression_latex": program_latex(d),
         "wrt": d.wrt,
         "wrt_latex": to_latex(d.typed.names[d.wrt]),
         "layout": layout,
