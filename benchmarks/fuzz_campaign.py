@@ -30,7 +30,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import fuzz_surfaces as F  # noqa: E402
 from live_server import children, running_server  # noqa: E402
 
-LIBRARY = ("expressions", "claims", "derivation files", "command line")
+LIBRARY = ("expressions", "claims", "derivation files", "command line", "gradient code")
 SERVER = ("HTTP headers", "JSON bodies")
 
 

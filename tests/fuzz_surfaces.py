@@ -13,7 +13,7 @@ one Trial per input saying how it ended:
               answer that is not the API's JSON, a dropped connection
     hang      no answer within the budget (`ctx.seconds`) plus `ctx.grace` seconds
 
-To add a surface (documents, gradient code, a new endpoint), write such a generator and register it; the
+To add a surface (documents, a new endpoint), write such a generator and register it; the
 campaign and the test pick it up by name. Library surfaces run in this process under a Budget of
 ctx.seconds; the HTTP surfaces need ctx.port, a running `matcalc serve` (tests/live_server.py).
 """
@@ -110,6 +110,9 @@ def _expression(rng: random.Random) -> tuple[str, str]:
     text, wrt = G.expression(rng, rng.randint(0, 4))
     if rng.random() < 0.7:
         text = G.mutate(rng, text, rng.randint(1, 4))
+    if rng.random() < 0.1:                   # definitions (h = ...; ...) and abstract functions f(...)
+        text = rng.choice([f"h = {text}; sum(h)", f"h = {text}; h", f"h = {text}; f(h)", f"f({text})",
+                           f"h = {text}; g = h + h; sum(g)", f"h = {text}; h = h", f"h = {text};"])
     if rng.random() < 0.1:
         text = rng.choice(["-", "--", "-h ", "(" * 300, "x" * 30000, "\\frac{" * 50, "tanh(" * 199 + "x" + ")" * 199,
                            "1e309*x", "X^100000", "sum(x.^1e13)"]) + text
@@ -126,9 +129,10 @@ def expressions(rng, count, ctx):
         text, wrt = _expression(rng)
         layout = rng.choice(["denominator", "numerator"])
         order = rng.choice([1, 1, 1, 2])
+        functions = ["f"] if "f(" in text and rng.random() < 0.8 else None
         yield judge("expressions", short(text), lambda: _library(lambda: matcalc.derive(
             text, wrt=wrt, shapes=G.SHAPES if rng.random() < 0.8 else None, layout=layout, order=order,
-            budget=Budget(seconds=ctx.seconds))), ctx.seconds + ctx.grace)
+            budget=Budget(seconds=ctx.seconds), functions=functions)), ctx.seconds + ctx.grace)
 
 
 @surface("claims")
@@ -152,8 +156,8 @@ def claims(rng, count, ctx):
 
 
 HEADERS = ("shape: A=n,n x=n y=n alpha=", "shape: x=n y=k", "assume: A symmetric", "assume: sum(y) = 1",
-           "assume: x > 0", "let u = A*x", "let s = softmax(x)", "f: x'*A*x", "wrt: x", "layout: numerator",
-           "L: x'*A*x")
+           "assume: x > 0", "let u = A*x", "let s = softmax(x)", "f: x'*A*x\nwrt: x", "layout: numerator",
+           "u = A*x", "h = tanh(A*x); g = sum(h)")
 BAD_HEADERS = ("layout: diagonal", "shape: W", "let x = x", "let ones = x", "foo: 3", "assume: 1 = 2", "f: ",
                "wrt: A", "let a = b", "let b = a", "shape: x=²", "assume: " + "x > 0; " * 40)
 CHAIN = ("dL/dx = (A + A')*x", "dL/dx = 2*A*x", "dL/dx_i = sum_j (A_ij + A_ji)*x_j", "= A*x + A'*x",
@@ -171,6 +175,8 @@ def derivation_files(rng, count, ctx):
         lines = [rng.choice(BAD_HEADERS if rng.random() < 0.1 else HEADERS) for _ in range(rng.randint(0, 3))]
         base, _ = G.expression(rng, rng.randint(0, 3))
         chain = rng.random() < 0.3
+        if chain and rng.random() < 0.8:         # the loss the chain-rule lines differentiate
+            lines.insert(0, rng.choice(["L: x'*A*x", "let L = x'*A*x", "L = x'*A*x", "L: sum(u)"]))
         if rng.random() < 0.03:              # long by design: 20,000 distinct lines run into the budget
             lines += [f"{base} + {k} - {k}" for k in range(20_000)]
         for _ in range(rng.choice([1, 2, 3, 5, 8, 40, 400])):
@@ -202,6 +208,10 @@ OPTION_VALUES = {"--wrt": ["x", "y", "A", "alpha", "q", "-x", "", "x y"],
                  "--input": ["auto", "ascii", "latex", "klingon"], "--claim": None, "--direction": ["V", "x"]}
 
 
+OTHER_COMMAND_ONLY = {"derive": ("--claim",), "check": ("--direction",),
+                      "rules": tuple(OPTION_VALUES)}     # mostly the options the command has
+
+
 @surface("command line")
 def command_line(rng, count, ctx):
     """`matcalc derive|check|rules` with options in any order, expressions that start with '-', unknown
@@ -218,7 +228,9 @@ def command_line(rng, count, ctx):
             text = "-" + text
         words = [command]
         parts: list[list[str]] = [] if command == "rules" else [[text]]
-        for name in rng.sample(sorted(OPTION_VALUES), rng.randint(0, 4)):
+        known = [o for o in sorted(OPTION_VALUES) if o not in OTHER_COMMAND_ONLY.get(command, ())]
+        pool = sorted(OPTION_VALUES) if rng.random() < 0.1 else known
+        for name in rng.sample(pool, min(len(pool), rng.randint(0, 4))):
             values = OPTION_VALUES[name]
             if values is None:
                 value = G.mutate(rng, text, 1) if rng.random() < 0.3 else text
@@ -260,6 +272,121 @@ def command_line(rng, count, ctx):
             return "fault", f"exit {result.exit_code}"
 
         yield judge("command line", short(" ".join(words)), run, ctx.seconds + ctx.grace + 2.0)
+
+
+# ================================================================ gradient code
+
+
+CODE_BODIES = {        # the body of `def grad(A, x):` for the expression x'*A*x (wrt x); hostile by design
+    "right": "return (A + A.T) @ x",
+    "wrong": "return 2 * A @ x",
+    "column": "return ((A + A.T) @ x).reshape(-1, 1)",
+    "transposed": "return (A + A.T) @ x.T",
+    "no axis": "return np.sum((A + A.T) * x)",
+    "in place": "x *= 2\n    return (A + A.T) @ x / 2",
+    "nan": "return np.full(x.shape, np.nan)",
+    "inf": "return x / 0.0",
+    "a string": "return 'the gradient'",
+    "None": "return None",
+    "a generator": "return (v for v in x)",
+    "an object": "return object()",
+    "a huge list": "return [0.0] * 10**6",
+    "a dict": "return {'y': x}",
+    "raises": "raise ValueError('no gradient today')",
+    "raises a BaseException": "raise KeyboardInterrupt",
+    "recursion": "return grad(A, x)",
+    "exits": "import sys\n    sys.exit(0)",
+    "exits hard": "import os\n    os._exit(3)",
+    "kills itself": "import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)",
+    "loops for ever": "while True:\n        pass",
+    "sleeps": "import time\n    time.sleep(10**6)",
+    "eats memory": "return np.ones((10**5, 10**5))",
+    "eats memory slowly": "keep = []\n    while True:\n        keep.append(np.ones(10**6))",
+    "prints": "print('x' * 10**6)\n    return (A + A.T) @ x",
+    "writes to stdout's fd": "import os\n    os.write(1, b'\\x00garbage' * 1000)\n    return (A + A.T) @ x",
+    "closes stdout": "import os\n    os.close(1)\n    return (A + A.T) @ x",
+    "forks": "import os\n    os.fork()\n    return (A + A.T) @ x",
+    "torch-like": "class T:\n        def detach(self): return self\n        def numpy(self): return 'x'\n    return T()",
+    "a complex array": "return ((A + A.T) @ x).astype(complex) * 1j",
+    "an int array": "return ((A + A.T) @ x).astype(int)",
+    "a 0-d array": "return np.float64(3.0)",
+    "ragged": "return [[1.0], [1.0, 2.0]]",
+}
+CODE_FILES = {          # whole files, and the names a user may give
+    "a syntax error": "def grad(A, x:\n    return x\n",
+    "raises on import": "raise RuntimeError('import failed')\n",
+    "loops on import": "while True:\n    pass\n",
+    "exits on import": "import sys\nsys.exit(0)\n",
+    "no function": "x = 3\n",
+    "grad is not callable": "grad = 3\n",
+    "wrong parameters": "def grad(B, y):\n    return y\n",
+    "keyword only": "def grad(*, A, x, extra):\n    return x\n",
+    "binary bytes": "\x00\xff\xfe garbage",
+    "a BOM and CRLF": "\ufeffimport numpy as np\r\ndef grad(A, x):\r\n    return (A + A.T) @ x\r\n",
+    "imports matcalc": "import numpy as np\nimport matcalc\ndef grad(A, x):\n    return (A + A.T) @ x\n",
+}
+
+
+@surface("gradient code")
+def gradient_code(rng, count, ctx):
+    """`matcalc check --code FILE.py:FUNCTION EXPR --wrt ...` on functions that are right, wrong, of the
+    wrong type, raise, exit, loop, sleep, eat memory, fork, print, close their stdout; files that do not
+    parse, loop or exit on import; specs that name nothing; grammar expressions, mutated."""
+    import tempfile
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from matcalc.cli.app import main
+
+    runner = CliRunner()
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(count):
+            expression, wrt = "x'*A*x", "x"
+            if rng.random() < 0.6:
+                name = rng.choice(sorted(CODE_BODIES))
+                text = f"import numpy as np\n\n\ndef grad(A, x):\n    {CODE_BODIES[name]}\n"
+            else:
+                name = rng.choice(sorted(CODE_FILES))
+                text = CODE_FILES[name]
+            path = Path(tmp) / f"g{i}.py"
+            path.write_text(text, encoding="utf-8", errors="surrogateescape")
+            spec = f"{path}:grad" if rng.random() < 0.85 else rng.choice(
+                [f"{path}:", f"{path}", f"{path}:nothing", f"{tmp}/none.py:grad", f"{tmp}:grad", f"{path}:grad:grad",
+                 f"{path}: grad", f"{path}:os.system"])
+            if rng.random() < 0.25:             # another expression: the right gradient becomes a wrong one
+                expression, wrt = G.expression(rng, rng.randint(0, 3))
+                if rng.random() < 0.3:
+                    expression = G.mutate(rng, expression, rng.randint(1, 3))
+            words = ["check", "--code", spec, expression, "--wrt", wrt if rng.random() < 0.9 else
+                     rng.choice(["x,A", "q", "", "x,x"])]
+            if rng.random() < 0.7:
+                for shape in rng.choice([("A=n,n", "x=n"), ("A=3,3", "x=3"), ("A=n,m", "x=n"), ("A=n,n",), ("x=0",)]):
+                    words += ["--shape", shape]
+            if rng.random() < 0.2:
+                words += rng.choice([["--format", "json"], ["--format", "markdown"], ["--layout", "numerator"],
+                                     ["--claim", "2*x"], ["--order", "2"], ["--assume", "A symmetric"],
+                                     ["--memory-limit", "200"], ["--input", "latex"]])
+            words += ["--time-limit", str(ctx.seconds)]
+            shown = f"{name}: {' '.join(words[3:])}"
+
+            def run(words=words):
+                result = runner.invoke(main, words, catch_exceptions=True)
+                out = result.output
+                if "Traceback" in out or "internal error" in out:
+                    return "fault", out[-300:]
+                if result.exception is not None and not isinstance(result.exception, SystemExit):
+                    return "fault", repr(result.exception)[:300]
+                err = [e for e in result.stderr.strip().splitlines() if e.strip()]
+                if result.exit_code == 0:
+                    return "ok", ""
+                if result.exit_code in (1, 2) and (result.exit_code == 1 and not err or err and (
+                        err[0].startswith("error: ") or any(e.startswith("Error: ") for e in err))):
+                    return ("ok" if result.exit_code == 1 and not err else "refused"), (err[0] if err else "")[:200]
+                return "fault", f"exit {result.exit_code}: {(err or [out[-200:]])[0][:200]}"
+
+            # the child's start-up (numpy and the user's file) is part of the budget: 2 s more grace
+            yield judge("gradient code", short(shown), run, ctx.seconds + ctx.grace + 2.0)
 
 
 # ================================================================ the server over a socket

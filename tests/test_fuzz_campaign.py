@@ -12,7 +12,7 @@ import pytest
 import fuzz_surfaces as F
 from live_server import running_server
 
-LIBRARY = {"expressions": 40, "claims": 15, "derivation files": 25, "command line": 50}
+LIBRARY = {"expressions": 40, "claims": 15, "derivation files": 25, "command line": 50, "gradient code": 30}
 SERVER = {"HTTP headers": 60, "JSON bodies": 30}
 
 

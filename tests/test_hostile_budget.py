@@ -299,3 +299,36 @@ def test_a_dashed_expression_before_a_double_dash_is_not_read_as_options():
     assert result.exit_code == 2 and "Usage:" in result.output and "unexpected extra" in result.output
     result = cli("derive", "--wrt", "x", "--", "-x'*x")
     assert result.exit_code == 0 and result.stdout.strip().splitlines()[-1] == "-2*x"
+
+
+SWELL_LAYERS = ("exp({})", "sigmoid({})", "tanh({})", "log(1 + ({}).^2)")
+
+
+def _swell(k: int) -> str:
+    u = "W*x"
+    for i in range(1, k + 1):
+        u = SWELL_LAYERS[(i - 1) % 4].format(f"A{i}*{u}")
+    return f"sum({u})"
+
+
+def test_shared_layers_in_numerator_layout_stop_at_the_budget():
+    # the transpose of a 40-layer derivative walked its DAG as a tree: every node it met was interned
+    # already, so no node was made, the budget was never looked at, and the campaign waited 8 minutes
+    done = matcalc_process("derive", _swell(40), "--wrt", "W", "--layout", "numerator", "--time-limit", "3",
+                           "--format", "json", timeout=120)
+    assert done.returncode in (0, 2) and "Traceback" not in done.stderr, done.stderr[-800:]
+    assert done.returncode == 0 or done.stderr.startswith("error: stopped after"), done.stderr[-800:]
+
+
+def test_gradient_code_that_interrupts_or_forks_is_judged_without_a_traceback(tmp_path):
+    right = "(A + A.T) @ x"
+    cases = {"interrupts": ("raise KeyboardInterrupt", 1, "raised KeyboardInterrupt"),
+             "forks": (f"import os\n    os.fork()\n    return {right}", 0, "CORRECT")}
+    for name, (body, code, phrase) in cases.items():
+        path = tmp_path / f"{name}.py"
+        path.write_text(f"import numpy as np\n\n\ndef grad(A, x):\n    {body}\n")
+        done = matcalc_process("check", "--code", f"{path}:grad", "x'*A*x", "--wrt", "x", timeout=120)
+        # the child died with the user's KeyboardInterrupt on the terminal; a forked copy answered too
+        # (a right function judged WRONG) and then printed a BrokenPipeError when the parent had gone
+        assert done.returncode == code and phrase in done.stdout + done.stderr, (name, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr, (name, done.stderr[-800:])
