@@ -616,12 +616,19 @@ def elaborate_many(text: str, shapes: dict | None = None, extra: tuple[str, ...]
             trees[k] = copy_tree(trees[k])
         seen.add(id(trees[k]))
     inf = _Inference(text, declared)
-    for tree in trees:
-        _budget.check("typing the lines")
-        inf.prescan(tree)
+    # a line met again (one parsed tree: equal lines, without an implicit I) types and builds as it did
+    first_of: dict[int, int] = {}            # where each tree first stands after the text itself
+    for k, tree in enumerate(trees[1:], start=1):
+        first_of.setdefault(id(tree), k)
+    for k, tree in enumerate(trees):
+        if k == 0 or first_of[id(tree)] == k:
+            _budget.check("typing the lines")
+            inf.prescan(tree)
     main: dict = {}
     for k, tree in enumerate(trees):
         _budget.check("typing the lines")
+        if k > 1 and targets is None and first_of[id(tree)] < k:
+            continue
         inf.text = tree.text
         if k == 1:
             main = dict(inf.defined)
@@ -672,6 +679,9 @@ def elaborate_many(text: str, shapes: dict | None = None, extra: tuple[str, ...]
     definitions: dict[str, Node] = {}
     for k, tree in enumerate(trees):
         _budget.check("typing the lines")
+        if k > 1 and first_of[id(tree)] < k:
+            built.append(built[first_of[id(tree)]])
+            continue
         builder = Builder(tree.text, env, dims, eyes, definitions if k == 0 else dict(definitions))
         try:
             built.append(builder.typed(tree))
