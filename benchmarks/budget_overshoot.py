@@ -30,7 +30,7 @@ def swell(k: int) -> str:
     return f"sum({u})"
 
 
-LET_BOMB = "\n".join(["let a1 = x + x"] + [f"let a{i} = a{i - 1} + a{i - 1}" for i in range(2, 25)]
+LET_BOMB = "\n".join(["shape: x=n", "let a1 = x + x"] + [f"let a{i} = a{i - 1} + a{i - 1}" for i in range(2, 25)]
                      + ["f: sum(a24)", "wrt: x", "16777216*ones(n)"]) + "\n"
 
 FILES = {
