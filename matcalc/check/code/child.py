@@ -224,7 +224,7 @@ class InChild:
             header, _ = self._receive(self.started + self.startup)
         except TimeoutError:
             self.close()
-            raise MatcalcError(f"importing {name} took longer than {self.startup:g} s (the time limit); raise "
+            raise MatcalcError(f"importing {name} took longer than {self.startup:.3g} s (the time limit); raise "
                                f"it with --time-limit SECONDS") from None
         except EOFError:
             raise MatcalcError(f"the process importing {name} ended ({self._ended()}) before it was "
