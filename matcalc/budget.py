@@ -69,6 +69,7 @@ class Budget:
     started: float = field(default=0.0, repr=False)
     base_memory: float = field(default=0.0, repr=False)
     _memory_read: float = field(default=0.0, repr=False)
+    exceeded: str | None = field(default=None, repr=False)   # the message, once a limit was passed
 
     def __post_init__(self):
         for what, value in (("seconds", self.seconds), ("megabytes", self.megabytes)):
@@ -96,27 +97,35 @@ class Budget:
     def start(self) -> "Budget":
         self.started = time.monotonic()
         self._memory_read = 0.0
+        self.exceeded = None
         self.base_memory = _resident_megabytes() or 0.0
         return self
 
     def check(self, what: str = "") -> None:
-        """Raise BudgetExceeded if the clock or the memory has passed its limit."""
+        """Raise BudgetExceeded if the clock or the memory has passed its limit. Once passed, every later
+        check raises again: a caller that caught the error on the way (as 'this instance cannot be
+        evaluated') cannot go on to return a verdict made without that work."""
+        if self.exceeded is not None:
+            raise BudgetExceeded(self.exceeded)
         doing = f" while {what}" if what else ""
         if self.seconds:
             spent = time.monotonic() - self.started
             if spent > self.seconds:
-                raise BudgetExceeded(
-                    f"stopped after {spent:.1f} s{doing}: the work passed the time budget of "
-                    f"{self.seconds:g} s (the result is too large to build in that time). Raise it with "
-                    f"--time-limit SECONDS or MATCALC_TIME_LIMIT, or simplify the expression")
+                self.fail(f"stopped after {spent:.1f} s{doing}: the work passed the time budget of "
+                          f"{self.seconds:g} s (the result is too large to build in that time). Raise it with "
+                          f"--time-limit SECONDS or MATCALC_TIME_LIMIT, or simplify the expression")
         if self.megabytes and time.monotonic() - self._memory_read >= MEMORY_READ_EVERY:
             self._memory_read = time.monotonic()    # /proc costs ~20 µs a read: at most every 20 ms
             now = _resident_megabytes()
             if now is not None and now - self.base_memory > self.megabytes:
-                raise BudgetExceeded(
-                    f"stopped at {now - self.base_memory:.0f} MB of new memory{doing}: the work passed the "
-                    f"memory budget of {self.megabytes:g} MB. Raise it with --memory-limit MB or "
-                    f"MATCALC_MEMORY_LIMIT, or simplify the expression")
+                self.fail(f"stopped at {now - self.base_memory:.0f} MB of new memory{doing}: the work passed "
+                          f"the memory budget of {self.megabytes:g} MB. Raise it with --memory-limit MB or "
+                          f"MATCALC_MEMORY_LIMIT, or simplify the expression")
+
+    def fail(self, message: str) -> None:
+        """Record that a limit was passed (every later check raises too) and raise BudgetExceeded."""
+        self.exceeded = message
+        raise BudgetExceeded(message)
 
 
 _active: list[Budget] = []
@@ -147,7 +156,7 @@ def check_allocation(entries: int, what: str) -> None:
         return
     megabytes = entries * 8 / 2**20
     if megabytes > _active[-1].megabytes:
-        raise BudgetExceeded(
+        _active[-1].fail(
             f"stopped before computing {what}: an array of {entries:,} entries ({megabytes:,.0f} MB) would pass "
             f"the memory budget of {_active[-1].megabytes:g} MB. Raise it with --memory-limit MB or "
             f"MATCALC_MEMORY_LIMIT, or use smaller sizes")

@@ -27,14 +27,21 @@ from matcalc.check import numeric  # noqa: E402
 from matcalc.web.app import create_app  # noqa: E402
 from matcalc.web.examples import EXAMPLES  # noqa: E402
 
+JSON = {"content-type": "application/json"}
 SOFTMAX_CE = {"expression": "-y'*log(softmax(W*x + b))", "wrt": "W", "assume": ["sum(y) = 1"]}
 # Each level of nesting multiplies the size of the derivative: 22 levels take seconds and gigabytes.
 RUNAWAY = "sum(" + "tanh(W*" * 22 + "x" + ")" * 22 + ")"
 
 
+def local_client(app) -> TestClient:
+    """A test client addressed as a browser on this machine addresses the server: the app answers only
+    to the names it is served as (127.0.0.1, localhost, [::1]), not to the client's default 'testserver'."""
+    return TestClient(app, base_url="http://127.0.0.1:8765")
+
+
 @pytest.fixture(scope="module")
 def client():
-    with TestClient(create_app(workers=2, time_limit=60.0)) as c:
+    with local_client(create_app(workers=2, time_limit=60.0)) as c:
         yield c
 
 
@@ -174,14 +181,14 @@ def test_body_that_is_not_json_is_400(client):
 
 def test_oversized_body_is_413_declared_or_streamed(client):
     big = b'{"expression": "' + b"x+" * 40000 + b'x", "wrt": "x"}'
-    r = client.post("/api/derive", content=big)
+    r = client.post("/api/derive", content=big, headers=JSON)
     assert r.status_code == 413 and r.json()["kind"] == "too-large"
 
     def chunks():  # no Content-Length: the limit must hold while reading
         for _ in range(100):
             yield b" " * 1024
 
-    r = client.post("/api/check-derivation", content=chunks())
+    r = client.post("/api/check-derivation", content=chunks(), headers=JSON)
     assert r.status_code == 413
 
 
@@ -283,7 +290,7 @@ def test_page_and_vendored_katex_are_served_with_a_strict_policy(client):
 
 
 def test_a_runaway_expression_answers_422_and_the_server_goes_on():
-    with TestClient(create_app(workers=2, time_limit=1.0)) as c:
+    with local_client(create_app(workers=2, time_limit=1.0)) as c:
         r = c.post("/api/derive", json={"expression": RUNAWAY, "wrt": "W"})
         assert r.status_code == 422 and r.json()["kind"] in ("timeout", "limit", "input")
         assert r.json()["error"] and "\n" not in r.json()["error"]
@@ -292,7 +299,7 @@ def test_a_runaway_expression_answers_422_and_the_server_goes_on():
 
 
 def test_time_limit_kills_the_worker_with_422_and_a_fresh_one_takes_over():
-    with TestClient(create_app(workers=1, time_limit=1.0, test_hooks=True)) as c:
+    with local_client(create_app(workers=1, time_limit=1.0, test_hooks=True)) as c:
         r = c.post("/api/_sleep", json={"seconds": 30})
         assert r.status_code == 422 and r.json()["kind"] == "timeout"
         assert r.json()["error"].startswith("gave up after 1 s: the expression is too costly")
@@ -302,7 +309,7 @@ def test_time_limit_kills_the_worker_with_422_and_a_fresh_one_takes_over():
 
 
 def test_a_slow_request_does_not_block_another_user():
-    with TestClient(create_app(workers=2, time_limit=60.0, test_hooks=True)) as c:
+    with local_client(create_app(workers=2, time_limit=60.0, test_hooks=True)) as c:
         slow: dict = {}
 
         def hold():
@@ -322,7 +329,7 @@ def test_a_slow_request_does_not_block_another_user():
 
 def test_a_long_request_is_demoted_and_a_fresh_worker_serves_the_others():
     """One worker: without demotion a second user would wait for the first user's 4 s request."""
-    with TestClient(create_app(workers=1, time_limit=60.0, test_hooks=True)) as c:
+    with local_client(create_app(workers=1, time_limit=60.0, test_hooks=True)) as c:
         slow: dict = {}
         thread = threading.Thread(target=lambda: slow.update(response=c.post("/api/_sleep", json={"seconds": 4})))
         thread.start()
@@ -338,7 +345,7 @@ def test_a_long_request_is_demoted_and_a_fresh_worker_serves_the_others():
 
 
 def test_memory_limit_answers_422_and_the_worker_survives():
-    with TestClient(create_app(workers=1, time_limit=60.0, memory_limit=1 << 30, test_hooks=True)) as c:
+    with local_client(create_app(workers=1, time_limit=60.0, memory_limit=1 << 30, test_hooks=True)) as c:
         r = c.post("/api/_hog", json={"bytes": 4 << 30})
         assert r.status_code == 422 and r.json() == {"error": "the expression is too large to handle",
                                                      "kind": "limit"}
@@ -351,7 +358,7 @@ def test_test_hooks_are_off_by_default(client):
 
 
 def test_a_matrix_function_of_a_matrix_answers_in_vec_kronecker_form():
-    with TestClient(create_app(workers=1)) as c:
+    with local_client(create_app(workers=1)) as c:
         r = c.post("/api/derive", json={"expression": "A*X*B", "wrt": "X", "layout": "numerator"})
         assert r.status_code == 200
         body = r.json()

@@ -28,8 +28,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .. import budget as _budget
 from ..engine.derive import check_layout
 from ..errors import MatcalcError, ParseError
+from ..language.arguments import check_assume, check_shapes
 from ..language.index_parse import parse_index_derivative
 from .abbreviations import substitute as _substitute
 from .checker import spec
@@ -114,6 +116,7 @@ def read_chain(text: str, input: str = "auto") -> ChainDoc:
     """The headers, lets, the function and the derivative lines of a chain-rule derivation file."""
     doc = ChainDoc()
     for number, raw in enumerate(text.splitlines(), start=1):
+        _budget.check("reading the derivation")
         line = _clean(raw)
         if not line:
             continue
@@ -259,8 +262,11 @@ class Unfolder:
 
 def verify_chain(text: str, shapes=None, assume=(), layout: str | None = None, input: str = "auto") -> StepsVerdict:
     """Judge every line of a chain-rule derivation file as the derivative it states."""
+    if not isinstance(text, str):
+        raise TypeError(f"a chain-rule derivation is the file's text (str), got {type(text).__name__}")
+    shapes, assume = check_shapes(shapes), check_assume(assume)
     doc = read_chain(text, input)
-    shapes = {**doc.shapes, **(shapes or {})}
+    shapes = {**doc.shapes, **shapes}
     assume = list(doc.assume) + [a for a in (assume or ()) if a not in doc.assume]
     layout = layout or doc.layout or "denominator"
     check_layout(layout)
@@ -296,6 +302,7 @@ class _ChainChecker:
         steps = []
         instances = 0
         for line in self.doc.lines:
+            _budget.check(f"checking line {line.number}")
             step, n = self._line(line)
             steps.append(step)
             instances = max(instances, n)

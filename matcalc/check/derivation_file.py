@@ -19,7 +19,10 @@ import numpy as np
 from ..compile.codegen import compile_nodes
 from ..engine.derive import check_layout
 from ..engine.simplify import Simplifier, table_rules
+from .. import budget as _budget
+from ..budget import BudgetExceeded
 from ..errors import MatcalcError, ParseError, ShapeError
+from ..language.arguments import MAX_FILE_BYTES, check_assume, check_shapes
 from ..language import expr as E
 from ..language.expr import Node
 from ..language.functions import declared
@@ -42,6 +45,9 @@ from .kinks import place
 from .reading import read_input
 from .truth import TIGHT, relative_error
 from .verdict import ASSUMPTION, CORRECT, SHAPE, WRONG, StepCheck, StepsVerdict
+
+
+CHUNK = 256    # lines compiled into one plan at a time
 
 
 def _error(a, b) -> float:
@@ -84,6 +90,7 @@ def read_derivation(text: str) -> DerivationText:
     """Parse the derivation format (see DERIVATION_FORMAT): headers, lets, expression lines."""
     out = DerivationText([], [])
     for number, raw in enumerate(text.splitlines(), start=1):
+        _budget.check("reading the derivation")
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
@@ -143,15 +150,37 @@ def with_definitions(text: str, lets: list[tuple[str, str]]) -> str:
     return "; ".join([f"{name} = {body}" for name, body in lets] + [text])
 
 
+def derivation_text(derivation) -> str | list[str]:
+    """The derivation argument checked: a str (the file's text) or a list of str (its lines), within
+    MAX_FILE_BYTES characters in all — refused up front, the limit named, before any line is read."""
+    if isinstance(derivation, str):
+        total = len(derivation)
+    elif isinstance(derivation, (list, tuple)) and all(isinstance(t, str) for t in derivation):
+        derivation = list(derivation)
+        total = sum(len(t) + 1 for t in derivation)
+    else:
+        raise TypeError(f"derivation must be the file's text (str) or a list of its lines (str), got "
+                        f"{type(derivation).__name__}")
+    if total > MAX_FILE_BYTES:
+        raise MatcalcError(f"the derivation is {total:,} characters long; matcalc reads at most "
+                           f"{MAX_FILE_BYTES:,} (the limit of a derivation file)")
+    return derivation
+
+
 def verify_steps(derivation, shapes=None, assume=(), expression: str | None = None, wrt: str | None = None,
-                 layout: str | None = None, input: str = "auto", functions=None) -> StepsVerdict:
+                 layout: str | None = None, input: str = "auto", budget=None, functions=None) -> StepsVerdict:
     """Check a derivation: each line equal to the line before; the first line, when `expression` and
     `wrt` are given, equal to the derivative. `derivation` is the file's text or a list of lines.
     A file whose lines state derivatives (`dL/dz = s - y`) is a chain-rule derivation (chain_file.py):
     each line is judged as the derivative it states. `functions`: abstract elementwise functions the
-    lines may call (f, f'), judged as verify judges them."""
-    with declared(functions):
-        return _verify_steps(derivation, shapes, assume, expression, wrt, layout, input)
+    lines may call (f, f'), judged as verify judges them. The whole check runs under one `budget` (a
+    matcalc.budget.Budget; default 10 s and 1 GB, or the environment's), looked at on every line."""
+    derivation = derivation_text(derivation)
+    shapes, assume = check_shapes(shapes), check_assume(assume)
+    with _budget.limit(budget) as spent, declared(functions):
+        verdict = _verify_steps(derivation, shapes, assume, expression, wrt, layout, input)
+        spent.check("checking the derivation")   # never a verdict made of work the budget cut short
+    return verdict
 
 
 def _verify_steps(derivation, shapes, assume, expression, wrt, layout, input) -> StepsVerdict:
@@ -162,8 +191,8 @@ def _verify_steps(derivation, shapes, assume, expression, wrt, layout, input) ->
     if isinstance(derivation, str):
         doc = read_derivation(derivation)
     else:
-        doc = DerivationText([(i + 1, str(t)) for i, t in enumerate(derivation)], [str(t) for t in derivation])
-    shapes = {**doc.shapes, **(shapes or {})}
+        doc = DerivationText([(i + 1, t) for i, t in enumerate(derivation)], list(derivation))
+    shapes = {**doc.shapes, **shapes}
     assume = list(doc.assume) + [a for a in (assume or ()) if a not in doc.assume]
     expression = expression or doc.expression
     wrt = wrt or doc.wrt
@@ -179,15 +208,17 @@ def _verify_steps(derivation, shapes, assume, expression, wrt, layout, input) ->
     numbers = [n for n, _ in doc.lines]
     lets = []
     for name, body in doc.lets:
+        _budget.check("reading the derivation's definitions")
         try:
             lets.append((name, read_input(body, input)))
         except MatcalcError as err:
             raise type(err)(f"in the definition of {name}: {err}") from None
-    texts = []
+    texts, trees = [], []
     for n, t in doc.lines:
+        _budget.check("reading the derivation's lines")
         try:
             t = read_input(t, input)
-            parse(t)
+            trees.append(parse(t))
         except ParseError as err:
             raise ParseError(f"line {n}: {err.message}", err.text, err.column) from None
         except MatcalcError as err:
@@ -197,8 +228,11 @@ def _verify_steps(derivation, shapes, assume, expression, wrt, layout, input) ->
         expression = with_definitions(read_input(expression, input), lets)
     elif lets:
         texts[0] = with_definitions(texts[0], lets)
+        trees[0] = parse(texts[0])
     written = doc.written or texts
-    return _StepsChecker(texts, numbers, written, shapes, assume, expression, wrt, layout).run()
+    checker = _StepsChecker(texts, numbers, written, shapes, assume, expression, wrt, layout)
+    checker.trees = trees
+    return checker.run()
 
 
 class _StepsChecker:
@@ -208,6 +242,7 @@ class _StepsChecker:
         self.texts, self.numbers, self.written = texts, numbers, written
         self.shapes, self.assume = shapes, list(assume)
         self.expression, self.wrt, self.layout = expression, wrt, layout
+        self.trees = None                 # the lines parsed, when the caller has them
 
     def run(self) -> StepsVerdict:
         """Check the first line (against the derivative, when given), then each step; name the first bad."""
@@ -219,7 +254,7 @@ class _StepsChecker:
             steps.append(first)
         cases = self._cases(self.assumptions) if typed_count > 1 else []
         self._cases_cache = cases
-        values = [self._values(node, cases) for node in self.nodes]
+        values = self._all_values(cases)
         steps.extend(self._chain(typed_count, cases, values, first is None or first.ok))
         if shape_error is not None:
             i = typed_count
@@ -242,6 +277,7 @@ class _StepsChecker:
         out = []
         last_good = 0 if first_ok else None
         for i in range(1, count):
+            _budget.check("comparing the lines")
             step = self._step(i, cases, values)
             if not step.ok and last_good is not None and last_good != i - 1 \
                     and self._equal(values[i], values[last_good], i, last_good):
@@ -271,24 +307,40 @@ class _StepsChecker:
         head = [self.expression] if self.expression is not None else []
         n = len(self.texts)
         error = None
-        while n >= 1:
+        # The most lines that type together: a ShapeError names the line that failed (err.index), so
+        # one more typing of the lines above it settles it; only an assumption that fails with the lines
+        # is bisected. Never one typing per line: 800 lines after a shape error took 77 s that way.
+        good, bad, errors, found = 0, n + 1, {}, None
+        while True:
+            _budget.check("typing the lines")
+            hinted = False
             try:
-                typed, extra = elaborate_many((head + self.texts)[0], self.shapes,
-                                              tuple((head + self.texts[:n])[1:]) + a.expressions())
-                break
+                lines = self.trees if self.trees is not None else self.texts
+                found = elaborate_many((head + self.texts)[0], self.shapes,
+                                       tuple((head + lines[:n])[1:]) + a.expressions())
+                good = n
             except ShapeError as err:
-                if n == 1 and not head:
-                    raise ShapeError(f"line {self.numbers[0]}: {err}") from None
-                if n == 1:
-                    raise ShapeError(f"line {self.numbers[0]} and the expression: {err}") from None
-                error = str(err)
-                n -= 1
+                at = getattr(err, "index", None)
+                hinted = at is not None and len(head) <= at < len(head) + n
+                failing = at - len(head) + 1 if hinted else n
+                bad = min(bad, failing)
+                errors.setdefault(failing, str(err))
+            if bad == good + 1:
+                break
+            n = bad - 1 if hinted else (good + bad) // 2
+        if good == 0:
+            where = f"line {self.numbers[0]}" + (" and the expression" if head else "")
+            raise ShapeError(f"{where}: {errors[1]}") from None
+        n = good
+        error = errors.get(n + 1)
+        typed, extra = found
         nodes = ([typed.root] + extra[:n - 1 + len(head)])
         self.expr_node = nodes[0] if head else None
         self.nodes = nodes[len(head):len(head) + n]
         self.typed = typed
         self.assumptions = bind(a, typed.names, extra[n - 1 + len(head):])
-        self.dim_scalars = set(typed.dims) | {x.attr for node in self.nodes for x in E.walk(node)
+        unique = {id(node): node for node in self.nodes}.values()
+        self.dim_scalars = set(typed.dims) | {x.attr for node in unique for x in E.walk(node)
                                               if x.op == "sym" and x.attr not in typed.names}
         return n, error
 
@@ -307,9 +359,11 @@ class _StepsChecker:
     def _cases(self, assumptions, seed: int = SEED) -> list[dict]:
         """Instances of every name, shared by all lines; the domains of all lines respected."""
         roots = self.nodes + ([self.expr_node] if self.expr_node is not None else [])
+        roots = list({id(r): r for r in roots}.values())     # equal lines are one node: drawn for once
         sampler = Sampler(roots, self.typed.names, assumptions, self.typed.dims)
         out, dims, drawn = [], [], []
         for i in range(INSTANCES + 6):
+            _budget.check("drawing instances")
             if len(drawn) == INSTANCES:
                 break
             sizes = dimension_sizes(roots + list(self.typed.names.values()), start=len(drawn))
@@ -330,6 +384,33 @@ class _StepsChecker:
         self._drawn = len(drawn)
         return out
 
+    def _all_values(self, cases: list[dict]) -> list[list]:
+        """Every line's values: the lines compiled CHUNK at a time into one plan (equal lines are one
+        node, shared parts computed once; the budget looked at between chunks: linear in the file), or,
+        where a chunk's plan cannot run on some instance, line by line."""
+        unique = list({id(node): node for node in self.nodes}.values())
+        known: dict[int, list] = {}
+        for start in range(0, len(unique) if cases and len(unique) > 1 else 0, CHUNK):
+            _budget.check("evaluating the lines")
+            chunk = unique[start:start + CHUNK]
+            try:
+                plan = compile_nodes({f"v{i}": node for i, node in enumerate(chunk)}, self.dim_scalars)
+                with np.errstate(all="ignore"):
+                    runs = [plan(**arrays) for arrays in cases]
+            except BudgetExceeded:
+                raise
+            except (MatcalcError, ValueError, FloatingPointError, ZeroDivisionError, np.linalg.LinAlgError):
+                continue                       # some line is undefined somewhere: each line on its own
+            for i, node in enumerate(chunk):
+                known[id(node)] = [np.asarray(run[f"v{i}"], dtype=float) for run in runs]
+        values = []
+        for node in self.nodes:
+            if id(node) not in known:
+                _budget.check("evaluating the lines")
+                known[id(node)] = self._values(node, cases)
+            values.append(known[id(node)])
+        return values
+
     def _values(self, node: Node, cases: list[dict]) -> list:
         """A line's value on each shared instance (NaN where it cannot be computed)."""
         plan = compile_nodes({"v": node}, self.dim_scalars)
@@ -338,6 +419,8 @@ class _StepsChecker:
             for arrays in cases:
                 try:
                     out.append(np.asarray(plan(**arrays)["v"], dtype=float))
+                except BudgetExceeded:
+                    raise
                 except (MatcalcError, ValueError, FloatingPointError, ZeroDivisionError, np.linalg.LinAlgError):
                     out.append(np.nan)
         return out
@@ -358,7 +441,8 @@ class _StepsChecker:
             return StepCheck(number, self.written[i], False, SHAPE, f"{here}: it is {shape_phrase(cur.shape)}, "
                              f"the line above {shape_phrase(prev.shape)}.", "shape",
                              max_relative_error=math.inf, previous=before)
-        errs = [_error(a, b) for a, b in zip(values[i], values[i - 1])]
+        same = values[i] is values[i - 1]          # the same node (equal lines): the same values
+        errs = [0.0] * len(values[i]) if same else [_error(a, b) for a, b in zip(values[i], values[i - 1])]
         err = max(errs) if errs else 0.0
         if err < TIGHT:
             return StepCheck(number, self.written[i], True, CORRECT, f"line {number} follows from line {before}",
@@ -419,11 +503,14 @@ class _StepsChecker:
         names = {n: node for n, node in self.typed.names.items() if n in pair}
         for text in candidate_assumptions(names, exclude=set(self.typed.dims), given=self.assumptions.texts,
                                           roots=[self.nodes[i - 1], self.nodes[i]]):
+            _budget.check("trying assumptions")
             try:
                 a = parse_assumptions(self.assume + [text])
                 _, extra = elaborate_many(self.texts[0], specs(self.typed.names), a.expressions())
                 a = bind(a, self.typed.names, extra)
                 cases = self._cases(a, seed=SEED + 101)
+            except BudgetExceeded:
+                raise
             except MatcalcError:
                 continue
             before = self._values(self.nodes[i - 1], cases)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..budget import BudgetExceeded, check_allocation
+from ..budget import check as budget_check
 from ..engine.assumptions import Assumptions
 from ..engine.domain import kink_arguments, positive_needs, tie_arguments
 from ..language import expr as E
@@ -65,6 +66,7 @@ def dimension_sizes(roots, start: int = 0) -> dict[str, int]:
     """A distinct small size for each dimension name, shifted by `start` so instances differ."""
     names: list[str] = []
     for root in roots:
+        budget_check("sizing the instances")
         for n in walk(root):
             for d in E.dimension_names(n.shape):
                 if d not in names:
@@ -102,6 +104,7 @@ class Sampler:
         self.dim_scalars = set(dim_scalars)
         need: dict[str, set[str]] = {}
         for root in self.roots:
+            budget_check("finding the domains")
             for k, v in _domains(root).items():
                 need.setdefault(k, set()).update(v)
         positive = positive_needs(self.roots, assumptions.positive,

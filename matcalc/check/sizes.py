@@ -23,7 +23,8 @@ def renamed_sizes(shapes, limit: int = 12) -> dict[int, str]:
     for dims in dict(shapes).values():
         parts = [p.strip() for p in dims.split(",")] if isinstance(dims, str) else list(dims)
         for p in parts:
-            number = p if isinstance(p, int) else int(p) if isinstance(p, str) and p.isdigit() else None
+            number = p if isinstance(p, int) else int(p) if isinstance(p, str) and p.isascii() and p.isdigit() \
+                and len(p) <= 12 else None        # '²' is a digit to isdigit(), not to int()
             if number is not None and number > limit:
                 out.setdefault(number, f"n{number}")
     return out
@@ -66,7 +67,8 @@ def small_shapes(shapes, limit: int = 12) -> dict | None:
         parts = [p.strip() for p in dims.split(",")] if isinstance(dims, str) else list(dims)
         new = []
         for p in parts:
-            number = p if isinstance(p, int) else int(p) if isinstance(p, str) and p.isdigit() else None
+            number = p if isinstance(p, int) else int(p) if isinstance(p, str) and p.isascii() and p.isdigit() \
+                and len(p) <= 12 else None        # '²' is a digit to isdigit(), not to int()
             if number is not None and number > limit:
                 p = renamed.setdefault(number, f"n{number}")
             new.append(str(p))

@@ -19,9 +19,11 @@ import math
 
 import numpy as np
 
+from .. import budget as _budget
 from ..engine.definitions import as_variable
 from ..engine.derive import check_layout
 from ..errors import MatcalcError
+from ..language.arguments import check_assume, check_shapes
 from ..language import expr as E
 from ..language.functions import declared
 from .abstract import abstract_bases
@@ -49,12 +51,13 @@ ENGINE_NOTE = ("matcalc's own derivation disagrees with the true derivative (lar
 
 
 def verify(expr: str, wrt: str, claim: str, shapes=None, assume=(), layout: str = "denominator",
-           input: str = "auto", order: int = 1, functions=None) -> Verdict:
+           input: str = "auto", order: int = 1, budget=None, functions=None) -> Verdict:
     """Is `claim` the derivative of `expr` with respect to `wrt` (in `layout`)? The numbers decide.
 
     A claim in index notation (`(s_i - y_i)*x_j`, `dL/dW_ij = ...`, `s_i*(delta_ik - s_k)`) is judged
     entry by entry (index_check.py). Raises a MatcalcError for bad input (a parse or shape error, in the expression or — saying so —
-    in the claim); every judgement about the claim itself is a Verdict.
+    in the claim); every judgement about the claim itself is a Verdict. The check runs under `budget` (a
+    matcalc.budget.Budget, default 10 s and 1 GB or the environment's; BudgetExceeded past it).
 
     `functions` declares abstract elementwise functions (["f"]): the claim may write f, f', f''; each
     instance draws f anew as a random smooth function (check/abstract.py), so a claim true for one f only
@@ -62,8 +65,10 @@ def verify(expr: str, wrt: str, claim: str, shapes=None, assume=(), layout: str 
 
     Declared sizes above 12 (`--shape X=100,5`) are checked at small sizes under a name (n100), the
     literal sizes of the texts with them (`ones(100)`); the verdict's texts say 100 again."""
-    with declared(functions):
+    shapes, assume = check_shapes(shapes), check_assume(assume)
+    with _budget.limit(budget) as spent, declared(functions):
         verdict = _verify(expr, wrt, claim, shapes, assume, layout, input, order)
+        spent.check("judging the claim")   # never a verdict made of work the budget cut short
     renamed = renamed_sizes(shapes)
     if renamed and isinstance(verdict, Verdict):
         import re
@@ -81,8 +86,7 @@ def verify(expr: str, wrt: str, claim: str, shapes=None, assume=(), layout: str 
     return verdict
 
 
-def _verify(expr: str, wrt: str, claim: str, shapes=None, assume=(), layout: str = "denominator",
-            input: str = "auto", order: int = 1) -> Verdict:
+def _verify(expr: str, wrt: str, claim: str, shapes, assume, layout: str, input: str, order: int) -> Verdict:
     check_layout(layout)
     if not isinstance(wrt, str):
         raise TypeError(f"wrt must be a name (str), got {type(wrt).__name__}")

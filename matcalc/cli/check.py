@@ -24,6 +24,7 @@ from ..errors import MatcalcError
 from ..language.arguments import read_text_file
 from .common import (
     EXPRESSION_COMMAND,
+    ExpressionCommand,
     assume_option,
     budget_options,
     function_option,
@@ -35,7 +36,7 @@ from .common import (
 )
 
 
-@click.command(context_settings=EXPRESSION_COMMAND)
+@click.command(cls=ExpressionCommand, context_settings=EXPRESSION_COMMAND)
 @click.argument("expression", required=False)
 @click.option("--wrt", help="The variable the claim is the derivative with respect to.")
 @click.option("--claim", help="Your derivative, e.g. \"2*A*x\" (quote it for the shell).")

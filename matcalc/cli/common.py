@@ -5,6 +5,7 @@ and the default expression of `matcalc derive`."""
 from __future__ import annotations
 
 import functools
+import re
 import sys
 
 import click
@@ -45,6 +46,8 @@ def guarded(command):
             click.echo("error: ran out of memory (the machine refused an allocation); lower the sizes, or "
                        "--memory-limit to stop earlier with a message", err=True)
             sys.exit(2)
+        except BrokenPipeError:
+            closed_pipe()
         except (KeyboardInterrupt, click.exceptions.Exit, SystemExit):
             raise
         except click.ClickException:
@@ -54,6 +57,22 @@ def guarded(command):
             sys.exit(2)
 
     return run
+
+
+def closed_pipe() -> None:
+    """The reader of our output has gone (`matcalc rules | head -2`): end quietly, as `cat` does — no
+    message, and exit 141 (128 + SIGPIPE, what a shell reports for a writer killed by the closed pipe).
+    The rest of the output goes to /dev/null, so that Python's own flush at exit does not complain."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass                     # not a real file (a test runner's stream)
+    except Exception:            # noqa: BLE001 — io.UnsupportedOperation and the like: nothing to redirect
+        pass
+    sys.exit(141)
 
 
 def parse_shapes(specs) -> dict:
@@ -107,3 +126,55 @@ function_option = click.option("--function", "functions", multiple=True, metavar
                                help="An abstract elementwise function the expression calls (repeatable): "
                                     "--function f lets it write f(z); results use f'(z), f''(z).")
 EXPRESSION_COMMAND = {"ignore_unknown_options": True}  # so "-y'*log(...)" is an expression, not an option
+
+
+class ExpressionCommand(click.Command):
+    """A command whose one argument is an expression that may start with '-' (`-y'*log(softmax(z))`).
+
+    click reads such a word as a cluster of short options: `-y'*log(softmax(W2*tanh(W1*x)))` holds an 'h',
+    so it printed the help and exited 0 — a script believed it had passed. Here every word that starts
+    with '-' and is neither an option of the command (`--wrt`, `--wrt=W`, `-h`) nor the value of the
+    option before it is the expression: it is moved behind `--`, where click takes words as arguments.
+    A word spelled like an option (`--wrtt`) is refused as no such option (exit 2), never taken for the
+    expression."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, expression_words_last(self, ctx, list(args)))
+
+
+_OPTION_LIKE = re.compile(r"--?[A-Za-z][A-Za-z0-9_-]*(=.*)?", re.DOTALL)
+
+
+def expression_words_last(command: click.Command, ctx, args: list[str]) -> list[str]:
+    """`args` with each expression that starts with '-' moved behind a `--` at the end (before the words
+    that already follow a `--` of the user's: behind it, click takes every word as an argument)."""
+    after: list[str] = []
+    if "--" in args:
+        at = args.index("--")
+        args, after = args[:at], args[at + 1:]
+    takes_value, flags = set(), set()
+    for param in command.get_params(ctx):
+        if isinstance(param, click.Option):
+            names = set(param.opts) | set(param.secondary_opts)
+            (flags if param.is_flag or param.count else takes_value).update(names)
+    kept, moved = [], []
+    value_next = False
+    for word in args:
+        if value_next:
+            kept.append(word)
+            value_next = False
+            continue
+        name = word.split("=", 1)[0]
+        if name in takes_value:
+            kept.append(word)
+            value_next = "=" not in word
+        elif name in flags or not word.startswith("-") or word == "-":
+            kept.append(word)                        # a flag or a plain word
+        elif word.startswith("--") and _OPTION_LIKE.fullmatch(word):
+            import difflib                           # a misspelled option: click's own message, exit 2
+
+            raise click.NoSuchOption(name, possibilities=difflib.get_close_matches(name, takes_value | flags),
+                                     ctx=ctx)
+        else:
+            moved.append(word)                       # -y'*log(...), -x, -2*A*x: an expression
+    return kept + (["--"] + moved + after if moved or after else [])

@@ -25,6 +25,7 @@ from .common import (
     DEFAULT_ASSUME,
     DEFAULT_EXPRESSION,
     EXPRESSION_COMMAND,
+    ExpressionCommand,
     assume_option,
     budget_options,
     function_option,
@@ -37,7 +38,7 @@ from .common import (
 )
 
 
-@click.command(context_settings=EXPRESSION_COMMAND)
+@click.command(cls=ExpressionCommand, context_settings=EXPRESSION_COMMAND)
 @click.argument("expression", required=False)
 @click.option("--wrt", help="The variable to differentiate with respect to (default: the first matrix).")
 @shape_option

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from .. import budget as _budget
 from ..language.expr import Node, add, mul, num, transpose, walk
 from ..language.functions import AbstractRow
 from ..language.functions import row as function_row
@@ -162,6 +163,7 @@ def positive_needs(roots, positive_names=(), probability_names=()) -> set[str]:
     table = _Rows()
     need: set[str] = set()
     for root in roots:
+        _budget.check("finding the domains")
         for node in walk(root):
             if not (node.op == "fn" and table[node.attr].domain == "positive") and not positive_base(node):
                 continue
@@ -210,10 +212,13 @@ def kink_arguments(roots) -> list[Node]:
     where a derivative jumps at 0, so instances must see both signs of them (a missing step() shows only
     where the ReLU is off), stay clear of 0, and are placed next to them (check/kinks.py)."""
     out: list[Node] = []
+    seen: set[int] = set()           # nodes are hash-consed: one identity per expression
     for root in roots:
+        _budget.check("finding the kinks")
         for node in walk(root):
             k = kink_of(node)
-            if k is not None and k not in out:
+            if k is not None and id(k) not in seen:
+                seen.add(id(k))
                 out.append(k)
     return out
 

@@ -164,7 +164,7 @@ def tokenize(text: str) -> list[Tok]:
             out.append(Tok("NAME", text[i:j], i, j))
             i = j
             continue
-        if ch.isdigit():
+        if "0" <= ch <= "9":          # not isdigit(): '²' is a digit to it, and no number to the pattern
             m = re.compile(r"[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?").match(text, i)
             out.append(Tok("NUM", m.group(0), i, m.end()))
             i = m.end()

@@ -187,6 +187,23 @@ def parse_fresh(text: str) -> Syntax:
     return syntax
 
 
+def copy_tree(node: Syntax) -> Syntax:
+    """A copy of a parsed tree with nodes of its own (what parse_fresh gives, without parsing again: a
+    derivation of 10⁵ equal lines types them in linear time). Iterative: a flat chain may be long."""
+    done: dict[int, Syntax] = {}
+    stack = [node]
+    while stack:
+        n = stack[-1]
+        pending = [a for a in n.args if id(a) not in done]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        if id(n) not in done:
+            done[id(n)] = Syntax(n.kind, tuple(done[id(a)] for a in n.args), n.value, n.start, n.end, n.text)
+    return done[id(node)]
+
+
 def statements(text: str) -> str:
     """The text with each line break that ends a statement made a ';' (and every other line break a
     space), so that `h = tanh(W*x)` on one line and `sum(h)` on the next are two statements.

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from .. import budget as _budget
 from ..errors import ParseError, ShapeError, UnsupportedError
 from ..tables import functions, known_function_names, spelled
 from . import expr as E
@@ -22,7 +23,7 @@ from .exponents import (MAX_MATRIX_POWER, PI, check_exponent, constant_exponent,
 from .functions import call_rows, zeros_sizes
 from .functions import abstract_call, declared_functions
 from .named import inline
-from .parse import Syntax, chain, parse, parse_fresh
+from .parse import Syntax, chain, copy_tree, parse
 from .statements import (abstract_shape, build_program, check_keywords, defined_shape, placeholders,
                          program_shape, unknown_hint)
 
@@ -107,8 +108,8 @@ def parse_shape_spec(spec) -> tuple[Dim, ...]:
             out.append(int(p))
         elif isinstance(p, str) and p.isidentifier():
             out.append(p)
-        elif isinstance(p, str) and "*" in p and all(f.strip().isidentifier() or (f.strip().isdigit() and len(
-                f.strip()) <= 9 and int(f.strip()) > 0) for f in p.split("*")):
+        elif isinstance(p, str) and "*" in p and all(f.strip().isidentifier() or (f.strip().isascii() and f.strip(
+                ).isdigit() and len(f.strip()) <= 9 and int(f.strip()) > 0) for f in p.split("*")):
             out.append(E.dim_product(*(int(f) if f.strip().isdigit() else f.strip() for f in p.split("*"))))
         elif (isinstance(p, int) and not isinstance(p, bool) and p > MAX_DIMENSION) or (
                 isinstance(p, str) and p.isascii() and p.isdigit() and p.strip("0")):
@@ -608,31 +609,48 @@ def elaborate(text: str, shapes: dict | None = None, extra: tuple[str, ...] = ()
 
 def elaborate_many(text: str, shapes: dict | None = None, extra: tuple[str, ...] = (), targets=None):
     """Type `text` and the `extra` texts over shared names. `targets` (one per extra, or None) is the
-    shape an extra must have, so a bare `I` in a claimed gradient gets the right size."""
+    shape an extra must have, so a bare `I` in a claimed gradient gets the right size. An extra may be
+    given already parsed (a Syntax tree: a derivation's lines are parsed once, not once per typing)."""
     declared = {}
     for name, spec in (shapes or {}).items():
         if not isinstance(name, str) or not name.isidentifier():
             raise ShapeError(f"cannot declare the shape of {name!r}: not a name")
         declared[name] = parse_shape_spec(spec)
-    trees = [parse(text)] + [parse(t) for t in extra]
+    trees = [parse(text)] + [t if isinstance(t, Syntax) else parse(t) for t in extra]
+    seen = {id(trees[0])}
     for k in range(1, len(trees)):              # the inference keys implicit I's by node identity
-        if any(trees[k] is t for t in trees[:k]):
-            trees[k] = parse_fresh(trees[k].text)
+        if id(trees[k]) in seen and "I" in trees[k].text:
+            _budget.check("typing the lines")
+            trees[k] = copy_tree(trees[k])
+        seen.add(id(trees[k]))
     inf = _Inference(text, declared)
-    for tree in trees:
-        inf.prescan(tree)
+    # a line met again (one parsed tree: equal lines, without an implicit I) types and builds as it did
+    first_of: dict[int, int] = {}            # where each tree first stands after the text itself
+    for k, tree in enumerate(trees[1:], start=1):
+        first_of.setdefault(id(tree), k)
+    for k, tree in enumerate(trees):
+        if k == 0 or first_of[id(tree)] == k:
+            _budget.check("typing the lines")
+            inf.prescan(tree)
     main: dict = {}
     for k, tree in enumerate(trees):
+        _budget.check("typing the lines")
+        if k > 1 and targets is None and first_of[id(tree)] < k:
+            continue
         inf.text = tree.text
         if k == 1:
             main = dict(inf.defined)
         inf.defined = dict(main) if k else inf.defined   # a claim sees the expression's names, not another's
-        got = inf.shape(tree)
-        target = targets[k - 1] if targets and k > 0 else None
-        if target is not None and not (_is_one(got[0]) and _is_one(got[1])):
-            want = tuple(inf.dim(d) for d in target)
-            inf.unify(got[0], want[0], tree, got, want, "should be")
-            inf.unify(got[1], want[1], tree, got, want, "should be")
+        try:
+            got = inf.shape(tree)
+            target = targets[k - 1] if targets and k > 0 else None
+            if target is not None and not (_is_one(got[0]) and _is_one(got[1])):
+                want = tuple(inf.dim(d) for d in target)
+                inf.unify(got[0], want[0], tree, got, want, "should be")
+                inf.unify(got[1], want[1], tree, got, want, "should be")
+        except ShapeError as err:
+            err.index = k            # which text failed: a caller typing many lines retypes once, not per line
+            raise
     if len(trees) > 1:
         inf.defined = main
     for name in declared:
@@ -668,7 +686,15 @@ def elaborate_many(text: str, shapes: dict | None = None, extra: tuple[str, ...]
     built = []
     definitions: dict[str, Node] = {}
     for k, tree in enumerate(trees):
+        _budget.check("typing the lines")
+        if k > 1 and first_of[id(tree)] < k:
+            built.append(built[first_of[id(tree)]])
+            continue
         builder = Builder(tree.text, env, dims, eyes, definitions if k == 0 else dict(definitions))
-        built.append(builder.typed(tree))
+        try:
+            built.append(builder.typed(tree))
+        except ShapeError as err:
+            err.index = k
+            raise
     typed = Typed(built[0], text, env, {n for n in env if n in dim_names and env[n].is_scalar}, definitions)
     return typed, built[1:]

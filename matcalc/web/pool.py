@@ -232,6 +232,7 @@ class WorkerPool:
         self._starting: set[asyncio.Task] = set()
         self.killed = 0
         self.demoted = 0
+        self.dead = 0                          # workers found ended before use, and replaced
         self._standby: _Worker | None = None   # started and warm, idle outside the pool until a demotion
         self._running = 0                      # requests in the pool's own (not demoted) workers
         self._held: set[_Worker] = set()       # demoted workers still computing
@@ -335,6 +336,12 @@ class WorkerPool:
         self.killed += 1
         self._spawn()
 
+    def _bury(self, worker: _Worker) -> None:
+        """A worker found ended before use: retired, and a fresh one started in its place."""
+        self.dead += 1
+        self._retire(worker)
+        self._spawn()
+
     def _spawn(self, standby: bool = False) -> None:
         idle = self._idle
 
@@ -351,19 +358,37 @@ class WorkerPool:
         self._starting.add(task)
         task.add_done_callback(self._starting.discard)
 
+    async def _idle_worker(self, deadline: float) -> _Worker:
+        """An idle worker that is alive. One that ended while idle (killed by the OS or a user, or a
+        standby that died before its demotion handed it over) is replaced, never handed out: it would
+        answer the next request with a broken pipe."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                worker = await asyncio.wait_for(self._idle.get(), max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                raise Busy() from None
+            if worker.process.poll() is None:
+                return worker
+            self._bury(worker)
+
     async def run(self, name: str, payload) -> tuple[int, dict]:
         if self._idle is None:
             await self.start()
-        try:
-            worker = await asyncio.wait_for(self._idle.get(), self.wait_limit)
-        except asyncio.TimeoutError:
-            raise Busy() from None
+        deadline = asyncio.get_running_loop().time() + self.wait_limit
+        while True:
+            worker = await self._idle_worker(deadline)
+            try:
+                worker.send({"name": name, "payload": payload})
+                break
+            except (BrokenPipeError, OSError, ValueError):
+                # it ended between the look and the request, which it never read: another worker takes it
+                self._bury(worker)
         started = time.monotonic()
         healthy = False
         self._running += 1
         self._govern()
         try:
-            worker.send({"name": name, "payload": payload})
             try:
                 answer = await worker.receive(min(self.slow_after, self.time_limit))
             except asyncio.TimeoutError:

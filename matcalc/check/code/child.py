@@ -148,9 +148,16 @@ def main(argv: list[str]) -> None:
 
     warnings.simplefilter("ignore", RuntimeWarning)
 
+    me = os.getpid()
+
     def reply(header, arrays=None):
-        replies.write(encode(header, arrays or {}))
-        replies.flush()
+        if os.getpid() != me:    # a copy the user's code forked: only this process answers
+            os._exit(0)
+        try:
+            replies.write(encode(header, arrays or {}))
+            replies.flush()
+        except OSError:          # the parent is gone (or a process the user's code forked answers late):
+            os._exit(0)          # nothing to tell, and no traceback on the user's terminal
 
     _limit_data(memory)
     try:
@@ -179,6 +186,8 @@ def main(argv: list[str]) -> None:
             reply({"status": "fault", "kind": fault.kind, "message": fault.message})
         except MemoryError:
             reply({"status": "fault", "kind": "memory", "message": "ran out of memory"})
+        except KeyboardInterrupt:   # raised by the user's code (or a Ctrl-C, which stops the parent too)
+            reply({"status": "fault", "kind": "raises", "message": "raised KeyboardInterrupt"})
 
 
 # ================================================================ the parent's side
@@ -215,7 +224,7 @@ class InChild:
             header, _ = self._receive(self.started + self.startup)
         except TimeoutError:
             self.close()
-            raise MatcalcError(f"importing {name} took longer than {self.startup:g} s (the time limit); raise "
+            raise MatcalcError(f"importing {name} took longer than {self.startup:.3g} s (the time limit); raise "
                                f"it with --time-limit SECONDS") from None
         except EOFError:
             raise MatcalcError(f"the process importing {name} ended ({self._ended()}) before it was "
