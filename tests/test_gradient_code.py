@@ -363,10 +363,10 @@ def test_assert_gradient_passes_a_right_function_and_fails_a_wrong_one_with_the_
 
 
 def test_the_readme_pytest_example_runs(tmp_path):
-    """The example of docs/pending/issue-23.md, as a user's test file, run by pytest in a subprocess."""
+    """The example of docs/checking-code.md, as a user's test file, run by pytest in a subprocess."""
     import subprocess
 
-    text = (Path(__file__).parents[1] / "docs" / "pending" / "issue-23.md").read_text()
+    text = (Path(__file__).parents[1] / "docs" / "checking-code.md").read_text()
     example = re.search(r"```python\n(# test_gradients\.py\n.*?)```", text, re.S).group(1)
     (tmp_path / "test_gradients.py").write_text(example)
     (tmp_path / "seed_mlp.py").write_text((DATA / "seed_mlp.py").read_text())
