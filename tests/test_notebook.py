@@ -219,3 +219,13 @@ def test_the_document_magic_returns_the_report_and_says_what_is_wrong_in_one_lin
     bad.write_text('{"cells": 3}', encoding="utf-8")
     assert run(f"check --document {bad}") is None
     assert "notebook" in capsys.readouterr().err
+
+
+def test_the_magics_take_abstract_functions():
+    """--function f as on the command line: derive, a claim about f, and a derivation cell."""
+    d = run('derive "sum(f(W*x))" --wrt W --function f')
+    assert str(d) == "f'(W*x)*x'"
+    assert run("""check "sum(f(W*x))" --wrt W --function f --claim "f'(W*x)*x'" """).ok
+    assert not run("""check "sum(f(W*x))" --wrt W --function f --claim "f(W*x)*x'" """).ok
+    steps = run("check --derivation --function f", "f: sum(f(W*x))\nwrt: W\nf'(W*x)*x'\n")
+    assert steps.ok, steps

@@ -109,15 +109,16 @@ def _derive(p: dict, body: str | None):
         raise MatcalcError("--wrt is required: the name of the variable to differentiate with respect to")
     shapes = parse_shapes(p["shapes"])
     fmt = p["fmt"]
+    functions = list(p.get("functions") or ()) or None      # --function f: an abstract f(z)
     if fmt == "kron":
-        return kronecker(expression, wrt, shapes, assume, p["layout"], p["input_kind"])
+        return kronecker(expression, wrt, shapes, assume, p["layout"], p["input_kind"], functions=functions)
     if fmt == "index" and p["order"] == 1:
         try:
-            return tensor_index(expression, wrt, shapes, assume, p["input_kind"])
+            return tensor_index(expression, wrt, shapes, assume, p["input_kind"], functions=functions)
         except HasMatrixForm:
             pass
     d = derive(expression, wrt=wrt, shapes=shapes, assume=assume, layout=p["layout"], order=p["order"],
-               input=p["input_kind"], direction=p["direction"])
+               input=p["input_kind"], direction=p["direction"], functions=functions)
     if fmt == "index":
         _show_text(d.index)
     elif fmt in ("numpy", "torch", "jax", "cupy"):
@@ -136,22 +137,24 @@ def _derive(p: dict, body: str | None):
 def _check(p: dict, body: str | None, namespace: dict):
     if p.get("code") is not None:
         return _check_code(p, namespace)
+    functions = list(p.get("functions") or ()) or None      # --function f: an abstract f(z)
     if body is not None:
         if p["expression"] is not None or p["claim"] is not None:
             raise MatcalcError("%%matcalc check --derivation checks the cell: give no EXPRESSION or --claim")
         return verify_steps(body, shapes=parse_shapes(p["shapes"]), assume=p["assume"], wrt=p["wrt"],
-                            layout=p["layout"], input=p["input_kind"])
+                            layout=p["layout"], input=p["input_kind"], functions=functions)
     if p["derivation_file"] is not None:
         from ..language.arguments import read_text_file
 
         text = read_text_file(p["derivation_file"], "the derivation file")
         return verify_steps(text, shapes=parse_shapes(p["shapes"]), assume=p["assume"], wrt=p["wrt"],
-                            layout=p["layout"], input=p["input_kind"])
+                            layout=p["layout"], input=p["input_kind"], functions=functions)
     if p["expression"] is None or not p["wrt"] or p["claim"] is None:
         raise MatcalcError("give an EXPRESSION, --wrt and --claim (or %%matcalc check --derivation with the "
                            "derivation in the cell)")
     return verify(p["expression"], wrt=p["wrt"], claim=p["claim"], shapes=parse_shapes(p["shapes"]),
-                  assume=p["assume"], layout=p["layout"] or "denominator", input=p["input_kind"], order=p["order"])
+                  assume=p["assume"], layout=p["layout"] or "denominator", input=p["input_kind"], order=p["order"],
+                  functions=functions)
 
 
 def _check_code(p: dict, namespace: dict):
