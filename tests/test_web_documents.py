@@ -27,7 +27,7 @@ EXPECTED = tomllib.loads((DOCS / "expected.toml").read_text(encoding="utf-8"))["
 
 @pytest.fixture(scope="module")
 def client():
-    with TestClient(create_app(workers=1, time_limit=60.0)) as c:
+    with TestClient(create_app(workers=1, time_limit=60.0), base_url="http://127.0.0.1:8765") as c:  # a Host it serves
         yield c
 
 
