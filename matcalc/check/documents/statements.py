@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from ...errors import ParseError
 from ...language.latex_doc import GREEK, M, parse_math
 from .walker import Unread, key_of
-from .walker_calls import free_letters
+from .walker_calls import free_letters, key_or_none, push_args
 
 ARROWS = {"\\Leftarrow", "\\Rightarrow", "\\rightarrow", "\\leftarrow", "\\to"}
 ORDER = {"<", ">", "\\le", "\\leq", "\\ge", "\\geq"}
@@ -132,21 +132,10 @@ def mentions(n: M, key: str) -> bool:
         if not isinstance(x, M):
             continue
         if x.kind in ("name", "sub", "layer"):
-            try:
-                ko = key_of(x)
-            except Unread:
-                ko = None
+            ko = key_or_none(x)
             if ko is not None and ko[0] == key:
                 return True
-        for a in x.args:
-            if isinstance(a, M):
-                stack.append(a)
-            elif isinstance(a, tuple):
-                for y in a:
-                    if isinstance(y, M):
-                        stack.append(y)
-                    elif isinstance(y, tuple):
-                        stack.extend(z for z in y if isinstance(z, M))
+        push_args(stack, x)
     return False
 
 
@@ -168,15 +157,7 @@ def letters_of(n: M) -> set:
             for side in x.args[1:]:
                 if is_letter(side):
                     out.add(side.args[0])
-        for a in x.args:
-            if isinstance(a, M):
-                stack.append(a)
-            elif isinstance(a, tuple):
-                for y in a:
-                    if isinstance(y, M):
-                        stack.append(y)
-                    elif isinstance(y, tuple):
-                        stack.extend(z for z in y if isinstance(z, M))
+        push_args(stack, x)
     return out
 
 
@@ -194,15 +175,7 @@ def conditioned_letters(n: M) -> set:
             for _, c in x.args[0]:
                 if c is not None and c.kind == "rel":
                     out |= {s.args[0] for s in c.args[1:] if is_letter(s)}
-        for a in x.args:
-            if isinstance(a, M):
-                stack.append(a)
-            elif isinstance(a, tuple):
-                for y in a:
-                    if isinstance(y, M):
-                        stack.append(y)
-                    elif isinstance(y, tuple):
-                        stack.extend(z for z in y if isinstance(z, M))
+        push_args(stack, x)
     return out
 
 
