@@ -75,6 +75,16 @@ def push_args(stack: list, n: M) -> None:
                     stack.extend(y for y in x if isinstance(y, M))
 
 
+def nodes(tree: M):
+    """The trees within a tree (itself first), in the order of a walk that pushes each one's push_args."""
+    stack = [tree]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, M):
+            yield n
+            push_args(stack, n)
+
+
 def depends(model, tree: M, key: str, seen=None) -> bool:
     """Whether the tree mentions `key`, directly or through the definitions it uses."""
     seen = set() if seen is None else seen
