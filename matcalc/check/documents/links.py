@@ -124,6 +124,19 @@ RANGE_CLASH = re.compile(r"the range of the index (\w+): (\S+) against (\S+?)\)"
 LOCAL_POINTS = (-2.9, -1.1, -0.35, 0.2, 0.8, 2.6)    # both sides of a kink (Huber's |r| ≤ δ), both signs
 
 
+def _push_args(stack: list, n) -> None:
+    """Put the trees among a node's arguments on a walk's stack: those in its tuples, then those in their
+    tuples."""
+    for a in n.args:
+        if hasattr(a, "kind"):
+            stack.append(a)
+        elif isinstance(a, tuple):
+            stack.extend(x for x in a if hasattr(x, "kind"))
+            for x in a:
+                if isinstance(x, tuple):
+                    stack.extend(y for y in x if hasattr(y, "kind"))
+
+
 def _local_variables(m, trees) -> list:
     """The variable of a scalar function the text defined, written as such: the r of `ρ_δ'(r) = …` after
     `ρ_δ(r) = …` is any number (the claim is about the function), not a quantity r defined elsewhere."""
@@ -141,14 +154,7 @@ def _local_variables(m, trees) -> list:
             if d is not None and d.key in m.elementwise_defs and d.params == (n.args[1][0].args[0],) \
                     and d.params[0] not in out:
                 out.append(d.params[0])
-        for a in n.args:
-            if hasattr(a, "kind"):
-                stack.append(a)
-            elif isinstance(a, tuple):
-                stack.extend(x for x in a if hasattr(x, "kind"))
-                for x in a:
-                    if isinstance(x, tuple):
-                        stack.extend(y for y in x if hasattr(y, "kind"))
+        _push_args(stack, n)
     return sorted(out)
 
 
@@ -193,14 +199,7 @@ def _differential_variables(trees):
                     ko = None
                 if ko is not None:
                     out.add(ko[0])
-        for a in n.args:
-            if hasattr(a, "kind"):
-                stack.append(a)
-            elif isinstance(a, tuple):
-                stack.extend(x for x in a if hasattr(x, "kind"))
-                for x in a:
-                    if isinstance(x, tuple):
-                        stack.extend(y for y in x if hasattr(y, "kind"))
+        _push_args(stack, n)
     return out or None
 
 
@@ -211,14 +210,7 @@ def _has_derivative(tree) -> bool:
         n = stack.pop()
         if is_derivative(n):
             return True
-        for a in n.args:
-            if hasattr(a, "kind"):
-                stack.append(a)
-            elif isinstance(a, tuple):
-                stack.extend(x for x in a if hasattr(x, "kind"))
-                for x in a:
-                    if isinstance(x, tuple):
-                        stack.extend(y for y in x if hasattr(y, "kind"))
+        _push_args(stack, n)
     return False
 
 
@@ -231,14 +223,7 @@ def _plain(tree) -> bool:
         n = stack.pop()
         if n.kind in ("indicator", "cases", "diff"):
             return False
-        for a in n.args:
-            if hasattr(a, "kind"):
-                stack.append(a)
-            elif isinstance(a, tuple):
-                stack.extend(x for x in a if hasattr(x, "kind"))
-                for x in a:
-                    if isinstance(x, tuple):
-                        stack.extend(y for y in x if hasattr(y, "kind"))
+        _push_args(stack, n)
     return True
 
 
@@ -264,14 +249,7 @@ def _implicit_names(m, trees) -> set:
             for x in _names(n.args[0]):
                 if x not in m.functions and not (x in m.defs and m.defs[x].params) and len(x) == 1:
                     out.add(x)
-        for a in n.args:
-            if hasattr(a, "kind"):
-                stack.append(a)
-            elif isinstance(a, tuple):
-                stack.extend(x for x in a if hasattr(x, "kind"))
-                for x in a:
-                    if isinstance(x, tuple):
-                        stack.extend(y for y in x if hasattr(y, "kind"))
+        _push_args(stack, n)
     if out:   # every other undefined plain name of the formula is a function of the same variable
         for t in trees:
             if t is not None:

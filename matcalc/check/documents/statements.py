@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from ...errors import ParseError
 from ...language.latex_doc import GREEK, M, parse_math
 from .walker import Unread, key_of
-from .walker_calls import free_letters
+from .walker_calls import free_letters, key_or_none, nodes
 
 ARROWS = {"\\Leftarrow", "\\Rightarrow", "\\rightarrow", "\\leftarrow", "\\to"}
 ORDER = {"<", ">", "\\le", "\\leq", "\\ge", "\\geq"}
@@ -126,38 +126,18 @@ def symbol_head(n: M | None):
 
 
 def mentions(n: M, key: str) -> bool:
-    stack = [n]
-    while stack:
-        x = stack.pop()
-        if not isinstance(x, M):
-            continue
+    for x in nodes(n):
         if x.kind in ("name", "sub", "layer"):
-            try:
-                ko = key_of(x)
-            except Unread:
-                ko = None
+            ko = key_or_none(x)
             if ko is not None and ko[0] == key:
                 return True
-        for a in x.args:
-            if isinstance(a, M):
-                stack.append(a)
-            elif isinstance(a, tuple):
-                for y in a:
-                    if isinstance(y, M):
-                        stack.append(y)
-                    elif isinstance(y, tuple):
-                        stack.extend(z for z in y if isinstance(z, M))
     return False
 
 
 def letters_of(n: M) -> set:
     """Index letters that stand in subscripts (entries), in indicators and in case conditions."""
     out = set()
-    stack = [n]
-    while stack:
-        x = stack.pop()
-        if not isinstance(x, M):
-            continue
+    for x in nodes(n):
         if x.kind == "sub":
             for it in x.args[1]:
                 if it.kind == "letters":
@@ -168,41 +148,19 @@ def letters_of(n: M) -> set:
             for side in x.args[1:]:
                 if is_letter(side):
                     out.add(side.args[0])
-        for a in x.args:
-            if isinstance(a, M):
-                stack.append(a)
-            elif isinstance(a, tuple):
-                for y in a:
-                    if isinstance(y, M):
-                        stack.append(y)
-                    elif isinstance(y, tuple):
-                        stack.extend(z for z in y if isinstance(z, M))
     return out
 
 
 def conditioned_letters(n: M) -> set:
     """Letters that a cases block or an indicator inside the formula conditions on itself."""
     out = set()
-    stack = [n]
-    while stack:
-        x = stack.pop()
-        if not isinstance(x, M):
-            continue
+    for x in nodes(n):
         if x.kind in ("indicator",):
             out |= letters_of(x.args[0]) | {s.args[0] for s in x.args[0].args[1:] if is_letter(s)}
         if x.kind == "cases":
             for _, c in x.args[0]:
                 if c is not None and c.kind == "rel":
                     out |= {s.args[0] for s in c.args[1:] if is_letter(s)}
-        for a in x.args:
-            if isinstance(a, M):
-                stack.append(a)
-            elif isinstance(a, tuple):
-                for y in a:
-                    if isinstance(y, M):
-                        stack.append(y)
-                    elif isinstance(y, tuple):
-                        stack.extend(z for z in y if isinstance(z, M))
     return out
 
 

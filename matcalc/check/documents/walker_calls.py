@@ -54,6 +54,36 @@ def key_of(node: M):
     return None
 
 
+def key_or_none(node: M):
+    """key_of, or None where the walk cannot read the symbol (Unread)."""
+    try:
+        return key_of(node)
+    except Unread:
+        return None
+
+
+def push_args(stack: list, n: M) -> None:
+    """Put the trees among a node's arguments (and those in its tuples, two deep) on a walk's stack."""
+    for a in n.args:
+        if isinstance(a, M):
+            stack.append(a)
+        elif isinstance(a, tuple):
+            for x in a:
+                if isinstance(x, M):
+                    stack.append(x)
+                elif isinstance(x, tuple):
+                    stack.extend(y for y in x if isinstance(y, M))
+
+
+def nodes(tree: M):
+    """The trees within a tree (itself first), in the order of a walk that pushes each one's push_args."""
+    stack = [tree]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, M):
+            yield n
+            push_args(stack, n)
+
 
 def depends(model, tree: M, key: str, seen=None) -> bool:
     """Whether the tree mentions `key`, directly or through the definitions it uses."""
@@ -65,10 +95,7 @@ def depends(model, tree: M, key: str, seen=None) -> bool:
             continue
         ko = None
         if n.kind in ("name", "sub", "layer"):
-            try:
-                ko = key_of(n)
-            except Unread:
-                ko = None
+            ko = key_or_none(n)
         if ko is not None:
             k = model.aliases.get(ko[0], (ko[0],))[0]
             k = model.entry_key(k) if ko[1] else model.whole_key(k)
@@ -85,15 +112,7 @@ def depends(model, tree: M, key: str, seen=None) -> bool:
                     return True
             if n.kind != "sub":
                 continue
-        for a in n.args:
-            if isinstance(a, M):
-                stack.append(a)
-            elif isinstance(a, tuple):
-                for x in a:
-                    if isinstance(x, M):
-                        stack.append(x)
-                    elif isinstance(x, tuple):
-                        stack.extend(y for y in x if isinstance(y, M))
+        push_args(stack, n)
     return False
 
 
@@ -105,10 +124,7 @@ def constituents(model, tree: M) -> set:
         if not isinstance(n, M):
             continue
         if n.kind in ("name", "sub", "layer"):
-            try:
-                ko = key_of(n)
-            except Unread:
-                ko = None
+            ko = key_or_none(n)
             if ko is not None:
                 k = model.aliases.get(ko[0], (ko[0],))[0]
                 k = model.entry_key(k) if ko[1] else model.whole_key(k)
@@ -120,15 +136,7 @@ def constituents(model, tree: M) -> set:
                     out.add(k)
                 if n.kind != "sub":
                     continue
-        for a in n.args:
-            if isinstance(a, M):
-                stack.append(a)
-            elif isinstance(a, tuple):
-                for x in a:
-                    if isinstance(x, M):
-                        stack.append(x)
-                    elif isinstance(x, tuple):
-                        stack.extend(y for y in x if isinstance(y, M))
+        push_args(stack, n)
     return out
 
 
@@ -141,24 +149,13 @@ def constituent_defs(model, tree: M) -> set:
             continue
         if n.kind in ("name", "sub", "layer") or n.kind == "apply" and n.args[0].kind in ("name", "sub"):
             head = n.args[0] if n.kind == "apply" else n
-            try:
-                ko = key_of(head)
-            except Unread:
-                ko = None
+            ko = key_or_none(head)
             if ko is not None:
                 k = model.aliases.get(ko[0], (ko[0],))[0]
                 for cand in (k, model.entry_key(k), model.whole_key(k)):
                     if cand in model.defs:
                         out.add(cand)
-        for a in n.args:
-            if isinstance(a, M):
-                stack.append(a)
-            elif isinstance(a, tuple):
-                for x in a:
-                    if isinstance(x, M):
-                        stack.append(x)
-                    elif isinstance(x, tuple):
-                        stack.extend(y for y in x if isinstance(y, M))
+        push_args(stack, n)
     return out
 
 
