@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import time
@@ -105,8 +106,15 @@ def bench(name, n, d, rounds):
             fn()                                  # compile and warm up
     times = {label: [] for label in peers}
     labels = list(peers)
-    for r in range(rounds):
-        for label in labels[r % len(labels):] + labels[:r % len(labels)]:
+    order = random.Random(0)
+    for _ in range(rounds):
+        # a shuffled order each round, and one untimed call before the timed one: a call timed right
+        # after another peer's (torch's Hessian evicts the caches) is not charged for the caches it refills;
+        # a fixed rotation kept the same predecessor for each call (matcalc's gradient always came cold
+        # after torch.func.hessian, JAX's warm after matcalc's on the same data: 2× apart for one program)
+        order.shuffle(labels)
+        for label in labels:
+            peers[label]()
             times[label] += _timed(peers[label], 1)
     return {label: statistics.median(ts) for label, ts in times.items()}, agree
 
@@ -122,7 +130,7 @@ def main():
     args = ap.parse_args()
     sizes = [(1000, 100)] if args.quick else [(1000, 100), (5000, 200)]
     print(f"jax {jax.__version__}, torch {torch.__version__}, float64, one thread; medians of {args.rounds} "
-          f"interleaved calls; ratio = peer time / matcalc time")
+          f"rounds (shuffled, each call warmed); ratio = peer time / matcalc time")
     print("| function | n × d | what | matcalc (jax.jit) | jax.jit(jax.grad / jax.hessian) | ratio | "
           "torch.func | ratio | agree (max rel. diff) |")
     print("|---|---|---|---|---|---|---|---|---|")
