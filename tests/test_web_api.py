@@ -14,8 +14,8 @@ import warnings
 import numpy as np
 import pytest
 
-pytest.importorskip("starlette")
-pytest.importorskip("httpx")
+import httpx  # noqa: F401  (the test client's transport: [webtest] installs it; a missing one is a failed install)
+import starlette  # noqa: F401
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette's note about httpx vs httpx2; httpx is what is installed
