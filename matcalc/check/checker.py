@@ -87,20 +87,13 @@ def to_den(value, transpose: bool):
 def syntax_names(text: str) -> set[str]:
     """The names a text mentions (dimension arguments of ones(n) and I(n) included), for a clear
     "your claim uses a name the expression does not have" error."""
-    names: set[str] = set()
-    defined: set[str] = set()
-    stack = [parse(text)]
-    while stack:
-        node = stack.pop()
-        if node.kind == "name" and node.value != "I":
-            names.add(node.value)
-        elif node.kind == "define":
-            defined.add(node.value)
-        stack.extend(node.args)
-    return names - defined
+    nodes = _syntax_walk(parse(text))
+    names = {n.value for n in nodes if n.kind == "name" and n.value != "I"}
+    return names - {n.value for n in nodes if n.kind == "define"}
 
 
 def _syntax_walk(node):
+    """Every node of a parsed text, by a loop (any depth of nesting)."""
     stack, out = [node], []
     while stack:
         n = stack.pop()
